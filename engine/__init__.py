@@ -1,0 +1,1 @@
+"""koodispatch: exactly-once bulk dispatch of KooMessage smart messages."""

@@ -1,0 +1,80 @@
+"""Every Redis key koodispatch uses, in one place.
+
+Keys of one campaign share the hash tag ``{cid}`` so that a Redis Cluster keeps a campaign on one slot.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PREFIX: Final = "kd"
+QUEUE: Final = "kd:queue"  # the arq queue of batch jobs
+CAMPAIGNS: Final = "kd:campaigns"  # sorted set: campaign id -> submission time
+SUPPRESSION: Final = "kd:suppression"  # set of opted-out numbers (11-digit strings)
+CONTROL_CHANNEL: Final = "kd:control"  # pub/sub: control changes broadcast to workers
+CAP_CACHE_SHARDS: Final = 4096
+
+
+def campaign(cid: str) -> str:
+    """Hash: spec, state, counts of import, batch total, timestamps."""
+    return f"{PREFIX}:{{{cid}}}:campaign"
+
+
+def epoch(cid: str) -> str:
+    """Written at submission; its absence under a known job means Redis lost the campaign."""
+    return f"{PREFIX}:{{{cid}}}:epoch"
+
+
+def batch(cid: str, number: int) -> str:
+    """Hash of one frozen batch: packed numbers and per-number template parameters."""
+    return f"{PREFIX}:{{{cid}}}:batch:{number}"
+
+
+def journal(cid: str, number: int) -> str:
+    """Hash of one batch's provider calls: ``<stage>:<chunk>`` -> orjson chunk record."""
+    return f"{PREFIX}:{{{cid}}}:journal:{number}"
+
+
+def verdicts(cid: str, number: int) -> str:
+    """String of one byte per number of a batch: the frozen capability verdicts."""
+    return f"{PREFIX}:{{{cid}}}:verdicts:{number}"
+
+
+def counters(cid: str) -> str:
+    """Hash of campaign counters (capable, sent:smart, failed, failed:<reason> ...)."""
+    return f"{PREFIX}:{{{cid}}}:counters"
+
+
+def failed(cid: str) -> str:
+    """Hash number -> orjson {channel, reason} of every number that could not be sent."""
+    return f"{PREFIX}:{{{cid}}}:failed"
+
+
+def batches_done(cid: str) -> str:
+    """Set of batch numbers whose every stage is done or failed."""
+    return f"{PREFIX}:{{{cid}}}:batches_done"
+
+
+def lease(cid: str, number: int) -> str:
+    """String: the worker currently running a batch, with a TTL renewed by its heartbeat."""
+    return f"{PREFIX}:{{{cid}}}:lease:{number}"
+
+
+def events(cid: str) -> str:
+    """Stream of campaign events (state changes, per-minute send counts) for status and reports."""
+    return f"{PREFIX}:{{{cid}}}:events"
+
+
+def cap_cache(number: str) -> str:
+    """Hash shard of the cross-campaign capability cache: number -> ``<verdict><unix time>``."""
+    return f"{PREFIX}:capcache:{int(number[-4:]) % CAP_CACHE_SHARDS}"
+
+
+def rate(channel: str) -> str:
+    """Hash of a channel's GCRA state (tat) and live settings (rate, burst, throttle factor)."""
+    return f"{PREFIX}:rate:{{{channel}}}"
+
+
+def in_flight(channel: str) -> str:
+    """Sorted set of in-flight call tokens of a channel, scored by their expiry time."""
+    return f"{PREFIX}:inflight:{{{channel}}}"

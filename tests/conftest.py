@@ -1,0 +1,77 @@
+"""Shared fixtures: one private Redis per session (or REDIS_URL), a fresh logical DB per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from engine.redis_server import RedisServer
+
+_DATABASES = 64
+
+
+class RedisPool:
+    """Hands out one empty logical DB per test; flushes only a server this session started itself."""
+
+    def __init__(self, base_url: str, owned: bool) -> None:
+        self.base_url = base_url.rsplit("/", 1)[0] if base_url.count("/") > 2 else base_url
+        self.owned = owned
+        self._next = 1
+
+    def take(self) -> str:
+        for _ in range(_DATABASES):
+            db = self._next
+            self._next = self._next % (_DATABASES - 1) + 1
+            url = f"{self.base_url}/{db}"
+            client = redis.Redis.from_url(url)
+            try:
+                if self.owned:
+                    client.flushdb()
+                    return url
+                if client.dbsize() == 0:
+                    return url
+            finally:
+                client.close()
+        raise RuntimeError("no empty logical database left on the external Redis at REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def redis_pool() -> Iterator[RedisPool]:
+    external = os.environ.get("REDIS_URL")
+    if external:
+        yield RedisPool(external, owned=False)
+        return
+    server = RedisServer()
+    server.start()
+    try:
+        yield RedisPool(server.url, owned=True)
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def redis_url(redis_pool: RedisPool) -> str:
+    """URL of an empty logical Redis DB reserved for this test."""
+    return redis_pool.take()
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+def _sdk_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The official Huawei SDK writes ~/.huaweicloud/application_id; keep it out of the real HOME."""
+    home: Path = tmp_path_factory.getbasetemp() / "home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))

