@@ -78,3 +78,8 @@ def rate(channel: str) -> str:
 def in_flight(channel: str) -> str:
     """Sorted set of in-flight call tokens of a channel, scored by their expiry time."""
     return f"{PREFIX}:inflight:{{{channel}}}"
+
+
+def timeline(cid: str) -> str:
+    """Hash ``<unix minute>:<channel>`` -> numbers accepted that minute (send-rate chart)."""
+    return f"{PREFIX}:{{{cid}}}:timeline"

@@ -75,3 +75,33 @@ def _sdk_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     home: Path = tmp_path_factory.getbasetemp() / "home"
     home.mkdir(exist_ok=True)
     monkeypatch.setenv("HOME", str(home))
+
+
+# --- simulator fixtures ---
+import aiohttp  # noqa: E402
+
+from engine.simulator import RunningSimulator, SimConfig, SimulatorThread, run_simulator  # noqa: E402
+from engine.simulator.testing import SignedClient  # noqa: E402
+
+SIMULATOR_SEED = 20240101
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[RunningSimulator]:
+    """The provider simulator in the test's event loop, seeded; patch it with ``simulator.update_config``."""
+    async with run_simulator(SimConfig(seed=SIMULATOR_SEED)) as sim:
+        yield sim
+
+
+@pytest.fixture
+async def sim_client(simulator: RunningSimulator) -> AsyncIterator[SignedClient]:
+    """Signs and sends raw requests to ``simulator`` as the official SDK would."""
+    async with aiohttp.ClientSession() as session:
+        yield SignedClient(simulator.url, simulator.config, session)
+
+
+@pytest.fixture
+def simulator_thread() -> Iterator[SimulatorThread]:
+    """The provider simulator on its own loop in a background thread (blocking clients, subprocesses)."""
+    with SimulatorThread(SimConfig(seed=SIMULATOR_SEED)) as sim:
+        yield sim

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.cli import simulate  # noqa: F401  (registers the sub-command)
+from engine.cli import commands, service, simulate  # noqa: F401  (register the sub-commands)
 from engine.cli.app import app
 
 

@@ -72,3 +72,18 @@ SMS_TOO_MANY: Final = "E200015"
 SMS_VAR_CHECK: Final = "E200028"
 SMS_DUPLICATE: Final = "E200041"
 SMS_INVALID_NUMBER: Final = "E200027"  # number format check failed (Message&SMS API)
+
+# -- limits and codes the simulator also enforces (contract §8.5) ------------------------------------------
+SMS_TEMPLATE_ID_MAX: Final = 50  # KooMessage SMS template_id 1–50 chars
+CALLBACK_URL_MAX: Final = 1000
+CUSTOM_SHORT_CODE_LEN: Final = (3, 10)
+TEMPLATE_REPORT_MAX_IDS: Final = 100
+TEMPLATE_REPORT_MAX_DAYS: Final = 90
+KM_UNAVAILABLE: Final = "KM.00000503"  # HTTP 503; the contract documents no KM code for it
+KM_GATEWAY_TIMEOUT: Final = "KM.00000504"  # HTTP 504; ditto
+APIGW_NOT_FOUND: Final = "APIGW.0101"  # 404 API not found
+# per-item result_code of a smart send whose cust_flag is not a mainland mobile (the contract names none)
+KM_INVALID_MOBILE: Final = "KM.00001084"
+
+# -- campaign spec fields (console and API limits not covered above) --------------------------------------
+SIGNATURE_LEN: Final = (2, 16)  # SMS signature, without the 【】 the carrier adds

@@ -1,0 +1,120 @@
+"""Campaign commands: submit, status, pause, resume, cancel, report, rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from engine import api
+from engine.cli.app import app
+from engine.cli.common import console, queue, required_redis_url, run, settings
+from engine.cli.view import render_report, watch
+from engine.report import Report
+
+CampaignId = Annotated[str, typer.Argument(help="campaign id printed by submit")]
+
+
+@app.command()
+def submit(
+    spec: Annotated[Path, typer.Argument(help="campaign TOML file")],
+    recipients: Annotated[Path | None, typer.Option(help="recipient CSV/xlsx (overrides the spec)")] = None,
+) -> None:
+    """Validate a campaign, freeze its recipients in Redis and queue its batches; prints the campaign id."""
+    cfg = settings()
+    url = required_redis_url(cfg)
+
+    async def go() -> None:
+        async with queue(url) as redis:
+            result = await api.submit_campaign(spec, recipients=recipients, settings=cfg, redis=redis)
+        note = "submitted" if result.created else "already submitted (nothing changed)"
+        console.print(f"{result.cid}", highlight=False)
+        console.print(f"[dim]{note}: {result.batches} batches, state {result.state}[/]", highlight=False)
+
+    run(go)
+
+
+@app.command()
+def status(
+    cid: CampaignId,
+    watch_: Annotated[bool, typer.Option("--watch", help="refresh until the campaign ends")] = False,
+) -> None:
+    """Per-stage progress bars, send rate and ETA of a campaign."""
+    url = required_redis_url(settings())
+
+    async def go() -> None:
+        async with queue(url) as redis:
+            await watch(redis, cid, follow=watch_)
+
+    run(go)
+
+
+def _control(cid: str, action: str) -> None:
+    url = required_redis_url(settings())
+
+    async def go() -> None:
+        async with queue(url) as redis:
+            previous = await getattr(api, action)(cid, redis=redis)
+        console.print(f"{cid}: {previous} → {action}d", highlight=False)
+
+    run(go)
+
+
+@app.command()
+def pause(cid: CampaignId) -> None:
+    """Stop sending within seconds on every worker; resume continues where it stopped."""
+    _control(cid, "pause")
+
+
+@app.command()
+def resume(cid: CampaignId) -> None:
+    """Continue a paused campaign (re-queues its unfinished batches)."""
+    _control(cid, "resume")
+
+
+@app.command()
+def cancel(cid: CampaignId) -> None:
+    """Stop a campaign for good; the report shows what was not sent."""
+    _control(cid, "cancel")
+
+
+@app.command()
+def report(
+    cid: CampaignId,
+    json_: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """The campaign's counts: import, resolution, sent per channel, skipped, failed by reason."""
+    url = required_redis_url(settings())
+
+    async def go() -> Report:
+        async with queue(url) as redis:
+            return await api.campaign_report(cid, redis=redis)
+
+    result = run(go)
+    if json_:
+        typer.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        render_report(result)
+
+
+@app.command()
+def rate(
+    smart: Annotated[float | None, typer.Option(help="smart messages per second")] = None,
+    sms: Annotated[float | None, typer.Option(help="plain SMS per second")] = None,
+    basic: Annotated[float | None, typer.Option(help="basic-edition messages per second")] = None,
+    capability: Annotated[float | None, typer.Option(help="capability checks (numbers) per second")] = None,
+) -> None:
+    """Show or change the shared rate budgets; a change applies to every worker at once."""
+    cfg = settings()
+    url = required_redis_url(cfg)
+    changes = {"smart": smart, "sms": sms, "basic": basic, "capability": capability}
+
+    async def go() -> None:
+        async with queue(url) as redis:
+            rates = await api.set_rates(redis, cfg, {k: v for k, v in changes.items() if v is not None})
+        for channel, info in rates.items():
+            console.print(f"{channel:<11} {info}", highlight=False)
+
+    run(go)

@@ -1,0 +1,164 @@
+"""Service commands: ``worker`` (one arq worker process), ``run`` (all-in-one) and ``demo``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine import api
+from engine.cli.app import app
+from engine.cli.common import console, fail, queue, required_redis_url, run, settings, setup_logging
+from engine.cli.view import render_report, watch
+from engine.records import CampaignState
+from engine.redis_server import redis_url_or_private
+
+
+@app.command()
+def worker(
+    burst: Annotated[bool, typer.Option(help="exit when the queue is empty")] = False,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+) -> None:
+    """Run one worker process (start any number, on any machines, against one Redis)."""
+    from workers.settings import build_worker
+
+    setup_logging(log_level)
+    cfg = settings()
+    url = required_redis_url(cfg)
+
+    async def go() -> None:
+        w = build_worker(cfg, url, burst=burst)  # built inside the loop it runs on
+        try:
+            await w.async_run()
+        except asyncio.CancelledError:
+            pass  # SIGTERM/SIGINT: arq cancels its main task after finishing or aborting running jobs
+        finally:
+            await w.close()
+
+    run(go)
+
+
+@contextmanager
+def worker_processes(count: int, url: str, env: Mapping[str, str], logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start ``count`` worker processes on ``url``; stop them (SIGTERM, then SIGKILL) on exit."""
+    environment = {**os.environ, **env, "REDIS_URL": url}
+    procs = []
+    for i in range(count):
+        log = (logs / f"worker-{i}.log").open("wb")
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "engine.cli", "worker"], env=environment, stdout=log, stderr=log
+            )
+        )
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping[str, str]) -> int:
+    """Submit, run with local workers until the campaign ends, print the report; 0 when completed."""
+    cfg = settings()
+    logs = Path(tempfile.mkdtemp(prefix="koodispatch-logs-"))
+    with redis_url_or_private(cfg.redis_url, appendonly=True) as url:
+
+        async def submit() -> str:
+            async with queue(url) as redis:
+                result = await api.submit_campaign(spec, recipients=recipients, settings=cfg, redis=redis)
+            console.print(f"campaign [bold]{result.cid}[/]: {result.batches} batches", highlight=False)
+            return result.cid
+
+        cid = run(submit)
+        with worker_processes(workers, url, env, logs):
+
+            async def follow() -> str:
+                async with queue(url) as redis:
+                    report = await watch(redis, cid, follow=True)
+                    render_report(report)
+                    return report.state
+
+            state = run(follow)
+    console.print(f"[dim]worker logs: {logs}[/]", highlight=False)
+    return 0 if state == CampaignState.COMPLETED.value else 1
+
+
+@app.command("run")
+def run_command(
+    spec: Annotated[Path, typer.Argument(help="campaign TOML file")],
+    recipients: Annotated[Path | None, typer.Option(help="recipient CSV/xlsx (overrides the spec)")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes to start")] = 2,
+) -> None:
+    """All-in-one: submit, run N local workers (REDIS_URL or a private Redis), show progress and report."""
+    raise typer.Exit(run_campaign(spec, recipients, workers, {}))
+
+
+@app.command()
+def demo(
+    recipients: Annotated[int, typer.Option(min=10, help="rows in the generated recipient file")] = 100_000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes to start")] = 2,
+    policy: Annotated[str, typer.Option(help="fallback policy: skip | sms | basic")] = "sms",
+) -> None:
+    """A complete campaign against the built-in simulator on a private Redis: nothing to set up."""
+    from engine.demo_data import generate_recipients
+    from engine.simulator.testing import SimulatorThread
+
+    if policy not in ("skip", "sms", "basic"):
+        fail(f"--policy: {policy!r} is not one of skip, sms, basic")
+    workdir = Path(tempfile.mkdtemp(prefix="koodispatch-demo-"))
+    data = workdir / "recipients.csv"
+    truth = generate_recipients(data, recipients)
+    console.print(
+        f"generated {truth.rows:,} rows: {truth.imported:,} distinct valid, "
+        f"{truth.duplicates:,} duplicates, {truth.invalid:,} invalid → {data}",
+        highlight=False,
+    )
+    spec = workdir / "campaign.toml"
+    spec.write_text(demo_spec(policy), encoding="utf-8")
+    with SimulatorThread() as sim:
+        console.print(f"provider simulator at {sim.url}", highlight=False)
+        env = {"KOODISPATCH_PROVIDER__KOOMESSAGE_URL": sim.url, "KOODISPATCH_PROVIDER__SMSAPI_URL": sim.url}
+        os.environ.update(env)
+        code = run_campaign(spec, data, workers, env)
+    raise typer.Exit(code)
+
+
+def demo_spec(policy: str) -> str:
+    """The demo campaign: the simulator's default templates, per-recipient params, the chosen fallback."""
+    return f"""\
+name = "demo"
+
+[smart]
+template_id = "100000001"
+sms_params = ["name"]
+expiration_days = 3
+
+[sms_channel]
+channel_number = "10690000"
+sms_template_id = "sms_tpl_1"
+signature = "华为云"
+app_name = "demo-app"
+
+[fallback]
+policy = "{policy}"
+sms_params = ["name", "amount"]
+basic_template_id = "200000001"
+basic_params = ["name"]
+
+[recipients]
+mobile_column = "mobile"
+"""

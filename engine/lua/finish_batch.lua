@@ -1,0 +1,17 @@
+-- Mark a batch finished and complete the campaign when it was the last one.
+-- KEYS[1] batches_done set, KEYS[2] campaign hash, KEYS[3] counters hash
+-- ARGV[1] batch number, ARGV[2] skipped count, ARGV[3] now (unix seconds)
+-- Returns the campaign state after the call.
+if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
+  local skipped = tonumber(ARGV[2])
+  if skipped > 0 then
+    redis.call('HINCRBY', KEYS[3], 'skipped', skipped)
+  end
+end
+local state = redis.call('HGET', KEYS[2], 'state')
+local total = tonumber(redis.call('HGET', KEYS[2], 'batches') or '0')
+if state == 'running' and redis.call('SCARD', KEYS[1]) >= total then
+  redis.call('HSET', KEYS[2], 'state', 'completed', 'updated_at', ARGV[3], 'finished_at', ARGV[3])
+  return 'completed'
+end
+return state

@@ -1,0 +1,29 @@
+-- The cap on provider calls in flight of one channel, shared by every worker: a sorted set of call
+-- tokens scored by the expiry of their lease. Expired tokens belong to workers that died (kill -9)
+-- or hung past the lease; dropping them first means a crash never holds capacity beyond one lease.
+--
+-- KEYS[1] the channel's sorted set (engine.keys.in_flight)
+-- ARGV[1] clock in seconds; "" = Redis TIME (an explicit clock is for tests only)
+-- ARGV[2] token to add; "" only counts the live holders
+-- ARGV[3] most tokens allowed at once
+-- ARGV[4] lease seconds of the added token
+--
+-- Returns {1 if the token was added else 0, live tokens after the call}.
+
+local key = KEYS[1]
+
+local now
+if ARGV[1] ~= '' then
+  now = tonumber(ARGV[1])
+else
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+end
+
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+local holders = redis.call('ZCARD', key)
+if ARGV[2] == '' or holders >= tonumber(ARGV[3]) then
+  return {0, holders}
+end
+redis.call('ZADD', key, string.format('%.6f', now + tonumber(ARGV[4])), ARGV[2])
+return {1, holders + 1}

@@ -1,0 +1,98 @@
+"""Persisted progress: the per-chunk journal, campaign counters and batch completion.
+
+Progress only advances after a confirmed provider answer: a chunk is journaled ``in_flight`` before its call
+and ``done``/``failed`` after, in one Lua script together with its counters, so a crash at any point leaves
+either an ``in_flight`` chunk (to reconcile) or a final one (to skip) — never half-counted numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import orjson
+import redis.asyncio as aioredis
+
+from engine import keys
+from engine.records import ChunkRecord, ChunkState, Stage, chunk_field
+from engine.scripts import Scripts
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why one number was not sent on a channel."""
+
+    channel: str
+    reason: str
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"channel": self.channel, "reason": self.reason})
+
+
+class Progress:
+    """Journal and counters of campaign ``cid``; one instance per batch run."""
+
+    def __init__(self, redis: aioredis.Redis, scripts: Scripts, cid: str, batch: int) -> None:
+        self.redis = redis
+        self.scripts = scripts
+        self.cid = cid
+        self.batch = batch
+        self._journal = keys.journal(cid, batch)
+
+    async def chunks(self) -> dict[str, ChunkRecord]:
+        """Every journaled chunk of the batch, by field (``smart:3``)."""
+        raw: dict[bytes, bytes] = await self.redis.hgetall(self._journal)  # type: ignore[misc]
+        return {k.decode(): ChunkRecord.decode(v) for k, v in raw.items()}
+
+    async def in_flight(self, stage: Stage, chunk: int, ref: str, numbers: int, attempts: int) -> None:
+        """Journal a call as in flight, before it is made."""
+        record = ChunkRecord(ChunkState.IN_FLIGHT, ref, numbers, attempts=attempts)
+        await self.redis.hset(self._journal, chunk_field(stage, chunk), record.encode())  # type: ignore[misc]
+
+    async def finish(
+        self,
+        stage: Stage,
+        chunk: int,
+        record: ChunkRecord,
+        accepted: int,
+        failures: Mapping[str, Failure],
+    ) -> bool:
+        """Record a confirmed outcome and its counters atomically; False when already recorded."""
+        args: list[str | bytes | int] = [
+            chunk_field(stage, chunk),
+            record.encode(),
+            stage.value,
+            accepted,
+            int(time.time() // 60),
+        ]
+        for number, failure in failures.items():
+            args.extend((number, failure.encode()))
+        done = await self.scripts.finish_chunk(
+            keys=[self._journal, keys.counters(self.cid), keys.failed(self.cid), keys.timeline(self.cid)],
+            args=args,
+        )
+        return bool(done)
+
+    async def finish_batch(self, skipped: int) -> str:
+        """Mark the batch finished; completes the campaign when it was the last. Returns the state."""
+        state = await self.scripts.finish_batch(
+            keys=[keys.batches_done(self.cid), keys.campaign(self.cid), keys.counters(self.cid)],
+            args=[self.batch, skipped, time.time()],
+        )
+        return state.decode() if isinstance(state, bytes) else str(state)
+
+
+async def counters(redis: aioredis.Redis, cid: str) -> dict[str, int]:
+    """All counters of a campaign as ints."""
+    raw: dict[bytes, bytes] = await redis.hgetall(keys.counters(cid))  # type: ignore[misc]
+    return {k.decode(): int(v) for k, v in raw.items()}
+
+
+async def open_chunks(redis: aioredis.Redis, cid: str, batches: int) -> int:
+    """How many chunks of the campaign are journaled ``in_flight`` right now."""
+    total = 0
+    for batch in range(batches):
+        raw: list[bytes] = await redis.hvals(keys.journal(cid, batch))  # type: ignore[misc]
+        total += sum(1 for value in raw if ChunkRecord.decode(value).state is ChunkState.IN_FLIGHT)
+    return total

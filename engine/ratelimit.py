@@ -1,0 +1,218 @@
+"""Rate budgets per provider channel, shared in Redis by every worker on every machine (invariant 2).
+
+Each channel has a GCRA budget charged by message count (``lua/rate.lua``) that backs off when the
+provider throttles and recovers gradually, plus a cap on calls in flight (``lua/in_flight.lua``).
+Rates are live settings in Redis: a change reaches every worker on its next call, without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Final, get_args
+
+import redis.asyncio as aioredis
+
+from engine import keys
+from engine.errors import ConfigError
+from engine.scripts import load_script
+from engine.settings import RateSettings
+from engine.types import Channel
+
+CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
+MIN_FACTOR: Final = 0.05  # however often the provider throttles, a channel keeps 5% of its rate
+MAX_SLEEP: Final = 0.25  # waiters ask again at least this often, so a raised rate reaches them fast
+SLOT_POLL: Final = 0.02  # mean pause between attempts at a full in-flight cap, jittered ±50%
+
+
+@dataclass(frozen=True)
+class RateInfo:
+    """A channel's budget as every worker sees it now; what ``koodispatch status`` shows."""
+
+    channel: Channel
+    rate: float  # configured numbers per second (the live setting)
+    effective: float  # numbers per second admitted now: rate × factor
+    factor: float  # 1.0 = full rate; lower while recovering from throttling
+    burst_seconds: float  # seconds of the effective rate that may be spent at once
+    backlog: float  # seconds until the numbers already admitted are paid for at the effective rate
+    in_flight: int  # provider calls holding a live slot
+
+
+class RateLimiter:
+    """Admits provider calls of every worker against one budget and one in-flight cap per channel.
+
+    ``settings`` gives the defaults of the live rates (see ``ensure_defaults``) and the throttling
+    policy. ``lease_seconds`` bounds how long a slot of a dead worker blocks capacity; it must exceed
+    the longest provider call (connect + read timeout), since slots are not renewed. ``throttle_hold``
+    is how long after a back-off further throttling answers are taken as replies to calls sent before
+    it and do not lower the rate again. ``clock`` replaces Redis TIME, for tests only.
+
+    ``budget_wait_seconds`` and ``slot_wait_seconds`` sum the time callers spent waiting, per channel,
+    for the dispatcher's metrics.
+    """
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        settings: RateSettings,
+        *,
+        lease_seconds: float = 60.0,
+        throttle_hold: float = 1.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._lease = lease_seconds
+        self._hold = throttle_hold
+        self._clock = clock
+        self._rate_script = load_script(redis, "rate")
+        self._slot_script = load_script(redis, "in_flight")
+        self.budget_wait_seconds: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
+        self.slot_wait_seconds: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
+
+    async def ensure_defaults(self) -> None:
+        """Write the configured rate and burst of every channel unless Redis already has them.
+
+        Called at worker startup; HSETNX keeps a rate changed live (``set_rate``) across restarts.
+        """
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channel in CHANNELS:
+                pipe.hsetnx(keys.rate(channel), "rate", str(self._default_rate(channel)))
+                pipe.hsetnx(keys.rate(channel), "burst", str(self._settings.burst_seconds))
+            await pipe.execute()
+
+    async def try_acquire(self, channel: Channel, n: int) -> float:
+        """Charge ``n`` numbers if the budget admits them now: return 0.0, else the seconds to wait.
+
+        A call larger than the burst is admitted once the budget is idle and delays the calls after
+        it, so no ``n`` waits forever. Raises ValueError when ``n`` < 1.
+        """
+        if n < 1:
+            raise ValueError(f"a provider call carries at least one number, got n={n}")
+        return float(await self._run_rate("acquire", channel, n))
+
+    async def acquire(self, channel: Channel, n: int, *, max_wait: float | None = None) -> None:
+        """Wait until the budget of ``channel`` admits ``n`` numbers, and charge them.
+
+        Raises TimeoutError after ``max_wait`` seconds without admission; nothing is charged then,
+        unless the deadline cut off the reply of the very attempt that was admitted.
+        """
+        async with asyncio.timeout(max_wait):
+            await self._wait(channel, self.budget_wait_seconds, partial(self.try_acquire, channel, n))
+
+    @contextlib.asynccontextmanager
+    async def slot(self, channel: Channel, *, max_wait: float | None = None) -> AsyncIterator[None]:
+        """Hold one of the ``max_in_flight`` call slots of ``channel`` for the body of the block.
+
+        Waits (polling with jitter) while every slot is taken; raises TimeoutError after ``max_wait``
+        seconds. The slot is released on exit, also on an exception or cancellation; a slot whose
+        holder died is reclaimed once its lease expires.
+        """
+        token = uuid.uuid4().hex
+        try:
+            async with asyncio.timeout(max_wait):
+                await self._wait(channel, self.slot_wait_seconds, partial(self._take_slot, channel, token))
+            yield
+        finally:
+            # shielded: a second cancellation must not leave the token to expire with its lease
+            await asyncio.shield(self._redis.zrem(keys.in_flight(channel), token))
+
+    @contextlib.asynccontextmanager
+    async def call(self, channel: Channel, n: int, *, max_wait: float | None = None) -> AsyncIterator[None]:
+        """Hold a slot and charge ``n`` numbers: what the dispatcher wraps around one provider call.
+
+        The slot comes first so the call leaves right after admission; charging first and then
+        waiting for a slot would let admitted calls pile up and reach the provider as one burst.
+        ``max_wait`` bounds both waits together, not the body.
+        """
+        async with contextlib.AsyncExitStack() as stack:
+            async with asyncio.timeout(max_wait):
+                await stack.enter_async_context(self.slot(channel))
+                await self.acquire(channel, n)
+            yield
+
+    async def throttled(self, channel: Channel, retry_after: float | None = None) -> RateInfo:
+        """Back off after the provider throttled a call (HTTP 429 or its flow-control code).
+
+        The effective rate drops by ``throttle_factor`` (not below MIN_FACTOR of the rate) and climbs
+        back linearly over ``recover_seconds``; with ``retry_after`` nobody is admitted before it.
+        """
+        return await self._run_info("throttle", channel, "" if retry_after is None else retry_after)
+
+    async def set_rate(
+        self, channel: Channel, per_second: float, *, burst_seconds: float | None = None
+    ) -> RateInfo:
+        """Change the rate (and optionally the burst) of ``channel`` for every worker, at once.
+
+        Numbers already admitted keep their count: their backlog is rescaled to the new rate.
+        Raises ConfigError for an unknown channel or a value that is not a positive number.
+        """
+        if channel not in CHANNELS:
+            raise ConfigError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
+        for name, value in (("rate", per_second), ("burst_seconds", burst_seconds)):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} of channel {channel} must be a positive number, got {value}")
+        return await self._run_info(
+            "set", channel, per_second, "" if burst_seconds is None else burst_seconds
+        )
+
+    async def get_rate(self, channel: Channel) -> RateInfo:
+        """The budget of ``channel`` as every worker sees it now."""
+        return await self._run_info("info", channel)
+
+    async def get_rates(self) -> dict[Channel, RateInfo]:
+        """The budgets of all channels, for ``koodispatch status``."""
+        infos = await asyncio.gather(*(self.get_rate(channel) for channel in CHANNELS))
+        return dict(zip(CHANNELS, infos, strict=True))
+
+    async def _wait(
+        self, channel: Channel, waited: dict[Channel, float], attempt: Callable[[], Awaitable[float]]
+    ) -> None:
+        """Repeat ``attempt`` (0 = done, else seconds to pause) and add the time spent to ``waited``."""
+        started: float | None = None
+        try:
+            while (pause := await attempt()) > 0:
+                if started is None:
+                    started = time.monotonic()
+                await asyncio.sleep(min(pause, MAX_SLEEP))
+        finally:
+            if started is not None:
+                waited[channel] += time.monotonic() - started
+
+    async def _take_slot(self, channel: Channel, token: str) -> float:
+        taken, _ = await self._run_slot(channel, token)
+        return 0.0 if taken else SLOT_POLL * random.uniform(0.5, 1.5)
+
+    async def _run_info(self, op: str, channel: Channel, *args: float | str) -> RateInfo:
+        (rate, effective, factor, burst, backlog), (_, holders) = await asyncio.gather(
+            self._run_rate(op, channel, *args), self._run_slot(channel, "")
+        )
+        return RateInfo(
+            channel, float(rate), float(effective), float(factor), float(burst), float(backlog), holders
+        )
+
+    async def _run_rate(self, op: str, channel: Channel, *args: float | str) -> Any:
+        settings = self._settings
+        policy = (settings.throttle_factor, MIN_FACTOR, settings.recover_seconds, self._hold)
+        defaults = (self._default_rate(channel), settings.burst_seconds)
+        argv: list[float | str] = [op, self._now(), *defaults, *policy, *args]
+        return await self._rate_script(keys=[keys.rate(channel)], args=argv)
+
+    async def _run_slot(self, channel: Channel, token: str) -> tuple[bool, int]:
+        args: list[float | str] = [self._now(), token, self._settings.max_in_flight, self._lease]
+        taken, holders = await self._slot_script(keys=[keys.in_flight(channel)], args=args)
+        return bool(taken), int(holders)
+
+    def _default_rate(self, channel: Channel) -> float:
+        return float(getattr(self._settings, channel))
+
+    def _now(self) -> str:
+        """The clock argument of the scripts: empty for Redis TIME, the injected clock in tests."""
+        return "" if self._clock is None else f"{self._clock():.6f}"

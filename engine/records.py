@@ -1,0 +1,91 @@
+"""Frozen records and state enums of a campaign, with their one orjson codec each."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+
+class CampaignState(StrEnum):
+    """draft → scheduled → running ⇄ paused → completed | cancelled | failed."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+TERMINAL = frozenset({CampaignState.COMPLETED, CampaignState.CANCELLED, CampaignState.FAILED})
+SENDING = frozenset({CampaignState.RUNNING})
+
+
+class Stage(StrEnum):
+    """The provider calls of a batch, in the order they run. Each stage but resolve is a send channel."""
+
+    RESOLVE = "resolve"
+    SMART = "smart"
+    SMS = "sms"
+    BASIC = "basic"
+
+
+SEND_STAGES = (Stage.SMART, Stage.SMS, Stage.BASIC)
+
+
+class ChunkState(StrEnum):
+    """Journal state of one provider call: in_flight before the call, done/failed after a confirmed answer."""
+
+    IN_FLIGHT = "in_flight"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Verdict(StrEnum):
+    """Capability of one number, frozen per batch as one byte."""
+
+    CAPABLE = "c"
+    NOT_CAPABLE = "n"
+    INVALID = "x"
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRecord:
+    """One journal entry. ``ref`` is the deterministic client reference sent with the call.
+
+    ``path`` says how the chunk reached its state: ``sent``, ``reconciled`` (found at the provider after a
+    crash or an ambiguous answer) or ``resent`` (the provider had no record, so it was sent again).
+    """
+
+    state: ChunkState
+    ref: str
+    numbers: int
+    task_id: str = ""
+    reason: str = ""
+    path: str = "sent"
+    attempts: int = 0
+    at: float = field(default_factory=time.time)
+
+    def encode(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> ChunkRecord:
+        data: dict[str, Any] = orjson.loads(raw)
+        data["state"] = ChunkState(data["state"])
+        return cls(**data)
+
+
+def chunk_ref(cid: str, batch: int, stage: Stage, chunk: int) -> str:
+    """Deterministic client reference of a provider call (task_name / extend / exdata)."""
+    return f"{cid}:{batch}:{stage.value}:{chunk}"
+
+
+def chunk_field(stage: Stage, chunk: int) -> str:
+    """Field of a chunk in its batch's journal hash."""
+    return f"{stage.value}:{chunk}"

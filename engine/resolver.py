@@ -1,0 +1,115 @@
+"""Resolver: the capability verdict of every number of a batch, from the shared cache or the provider.
+
+Verdicts are frozen per batch (one byte per number) the first time they are known, so a batch that is
+resumed or taken over sends to exactly the same split of smart and fallback numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+
+import redis.asyncio as aioredis
+
+from engine import keys
+from engine.provider.koomessage import KooMessageClient
+from engine.provider.limits import CAPABILITY_MAX_MOBILES
+from engine.ratelimit import RateLimiter
+from engine.records import Verdict
+from engine.retry import RetryPolicy, call_with_retry
+from engine.scripts import Scripts
+
+
+class Resolver:
+    """Classifies numbers as capable / not capable / invalid, ≤100 per provider call."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        scripts: Scripts,
+        client: KooMessageClient,
+        limiter: RateLimiter,
+        policy: RetryPolicy,
+        cache_ttl_hours: float,
+    ) -> None:
+        self.redis = redis
+        self.scripts = scripts
+        self.client = client
+        self.limiter = limiter
+        self.policy = policy
+        self.ttl = cache_ttl_hours * 3600
+
+    async def verdicts(
+        self,
+        cid: str,
+        batch: int,
+        numbers: Sequence[str],
+        tpl_id: str | None,
+        checkpoint: Callable[[], Awaitable[None]],
+    ) -> str:
+        """The frozen verdict string of a batch (``verdicts[i]`` belongs to ``numbers[i]``)."""
+        frozen = await self.redis.get(keys.verdicts(cid, batch))
+        if frozen is not None:
+            return bytes(frozen).decode()
+        known = await self._cached(numbers)
+        unknown = [n for n in numbers if n not in known]
+        for start in range(0, len(unknown), CAPABILITY_MAX_MOBILES):
+            chunk = unknown[start : start + CAPABILITY_MAX_MOBILES]
+            found = await self._check(chunk, tpl_id, checkpoint)
+            known.update(found)
+            await self._remember(found)
+        text = "".join(known.get(n, Verdict.INVALID.value) for n in numbers)
+        tally = {v: text.count(v.value) for v in Verdict}
+        frozen = await self.scripts.freeze_verdicts(
+            keys=[keys.verdicts(cid, batch), keys.counters(cid)],
+            args=[text, tally[Verdict.CAPABLE], tally[Verdict.NOT_CAPABLE], tally[Verdict.INVALID]],
+        )
+        return frozen.decode() if isinstance(frozen, bytes) else str(frozen)
+
+    async def _check(
+        self, chunk: list[str], tpl_id: str | None, checkpoint: Callable[[], Awaitable[None]]
+    ) -> dict[str, str]:
+        result = await call_with_retry(
+            lambda: self.client.check_capability(chunk, tpl_id),
+            channel="capability",
+            count=len(chunk),
+            limiter=self.limiter,
+            policy=self.policy,
+            checkpoint=checkpoint,
+            retry_ambiguous=True,  # a capability check changes nothing at the provider
+        )
+        found = dict.fromkeys(result.supported, Verdict.CAPABLE.value)
+        found.update(dict.fromkeys(result.unsupported, Verdict.NOT_CAPABLE.value))
+        return found
+
+    async def _cached(self, numbers: Sequence[str]) -> dict[str, str]:
+        if self.ttl <= 0:
+            return {}
+        shards: dict[str, list[str]] = defaultdict(list)
+        for number in numbers:
+            shards[keys.cap_cache(number)].append(number)
+        pipe = self.redis.pipeline(transaction=False)
+        order = list(shards.items())
+        for shard, members in order:
+            pipe.hmget(shard, members)
+        answers = await pipe.execute()
+        oldest = time.time() - self.ttl
+        known: dict[str, str] = {}
+        for (_, members), values in zip(order, answers, strict=True):
+            for number, value in zip(members, values, strict=True):
+                if value is not None and float(value[1:]) >= oldest:
+                    known[number] = chr(value[0])
+        return known
+
+    async def _remember(self, found: dict[str, str]) -> None:
+        if self.ttl <= 0 or not found:
+            return
+        now = int(time.time())
+        pipe = self.redis.pipeline(transaction=False)
+        shards: dict[str, dict[str, str]] = defaultdict(dict)
+        for number, verdict in found.items():
+            shards[keys.cap_cache(number)][number] = f"{verdict}{now}"
+        for shard, mapping in shards.items():
+            pipe.hset(shard, mapping=mapping)
+        await pipe.execute()

@@ -1,0 +1,36 @@
+"""Lua scripts shipped in ``engine/lua``: read from the package once per process, registered per client."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+
+
+@cache
+def source(name: str) -> str:
+    """Text of ``engine/lua/<name>.lua``; cached because the files never change while a process runs.
+
+    Raises FileNotFoundError for a name that is not shipped with the package.
+    """
+    return files("engine").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+def load_script(redis: aioredis.Redis, name: str) -> AsyncScript:
+    """Register ``engine/lua/<name>.lua`` with ``redis``.
+
+    The returned script runs by EVALSHA and reloads itself if the server lost its script cache
+    (restart, SCRIPT FLUSH), so callers register once at construction and keep the object.
+    """
+    return redis.register_script(source(name))
+
+
+class Scripts:
+    """The engine's journal scripts, registered once per Redis client and shared by every batch run."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.finish_chunk = load_script(redis, "finish_chunk")
+        self.finish_batch = load_script(redis, "finish_batch")
+        self.freeze_verdicts = load_script(redis, "freeze_verdicts")

@@ -1,0 +1,190 @@
+"""Plain SMS: KooMessage ``/v1/aim/sms/*`` and the Message&SMS API ``/sms/batchSend*Sms/v1``.
+
+Both APIs parse into one :class:`SmsRequest`, share the limits and the per-number verdicts (``000000``,
+E200027 not a mainland mobile, E200041 repeated within the request) and differ only in field names.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from aiohttp import web
+
+from engine.provider import limits
+from engine.simulator import validate as v
+from engine.simulator.capability import normalize_mobile
+from engine.simulator.reports import SmsDelivery, schedule_sms
+from engine.simulator.state import STATE, SimState
+from engine.simulator.wire import bad, iso, json_response, read_json
+
+Verdict = tuple[str, str, str]  # number as sent, msg id, status
+
+
+@dataclass(frozen=True, slots=True)
+class SmsRequest:
+    """One SMS call, whichever API it came through; ``groups`` are (numbers, template id, params)."""
+
+    channel_num: str
+    groups: list[tuple[list[str], str, list[str]]]
+    extend: str | None
+    status_url: str | None
+    task_name: str | None
+
+
+async def send_aim_batch_messages(request: web.Request) -> web.Response:
+    """``POST /v1/aim/sms/messages`` (SmsTaskReq): one template to ≤500 numbers."""
+    body = await read_json(request)
+    channel = v.channel_number(body, "channel_num") if body.get("channel_num") is not None else ""
+    to = _numbers(body.get("to"))
+    group = (to, v.req_str(body, "template_id", limits.SMS_TEMPLATE_ID_MAX), _params(body, "template_params"))
+    sms = SmsRequest(
+        channel, [group], v.extend(body), None, v.opt_str(body, "task_name", limits.TASK_NAME_MAX_SMS)
+    )
+    return _koomessage_answer(request, sms)
+
+
+async def send_aim_batch_different_messages(request: web.Request) -> web.Response:
+    """``POST /v1/aim/sms/diff-messages``: several templates, ≤500 numbers per call in total."""
+    body = await read_json(request)
+    items = v.req_list(
+        body, "sms_content", limits.KM_EMPTY_PARAMS, limits.KM_SMS_MAX_TO, limits.KM_TOO_MANY_NUMBERS
+    )
+    groups = [_group(item, "to", "template_id", "template_params") for item in items]
+    channel = v.channel_number(body, "channel_num")
+    sms = SmsRequest(
+        channel, groups, v.extend(body), None, v.opt_str(body, "task_name", limits.TASK_NAME_MAX_SMS)
+    )
+    return _koomessage_answer(request, sms)
+
+
+async def batch_send_sms(request: web.Request) -> web.Response:
+    """``POST /sms/batchSendSms/v1`` (form): ``to`` comma-separated, ``templateParas`` a JSON array string."""
+    form = dict(parse_qsl((await request.read()).decode(), keep_blank_values=True))
+    to = _numbers([n for n in form.get("to", "").split(",") if n.strip()])
+    try:
+        params = orjson.loads(form["templateParas"]) if form.get("templateParas") else []
+    except orjson.JSONDecodeError:
+        bad(limits.KM_INVALID_PARAMETER, "templateParas must be a JSON array of strings")
+    group = (
+        to,
+        v.req_str(form, "templateId", limits.SMS_TEMPLATE_ID_MAX),
+        v.template_params(params, "templateParas"),
+    )
+    return _smsapi_answer(request, _smsapi_request(form, [group]))
+
+
+async def batch_send_diff_sms(request: web.Request) -> web.Response:
+    """``POST /sms/batchSendDiffSms/v1`` (JSON ``smsContent[]``)."""
+    body = await read_json(request)
+    items = v.req_list(
+        body, "smsContent", limits.KM_EMPTY_PARAMS, limits.SMSAPI_MAX_TO, limits.KM_TOO_MANY_NUMBERS
+    )
+    groups = [_group(item, "to", "templateId", "templateParas") for item in items]
+    return _smsapi_answer(request, _smsapi_request(body, groups))
+
+
+def _smsapi_request(fields: dict[str, Any], groups: list[tuple[list[str], str, list[str]]]) -> SmsRequest:
+    status_url = v.opt_str(fields, "statusCallback", limits.CALLBACK_URL_MAX)
+    return SmsRequest(v.channel_number(fields, "from"), groups, v.extend(fields), status_url or None, None)
+
+
+def _numbers(value: Any) -> list[str]:
+    """A non-empty list of ≤500 number strings of ≤21 characters (KM.00001083 / KM.90016301)."""
+    numbers = v.req_list(
+        {"to": value}, "to", limits.KM_PHONE_LIST_EMPTY, limits.KM_SMS_MAX_TO, limits.KM_TOO_MANY_NUMBERS
+    )
+    return v.string_items(numbers, "to number", limits.SMS_TO_ITEM_MAX, limits.KM_TOO_MANY_NUMBERS)
+
+
+def _params(obj: dict[str, Any], key: str) -> list[str]:
+    return v.template_params(obj.get(key), key)
+
+
+def _group(item: Any, to_key: str, tpl_key: str, params_key: str) -> tuple[list[str], str, list[str]]:
+    if not isinstance(item, dict):
+        bad(limits.KM_INVALID_PARAMETER, "message content items must be objects")
+    return (
+        _numbers(item.get(to_key)),
+        v.req_str(item, tpl_key, limits.SMS_TEMPLATE_ID_MAX),
+        _params(item, params_key),
+    )
+
+
+def _accept(state: SimState, sms: SmsRequest) -> tuple[str, list[Verdict], float]:
+    """Check the total, charge the rate, judge every number, ledger the accepted ones, schedule reports."""
+    total = sum(len(numbers) for numbers, _, _ in sms.groups)
+    if total > limits.KM_SMS_MAX_TO:
+        bad(limits.KM_TOO_MANY_NUMBERS, f"{total} numbers in one call, at most {limits.KM_SMS_MAX_TO}")
+    state.admit("sms", total)
+    batch = state.new_id()
+    verdicts, mobiles, msg_ids = _judge(batch, sms)
+    state.ledger.record(
+        "sms", mobiles, {"task_id": batch, "extend": sms.extend or "", "task_name": sms.task_name or ""}
+    )
+    outcomes, due = state.draw_delivery(len(mobiles))
+    now = time.time()
+    schedule_sms(
+        state, SmsDelivery(msg_ids, mobiles, outcomes, now, due, sms.extend, sms.status_url, sms.channel_num)
+    )
+    return batch, verdicts, now
+
+
+def _judge(batch: str, sms: SmsRequest) -> tuple[list[Verdict], list[str], list[str]]:
+    """Per-number status; returns the verdicts plus the accepted numbers (normalised) and their msg ids."""
+    seen: set[str] = set()
+    verdicts: list[Verdict] = []
+    mobiles: list[str] = []
+    msg_ids: list[str] = []
+    for raw in (n for numbers, _, _ in sms.groups for n in numbers):
+        msg_id = f"{batch}_{len(verdicts)}"
+        mobile = normalize_mobile(raw)
+        if mobile is None:
+            status = limits.SMS_INVALID_NUMBER
+        elif mobile in seen:
+            status = limits.SMS_DUPLICATE
+        else:
+            status = limits.SMS_OK
+            seen.add(mobile)
+            mobiles.append(mobile)
+            msg_ids.append(msg_id)
+        verdicts.append((raw, msg_id, status))
+    return verdicts, mobiles, msg_ids
+
+
+def _koomessage_answer(request: web.Request, sms: SmsRequest) -> web.Response:
+    batch, verdicts, now = _accept(request.app[STATE], sms)
+    created = iso(now)
+    result = [
+        {
+            "to": raw,
+            "channel_num": sms.channel_num,
+            "msg_id": msg_id,
+            "send_status": status,
+            "create_time": created,
+        }
+        for raw, msg_id, status in verdicts
+    ]
+    ok = any(status == limits.SMS_OK for _, _, status in verdicts)
+    return json_response({"task_id": batch, "status": "Success" if ok else "Failed", "result": result})
+
+
+def _smsapi_answer(request: web.Request, sms: SmsRequest) -> web.Response:
+    _, verdicts, now = _accept(request.app[STATE], sms)
+    created = iso(now)
+    result = [
+        {
+            "originTo": raw,
+            "createTime": created,
+            "from": sms.channel_num,
+            "smsMsgId": msg_id,
+            "status": status,
+            "countryId": "CN",
+            "total": 1,
+        }
+        for raw, msg_id, status in verdicts
+    ]
+    return json_response({"code": limits.SMS_OK, "description": "Success", "result": result})

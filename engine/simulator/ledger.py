@@ -1,0 +1,88 @@
+"""The ledger of every number the simulator accepted, per channel, plus call and fault counters.
+
+It is what tests and benchmarks read to prove "exactly once": ``duplicates`` counts numbers accepted more
+than once on a channel. Per number it keeps only a count; references (task id, task name, extend, exdata)
+are kept once per accepted call next to the list of its numbers, so recording is O(numbers) in C.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from engine.simulator.config import CHANNELS, LEDGER_CHANNELS, Channel
+
+FAULT_KINDS = ("outage", "drop", "error", "timeout", "drop_after_accept")
+
+
+class ChannelLedger:
+    """Numbers accepted on one channel."""
+
+    __slots__ = ("accepted", "counts", "entries")
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.entries: list[tuple[dict[str, str], list[str]]] = []
+        self.accepted = 0
+
+    def record(self, numbers: list[str], reference: dict[str, str]) -> None:
+        """Add one accepted call: its normalised numbers and the client's references for it."""
+        if not numbers:
+            return
+        self.counts.update(numbers)
+        self.accepted += len(numbers)
+        self.entries.append((reference, numbers))
+
+    def summary(self) -> dict[str, int]:
+        unique = len(self.counts)
+        return {"accepted": self.accepted, "unique": unique, "duplicates": self.accepted - unique}
+
+    def detail(self) -> dict[str, dict[str, Any]]:
+        """Per number: how often it was accepted and the references of each accepting call."""
+        out: dict[str, dict[str, Any]] = {n: {"count": c, "sends": []} for n, c in self.counts.items()}
+        for reference, numbers in self.entries:
+            for number in numbers:
+                out[number]["sends"].append(reference)
+        return out
+
+
+class Ledger:
+    """Accepted numbers per channel and counters per channel: calls, throttled, rejected, faults."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything, as after a restart of the provider."""
+        self.channels: dict[Channel, ChannelLedger] = {c: ChannelLedger() for c in LEDGER_CHANNELS}
+        self.calls: Counter[str] = Counter()
+        self.throttled: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self.faults: dict[str, Counter[str]] = {kind: Counter() for kind in FAULT_KINDS}
+        self.callbacks: Counter[str] = Counter()
+
+    def record(self, channel: Channel, numbers: list[str], reference: dict[str, str]) -> None:
+        self.channels[channel].record(numbers, reference)
+
+    def count(self, channel: Channel, number: str) -> int:
+        """How many times ``number`` (normalised, 11 digits) was accepted on ``channel``."""
+        return self.channels[channel].counts.get(number, 0)
+
+    def snapshot(self, detail: bool = False, channel: str | None = None) -> dict[str, Any]:
+        """The JSON answer of ``GET /_simulator/ledger`` (optionally one channel, optionally per number)."""
+        names = [c for c in LEDGER_CHANNELS if channel in (None, c)]
+        out: dict[str, Any] = {}
+        for name in names:
+            out[name] = self.channels[name].summary()
+            if detail:
+                out[name]["numbers"] = self.channels[name].detail()
+        out["throttled"] = _per_channel(self.throttled)
+        out["rejected"] = _per_channel(self.rejected)
+        out["calls"] = _per_channel(self.calls)
+        out["faults"] = {kind: _per_channel(counter) for kind, counter in self.faults.items()}
+        out["callbacks"] = dict(self.callbacks)
+        return out
+
+
+def _per_channel(counter: Counter[str]) -> dict[str, int]:
+    return {c: counter.get(c, 0) for c in CHANNELS}

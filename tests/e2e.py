@@ -1,0 +1,86 @@
+"""Helpers for end-to-end tests: real worker processes, the simulator's ledger, waiting for a campaign."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+import urllib3
+
+from engine.records import TERMINAL, CampaignState
+from engine.report import Report, build_report
+
+HTTP = urllib3.PoolManager()
+
+
+def sim_get(url: str, path: str) -> Any:
+    return orjson.loads(HTTP.request("GET", url + path).data)
+
+
+def sim_post(url: str, path: str, body: Mapping[str, Any]) -> Any:
+    return orjson.loads(HTTP.request("POST", url + path, body=orjson.dumps(body)).data)
+
+
+def engine_env(redis_url: str, sim_url: str, **extra: str) -> dict[str, str]:
+    """Environment of a worker process pointed at a test Redis DB and the simulator."""
+    return {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "KOODISPATCH_PROVIDER__KOOMESSAGE_URL": sim_url,
+        "KOODISPATCH_PROVIDER__SMSAPI_URL": sim_url,
+        **extra,
+    }
+
+
+@contextmanager
+def workers(count: int, env: Mapping[str, str], logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start real ``koodispatch worker`` processes; SIGTERM (then SIGKILL) them on exit."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(i: int) -> subprocess.Popen[bytes]:
+        with (logs / f"worker-{i}.log").open("ab") as log:  # the child keeps its own descriptor
+            return subprocess.Popen(
+                [sys.executable, "-m", "engine.cli", "worker", "--log-level", "INFO"],
+                env=dict(env),
+                stdout=log,
+                stderr=log,
+            )
+
+    procs.extend(start(i) for i in range(count))
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+async def wait_for(
+    redis: aioredis.Redis, cid: str, states: frozenset[CampaignState] = TERMINAL, timeout: float = 180
+) -> Report:
+    """Poll the report until the campaign reaches one of ``states``; fail with the last report on timeout."""
+    deadline = time.monotonic() + timeout
+    report = await build_report(redis, cid)
+    while CampaignState(report.state) not in states:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"campaign {cid} still {report.state} after {timeout}s: {report}")
+        await asyncio.sleep(0.2)
+        report = await build_report(redis, cid)
+    return report

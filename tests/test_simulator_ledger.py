@@ -1,0 +1,132 @@
+"""The ledger and the admin endpoints: accepted numbers, duplicates, live config, reset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.simulator import RunningSimulator, SimulatorThread
+from engine.simulator.testing import SignedClient
+
+CAPABILITY = "/v1/aim/mobile-capabilities/check"
+
+
+def smart_body(name: str, flags: list[str]) -> dict[str, Any]:
+    return {
+        "task_name": name,
+        "sms_channel": {"channel_number": "1069", "sms_tpl_id": "1", "sms_sign": "s", "sms_app_name": "a"},
+        "resolve_task": {
+            "tpl_id": "100000001",
+            "resolve_times": 1,
+            "aim_code_type": "individual",
+            "expiration_time": 1,
+            "params": [{"cust_flag": f} for f in flags],
+        },
+    }
+
+
+async def admin(client: SignedClient, method: str, path: str, json: Any = None) -> tuple[int, Any]:
+    async with client.session.request(method, f"{client.url}/_simulator/{path}", json=json) as response:
+        return response.status, await response.json()
+
+
+async def test_duplicates_across_channels_and_spellings(
+    sim_client: SignedClient, simulator: RunningSimulator
+) -> None:
+    first = await sim_client.call(
+        "POST", "/v1/aim/send-tasks", json=smart_body("camp:0:smart:0", ["13600000001"])
+    )
+    second = await sim_client.call(
+        "POST", "/v1/aim/send-tasks", json=smart_body("camp:0:smart:1", ["+8613600000001"])
+    )
+    sms = {"template_id": "t", "to": ["13600000001"], "extend": "camp:0:sms:0"}
+    assert (await sim_client.call("POST", "/v1/aim/sms/messages", json=sms)).status == 200
+    basic = {"task_name": "camp:0:basic:0", "tpl_id": "200000001", "mobiles": ["13600000002"], "exdata": "x1"}
+    assert (await sim_client.call("POST", "/v1/aim-basic/send-tasks", json=basic)).status == 200
+
+    status, ledger = await admin(sim_client, "GET", "ledger")
+    assert status == 200
+    assert ledger["smart"] == {"accepted": 2, "unique": 1, "duplicates": 1}
+    assert ledger["sms"] == {"accepted": 1, "unique": 1, "duplicates": 0}
+    assert ledger["basic"] == {"accepted": 1, "unique": 1, "duplicates": 0}
+    assert ledger["calls"]["smart"] == 2 and ledger["throttled"]["smart"] == 0
+
+    _, detail = await admin(sim_client, "GET", "ledger?channel=smart&detail=1")
+    assert set(detail) >= {"smart", "calls", "throttled"} and "sms" not in detail
+    entry = detail["smart"]["numbers"]["13600000001"]
+    assert entry["count"] == 2
+    assert [s["task_id"] for s in entry["sends"]] == [first.body["task_id"], second.body["task_id"]]
+    assert [s["task_name"] for s in entry["sends"]] == ["camp:0:smart:0", "camp:0:smart:1"]
+
+    _, detail = await admin(sim_client, "GET", "ledger?detail=1")
+    assert detail["sms"]["numbers"]["13600000001"]["sends"][0]["extend"] == "camp:0:sms:0"
+    assert detail["basic"]["numbers"]["13600000002"]["sends"][0]["exdata"] == "x1"
+    assert simulator.ledger.count("smart", "13600000001") == 2
+
+
+async def test_rejected_and_unknown_ledger_channel(sim_client: SignedClient) -> None:
+    assert (await sim_client.call("POST", CAPABILITY, json={"mobiles": []})).status == 400
+    _, ledger = await admin(sim_client, "GET", "ledger")
+    assert ledger["rejected"]["capability"] == 1
+    status, body = await admin(sim_client, "GET", "ledger?channel=nope")
+    assert (status, body["error_code"]) == (400, "KM.00000400")
+
+
+async def test_config_post_changes_behaviour_live(sim_client: SignedClient) -> None:
+    mobiles = [f"1360000{i:04d}" for i in range(20)]
+    status, config = await admin(sim_client, "POST", "config", {"capable_share": 0.0})
+    assert status == 200 and config["capable_share"] == 0.0 and config["sk"] == "***"
+    reply = await sim_client.call("POST", CAPABILITY, json={"mobiles": mobiles})
+    assert reply.body["supported_mobiles"] == []
+    await admin(sim_client, "POST", "config", {"capable_share": 1.0})
+    reply = await sim_client.call("POST", CAPABILITY, json={"mobiles": mobiles})
+    assert reply.body["supported_mobiles"] == mobiles
+
+    status, body = await admin(sim_client, "POST", "config", {"rates": {"smrt": 5}})
+    assert status == 400 and "smrt" in body["error_msg"]
+    _, config = await admin(sim_client, "GET", "config")
+    assert config["rates"]["smart"] == 1000.0 and "smrt" not in config["rates"]
+
+
+async def test_strict_templates_switch(sim_client: SignedClient) -> None:
+    body = smart_body("t", ["13600000001"])
+    body["resolve_task"]["tpl_id"] = "123123123"
+    assert (await sim_client.call("POST", "/v1/aim/send-tasks", json=body)).body[
+        "error_code"
+    ] == "KM.00001082"
+    await admin(sim_client, "POST", "config", {"strict_templates": False})
+    assert (await sim_client.call("POST", "/v1/aim/send-tasks", json=body)).status == 200
+
+
+async def test_reset_clears_ledger_and_tasks(sim_client: SignedClient, simulator: RunningSimulator) -> None:
+    await sim_client.call("POST", "/v1/aim/send-tasks", json=smart_body("t", ["13600000001"]))
+    status, _ = await admin(sim_client, "POST", "reset")
+    assert status == 200
+    assert simulator.ledger.snapshot()["smart"]["accepted"] == 0
+    listed = await sim_client.call("GET", "/v1/aim/send-tasks", params={"task_name": "t"})
+    assert listed.body["page_info"]["total"] == 0
+
+
+async def test_send_details_report_outcomes_after_delay(
+    sim_client: SignedClient, simulator: RunningSimulator
+) -> None:
+    simulator.update_config({"callbacks": {"delay_ms": [0, 0], "outcomes": {"UNDELIV": 1}}})
+    sent = await sim_client.call(
+        "POST", "/v1/aim/send-tasks", json=smart_body("t", ["13600000001", "13600000002"])
+    )
+    params = {"task_id": sent.body["task_id"], "offset": 0, "limit": 1}
+    details = await sim_client.call("GET", "/v1/aim/send-details", params=params)
+    assert details.body["page_info"]["total"] == 2
+    [row] = details.body["send_details"]
+    assert (row["send_status"], row["result_code"], row["cust_flag"]) == ("fail", "UNDELIV", "13600000001")
+    second_page = await sim_client.call("GET", "/v1/aim/send-details", params={**params, "offset": 1})
+    assert second_page.body["send_details"][0]["cust_flag"] == "13600000002"
+    tasks = await sim_client.call("GET", "/v1/aim/send-tasks", params={"task_id": sent.body["task_id"]})
+    assert tasks.body["aim_send_tasks"][0]["success_number"] == 0
+
+
+def test_thread_helpers(simulator_thread: SimulatorThread) -> None:
+    simulator_thread.update_config({"capable_share": 0.25})
+    assert simulator_thread.config.capable_share == 0.25
+    assert simulator_thread.ledger()["smart"]["accepted"] == 0
+    simulator_thread.reset()
+    assert simulator_thread.url.startswith("http://127.0.0.1:")

@@ -1,0 +1,1 @@
+"""arq worker service: settings and thin job functions that call into ``engine``."""
