@@ -54,7 +54,7 @@ async def write_batches(
     count = 0
     pipe = redis.pipeline(transaction=False)
     for count, part in enumerate(iter_batches(frame, size), start=1):
-        pipe.hset(keys.batch(cid, count - 1), mapping=_encode(part, columns))  # type: ignore[arg-type]
+        pipe.hset(keys.batch(cid, count - 1), mapping=_encode(part, columns))
         if count % PIPELINE_BATCHES == 0:
             await pipe.execute()
     await pipe.execute()

@@ -116,7 +116,7 @@ async def create(
             await pipe.watch(key)
             if await pipe.exists(key):
                 return False
-            pipe.multi()
+            pipe.multi()  # type: ignore[no-untyped-call]
             pipe.hset(key, mapping=fields)
             pipe.set(keys.epoch(cid), str(now))
             pipe.zadd(keys.CAMPAIGNS, {cid: now})
@@ -139,13 +139,13 @@ async def transition(
         async with redis.pipeline(transaction=True) as pipe:
             try:
                 await pipe.watch(key)
-                raw_state = await pipe.hget(key, "state")
+                raw_state = await pipe.hget(key, "state")  # type: ignore[misc]
                 if raw_state is None:
                     await load(redis, cid)  # raises the right error
                 current = CampaignState(raw_state.decode())
                 if current not in ALLOWED_FROM[target]:
                     raise StateError(f"campaign {cid} is {current.value}; cannot become {target.value}")
-                pipe.multi()
+                pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.hset(key, mapping={"state": target.value, "reason": reason, "updated_at": time.time()})
                 if bump_generation:
                     pipe.hincrby(key, "generation", 1)

@@ -61,7 +61,9 @@ class BatchRun:
         capable = [i for i, v in enumerate(verdicts) if v == Verdict.CAPABLE.value]
         others = [i for i, v in enumerate(verdicts) if v == Verdict.NOT_CAPABLE.value]
         await self._stage(SmartSender(self.ctx.koomessage, spec), capable)
-        fallback = fallback_sender(spec, self.ctx.koomessage, self.ctx.smsapi, self.ctx.settings.provider.sms_api)
+        fallback = fallback_sender(
+            spec, self.ctx.koomessage, self.ctx.smsapi, self.ctx.settings.provider.sms_api
+        )
         skipped = len(others)
         if fallback is not None:
             await self._stage(fallback, others)
@@ -111,7 +113,9 @@ class BatchRun:
             )
         except Unconfirmable:
             # Never resend blindly: the numbers are reported as unconfirmed instead of risking duplicates.
-            return SendResult(task_id="", accepted=(), failed=dict.fromkeys(chunk.numbers(self.batch), "unconfirmed"))
+            return SendResult(
+                task_id="", accepted=(), failed=dict.fromkeys(chunk.numbers(self.batch), "unconfirmed")
+            )
 
     async def _send(self, sender: Sender, k: int, chunk: Chunk, attempts: int, path: str) -> None:
         numbers = len(chunk.indices)
@@ -128,8 +132,13 @@ class BatchRun:
                     checkpoint=self.checkpoint,
                 )
             except Ambiguous as exc:
-                log.warning("campaign %s batch %d %s: ambiguous answer (%s); reconciling",
-                            self.cid, self.batch.number, chunk.ref, exc)
+                log.warning(
+                    "campaign %s batch %d %s: ambiguous answer (%s); reconciling",
+                    self.cid,
+                    self.batch.number,
+                    chunk.ref,
+                    exc,
+                )
                 found = await self._reconcile(sender, chunk)
                 if found is None:
                     path = "resent"
@@ -138,17 +147,27 @@ class BatchRun:
                 return
             except TerminalError as exc:
                 reason = reason_of(exc.provider_code).value if isinstance(exc, ProviderError) else "rejected"
-                failed = SendResult(task_id="", accepted=(), failed=dict.fromkeys(chunk.numbers(self.batch), reason))
+                failed = SendResult(
+                    task_id="", accepted=(), failed=dict.fromkeys(chunk.numbers(self.batch), reason)
+                )
                 await self._record(sender, k, chunk, failed, path=path, attempts=attempts, reason=reason)
                 return
             await self._record(sender, k, chunk, result, path=path, attempts=attempts)
             return
 
     async def _record(
-        self, sender: Sender, k: int, chunk: Chunk, result: SendResult, *, path: str, attempts: int, reason: str = ""
+        self,
+        sender: Sender,
+        k: int,
+        chunk: Chunk,
+        result: SendResult,
+        *,
+        path: str,
+        attempts: int,
+        reason: str = "",
     ) -> None:
         failures = {n: Failure(sender.channel, code) for n, code in result.failed.items()}
-        state = ChunkState.FAILED if reason or not result.accepted and failures else ChunkState.DONE
+        state = ChunkState.FAILED if reason or (not result.accepted and failures) else ChunkState.DONE
         record = ChunkRecord(state, chunk.ref, len(chunk.indices), result.task_id, reason, path, attempts)
         await self.progress.finish(sender.stage, k, record, len(result.accepted), failures)
 

@@ -75,7 +75,9 @@ async def load(redis: aioredis.Redis, settings: Settings, spec: CampaignSpec, pa
     """Read and validate the recipient file off the event loop (opt-outs dropped); nothing is written."""
     members: set[bytes] = await redis.smembers(keys.SUPPRESSION)  # type: ignore[misc]
     suppressed = frozenset(m.decode() for m in members)
-    recipients = await asyncio.to_thread(spec.read_recipients, settings.ingest, file=path, suppressed=suppressed)
+    recipients = await asyncio.to_thread(
+        spec.read_recipients, settings.ingest, file=path, suppressed=suppressed
+    )
     if recipients.accepted == 0:
         raise InputError(f"{path}: no number left to send to after validation, de-duplication and opt-outs")
     return recipients
@@ -131,7 +133,9 @@ async def submit(
     if not created:
         return await _resubmit(redis, cid)
     await enqueue(redis, cid, range(batches), 0, start)
-    log.info("campaign %s submitted: %d numbers in %d batches (%s)", cid, loaded.accepted, batches, state.value)
+    log.info(
+        "campaign %s submitted: %d numbers in %d batches (%s)", cid, loaded.accepted, batches, state.value
+    )
     return SubmitResult(cid, True, batches, counts, state.value)
 
 

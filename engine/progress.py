@@ -48,7 +48,7 @@ class Progress:
     async def in_flight(self, stage: Stage, chunk: int, ref: str, numbers: int, attempts: int) -> None:
         """Journal a call as in flight, before it is made."""
         record = ChunkRecord(ChunkState.IN_FLIGHT, ref, numbers, attempts=attempts)
-        await self.redis.hset(self._journal, chunk_field(stage, chunk), record.encode())  # type: ignore[misc]
+        await self.redis.hset(self._journal, chunk_field(stage, chunk), record.encode())  # type: ignore[misc,arg-type]
 
     async def finish(
         self,

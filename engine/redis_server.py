@@ -105,7 +105,7 @@ class RedisServer:
         self.process = None
 
     def restart(self, wipe: bool = False) -> None:
-        """Stop and start on the same port; ``wipe`` deletes the data first (a Redis that comes back empty)."""
+        """Stop and start on the same port; ``wipe`` first deletes the data (Redis comes back empty)."""
         self.stop()
         if wipe:
             for path in self.directory.iterdir():

@@ -24,7 +24,7 @@ class ProviderDown(DispatchError):
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Backoff shape: ``base * 2**attempt`` capped at ``cap``, full jitter; give up after ``outage`` seconds."""
+    """Backoff ``base * 2**attempt`` capped at ``cap``, full jitter; give up after ``outage`` seconds."""
 
     base: float
     cap: float
@@ -64,7 +64,9 @@ async def call_with_retry(
                 raise
             failing_since = failing_since or time.monotonic()
             if time.monotonic() - failing_since > policy.outage:
-                raise ProviderDown(f"{channel}: provider failing for over {policy.outage:.0f}s ({exc})") from exc
+                raise ProviderDown(
+                    f"{channel}: provider failing for over {policy.outage:.0f}s ({exc})"
+                ) from exc
             if isinstance(exc, Throttled):
                 await limiter.throttled(channel, exc.retry_after)
             delay = policy.delay(attempt, exc.retry_after)

@@ -107,7 +107,9 @@ class SmsSender:
                 return await self.smsapi.batch_send_diff_sms(
                     channel_number, self._contents(chunk, batch), extend=chunk.ref
                 )
-            return await self.smsapi.batch_send_sms(channel_number, numbers, self.template_id, [], extend=chunk.ref)
+            return await self.smsapi.batch_send_sms(
+                channel_number, numbers, self.template_id, [], extend=chunk.ref
+            )
         if personal:
             return await self.koo.send_diff_sms(
                 self._contents(chunk, batch), channel_num=channel_number, extend=chunk.ref, task_name=None

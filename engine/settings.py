@@ -13,9 +13,9 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    DotEnvSettingsSource,
     TomlConfigSettingsSource,
 )
 
@@ -34,10 +34,13 @@ class _Section(BaseModel):
 
 
 class ProviderSettings(_Section):
-    koomessage_url: str = Field("http://127.0.0.1:8640", description="KooMessage API base URL")
-    smsapi_url: str = Field("http://127.0.0.1:8640", description="Message&SMS send API base URL (APP接入地址)")
+    koomessage_url: str = Field("http://127.0.0.1:8640", description="KooMessage base URL")
+    smsapi_url: str = Field(
+        "http://127.0.0.1:8640", description="Message&SMS send API base URL"
+    )
     sms_api: Literal["koomessage", "smsapi"] = Field(
-        "koomessage", description="which API carries plain-SMS fallback: KooMessage /v1/aim/sms or batchSendSms"
+        "koomessage",
+        description="which API carries plain-SMS fallback: KooMessage /v1/aim/sms or batchSendSms",
     )
     connect_timeout: float = Field(5.0, gt=0, description="seconds to open a connection")
     read_timeout: float = Field(30.0, gt=0, description="seconds to wait for an answer once sent")
@@ -56,8 +59,10 @@ class RateSettings(_Section):
 
 
 class DispatchSettings(_Section):
-    batch_size: int = Field(5000, ge=1, le=5000, description="numbers per frozen batch (one arq job)")
-    retry_base_delay: float = Field(0.5, gt=0, description="first retry delay in seconds (exponential, jittered)")
+    batch_size: int = Field(5000, ge=1, le=5000, description="numbers per batch (one job)")
+    retry_base_delay: float = Field(
+        0.5, gt=0, description="first retry delay in seconds (exponential, jittered)"
+    )
     retry_max_delay: float = Field(30.0, gt=0, description="cap on one retry delay in seconds")
     outage_pause_after: float = Field(
         300.0, gt=0, description="seconds of continuous provider failure after which a campaign pauses itself"

@@ -73,14 +73,14 @@ def workers(count: int, env: Mapping[str, str], logs: Path) -> Iterator[list[sub
 
 
 async def wait_for(
-    redis: aioredis.Redis, cid: str, states: frozenset[CampaignState] = TERMINAL, timeout: float = 180
+    redis: aioredis.Redis, cid: str, states: frozenset[CampaignState] = TERMINAL, max_wait: float = 180
 ) -> Report:
     """Poll the report until the campaign reaches one of ``states``; fail with the last report on timeout."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + max_wait
     report = await build_report(redis, cid)
     while CampaignState(report.state) not in states:
         if time.monotonic() > deadline:
-            raise AssertionError(f"campaign {cid} still {report.state} after {timeout}s: {report}")
+            raise AssertionError(f"campaign {cid} still {report.state} after {max_wait}s: {report}")
         await asyncio.sleep(0.2)
         report = await build_report(redis, cid)
     return report

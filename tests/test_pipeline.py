@@ -77,12 +77,16 @@ async def test_campaign_counts_match_truth_and_ledger(
         )
         assert not again.created and again.cid == result.cid
         with workers(2, env, tmp_path):
-            report = await wait_for(redis, result.cid, timeout=240)
+            report = await wait_for(redis, result.cid, max_wait=240)
     finally:
         await redis.aclose()
 
     assert report.state == CampaignState.COMPLETED.value
-    assert (report.imported, report.duplicates, report.invalid) == (truth.imported, truth.duplicates, truth.invalid)
+    assert (report.imported, report.duplicates, report.invalid) == (
+        truth.imported,
+        truth.duplicates,
+        truth.invalid,
+    )
     assert (report.capable, report.not_capable) == (capable, not_capable)
     assert report.sent["smart"] == capable
     assert report.in_flight == 0 and report.unsent == 0 and report.failed == 0
@@ -103,11 +107,15 @@ async def test_pause_stops_sending_and_resume_completes_without_duplicates(
     sim_post(sim.url, "/_simulator/reset", {})
     sim_post(sim.url, "/_simulator/config", {"capable_share": SHARE, "rates": {"smart": None}})
     truth = generate_recipients(tmp_path / "r.csv", 12_000, seed=3)
-    env = engine_env(redis_url, sim.url, KOODISPATCH_RATES__SMART="2000", KOODISPATCH_RATES__CAPABILITY="20000")
+    env = engine_env(
+        redis_url, sim.url, KOODISPATCH_RATES__SMART="2000", KOODISPATCH_RATES__CAPABILITY="20000"
+    )
     redis = await open_queue(redis_url)
     try:
         settings = load_settings(rates={"smart": 2000.0, "capability": 20000.0})
-        result = await api.submit_campaign(spec("sms"), redis=redis, recipients=tmp_path / "r.csv", settings=settings)
+        result = await api.submit_campaign(
+            spec("sms"), redis=redis, recipients=tmp_path / "r.csv", settings=settings
+        )
         with workers(2, env, tmp_path):
             await _wait_sent(redis, result.cid, 1000)
             await api.pause(result.cid, redis=redis)
@@ -141,3 +149,30 @@ async def _wait_sent(redis: aioredis.Redis, cid: str, at_least: int) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("campaign did not start sending")
+
+
+async def test_three_workers_share_one_budget_under_the_provider_cap(
+    tmp_path: Path, redis_url: str, simulator_thread: Any
+) -> None:
+    sim = simulator_thread
+    sim_post(sim.url, "/_simulator/reset", {})
+    sim_post(
+        sim.url, "/_simulator/config", {"capable_share": SHARE, "rates": {"smart": 1000, "capability": None}}
+    )
+    truth = generate_recipients(tmp_path / "r.csv", 15_000, seed=11)
+    env = engine_env(redis_url, sim.url, KOODISPATCH_RATES__CAPABILITY="50000")  # smart: the default 1000/s
+    redis = await open_queue(redis_url)
+    try:
+        result = await api.submit_campaign(
+            spec("skip"), redis=redis, recipients=tmp_path / "r.csv", settings=load_settings()
+        )
+        with workers(3, env, tmp_path):
+            report = await wait_for(redis, result.cid)
+    finally:
+        await redis.aclose()
+    ledger = sim_get(sim.url, "/_simulator/ledger")
+    capable = sum(is_capable(n, SHARE) for n in truth.numbers.to_list())
+    assert report.state == "completed" and report.sent["smart"] == capable
+    assert ledger["smart"]["unique"] == capable and ledger["smart"]["duplicates"] == 0
+    assert ledger["calls"]["smart"] >= capable // 100
+    assert ledger["throttled"]["smart"] <= ledger["calls"]["smart"] * 0.001

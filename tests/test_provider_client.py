@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import types
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -318,7 +319,7 @@ FAULTS = {
 async def test_faults_map_to_errors(clients: Clients, simulator: RunningSimulator, fault: Fault) -> None:
     simulator.update_config(fault.patch)
     if "rates" in fault.patch:  # the first call spends the burst, the next one is over the rate
-        await clients.km.create_aim_send_task("warm-up", CHANNEL, DEMO_SMART_TPL_ID, smart_params(NUMBERS[:1]))
+        await clients.km.create_aim_send_task("warm", CHANNEL, DEMO_SMART_TPL_ID, smart_params(NUMBERS[:1]))
         simulator.ledger.reset()
     with pytest.raises(ProviderError) as caught:
         await smart_send(clients)
@@ -642,3 +643,11 @@ async def test_logs_never_show_secrets_or_full_numbers(
         assert secret not in text
     assert FULL_NUMBER.findall(text) == []
     assert "138****0000" in text  # failures are reported, masked
+
+
+def test_public_api_is_curated() -> None:
+    import engine.provider
+
+    public = {name for name in dir(engine.provider) if not name.startswith("_")}
+    modules = {name for name in public if isinstance(getattr(engine.provider, name), types.ModuleType)}
+    assert public - modules == set(engine.provider.__all__)

@@ -159,9 +159,6 @@ async def test_call_on_a_closed_client_is_refused(settings: Settings) -> None:
 
 
 # -- answers -------------------------------------------------------------------------------------------------
-SOON = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-
-
 @dataclass(frozen=True)
 class Case:
     """One answer of the server and the error it must become."""
@@ -172,11 +169,16 @@ class Case:
     provider_code: str = ""
     retry_after: float | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    retry_at_in: float | None = None  # send Retry-After as an HTTP date this many seconds ahead
 
     def reply(self) -> Reply:
+        headers = dict(self.headers)
+        if self.retry_at_in is not None:
+            when = datetime.now(UTC) + timedelta(seconds=self.retry_at_in)
+            headers["Retry-After"] = format_datetime(when, usegmt=True)
         if isinstance(self.body, str):
-            return answer(self.status, headers=self.headers, text=self.body)
-        return answer(self.status, self.body, self.headers)
+            return answer(self.status, headers=headers, text=self.body)
+        return answer(self.status, self.body, headers)
 
 
 def km(code: str, message: str = "x") -> dict[str, str]:
@@ -187,7 +189,7 @@ ANSWERS = {
     "429-retry-after-seconds": Case(
         429, km("KM.00000429"), Throttled, "KM.00000429", 2.5, {"Retry-After": "2.5"}
     ),
-    "429-retry-after-date": Case(429, km("APIGW.0308"), Throttled, "APIGW.0308", 30.0, {"Retry-After": SOON}),
+    "429-retry-after-date": Case(429, km("APIGW.0308"), Throttled, "APIGW.0308", 30.0, retry_at_in=30),
     "429-no-retry-after": Case(429, "slow down", Throttled),
     "500": Case(500, km("KM.00000500"), ProviderUnavailable, "KM.00000500"),
     "503-text": Case(503, "upstream down", ProviderUnavailable),

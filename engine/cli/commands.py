@@ -115,6 +115,9 @@ def rate(
         async with queue(url) as redis:
             rates = await api.set_rates(redis, cfg, {k: v for k, v in changes.items() if v is not None})
         for channel, info in rates.items():
-            console.print(f"{channel:<11} {info}", highlight=False)
+            console.print(
+                f"{channel:<11} {info.rate:g}/s (effective {info.effective:g}/s, in flight {info.in_flight})",
+                highlight=False,
+            )
 
     run(go)

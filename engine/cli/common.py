@@ -11,7 +11,9 @@ from typing import Any, TypeVar
 
 import typer
 from arq.connections import ArqRedis
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from engine.errors import DispatchError
 from engine.queue import open_queue
@@ -19,21 +21,25 @@ from engine.settings import Settings, load_settings
 
 T = TypeVar("T")
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # an error stays one line, however narrow the terminal
 
 
 def settings() -> Settings:
     """Load settings; a bad value is a one-line error and exit 2."""
     try:
         return load_settings()
-    except Exception as exc:  # pydantic ValidationError: show it, not a traceback
+    except ValidationError as exc:  # one line per setting, not pydantic's multi-line report
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        fail(f"configuration: {problems}")
+        raise  # unreachable
+    except (ValueError, OSError) as exc:  # e.g. an unparsable KOODISPATCH_CONFIG file
         fail(f"configuration: {exc}")
         raise  # unreachable
 
 
 def fail(message: str, code: int = 2) -> None:
     """Print one error line and exit non-zero."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    errors.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", highlight=False, markup=True)
     raise typer.Exit(code)
 
 

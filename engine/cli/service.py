@@ -48,7 +48,9 @@ def worker(
 
 
 @contextmanager
-def worker_processes(count: int, url: str, env: Mapping[str, str], logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+def worker_processes(
+    count: int, url: str, env: Mapping[str, str], logs: Path
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Start ``count`` worker processes on ``url``; stop them (SIGTERM, then SIGKILL) on exit."""
     environment = {**os.environ, **env, "REDIS_URL": url}
     procs = []

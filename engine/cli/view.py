@@ -22,7 +22,9 @@ def _stages(r: Report) -> dict[str, tuple[int, int]]:
     resolved = r.capable + r.not_capable + r.provider_invalid
     failed = r.failed_by_channel
     smart_done = r.sent["smart"] + failed.get("smart", 0)
-    fallback_done = r.sent["sms"] + r.sent["basic"] + failed.get("sms", 0) + failed.get("basic", 0) + r.skipped
+    fallback_done = (
+        r.sent["sms"] + r.sent["basic"] + failed.get("sms", 0) + failed.get("basic", 0) + r.skipped
+    )
     return {
         "resolve": (resolved, r.accepted),
         "smart": (smart_done, r.capable),

@@ -1,4 +1,4 @@
-"""KooMessage API client (AK/SK + X-Project-Id): capability, smart sends, SMS, basic edition, queries.
+"""KooMessage client (AK/SK + X-Project-Id): capability checks, smart sends, short links, SMS, basic edition.
 
 Every method checks the documented request limits first (raising TooManyNumbers / BadRequest with ``code=0``
 before anything is sent), then raises what ``ProviderHttp.call`` raises.
@@ -7,14 +7,10 @@ before anything is sent), then raises what ``ProviderHttp.call`` raises.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from functools import partial
-from typing import Any, Final
+from collections.abc import Sequence
 
 from engine.provider import limits
 from engine.provider.bodies import (
-    check_callback,
     link_body,
     resolve_answer,
     smart_answer,
@@ -23,35 +19,29 @@ from engine.provider.bodies import (
     vms_answer,
     vms_body,
 )
-from engine.provider.http import ProviderHttp, endpoint
+from engine.provider.http import ProviderHttp
 from engine.provider.models import (
-    AimTemplateInfo,
-    CallbackInfo,
     CapabilityResult,
     LinkParam,
-    Page,
-    PortInfo,
-    ResolveDetail,
     ResolveResult,
-    ResolveTaskInfo,
-    SendDetail,
-    SendReport,
     SendResult,
-    SendTaskInfo,
     SmartParam,
     SmsChannel,
-    VmsTaskInfo,
-    VmsTemplateInfo,
-    obj,
     objects,
-    page,
-    record,
     text,
     texts,
 )
+from engine.provider.queries import (
+    CAPABILITY,
+    RESOLVE_TASKS,
+    SEND_TASKS,
+    SMS_DIFF_MESSAGES,
+    SMS_MESSAGES,
+    VMS_SEND_TASKS,
+    KooMessageQueries,
+)
 from engine.provider.shaping import (
     check_count,
-    check_page,
     check_required,
     check_sms_batch,
     check_sms_contents,
@@ -65,62 +55,16 @@ from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Timestamp = str | datetime
-TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 
-CAPABILITY: Final = "/v1/aim/mobile-capabilities/check"
-SEND_TASKS: Final = "/v1/aim/send-tasks"
-SEND_DETAILS: Final = "/v1/aim/send-details"
-SEND_REPORTS: Final = "/v1/aim/send-reports"
-RESOLVE_TASKS: Final = "/v1/aim/resolve-tasks"
-RESOLVE_DETAILS: Final = "/v1/aim/resolve-details"
-AIM_TEMPLATES: Final = "/v1/aim/templates"
-AIM_CALLBACKS: Final = "/v1/aim/callbacks"
-SMS_MESSAGES: Final = "/v1/aim/sms/messages"
-SMS_DIFF_MESSAGES: Final = "/v1/aim/sms/diff-messages"
-VMS_SEND_TASKS: Final = "/v1/aim-basic/send-tasks"
-VMS_TEMPLATES: Final = "/v1/aim-basic/templates"
-VMS_CALLBACKS: Final = "/v1/aim-basic/callbacks"
-PORTS: Final = "/v1/aim-sa/ports"
-
-
-def timestamp(value: object) -> object:
-    """Times go out as UTC ``2024-01-01T00:00:00Z`` (naive datetimes taken as UTC); other values unchanged."""
-    if not isinstance(value, datetime):
-        return value
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime(TIME_FORMAT)
-
-
-class KooMessageClient:
-    """One KooMessage account (AK/SK, project) over a shared ProviderHttp."""
-
-    def __init__(self, http: ProviderHttp, base_url: str, creds: Credentials, project_id: str) -> None:
-        endpoint(base_url)  # a malformed URL is a ConfigError now, not on the first send
-        self._http = http
-        self._base_url = base_url
-        self._creds = creds
-        self._project_id = project_id
+class KooMessageClient(KooMessageQueries):
+    """One KooMessage account: capability checks, smart sends, short links, SMS and basic-edition sends,
+    plus the reads of :class:`KooMessageQueries`."""
 
     @classmethod
     def from_settings(cls, http: ProviderHttp, settings: Settings) -> KooMessageClient:
         """The client of the configured account (``KOODISPATCH_AK/SK/PROJECT_ID``)."""
         creds = Credentials(settings.ak.get_secret_value(), settings.sk.get_secret_value())
         return cls(http, settings.provider.koomessage_url, creds, settings.project_id)
-
-    async def _call(
-        self, method: str, path: str, *, query: Mapping[str, object] | None = None, json: object = None
-    ) -> dict[str, Any]:
-        return await self._http.call(
-            self._creds, self._base_url, method, path, query=query, json=json, project_id=self._project_id
-        )
-
-    async def _list(
-        self, path: str, offset: int, limit: int, filters: Mapping[str, object]
-    ) -> dict[str, Any]:
-        check_page(offset, limit)
-        query = {key: timestamp(value) if key.endswith("_time") else value for key, value in filters.items()}
-        return await self._call("GET", path, query={**query, "offset": offset, "limit": limit})
 
     # -- capability and smart sends --------------------------------------------------------------------------
     async def check_capability(self, mobiles: Sequence[str], tpl_id: str | None = None) -> CapabilityResult:
@@ -151,77 +95,6 @@ class KooMessageClient:
         log_result(log, "smart send", task_name, result)
         return result
 
-    async def list_aim_send_tasks(
-        self,
-        *,
-        task_name: str | None = None,
-        task_id: str | None = None,
-        tpl_id: str | None = None,
-        task_status: str | None = None,
-        begin_time: Timestamp | None = None,
-        end_time: Timestamp | None = None,
-        offset: int = 0,
-        limit: int = 100,
-    ) -> Page[SendTaskInfo]:
-        """Smart send tasks (default window: the last 7 days); find a task by its ``task_name`` reference."""
-        filters = {
-            "task_name": task_name,
-            "task_id": task_id,
-            "tpl_id": tpl_id,
-            "task_status": task_status,
-            "begin_time": begin_time,
-            "end_time": end_time,
-        }
-        return page(
-            await self._list(SEND_TASKS, offset, limit, filters), "aim_send_tasks", SendTaskInfo.parse
-        )
-
-    async def list_aim_send_details(
-        self,
-        *,
-        task_id: str | None = None,
-        cust_flag: str | None = None,
-        tpl_id: str | None = None,
-        begin_time: Timestamp | None = None,
-        end_time: Timestamp | None = None,
-        offset: int = 0,
-        limit: int = 100,
-    ) -> Page[SendDetail]:
-        """Per-number delivery of smart messages, by task or by number."""
-        filters = {
-            "task_id": task_id,
-            "cust_flag": cust_flag,
-            "tpl_id": tpl_id,
-            "begin_time": begin_time,
-            "end_time": end_time,
-        }
-        data = await self._list(SEND_DETAILS, offset, limit, filters)
-        return page(data, "send_details", partial(record, SendDetail))
-
-    async def list_aim_send_reports(
-        self,
-        begin_time: Timestamp,
-        end_time: Timestamp,
-        *,
-        report_type: str = "1",
-        tpl_id: str | None = None,
-        offset: int = 0,
-        limit: int = 100,
-    ) -> Page[SendReport]:
-        """Daily (``report_type`` "1") or monthly ("2") totals per smart template."""
-        check_page(offset, limit)
-        body: dict[str, object] = {
-            "report_type": report_type,
-            "begin_time": timestamp(begin_time),
-            "end_time": timestamp(end_time),
-            "offset": offset,
-            "limit": limit,
-        }
-        if tpl_id is not None:
-            body["tpl_id"] = tpl_id
-        data = await self._call("POST", SEND_REPORTS, json=body)
-        return page(obj(data, "data"), "data_list", partial(record, SendReport))
-
     # -- short links -----------------------------------------------------------------------------------------
     async def create_resolve_task(
         self,
@@ -247,50 +120,6 @@ class KooMessageClient:
             domain,
         )
         return resolve_answer(await self._call("POST", RESOLVE_TASKS, json=body))
-
-    async def list_resolve_tasks(
-        self,
-        *,
-        task_id: str | None = None,
-        task_name: str | None = None,
-        tpl_id: str | None = None,
-        begin_time: Timestamp | None = None,
-        end_time: Timestamp | None = None,
-        offset: int = 0,
-        limit: int = 100,
-    ) -> Page[ResolveTaskInfo]:
-        """Resolve tasks (default window: the last 24 hours)."""
-        filters = {
-            "task_id": task_id,
-            "task_name": task_name,
-            "tpl_id": tpl_id,
-            "begin_time": begin_time,
-            "end_time": end_time,
-        }
-        data = await self._list(RESOLVE_TASKS, offset, limit, filters)
-        return page(data, "resolve_tasks", ResolveTaskInfo.parse)
-
-    async def list_resolve_details(
-        self,
-        *,
-        task_id: str | None = None,
-        cust_flag: str | None = None,
-        resolved_status: str | None = None,
-        begin_time: Timestamp | None = None,
-        end_time: Timestamp | None = None,
-        offset: int = 0,
-        limit: int = 100,
-    ) -> Page[ResolveDetail]:
-        """Short links of a resolve or send task and whether they were opened."""
-        filters = {
-            "task_id": task_id,
-            "cust_flag": cust_flag,
-            "resolved_status": resolved_status,
-            "begin_time": begin_time,
-            "end_time": end_time,
-        }
-        data = await self._list(RESOLVE_DETAILS, offset, limit, filters)
-        return page(data, "resolve_details", partial(record, ResolveDetail))
 
     # -- KooMessage plain SMS --------------------------------------------------------------------------------
     async def send_sms(
@@ -363,73 +192,3 @@ class KooMessageClient:
         result = vms_answer(await self._call("POST", VMS_SEND_TASKS, json=body), numbers)
         log_result(log, "basic send", task_name, result)
         return result
-
-    async def list_vms_send_tasks(
-        self,
-        *,
-        task_name: str | None = None,
-        task_id: str | None = None,
-        tpl_id: str | None = None,
-        task_status: str | None = None,
-        begin_time: Timestamp | None = None,
-        end_time: Timestamp | None = None,
-        offset: int = 0,
-        limit: int = 100,
-    ) -> Page[VmsTaskInfo]:
-        """Basic-edition tasks with delivery counters; find a task by its ``task_name`` reference."""
-        filters = {
-            "task_name": task_name,
-            "task_id": task_id,
-            "tpl_id": tpl_id,
-            "task_status": task_status,
-            "begin_time": begin_time,
-            "end_time": end_time,
-        }
-        data = await self._list(VMS_SEND_TASKS, offset, limit, filters)
-        return page(obj(data, "data"), "aim_basic_send_tasks", partial(record, VmsTaskInfo))
-
-    # -- templates, callbacks, ports -------------------------------------------------------------------------
-    async def list_aim_templates(
-        self, tpl_id: str | None = None, *, tpl_name: str | None = None, offset: int = 0, limit: int = 100
-    ) -> Page[AimTemplateInfo]:
-        """Smart-message templates with their state, phone makers and dynamic parameter names."""
-        data = await self._list(AIM_TEMPLATES, offset, limit, {"tpl_id": tpl_id, "tpl_name": tpl_name})
-        return page(data, "templates", AimTemplateInfo.parse)
-
-    async def list_vms_templates(
-        self, tpl_id: str | None = None, *, tpl_name: str | None = None, offset: int = 0, limit: int = 100
-    ) -> Page[VmsTemplateInfo]:
-        """Basic-edition templates with their audit state and variables."""
-        data = await self._list(VMS_TEMPLATES, offset, limit, {"tpl_id": tpl_id, "tpl_name": tpl_name})
-        return page(obj(data, "data"), "templates", VmsTemplateInfo.parse)
-
-    async def add_callback(self, url: str, url_type: int) -> CallbackInfo:
-        """Register a smart-message receipt URL (0 single, 1 template status, 2 batch)."""
-        check_callback(url, url_type, (0, 2))
-        data = await self._call("POST", AIM_CALLBACKS, json={"callback_url": url, "url_type": url_type})
-        return record(CallbackInfo, obj(data, "data"))
-
-    async def list_callbacks(self) -> tuple[CallbackInfo, ...]:
-        """The registered smart-message receipt URLs."""
-        data = await self._call("GET", AIM_CALLBACKS)
-        return tuple(record(CallbackInfo, item) for item in objects(data, "data"))
-
-    async def add_vms_callback(self, url: str, url_type: int, remark: str | None = None) -> None:
-        """Register a basic-edition receipt URL (0 send status, 1 uplink)."""
-        check_callback(url, url_type, (0, 1))
-        body: dict[str, object] = {"url_type": url_type, "callback_url": url}
-        if remark is not None:
-            body["remark"] = remark
-        await self._call("POST", VMS_CALLBACKS, json=body)
-
-    async def list_vms_callbacks(self) -> tuple[CallbackInfo, ...]:
-        """The registered basic-edition receipt URLs."""
-        data = await self._call("GET", VMS_CALLBACKS)
-        return tuple(record(CallbackInfo, item) for item in objects(obj(data, "data"), "callbacks"))
-
-    async def list_port_infos(
-        self, *, port: str | None = None, offset: int = 0, limit: int = 100
-    ) -> Page[PortInfo]:
-        """Channel numbers (ports) and their bound signatures."""
-        data = await self._list(PORTS, offset, limit, {"port": port})
-        return page(obj(data, "data"), "data", PortInfo.parse)

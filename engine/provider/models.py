@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 Json = Mapping[str, Any]
 T = TypeVar("T")
@@ -54,7 +57,7 @@ def failures(data: Json, key: str) -> dict[str, str]:
     return {text(item, "cust_flag"): text(item, "result_code") for item in objects(data, key)}
 
 
-R = TypeVar("R")
+R = TypeVar("R", bound="DataclassInstance")
 
 
 def record(cls: type[R], data: Json, **given: object) -> R:
@@ -63,7 +66,7 @@ def record(cls: type[R], data: Json, **given: object) -> R:
     Fields that are not plain str/int (tuples, mappings) must be ``given``.
     """
     values: dict[str, object] = {}
-    for field in fields(cls):  # type: ignore[arg-type]
+    for field in fields(cls):
         if field.name not in given:
             values[field.name] = number(data, field.name) if field.type == "int" else text(data, field.name)
     return cls(**values, **given)

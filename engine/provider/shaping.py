@@ -94,7 +94,7 @@ def check_channel_number(value: str | None, what: str) -> None:
 
 
 def check_tpl_id(tpl_id: str) -> None:
-    """Smart-message template ids are exactly 9 digits."""
+    """Template ids (smart and basic edition) are exactly 9 digits."""
     if len(tpl_id) != limits.TPL_ID_DIGITS or not _DIGITS.fullmatch(tpl_id):
         raise bad(f"tpl_id must be {limits.TPL_ID_DIGITS} digits")
 

@@ -198,7 +198,9 @@ def verify(
     if abs((now or datetime.now(UTC)) - stamp) > max_skew:
         raise SignatureError("request date outside the allowed clock skew")
     pairs = parse_qsl(raw_query, keep_blank_values=True)
-    expected = _hmac_hex(secret, string_to_sign(method, path, pairs, headers, auth.signed_headers, body, date))
+    expected = _hmac_hex(
+        secret, string_to_sign(method, path, pairs, headers, auth.signed_headers, body, date)
+    )
     if not hmac.compare_digest(expected, auth.signature):
         raise SignatureError("signature does not match")
     return auth.access

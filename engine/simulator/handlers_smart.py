@@ -155,7 +155,7 @@ def _accept_send(
         mobile = normalize_mobile(param["cust_flag"])
         if mobile is None:
             failed.append(
-                _failed_mode(param, limits.KM_INVALID_MOBILE, "cust_flag is not a valid mobile number")
+                _param_mode(param, limits.KM_INVALID_MOBILE, "cust_flag is not a valid mobile number")
             )
             continue
         cust_flags.append(param["cust_flag"])
@@ -261,12 +261,12 @@ def _check_link_extras(
 
 def _link_mode(param: dict[str, Any], domain: str, code: str, now: float, expire: float) -> dict[str, Any]:
     """CreateResolveTaskParamMode of a generated link."""
-    mode = _failed_mode(param, "0", None)
+    mode = _param_mode(param, "0", None)
     mode.update(aim_url=f"{domain}/{code}", aim_code=code, generate_date=iso(now), expire_date=iso(expire))
     return mode
 
 
-def _failed_mode(param: dict[str, Any], result_code: str, message: str | None) -> dict[str, Any]:
+def _param_mode(param: dict[str, Any], result_code: str, message: str | None) -> dict[str, Any]:
     """CreateResolveTaskParamMode with every documented key; links fields empty."""
     return {
         "cust_flag": param.get("cust_flag"),

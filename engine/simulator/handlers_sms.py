@@ -63,7 +63,7 @@ async def send_aim_batch_different_messages(request: web.Request) -> web.Respons
 
 async def batch_send_sms(request: web.Request) -> web.Response:
     """``POST /sms/batchSendSms/v1`` (form): ``to`` comma-separated, ``templateParas`` a JSON array string."""
-    form = dict(parse_qsl((await request.read()).decode(), keep_blank_values=True))
+    form = dict(parse_qsl((await request.read()).decode(errors="replace"), keep_blank_values=True))
     to = _numbers([n for n in form.get("to", "").split(",") if n.strip()])
     try:
         params = orjson.loads(form["templateParas"]) if form.get("templateParas") else []

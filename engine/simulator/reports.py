@@ -80,7 +80,7 @@ async def _deliver(poster: CallbackPoster, due: float, build: Callable[[], list[
 def _smart_posts(
     config: SimConfig, task: SmartTask, single: str | None, batch: str | None, uplink: str | None
 ) -> list[Post]:
-    receipts = [_smart_receipt(task, i) for i in range(len(task.mobiles))]
+    receipts = [_smart_receipt(task, i) for i in range(len(task.mobiles))] if single or batch else []
     posts: list[Post] = []
     if single:
         posts += [(single, "json", _envelope(config.domain_id, r)) for r in receipts]

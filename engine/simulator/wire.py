@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, NoReturn
 
 import orjson
@@ -78,7 +78,7 @@ def parse_time(value: Any, name: str) -> float:
         stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         bad(limits.KM_INVALID_PARAMETER, f"{name} must look like 2024-01-01T00:00:00Z")
-    return stamp.timestamp()
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
 
 
 def time_window(source: Mapping[str, Any], prefix: str = "") -> tuple[float, float] | None:

@@ -1,0 +1,179 @@
+"""The dispatcher in-process against the simulator: parameters, verdict cache, journal, reconciliation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from arq.connections import ArqRedis
+
+from engine import keys, planner
+from engine.campaign import CampaignSpec
+from engine.context import EngineContext
+from engine.dispatch import dispatch_batch
+from engine.progress import open_chunks
+from engine.queue import open_queue
+from engine.records import ChunkRecord, ChunkState
+from engine.report import build_report
+from engine.settings import Settings, load_settings
+from engine.simulator import RunningSimulator
+from engine.simulator.capability import is_capable
+
+SHARE = 0.7
+LIFTED = {"smart": 1e6, "sms": 1e6, "basic": 1e6, "capability": 1e6}
+
+
+def numbers(capable: bool, count: int, start: int = 13800000000) -> list[str]:
+    """``count`` numbers whose simulator verdict is ``capable``."""
+    found: list[str] = []
+    n = start
+    while len(found) < count:
+        if is_capable(str(n), SHARE) == capable:
+            found.append(str(n))
+        n += 1
+    return found
+
+
+def write(path: Path, rows: dict[str, list[str]]) -> Path:
+    pl.DataFrame(rows).write_csv(path)
+    return path
+
+
+def make_spec(policy: str = "sms", **smart: Any) -> CampaignSpec:
+    return CampaignSpec.model_validate(
+        {
+            "name": "dispatch",
+            "smart": {"template_id": "100000001", **smart},
+            "sms_channel": {
+                "channel_number": "10690000",
+                "sms_template_id": "sms_tpl_1",
+                "signature": "华为云",
+                "app_name": "t",
+            },
+            "fallback": {"policy": policy, "basic_template_id": "200000001"},
+        }
+    )
+
+
+@pytest.fixture
+def settings(simulator: RunningSimulator) -> Settings:
+    simulator.update_config({"capable_share": SHARE, "rates": dict.fromkeys(LIFTED)})
+    return load_settings(
+        provider={"koomessage_url": simulator.url, "smsapi_url": simulator.url}, rates=LIFTED
+    )
+
+
+@pytest.fixture
+async def queue(redis_url: str) -> AsyncIterator[ArqRedis]:
+    redis = await open_queue(redis_url)
+    try:
+        yield redis
+    finally:
+        await redis.aclose()
+
+
+@pytest.fixture
+async def engine(settings: Settings, queue: ArqRedis) -> AsyncIterator[EngineContext]:
+    ctx = await EngineContext.open(settings, queue)
+    async with ctx:
+        yield ctx
+
+
+async def run_all(ctx: EngineContext, cid: str, batches: int) -> None:
+    for b in range(batches):
+        outcome = await dispatch_batch(ctx, cid, b)
+        assert outcome.result == "finished", outcome
+
+
+async def test_sms_params_reach_the_provider_in_template_order(
+    tmp_path: Path, engine: EngineContext, queue: ArqRedis, simulator: RunningSimulator
+) -> None:
+    [number] = numbers(True, 1)
+    path = write(tmp_path / "r.csv", {"mobile": [number], "name": ["张三"], "amount": ["88"], "x": ["y"]})
+    spec = make_spec(sms_params=["amount", "name"], dync_params={"who": "name"})
+    result = await planner.submit(queue, engine.settings, spec, path)
+    await run_all(engine, result.cid, result.batches)
+    [task] = simulator.store.smart.values()
+    assert task.first_param is not None
+    assert task.first_param["sms_params"] == ["88", "张三"]
+    assert task.first_param["dync_params"] == {"who": "张三"}
+    assert task.cust_flags == [number]
+
+
+async def test_capability_verdicts_are_cached_across_campaigns(
+    tmp_path: Path, engine: EngineContext, queue: ArqRedis, simulator: RunningSimulator
+) -> None:
+    mobiles = numbers(True, 150) + numbers(False, 150, start=13900000000)
+    path = write(tmp_path / "r.csv", {"mobile": mobiles})
+    first = await planner.submit(
+        queue, engine.settings, make_spec("skip").model_copy(update={"id": "one"}), path
+    )
+    await run_all(engine, first.cid, first.batches)
+    checks = simulator.ledger.calls["capability"]
+    assert checks == 3  # 300 numbers, ≤100 per call
+    second = await planner.submit(
+        queue, engine.settings, make_spec("skip").model_copy(update={"id": "two"}), path
+    )
+    await run_all(engine, second.cid, second.batches)
+    assert simulator.ledger.calls["capability"] == checks  # every verdict came from the cache
+    report = await build_report(queue, second.cid)
+    assert (report.capable, report.not_capable, report.skipped) == (150, 150, 150)
+
+
+async def test_finished_batch_is_never_sent_again(
+    tmp_path: Path, engine: EngineContext, queue: ArqRedis, simulator: RunningSimulator
+) -> None:
+    mobiles = numbers(True, 250) + numbers(False, 120, start=13900000000)
+    path = write(tmp_path / "r.csv", {"mobile": mobiles})
+    result = await planner.submit(queue, engine.settings, make_spec("sms"), path)
+    await run_all(engine, result.cid, result.batches)
+    before = simulator.ledger.snapshot()
+    journal = await queue.hgetall(keys.journal(result.cid, 0))
+    states = {k.decode(): ChunkRecord.decode(v).state for k, v in journal.items()}
+    assert states == {
+        "smart:0": ChunkState.DONE,
+        "smart:1": ChunkState.DONE,
+        "smart:2": ChunkState.DONE,
+        "sms:0": ChunkState.DONE,
+    }
+    # a re-delivered job (e.g. arq retry after a lost result) changes nothing
+    await queue.hset(keys.campaign(result.cid), "state", "running")
+    await dispatch_batch(engine, result.cid, 0)
+    assert simulator.ledger.snapshot() == before
+
+
+async def test_in_flight_chunk_that_landed_is_reconciled_not_resent(
+    tmp_path: Path, engine: EngineContext, queue: ArqRedis, simulator: RunningSimulator
+) -> None:
+    mobiles = numbers(True, 200)
+    path = write(tmp_path / "r.csv", {"mobile": mobiles})
+    result = await planner.submit(queue, engine.settings, make_spec("skip"), path)
+    # every smart call lands but its answer is lost: the worker must reconcile, not resend
+    simulator.update_config({"channel_faults": {"smart": {"drop_after_accept_share": 1.0}}})
+    await run_all(engine, result.cid, result.batches)
+    ledger = simulator.ledger.snapshot()
+    assert ledger["smart"]["unique"] == 200 and ledger["smart"]["duplicates"] == 0
+    report = await build_report(queue, result.cid)
+    assert report.sent["smart"] == 200 and report.state == "completed"
+    journal = await queue.hgetall(keys.journal(result.cid, 0))
+    assert {ChunkRecord.decode(v).path for v in journal.values()} == {"reconciled"}
+    assert await open_chunks(queue, result.cid, result.batches) == 0
+
+
+async def test_scheduled_campaign_is_deferred_to_its_start(
+    tmp_path: Path, settings: Settings, queue: ArqRedis
+) -> None:
+    path = write(tmp_path / "r.csv", {"mobile": numbers(True, 3)})
+    start = datetime.now(UTC) + timedelta(hours=2)
+    spec = make_spec("skip").model_copy(
+        update={"schedule": make_spec().schedule.model_copy(update={"start_at": start})}
+    )
+    result = await planner.submit(queue, settings, spec, path)
+    assert result.state == "scheduled"
+    queued = await queue.zrange(keys.QUEUE, 0, -1, withscores=True)
+    assert len(queued) == 1
+    assert queued[0][1] == pytest.approx(start.timestamp() * 1000, abs=2000)
