@@ -7,6 +7,7 @@ except ``load_settings()`` when no settings are passed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,9 @@ from arq.connections import ArqRedis
 
 from engine import control, planner
 from engine.campaign import CampaignSpec, load_spec
+from engine.errors import ConfigError
 from engine.planner import SubmitResult
-from engine.ratelimit import RateInfo, RateLimiter
+from engine.ratelimit import CHANNELS, RateInfo, RateLimiter
 from engine.report import Report, build_report
 from engine.settings import Settings, load_settings
 from engine.types import Channel
@@ -74,7 +76,13 @@ async def cancel(cid: str, *, redis: aioredis.Redis) -> str:
 async def set_rates(
     redis: aioredis.Redis, settings: Settings, changes: Mapping[str, float]
 ) -> dict[Channel, RateInfo]:
-    """Change shared rate budgets live (numbers per second); returns every channel's current rate."""
+    """Change shared rate budgets live (numbers per second); returns every channel's current rate.
+
+    Raises ConfigError for an unknown channel or a rate that is not a positive number, before any write.
+    """
+    for channel, per_second in changes.items():
+        if channel not in CHANNELS or not (math.isfinite(per_second) and per_second > 0):
+            raise ConfigError(f"rate {channel}: must be a positive number per second, got {per_second:g}")
     limiter = RateLimiter(redis, settings.rates)
     await limiter.ensure_defaults()
     for channel, per_second in changes.items():

@@ -24,6 +24,8 @@ from engine.retry import ProviderDown, call_with_retry
 from engine.senders import Chunk, Sender, SmartSender, Unconfirmable, cut, fallback_sender
 
 log = logging.getLogger(__name__)
+UNCONFIRMED = "unconfirmed"  # the provider could not say whether the call landed
+LOCAL_REASONS = frozenset({UNCONFIRMED})
 CHUNKS_IN_PARALLEL = 4  # per batch; the shared in-flight cap bounds the total
 
 
@@ -114,7 +116,7 @@ class BatchRun:
         except Unconfirmable:
             # Never resend blindly: the numbers are reported as unconfirmed instead of risking duplicates.
             return SendResult(
-                task_id="", accepted=(), failed=dict.fromkeys(chunk.numbers(self.batch), "unconfirmed")
+                task_id="", accepted=(), failed=dict.fromkeys(chunk.numbers(self.batch), UNCONFIRMED)
             )
 
     async def _send(self, sender: Sender, k: int, chunk: Chunk, attempts: int, path: str) -> None:
@@ -146,11 +148,9 @@ class BatchRun:
                 await self._record(sender, k, chunk, found, path="reconciled", attempts=attempts)
                 return
             except TerminalError as exc:
-                reason = reason_of(exc.provider_code).value if isinstance(exc, ProviderError) else "rejected"
-                failed = SendResult(
-                    task_id="", accepted=(), failed=dict.fromkeys(chunk.numbers(self.batch), reason)
-                )
-                await self._record(sender, k, chunk, failed, path=path, attempts=attempts, reason=reason)
+                code = exc.provider_code if isinstance(exc, ProviderError) else ""
+                failed = SendResult("", (), dict.fromkeys(chunk.numbers(self.batch), code))
+                await self._record(sender, k, chunk, failed, path=path, attempts=attempts, reason=str(exc))
                 return
             await self._record(sender, k, chunk, result, path=path, attempts=attempts)
             return
@@ -166,7 +166,7 @@ class BatchRun:
         attempts: int,
         reason: str = "",
     ) -> None:
-        failures = {n: Failure(sender.channel, code) for n, code in result.failed.items()}
+        failures = {n: _failure(sender.channel, code) for n, code in result.failed.items()}
         state = ChunkState.FAILED if reason or (not result.accepted and failures) else ChunkState.DONE
         record = ChunkRecord(state, chunk.ref, len(chunk.indices), result.task_id, reason, path, attempts)
         await self.progress.finish(sender.stage, k, record, len(result.accepted), failures)
@@ -180,6 +180,13 @@ class BatchRun:
         failures = {self.batch.numbers[i]: Failure("capability", "invalid_number") for i in invalid}
         record = ChunkRecord(ChunkState.DONE, ref, len(invalid))
         await self.progress.finish(Stage.RESOLVE, 0, record, 0, failures)
+
+
+def _failure(channel: str, code: str) -> Failure:
+    """A provider code becomes an outcome reason; our own reasons (``unconfirmed``) carry no code."""
+    if code in LOCAL_REASONS:
+        return Failure(channel, code)
+    return Failure(channel, reason_of(code).value, code)
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

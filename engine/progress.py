@@ -21,13 +21,14 @@ from engine.scripts import Scripts
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    """Why one number was not sent on a channel."""
+    """Why one number was not sent on a channel: an outcome reason and the provider's code, if any."""
 
     channel: str
     reason: str
+    code: str = ""
 
     def encode(self) -> bytes:
-        return orjson.dumps({"channel": self.channel, "reason": self.reason})
+        return orjson.dumps({"channel": self.channel, "reason": self.reason, "code": self.code})
 
 
 class Progress:

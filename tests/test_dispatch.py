@@ -11,14 +11,17 @@ import polars as pl
 import pytest
 from arq.connections import ArqRedis
 
-from engine import keys, planner
+from engine import campaigns, keys, planner
+from engine.batches import load_batch
 from engine.campaign import CampaignSpec
 from engine.context import EngineContext
-from engine.dispatch import dispatch_batch
+from engine.dispatch import BatchRun, dispatch_batch
 from engine.progress import open_chunks
+from engine.provider.models import SendResult
 from engine.queue import open_queue
 from engine.records import ChunkRecord, ChunkState
 from engine.report import build_report
+from engine.senders import Chunk, SmartSender
 from engine.settings import Settings, load_settings
 from engine.simulator import RunningSimulator
 from engine.simulator.capability import is_capable
@@ -177,3 +180,25 @@ async def test_scheduled_campaign_is_deferred_to_its_start(
     queued = await queue.zrange(keys.QUEUE, 0, -1, withscores=True)
     assert len(queued) == 1
     assert queued[0][1] == pytest.approx(start.timestamp() * 1000, abs=2000)
+
+
+async def test_per_number_failures_inside_an_accepted_call_are_recorded_once(
+    tmp_path: Path, engine: EngineContext, queue: ArqRedis
+) -> None:
+    mobiles = numbers(True, 3)
+    path = write(tmp_path / "r.csv", {"mobile": mobiles})
+    result = await planner.submit(queue, engine.settings, make_spec("skip"), path)
+    record = await campaigns.load(queue, result.cid)
+    batch = await load_batch(queue, result.cid, 0, [])
+    run = BatchRun(engine, record, batch)
+    sender = SmartSender(engine.koomessage, record.spec)
+    chunk = Chunk("ref", (0, 1, 2))
+    answer = SendResult("task-1", (mobiles[0],), {mobiles[1]: "E200028", mobiles[2]: "KM.00001084"})
+    for _ in range(2):  # a second recorder (e.g. a takeover racing a slow worker) changes nothing
+        await run._record(sender, 0, chunk, answer, path="sent", attempts=1)
+    report = await build_report(queue, result.cid)
+    assert report.sent["smart"] == 1 and report.failed == 2
+    assert report.failed_by_reason == {"params": 1, "invalid_number": 1}
+    assert report.failed_by_channel == {"smart": 2}
+    failed = await queue.hgetall(keys.failed(result.cid))
+    assert set(failed) == {mobiles[1].encode(), mobiles[2].encode()}

@@ -51,7 +51,7 @@ def lifted_sim(simulator_thread: Any) -> Any:
 async def test_campaign_counts_match_truth_and_ledger(
     policy: str, tmp_path: Path, redis_url: str, lifted_sim: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rows = 20_000
+    rows = 50_000
     truth = generate_recipients(tmp_path / "r.csv", rows, seed=7)
     numbers = truth.numbers.to_list()
     capable = sum(is_capable(n, SHARE) for n in numbers)

@@ -506,6 +506,11 @@ GUARDS: dict[str, tuple[Call, type[ProviderError], str]] = {
         BadRequest,
         limits.KM_INVALID_PARAMETER,
     ),
+    "sms-empty-number": (
+        lambda c: c.km.send_sms("tpl", ["", "13800000000"], []),
+        BadRequest,
+        limits.KM_INVALID_PARAMETER,
+    ),
     "sms-letters-in-number": (
         lambda c: c.km.send_sms("tpl", ["1380000000a"], []),
         BadRequest,
@@ -559,6 +564,11 @@ GUARDS: dict[str, tuple[Call, type[ProviderError], str]] = {
         lambda c: c.km.create_resolve_task(DEMO_SMART_TPL_ID, ["s"] * 6, [LinkParam("x")]),
         BadRequest,
         limits.KM_BAD_SIGN_COUNT,
+    ),
+    "resolve-bracketed-sign": (
+        lambda c: c.km.create_resolve_task(DEMO_SMART_TPL_ID, ["【华为云】"], [LinkParam("x")]),
+        BadRequest,
+        limits.KM_INVALID_PARAMETER,
     ),
     "resolve-group-2-links": (
         lambda c: c.km.create_resolve_task(

@@ -96,7 +96,7 @@ def ours(vector: Vector) -> tuple[dict[str, str], str]:
 
 
 def sdk_query(request: SdkRequest) -> str:
-    return request.uri.partition("?")[2]
+    return str(request.uri).partition("?")[2]
 
 
 @pytest.mark.parametrize("vector", VECTORS.values(), ids=VECTORS.keys())

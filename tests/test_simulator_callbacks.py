@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from engine.simulator import RunningSimulator
-from engine.simulator.testing import SignedClient
+from engine.simulator.testing import SignedClient, smart_send_body
 
 SHARES = {"DELIVRD": 0.5, "UNDELIV": 0.5}
 
@@ -60,22 +60,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 def smart_body(count: int) -> dict[str, Any]:
-    return {
-        "task_name": "cb",
-        "sms_channel": {
-            "channel_number": "10690001",
-            "sms_tpl_id": "1",
-            "sms_sign": "华为云",
-            "sms_app_name": "a",
-        },
-        "resolve_task": {
-            "tpl_id": "100000001",
-            "resolve_times": 1,
-            "aim_code_type": "individual",
-            "expiration_time": 1,
-            "params": [{"cust_flag": f"135{i:08d}"} for i in range(count)],
-        },
-    }
+    return smart_send_body("cb", (f"135{i:08d}" for i in range(count)))
 
 
 async def test_smart_single_and_batch_receipts(
@@ -156,7 +141,9 @@ async def test_sms_status_reports_and_uplinks(
         "POST", "/v1/aim/sms/messages", json={"template_id": "t", "to": ["13500000003"]}
     )
     await receiver.wait_for(
-        lambda: len(receiver.on("/status")) == 2 and receiver.on("/km-sms") and len(receiver.on("/mo")) == 3
+        lambda: (
+            (len(receiver.on("/status")), len(receiver.on("/km-sms")), len(receiver.on("/mo"))) == (2, 1, 3)
+        )
     )
 
     reports = {r["smsMsgId"]: r for r in receiver.on("/status")}

@@ -10,24 +10,13 @@ import orjson
 import pytest
 
 from engine.simulator import RunningSimulator
-from engine.simulator.testing import Reply, SignedClient
+from engine.simulator.testing import Reply, SignedClient, smart_send_body
 
 CAPABILITY = "/v1/aim/mobile-capabilities/check"
 
 
-def send_body(start: int, count: int = 100, name: str = "t") -> dict[str, object]:
-    params = [{"cust_flag": f"137{start + i:08d}"} for i in range(count)]
-    return {
-        "task_name": name,
-        "sms_channel": {"channel_number": "1069", "sms_tpl_id": "1", "sms_sign": "s", "sms_app_name": "a"},
-        "resolve_task": {
-            "tpl_id": "100000001",
-            "resolve_times": 1,
-            "aim_code_type": "individual",
-            "expiration_time": 1,
-            "params": params,
-        },
-    }
+def send_body(start: int, count: int = 100) -> dict[str, object]:
+    return smart_send_body("t", (f"137{start + i:08d}" for i in range(count)))
 
 
 async def smart_send(client: SignedClient, start: int, count: int = 100) -> Reply:

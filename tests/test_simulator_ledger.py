@@ -5,23 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from engine.simulator import RunningSimulator, SimulatorThread
-from engine.simulator.testing import SignedClient
+from engine.simulator.testing import SignedClient, smart_send_body
 
 CAPABILITY = "/v1/aim/mobile-capabilities/check"
-
-
-def smart_body(name: str, flags: list[str]) -> dict[str, Any]:
-    return {
-        "task_name": name,
-        "sms_channel": {"channel_number": "1069", "sms_tpl_id": "1", "sms_sign": "s", "sms_app_name": "a"},
-        "resolve_task": {
-            "tpl_id": "100000001",
-            "resolve_times": 1,
-            "aim_code_type": "individual",
-            "expiration_time": 1,
-            "params": [{"cust_flag": f} for f in flags],
-        },
-    }
 
 
 async def admin(client: SignedClient, method: str, path: str, json: Any = None) -> tuple[int, Any]:
@@ -33,10 +19,10 @@ async def test_duplicates_across_channels_and_spellings(
     sim_client: SignedClient, simulator: RunningSimulator
 ) -> None:
     first = await sim_client.call(
-        "POST", "/v1/aim/send-tasks", json=smart_body("camp:0:smart:0", ["13600000001"])
+        "POST", "/v1/aim/send-tasks", json=smart_send_body("camp:0:smart:0", ["13600000001"])
     )
     second = await sim_client.call(
-        "POST", "/v1/aim/send-tasks", json=smart_body("camp:0:smart:1", ["+8613600000001"])
+        "POST", "/v1/aim/send-tasks", json=smart_send_body("camp:0:smart:1", ["+8613600000001"])
     )
     sms = {"template_id": "t", "to": ["13600000001"], "extend": "camp:0:sms:0"}
     assert (await sim_client.call("POST", "/v1/aim/sms/messages", json=sms)).status == 200
@@ -88,7 +74,7 @@ async def test_config_post_changes_behaviour_live(sim_client: SignedClient) -> N
 
 
 async def test_strict_templates_switch(sim_client: SignedClient) -> None:
-    body = smart_body("t", ["13600000001"])
+    body = smart_send_body("t", ["13600000001"])
     body["resolve_task"]["tpl_id"] = "123123123"
     assert (await sim_client.call("POST", "/v1/aim/send-tasks", json=body)).body[
         "error_code"
@@ -98,7 +84,7 @@ async def test_strict_templates_switch(sim_client: SignedClient) -> None:
 
 
 async def test_reset_clears_ledger_and_tasks(sim_client: SignedClient, simulator: RunningSimulator) -> None:
-    await sim_client.call("POST", "/v1/aim/send-tasks", json=smart_body("t", ["13600000001"]))
+    await sim_client.call("POST", "/v1/aim/send-tasks", json=smart_send_body("t", ["13600000001"]))
     status, _ = await admin(sim_client, "POST", "reset")
     assert status == 200
     assert simulator.ledger.snapshot()["smart"]["accepted"] == 0
@@ -111,7 +97,7 @@ async def test_send_details_report_outcomes_after_delay(
 ) -> None:
     simulator.update_config({"callbacks": {"delay_ms": [0, 0], "outcomes": {"UNDELIV": 1}}})
     sent = await sim_client.call(
-        "POST", "/v1/aim/send-tasks", json=smart_body("t", ["13600000001", "13600000002"])
+        "POST", "/v1/aim/send-tasks", json=smart_send_body("t", ["13600000001", "13600000002"])
     )
     params = {"task_id": sent.body["task_id"], "offset": 0, "limit": 1}
     details = await sim_client.call("GET", "/v1/aim/send-details", params=params)

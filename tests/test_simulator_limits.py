@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from engine.simulator import RunningSimulator
-from engine.simulator.testing import SignedClient
+from engine.simulator.testing import SignedClient, smart_send_body
 
 DROP = object()  # marks a key to remove from the valid body
 
@@ -33,25 +33,7 @@ RESOLVE = (
         "params": [{"cust_flag": "c1", "dync_params": {"name": "x"}}],
     },
 )
-SEND = (
-    "/v1/aim/send-tasks",
-    {
-        "task_name": "t",
-        "sms_channel": {
-            "channel_number": "10690000",
-            "sms_tpl_id": 1,
-            "sms_sign": "华为云",
-            "sms_app_name": "a",
-        },
-        "resolve_task": {
-            "tpl_id": "100000001",
-            "resolve_times": 1,
-            "aim_code_type": "individual",
-            "expiration_time": 7,
-            "params": links(2),
-        },
-    },
-)
+SEND = ("/v1/aim/send-tasks", smart_send_body("t", numbers(2), sms_params=["a"]))
 SMS = (
     "/v1/aim/sms/messages",
     {"template_id": "t", "to": numbers(2), "template_params": ["a"], "extend": "e"},
@@ -240,7 +222,17 @@ async def test_list_paging_limits(sim_client: SignedClient, path: str, params: d
 
 @pytest.mark.parametrize(
     "base",
-    [CAPABILITY, RESOLVE, SEND, SMS, SMS_DIFF, SMSAPI_DIFF, BASIC, TEMPLATE_REPORTS],
+    [
+        CAPABILITY,
+        RESOLVE,
+        SEND,
+        (SEND[0], patched(SEND[1], "sms_channel.sms_tpl_id", 1)),  # the doc example sends a number
+        SMS,
+        SMS_DIFF,
+        SMSAPI_DIFF,
+        BASIC,
+        TEMPLATE_REPORTS,
+    ],
     ids=lambda b: b[0],
 )
 async def test_valid_bodies_pass(sim_client: SignedClient, base: tuple[str, dict[str, Any]]) -> None:

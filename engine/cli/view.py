@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import redis.asyncio as aioredis
@@ -67,12 +68,18 @@ async def watch(redis: aioredis.Redis, cid: str, follow: bool) -> Report:
     """Show bars once, or until the campaign reaches a terminal state when ``follow``."""
     bars = StageBars()
     report = await build_report(redis, cid)
-    with Live(bars.progress, console=console, refresh_per_second=4, transient=False):
-        bars.update(report)
+    bars.update(report)
+    # Live only on a terminal: elsewhere it leaves its last frame without a line end (rich's behaviour).
+    live = (
+        Live(bars.progress, console=console, refresh_per_second=4) if follow and console.is_terminal else None
+    )
+    with live or contextlib.nullcontext():
         while follow and CampaignState(report.state) not in TERMINAL:
             await asyncio.sleep(REFRESH_SECONDS)
             report = await build_report(redis, cid)
             bars.update(report)
+    if live is None:
+        console.print(bars.progress)
     sent = sum(report.sent.values())
     console.print(f"state {report.state}  sent {sent}  rate {_rate(report):.0f}/s  {time.strftime('%X')}")
     return report

@@ -41,6 +41,7 @@ from engine.provider.shaping import (
 
 _ALNUM: Final = re.compile(r"[A-Za-z0-9]+")
 _URL_SCHEMES: Final = ("http://", "https://")
+_BRACKETS: Final = frozenset("【】[]")
 RESOLVE_OK: Final = "0"
 
 
@@ -134,8 +135,7 @@ def link_body(
     """The body of ``POST /v1/aim/resolve-tasks`` (group: one link, ≥2 resolves, 1–180 days; individual:
     ≤100 links, 1–7 days; custom short codes need ``generation_type`` "2" and a domain)."""
     check_tpl_id(tpl_id)
-    if not 1 <= len(sms_signs) <= limits.MAX_SMS_SIGNS:
-        raise bad(f"{len(sms_signs)} sms_signs outside 1..{limits.MAX_SMS_SIGNS}", limits.KM_BAD_SIGN_COUNT)
+    check_signs(sms_signs)
     if aim_code_type not in ("group", "individual"):
         raise bad("aim_code_type must be group or individual", limits.KM_BAD_AIM_CODE_TYPE)
     group = aim_code_type == "group"
@@ -161,6 +161,16 @@ def link_body(
     if domain is not None:
         body["domain"] = domain
     return body
+
+
+def check_signs(sms_signs: Sequence[str]) -> None:
+    """1–5 signatures, each non-blank and written without 【】 brackets (they must equal the SMS's)."""
+    if not 1 <= len(sms_signs) <= limits.MAX_SMS_SIGNS:
+        raise bad(f"{len(sms_signs)} sms_signs outside 1..{limits.MAX_SMS_SIGNS}", limits.KM_BAD_SIGN_COUNT)
+    for sign in sms_signs:
+        check_required(sign, "sms_sign", limits.KM_SIGN_EMPTY)
+        if not _BRACKETS.isdisjoint(sign):
+            raise bad("sms_signs are written without brackets")
 
 
 def link_item(param: LinkParam, group: bool, custom: bool) -> dict[str, object]:

@@ -42,7 +42,6 @@ from engine.provider.queries import (
 )
 from engine.provider.shaping import (
     check_count,
-    check_required,
     check_sms_batch,
     check_sms_contents,
     check_sms_template,
@@ -147,9 +146,8 @@ class KooMessageClient(KooMessageQueries):
         extend: str | None = None,
         task_name: str | None = None,
     ) -> SendResult:
-        """Several ``(to, template_id, params)`` SMS in one call, each ``to`` ≤500 numbers."""
+        """Several ``(to, template_id, params)`` SMS in one call, ≤500 numbers in all."""
         check_sms_contents(contents, limits.KM_SMS_MAX_TO)
-        check_required(channel_num, "channel_num", limits.KM_CHANNEL_NUMBER_LENGTH)
         body = sms_options(channel_num, extend, task_name)
         body["sms_content"] = [
             {"to": list(to), "template_id": template_id, "template_params": list(params)}

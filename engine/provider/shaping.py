@@ -18,10 +18,10 @@ from engine.provider import limits
 from engine.provider.codes import CALL_OK
 from engine.provider.models import SendResult
 
-_DIGITS = re.compile(r"\d+")
+_DIGITS = re.compile(r"[0-9]+")  # never \d: it accepts non-ASCII digits
 _SMS_TO = re.compile(r"[0-9+]+")
 _FORBIDDEN = re.compile("[" + re.escape("".join(sorted(limits.SMS_PARAM_FORBIDDEN))) + "]")
-_PHONE_IN_TEXT = re.compile(r"(?<!\d)((?:\+?86)?1\d{2})\d{4}(\d{4})(?!\d)")
+_PHONE_IN_TEXT = re.compile(r"(?<![0-9])((?:\+?86)?1[0-9]{2})[0-9]{4}([0-9]{4})(?![0-9])")
 CN_PREFIX = "+86"
 
 
@@ -99,11 +99,11 @@ def check_tpl_id(tpl_id: str) -> None:
         raise bad(f"tpl_id must be {limits.TPL_ID_DIGITS} digits")
 
 
-def check_extend(extend: str | None, limit: int = limits.EXTEND_MAX, what: str = "extend") -> None:
-    """extend/exdata are echoed in status reports: bounded, and extend may not contain braces."""
-    check_len(extend, limit, what)
+def check_extend(extend: str | None) -> None:
+    """``extend`` is echoed in status reports: at most 128 characters, no braces."""
+    check_len(extend, limits.EXTEND_MAX, "extend")
     if extend and ("{" in extend or "}" in extend):
-        raise bad(f"{what} must not contain '{{' or '}}'")
+        raise bad("extend must not contain '{' or '}'")
 
 
 def check_page(offset: int, limit: int) -> None:
@@ -130,7 +130,8 @@ def check_sms_params(values: Sequence[str], mobile: str) -> None:
 def check_sms_batch(to: Sequence[str], template_params: Sequence[str], max_to: int) -> None:
     """One plain-SMS recipient list and its template parameters (KooMessage and Message&SMS alike)."""
     check_count(to, max_to, "SMS recipients")
-    if max(map(len, to)) > limits.SMS_TO_ITEM_MAX or not _SMS_TO.fullmatch("".join(to)):
+    too_long = max(map(len, to)) > limits.SMS_TO_ITEM_MAX
+    if too_long or min(map(len, to)) == 0 or not _SMS_TO.fullmatch("".join(to)):
         raise bad(f"SMS recipients must be digits or '+', at most {limits.SMS_TO_ITEM_MAX} characters")
     if len(template_params) > limits.TEMPLATE_PARAMS_MAX:
         raise bad(f"{len(template_params)} template params > {limits.TEMPLATE_PARAMS_MAX}")

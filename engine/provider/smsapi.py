@@ -78,7 +78,7 @@ class SmsApiClient:
         )
         if signature is not None:
             form["signature"] = signature
-        return await self._send(BATCH_SEND, numbers, form=form)
+        return await self._send(BATCH_SEND, numbers, extend, form=form)
 
     async def batch_send_diff_sms(
         self,
@@ -89,7 +89,7 @@ class SmsApiClient:
         extend: str | None = None,
         signature: str | None = None,
     ) -> SendResult:
-        """Several ``(to, template_id, params)`` SMS in one call, each ``to`` ≤500 numbers."""
+        """Several ``(to, template_id, params)`` SMS in one call, ≤500 numbers in all."""
         shaped = [
             ([international(n) for n in to], template_id, params) for to, template_id, params in contents
         ]
@@ -100,12 +100,13 @@ class SmsApiClient:
             | ({"signature": signature} if signature is not None else {})
             for to, template_id, params in shaped
         ]
-        return await self._send(BATCH_SEND_DIFF, [n for to, _, _ in shaped for n in to], json=body)
+        return await self._send(BATCH_SEND_DIFF, [n for to, _, _ in shaped for n in to], extend, json=body)
 
     async def _send(
         self,
         path: str,
         numbers: Sequence[str],
+        ref: str | None,
         *,
         form: Mapping[str, str] | None = None,
         json: object = None,
@@ -114,7 +115,7 @@ class SmsApiClient:
         result = sms_answer(
             "", objects(data, "result"), numbers, text(data, "code"), to_key="originTo", status_key="status"
         )
-        log_result(log, "Message&SMS send", path, result)
+        log_result(log, "Message&SMS send", ref or "", result)
         return result
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,9 +27,11 @@ from engine.provider.signer import Credentials, canonical_query, query_pairs, si
 from engine.simulator.app import build_app
 from engine.simulator.auth import SMS_API_PREFIX
 from engine.simulator.config import SimConfig
+from engine.simulator.handlers_account import DEMO_PORT
 from engine.simulator.ledger import Ledger
 from engine.simulator.state import STATE, SimState
 from engine.simulator.store import Store
+from engine.simulator.templates import DEMO_SMART_TPL_ID
 
 T = TypeVar("T")
 SHUTDOWN_TIMEOUT = 1.0  # seconds granted to in-flight calls (e.g. simulated timeouts) on shutdown
@@ -65,6 +67,29 @@ class RunningSimulator:
 
     def reset(self) -> None:
         self.state.reset()
+
+
+def smart_send_body(task_name: str, cust_flags: Iterable[str], **param_fields: Any) -> dict[str, Any]:
+    """A valid ``POST /v1/aim/send-tasks`` body for the demo template: one link per cust_flag.
+
+    ``param_fields`` (e.g. ``sms_params=["x"]``) are added to every link.
+    """
+    return {
+        "task_name": task_name,
+        "sms_channel": {
+            "channel_number": DEMO_PORT,
+            "sms_tpl_id": "sms_tpl_1",
+            "sms_sign": "华为云",
+            "sms_app_name": "a",
+        },
+        "resolve_task": {
+            "tpl_id": DEMO_SMART_TPL_ID,
+            "resolve_times": 1,
+            "aim_code_type": "individual",
+            "expiration_time": 1,
+            "params": [{"cust_flag": flag, **param_fields} for flag in cust_flags],
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -184,9 +209,7 @@ class SimulatorThread:
 
     def start(self) -> None:
         """Start serving; returns once the port is bound (raises what the server raised, if it failed)."""
-        self._thread = threading.Thread(
-            target=asyncio.run, args=(self._serve(),), name="kd-simulator", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="kd-simulator", daemon=True)
         self._thread.start()
         if not self._ready.wait(_START_TIMEOUT):
             raise RuntimeError("simulator thread did not start in time")
@@ -194,11 +217,13 @@ class SimulatorThread:
             raise self._error
 
     def stop(self) -> None:
-        """Shut the server down and join the thread."""
+        """Shut the server down, join the thread and raise what the server raised while running."""
         if self._loop is not None and self._stop is not None and self._thread is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
             self._thread.join(_START_TIMEOUT + SHUTDOWN_TIMEOUT)
         self._loop = self._stop = self._sim = None
+        if self._error is not None:
+            raise self._error
 
     def call(self, func: Callable[[RunningSimulator], T]) -> T:
         """Run ``func(simulator)`` inside the server's loop and return its result (thread-safe)."""
@@ -226,6 +251,9 @@ class SimulatorThread:
             raise RuntimeError("the simulator thread is not running")
         return self._sim
 
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
@@ -234,7 +262,7 @@ class SimulatorThread:
                 self._sim = sim
                 self._ready.set()
                 await self._stop.wait()
-        except BaseException as exc:  # handed to the starting thread, which re-raises it
+        except BaseException as exc:  # handed to start() / stop() in the caller's thread
             self._error = exc
         finally:
             self._ready.set()
