@@ -121,12 +121,19 @@ class BatchRun:
 
     async def _send(self, sender: Sender, k: int, chunk: Chunk, attempts: int, path: str) -> None:
         numbers = len(chunk.indices)
-        while True:
-            await self.progress.in_flight(sender.stage, k, chunk.ref, numbers, attempts + 1)
+
+        async def journaled_send() -> SendResult:
+            # journaled after the budget and control checks, right before the bytes leave: a halt or a
+            # wait for budget never leaves a chunk in_flight that was not sent
+            nonlocal attempts
             attempts += 1
+            await self.progress.in_flight(sender.stage, k, chunk.ref, numbers, attempts)
+            return await sender.send(chunk, self.batch)
+
+        while True:
             try:
                 result = await call_with_retry(
-                    lambda: sender.send(chunk, self.batch),
+                    journaled_send,
                     channel=sender.channel,
                     count=numbers,
                     limiter=self.ctx.limiter,

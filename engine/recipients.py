@@ -7,11 +7,8 @@ engine, and numbers are deduplicated as uint64 keys, so ten million rows stay we
 
 from __future__ import annotations
 
-import codecs
-import csv
 import logging
 import re
-import tempfile
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +18,7 @@ from typing import Final, Literal, NamedTuple
 import fastexcel
 import polars as pl
 
+from engine.csv_text import first_line, locate_malformed, sniff_separator, utf8
 from engine.errors import InputError
 from engine.phones import mask, normalise, normalise_expr, normalise_series
 from engine.settings import IngestSettings
@@ -32,8 +30,6 @@ XLSX_SUFFIXES: Final = frozenset({".xlsx", ".xlsm"})
 MAX_CELL_CHARS: Final = 1000  # a longer cell is a broken file (e.g. an unclosed quote), never a parameter
 INVALID_SAMPLES: Final = 5
 _DEFAULTS: Final = IngestSettings()
-_CHUNK: Final = 1 << 22
-_SEPARATORS: Final = (",", "\t", ";", "|")
 _DIGIT_RUN: Final = re.compile(r"[0-9]{7,}")
 _MESSAGE_MAX: Final = 200
 # Columns the readers add next to the file's own.
@@ -129,9 +125,9 @@ def load_suppression(path: Path | str, *, mobile_column: str = _DEFAULTS.mobile_
     path = Path(path)
     if _check_file(path) not in CSV_SUFFIXES:
         raise InputError(f"{path}: a suppression list must be a .csv or .txt file")
-    with _utf8(path) as source:
-        first = _first_line(source)
-        headerless = normalise(first.split(_separator(first))[0].strip('"')) is not None
+    with utf8(path) as source:
+        first = first_line(source)
+        headerless = normalise(first.split(sniff_separator(first))[0].strip('"')) is not None
         frame = _scan_csv(path, source, has_header=not headerless)
         columns = frame.collect_schema().names()
         column = columns[0] if headerless or len(columns) == 1 else mobile_column
@@ -207,7 +203,7 @@ def _source(
     if suffix in XLSX_SUFFIXES:
         yield _Source(*_read_xlsx(path, needed, sheet, max_xlsx_mb), None)
         return
-    with _utf8(path) as text:
+    with utf8(path) as text:
         frame = _scan_csv(path, text, has_header=True)
         _require(path, frame.collect_schema().names(), needed)
         yield _Source(_tagged(frame, 0, needed), [None], text)
@@ -229,64 +225,10 @@ def _scan_csv(path: Path, source: Path, *, has_header: bool) -> pl.LazyFrame:
         return pl.scan_csv(
             source,
             has_header=has_header,
-            separator=_separator(_first_line(source)),
+            separator=sniff_separator(first_line(source)),
             infer_schema=False,
             with_column_names=lambda names: [name.strip() for name in names],
         )
-
-
-@contextmanager
-def _utf8(path: Path) -> Iterator[Path]:
-    """``path`` itself when it is UTF-8 (BOM or not), else a UTF-8 copy of it in a temporary directory."""
-    encoding = _detect_encoding(path)
-    if encoding == "utf-8":
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix="koodispatch-") as tmp:
-        target = Path(tmp) / "utf8.csv"
-        _transcode(path, encoding, target)
-        yield target
-
-
-def _detect_encoding(path: Path) -> str:
-    """UTF-16 by its BOM; UTF-8 if the whole file decodes as such; else GB18030 (superset of GBK)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as stream:
-        if stream.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-            return "utf-16"
-        stream.seek(0)
-        try:
-            while chunk := stream.read(_CHUNK):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "gb18030"
-    return "utf-8"
-
-
-def _transcode(path: Path, encoding: str, target: Path) -> None:
-    decoder = codecs.getincrementaldecoder(encoding)()
-    done = 0
-    with path.open("rb") as stream, target.open("w", encoding="utf-8", newline="") as out:
-        try:
-            while chunk := stream.read(_CHUNK):
-                out.write(decoder.decode(chunk))
-                done += len(chunk)
-            out.write(decoder.decode(b"", final=True))
-        except UnicodeDecodeError as exc:
-            at = done + exc.start
-            raise InputError(f"{path}: not UTF-8, GBK/GB18030 or UTF-16 text (byte {at})") from None
-
-
-def _first_line(source: Path) -> str:
-    with source.open(encoding="utf-8-sig", errors="replace") as stream:
-        return stream.readline()
-
-
-def _separator(header: str) -> str:
-    """The most frequent candidate in the header line; Excel's "Unicode text" export uses tabs."""
-    best = max(_SEPARATORS, key=header.count)
-    return best if header.count(best) else ","
 
 
 def _read_xlsx(
@@ -358,23 +300,8 @@ def _polars_errors(path: Path, source: Path | None = None) -> Iterator[None]:
     except pl.exceptions.NoDataError:
         raise InputError(f"{path}: no header row (the file holds only blank lines)") from None
     except pl.exceptions.PolarsError as exc:
-        found = _locate_malformed(source) if source else None
+        found = locate_malformed(source) if source else None
         raise InputError(f"{path}: malformed CSV: {found or _first(exc)}") from None
-
-
-def _locate_malformed(source: Path) -> str | None:
-    """The first row Python's csv module finds broken; only run once polars has failed, as it is slow."""
-    with source.open(encoding="utf-8-sig", newline="") as stream:
-        reader = csv.reader(stream, delimiter=_separator(_first_line(source)), strict=True)
-        width, row = 0, 0
-        try:
-            for row, fields in enumerate(reader, start=1):
-                width = width or len(fields)
-                if len(fields) > width:
-                    return f"row {row} has {len(fields)} fields, the header {width}"
-        except csv.Error as exc:
-            return f"row {row + 1}: {exc} (an unclosed quote?)"
-    return None
 
 
 def _first(exc: BaseException) -> str:

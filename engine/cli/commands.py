@@ -51,13 +51,16 @@ def status(
     run(go)
 
 
+PAST = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+
+
 def _control(cid: str, action: str) -> None:
     url = required_redis_url(settings())
 
     async def go() -> None:
         async with queue(url) as redis:
             previous = await getattr(api, action)(cid, redis=redis)
-        console.print(f"{cid}: {previous} → {action}d", highlight=False)
+        console.print(f"{cid}: {previous} → {PAST[action]}", highlight=False)
 
     run(go)
 

@@ -1,0 +1,349 @@
+"""Helpers shared by the benchmark programs: the bare-floor ingest, cached data, measured child processes,
+machine facts, the result table and the RESULTS.md section.
+
+Every program answers one question by measuring ours against a floor in ONE run, so the two numbers saw
+the same machine, the same load and the same data; these helpers keep that part identical across programs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import orjson
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+import engine.demo_data
+from engine.campaign import CampaignSpec
+from engine.demo_data import Format, generate_recipients
+from engine.phones import normalise_expr
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+RESULTS: Final = Path(__file__).resolve().parent / "RESULTS.md"
+DEFAULT_CACHE: Final = Path(tempfile.gettempdir()) / "koodispatch-bench"
+CHILD_RESULT: Final = "KD-BENCH-RESULT "  # prefix of the one stdout line a measured child reports on
+GB: Final = 1e9
+T = TypeVar("T")
+console = Console(width=None if sys.stdout.isatty() else 160)  # a piped table stays one line per row
+
+
+# -- the campaign and the data ----------------------------------------------------------------------------
+
+
+def bench_spec() -> CampaignSpec:
+    """The campaign every benchmark submits: personalised smart message, per-recipient plain-SMS fallback.
+
+    It reads two parameter columns, so ingest carries real text per row, not only numbers.
+    """
+    return CampaignSpec.model_validate(
+        {
+            "name": "bench",
+            "smart": {"template_id": "100000001", "sms_params": ["name"], "expiration_days": 3},
+            "sms_channel": {
+                "channel_number": "10690000",
+                "sms_template_id": "sms_tpl_1",
+                "signature": "华为云",
+                "app_name": "bench",
+            },
+            "fallback": {"policy": "sms", "sms_params": ["name", "amount"]},
+            "recipients": {"mobile_column": "mobile"},
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A generated recipient file and the counts a correct ingest must report for it."""
+
+    path: Path
+    rows: int
+    imported: int
+    duplicates: int
+    invalid: int
+
+
+def dataset(cache: Path, rows: int, fmt: Format, seed: int = 0) -> Dataset:
+    """The demo-data file of ``rows`` rows, generated once and reused (10M CSV rows take ~30 s, xlsx
+    ~40k rows/s). The name carries a digest of the generator, so a changed generator never reuses a file.
+    """
+    version = hashlib.blake2b(Path(engine.demo_data.__file__).read_bytes(), digest_size=4).hexdigest()
+    path = cache / f"recipients-{rows}-s{seed}-{version}.{fmt}"
+    meta = path.with_name(path.name + ".json")
+    if path.is_file() and meta.is_file():
+        return Dataset(path=path, **orjson.loads(meta.read_bytes()))
+    cache.mkdir(parents=True, exist_ok=True)
+    console.print(f"generating {rows:,} {fmt} rows (cached for later runs) …", highlight=False)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # a killed run leaves no half file
+    truth = generate_recipients(partial, rows, seed=seed, fmt=fmt)
+    counts = {"rows": truth.rows, "imported": truth.imported, "duplicates": truth.duplicates, "invalid": truth.invalid}
+    partial.replace(path)
+    meta.write_bytes(orjson.dumps(counts))
+    return Dataset(path=path, **counts)
+
+
+def floor_recipients(path: Path, columns: Sequence[str], mobile: str = "mobile") -> pl.DataFrame:
+    """The bare floor of ingest: read, normalise, drop invalid, keep each number's first row. Nothing else.
+
+    The same normalisation as the engine (``normalise_expr``) and the same output (first occurrence with
+    its parameter columns, in file order, the number as a uint64 key) in the fastest plain polars we know.
+    """
+    wanted = [c for c in dict.fromkeys(columns) if c != mobile]
+    if path.suffix.lower() == ".xlsx":
+        sheets = pl.read_excel(path, sheet_id=0, engine="calamine", read_options={"dtypes": "string"})
+        frame = pl.concat([s.select(mobile, *wanted) for s in sheets.values()]).lazy()
+    else:
+        frame = pl.scan_csv(path, infer_schema=False)
+    key = normalise_expr(mobile).cast(pl.UInt64).alias(mobile)
+    return (
+        frame.select(key, *wanted)
+        .drop_nulls(mobile)
+        .unique(subset=mobile, keep="first", maintain_order=True)
+        .collect(engine="streaming")
+    )
+
+
+# -- measured child processes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a measured child reported (its ``report`` dict) and its own peak RSS in bytes."""
+
+    report: dict[str, Any]
+    peak_rss: int
+
+
+def child_argv(program: str, *args: str) -> list[str]:
+    """The command line that re-runs a benchmark program in child mode."""
+    return [sys.executable, str(Path(program).resolve()), *args]
+
+
+def run_measured(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Measured:
+    """Run a child to its end and return its report and peak RSS.
+
+    ``os.wait4`` gives the rusage of exactly this child (``RUSAGE_CHILDREN`` would be the maximum over
+    every child so far, and polling misses short peaks). The child's stderr passes through to ours.
+    """
+    with subprocess.Popen(list(argv), stdout=subprocess.PIPE, env=None if env is None else dict(env)) as proc:
+        assert proc.stdout is not None
+        output = proc.stdout.read().decode()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child failed with exit code {proc.returncode}: {shlex.join(argv)}")
+    lines = [line for line in output.splitlines() if line.startswith(CHILD_RESULT)]
+    if not lines:
+        raise RuntimeError(f"benchmark child printed no result: {shlex.join(argv)}")
+    return Measured(orjson.loads(lines[-1].removeprefix(CHILD_RESULT)), usage.ru_maxrss * 1024)
+
+
+def report_to_parent(report: Mapping[str, Any]) -> None:
+    """The child side of :func:`run_measured`: one prefixed JSON line on stdout."""
+    sys.stdout.write(CHILD_RESULT + orjson.dumps(dict(report)).decode() + "\n")
+    sys.stdout.flush()
+
+
+class Stopwatch:
+    """Wall-clock seconds of a ``with`` block (``perf_counter``)."""
+
+    seconds: float = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._started
+
+
+def median_of(samples: Sequence[float]) -> float:
+    """The median: with a noisy shared machine, one slow sample should not decide a ratio."""
+    return statistics.median(samples)
+
+
+@contextmanager
+def stopped_on_exit(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> Iterator[subprocess.Popen[bytes]]:
+    """Terminate (then kill) a helper process we started, and reap it, however the block ends."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+# -- machine, command line, goals -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What a reader needs to compare results across machines (no paths, no host names)."""
+
+    cpu: str
+    cores: int
+    memory_gib: float
+    load_1min: float  # other work on the machine at the start of the run: results are only as quiet
+    python: str
+    polars: str
+
+    @classmethod
+    def current(cls) -> Machine:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return cls(
+            cpu=_cpu_model(),
+            cores=os.cpu_count() or 1,
+            memory_gib=round(memory / 2**30, 1),
+            load_1min=round(os.getloadavg()[0], 2),
+            python=platform.python_version(),
+            polars=pl.__version__,
+        )
+
+    def describe(self) -> str:
+        return (
+            f"{self.cpu}, {self.cores} cores, {self.memory_gib:g} GiB; load {self.load_1min:g} at start; "
+            f"Python {self.python}, polars {self.polars}"
+        )
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_commit() -> str:
+    """Short commit of the working tree, ``+dirty`` when it has uncommitted changes."""
+    try:
+        head = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def command_line() -> str:
+    """How this run was started, with the program path relative to the repository (no machine paths)."""
+    program = Path(sys.argv[0]).resolve()
+    shown = program.relative_to(ROOT) if program.is_relative_to(ROOT) else Path(program.name)
+    return shlex.join(["python", str(shown), *sys.argv[1:]])
+
+
+def goal(value: float, limit: float) -> str:
+    """``✓ met`` or ``✗ missed``: whether ``value`` is within ``limit`` (lower is better)."""
+    return "✓ met" if value <= limit else "✗ missed"
+
+
+def seconds(value: float) -> str:
+    return f"{value:.2f} s"
+
+
+def per_second(count: float, elapsed: float) -> str:
+    rate = count / elapsed if elapsed > 0 else float("inf")
+    return f"{rate / 1e6:.2f} M/s" if rate >= 1e6 else f"{rate / 1e3:,.1f} k/s"
+
+
+def size(nbytes: float) -> str:
+    return f"{nbytes / GB:.2f} GB"
+
+
+def ratio(ours: float, floor: float) -> str:
+    return f"{ours / floor:.2f}×"
+
+
+# -- output -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    """One program's answer: a titled table plus notes, printed and (unless told not to) recorded."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    notes: list[str]
+
+    def print(self) -> None:
+        table = Table(title=self.title, title_justify="left")
+        for column in self.columns:
+            table.add_column(column, justify="left" if column == self.columns[0] else "right")
+        for row in self.rows:
+            table.add_row(*row)
+        console.print(table)
+        for note in self.notes:
+            console.print(f"  {note}", highlight=False)
+
+    def markdown(self, machine: Machine) -> str:
+        when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        lines = [
+            f"## {self.title} — {when}",
+            "",
+            f"`{command_line()}`  ",
+            f"commit {git_commit()}; {machine.describe()}",
+            "",
+            "| " + " | ".join(self.columns) + " |",
+            "|" + "|".join("---" if i == 0 else "---:" for i in range(len(self.columns))) + "|",
+            *("| " + " | ".join(row) + " |" for row in self.rows),
+            "",
+            *(f"- {note}" for note in self.notes),
+        ]
+        return "\n".join(lines).rstrip() + "\n\n"
+
+
+def publish(result: Result, machine: Machine, record: bool) -> None:
+    """Print the table; append it to RESULTS.md unless ``record`` is off (the smoke test, trial runs)."""
+    result.print()
+    if not record:
+        return
+    if not RESULTS.exists():
+        RESULTS.write_text("# Benchmark results\n\nAppended by the programs in this directory; newest last.\n\n")
+    with RESULTS.open("a", encoding="utf-8") as out:
+        out.write(result.markdown(machine))
+    console.print(f"appended to {RESULTS.relative_to(ROOT)}", highlight=False)
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """Options every program has: ``--repeat``, ``--no-record``, ``--cache-dir``; plus the hidden child mode."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--repeat", type=int, default=1, help="measure each side N times, interleaved; report medians")
+    p.add_argument("--no-record", action="store_true", help="print the table only; leave RESULTS.md alone")
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="where generated data files are kept")
+    p.add_argument("--child", help=argparse.SUPPRESS)  # internal: run one measurement and report to the parent
+    return p
+
+
+def interleaved(repeat: int, floor: Callable[[], T], ours: Callable[[], T]) -> tuple[list[T], list[T]]:
+    """Floor and ours ``repeat`` times each, alternating, so drifting machine load hits both alike."""
+    floors: list[T] = []
+    ourses: list[T] = []
+    for _ in range(repeat):
+        floors.append(floor())
+        ourses.append(ours())
+    return floors, ourses

@@ -1,0 +1,155 @@
+"""How much does koodispatch add to the bare polars floor, from a recipient file to frozen batches in Redis?
+
+    python benchmarks/ingest.py [--rows 10000000] [--xlsx-rows 200000] [--repeat 3] [--no-record]
+
+Per input format, in the same run and each in a fresh process (so peak RSS is that measurement's own):
+  floor  polars read + ``normalise_expr`` + dedup (first row per number, parameter columns kept), nothing else
+  ours   ``engine.planner.submit``: ingest, validation, batch packing, Redis writes and enqueue, against a
+         private redis-server
+Seconds exclude interpreter start and imports (a submitting process is already up); goals: time ≤ 1.3× the
+floor, peak RSS ≤ 1.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import redis
+
+from _common import (
+    GB,
+    Dataset,
+    Machine,
+    Measured,
+    Result,
+    Stopwatch,
+    bench_spec,
+    child_argv,
+    dataset,
+    floor_recipients,
+    goal,
+    interleaved,
+    median_of,
+    parser,
+    per_second,
+    publish,
+    ratio,
+    report_to_parent,
+    run_measured,
+    seconds,
+    size,
+)
+from engine.demo_data import Format
+from engine.redis_server import RedisServer
+
+TIME_GOAL = 1.3
+RSS_GOAL = 1.5 * GB
+COLUMNS = [
+    "input", "rows",
+    "floor", "floor rows/s", "floor peak RSS",
+    "ours", "ours rows/s", "ours peak RSS",
+    "ours/floor", "time ≤ 1.3×", "RSS ≤ 1.5 GB",
+]  # fmt: skip
+
+
+# -- child side: one measurement --------------------------------------------------------------------------
+
+
+def measure_floor(path: Path) -> None:
+    with Stopwatch() as watch:
+        frame = floor_recipients(path, bench_spec().param_columns())
+    report_to_parent({"seconds": watch.seconds, "numbers": frame.height})
+
+
+def measure_ours(path: Path, redis_url: str) -> None:
+    import uvloop  # as the CLI runs it
+
+    from engine import planner
+    from engine.queue import open_queue
+    from engine.settings import load_settings
+
+    async def submit() -> None:
+        queue = await open_queue(redis_url)
+        try:
+            settings = load_settings()
+            with Stopwatch() as watch:
+                result = await planner.submit(queue, settings, bench_spec(), path)
+        finally:
+            await queue.aclose()
+        report_to_parent({"seconds": watch.seconds, "numbers": result.counts["accepted"]})
+
+    uvloop.run(submit())
+
+
+# -- parent side ------------------------------------------------------------------------------------------
+
+
+def compare(data: Dataset, fmt: Format, server: RedisServer, repeat: int) -> list[str]:
+    """Floor and ours on one file, interleaved ``repeat`` times; one table row of medians and peaks."""
+
+    def floor() -> Measured:
+        return checked(run_measured(child_argv(__file__, "--child", "floor", "--file", str(data.path))), data)
+
+    def ours() -> Measured:
+        with redis.Redis.from_url(server.url) as client:
+            client.flushall()  # every submission starts from an empty Redis, as a new campaign would
+        argv = child_argv(__file__, "--child", "ours", "--file", str(data.path), "--redis-url", server.url)
+        return checked(run_measured(argv), data)
+
+    floors, ourses = interleaved(repeat, floor, ours)
+    floor_s = median_of([m.report["seconds"] for m in floors])
+    ours_s = median_of([m.report["seconds"] for m in ourses])
+    floor_rss = max(m.peak_rss for m in floors)
+    ours_rss = max(m.peak_rss for m in ourses)
+    return [
+        fmt, f"{data.rows:,}",
+        seconds(floor_s), per_second(data.rows, floor_s), size(floor_rss),
+        seconds(ours_s), per_second(data.rows, ours_s), size(ours_rss),
+        ratio(ours_s, floor_s), goal(ours_s / floor_s, TIME_GOAL), goal(ours_rss, RSS_GOAL),
+    ]  # fmt: skip
+
+
+def checked(measured: Measured, data: Dataset) -> Measured:
+    """A measurement that produced a different recipient set measured something else: fail loudly."""
+    if measured.report["numbers"] != data.imported:
+        raise RuntimeError(f"{data.path.name}: got {measured.report['numbers']} numbers, expected {data.imported}")
+    return measured
+
+
+def main(args: argparse.Namespace) -> None:
+    machine = Machine.current()
+    inputs: list[tuple[Format, int]] = [("csv", args.rows)] + ([("xlsx", args.xlsx_rows)] if args.xlsx_rows else [])
+    datasets = [(fmt, dataset(args.cache_dir, rows, fmt)) for fmt, rows in inputs]
+    server = RedisServer()
+    server.start()
+    try:
+        rows = [compare(data, fmt, server, args.repeat) for fmt, data in datasets]
+    finally:
+        server.close()
+    notes = [
+        f"median of {args.repeat} interleaved run(s) per side; peak RSS is the largest of them (ru_maxrss)",
+        "floor: polars read + normalise_expr + dedup; ours: engine.planner.submit to frozen batches + enqueue",
+        "data: engine.demo_data (5% duplicates in other spellings, 2% invalid), columns mobile, name, amount",
+    ]
+    publish(Result("ingest: file → frozen batches in Redis", COLUMNS, rows, notes), machine, not args.no_record)
+
+
+def cli() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=10_000_000, help="CSV rows (default 10M)")
+    p.add_argument("--xlsx-rows", type=int, default=200_000, help="xlsx rows (default 200k; 0 = skip xlsx)")
+    p.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--redis-url", help=argparse.SUPPRESS)
+    p.set_defaults(repeat=3)
+    args = p.parse_args()
+    if args.child == "floor":
+        measure_floor(args.file)
+    elif args.child == "ours":
+        measure_ours(args.file, args.redis_url)
+    else:
+        main(args)
+
+
+if __name__ == "__main__":
+    cli()
