@@ -1,21 +1,21 @@
 """The one exception tree of koodispatch; code above the provider boundary decides by type, never by text.
 
-    DispatchError
-    ├── ConfigError                      bad settings or campaign spec (names the field)
-    ├── InputError                       bad recipient file (names file, row, column)
-    ├── StateError                       campaign state missing, unknown or in the wrong state
-    │   └── StateLost                    Redis came back empty under a running campaign
-    └── ProviderError(code, provider_code, retryable, retry_after)
-        ├── TransientError (marker)      safe to retry once the request surely did not land
-        │   ├── Throttled                HTTP 429 / flow control; carries retry_after
-        │   ├── ProviderUnavailable      5xx, refused connection, request never sent
-        ├── Ambiguous                    the request may have been accepted (timeout after send,
-        │                                dropped connection): reconcile before resending
-        └── TerminalError (marker)       retrying the same call cannot help
-            ├── AuthFailed               401/403 from the gateway
-            ├── TooManyNumbers           KM.90016301 / KM.90016403 / KM.90016416
-            ├── BadRequest               any other 4xx: template, params, signature ...
-            └── InvalidNumber            permanent for one number (raised per item, never per call)
+DispatchError
+├── ConfigError                      bad settings or campaign spec (names the field)
+├── InputError                       bad recipient file (names file, row, column)
+├── StateError                       campaign state missing, unknown or in the wrong state
+│   └── StateLost                    Redis came back empty under a running campaign
+└── ProviderError(code, provider_code, retryable, retry_after)
+    ├── TransientError (marker)      safe to retry once the request surely did not land
+    │   ├── Throttled                HTTP 429 / flow control; carries retry_after
+    │   ├── ProviderUnavailable      5xx, refused connection, request never sent
+    ├── Ambiguous                    the request may have been accepted (timeout after send,
+    │                                dropped connection): reconcile before resending
+    └── TerminalError (marker)       retrying the same call cannot help
+        ├── AuthFailed               401/403 from the gateway
+        ├── TooManyNumbers           KM.90016301 / KM.90016403 / KM.90016416
+        ├── BadRequest               any other 4xx: template, params, signature ...
+        └── InvalidNumber            permanent for one number (raised per item, never per call)
 """
 
 from __future__ import annotations

@@ -35,9 +35,7 @@ class _Section(BaseModel):
 
 class ProviderSettings(_Section):
     koomessage_url: str = Field("http://127.0.0.1:8640", description="KooMessage base URL")
-    smsapi_url: str = Field(
-        "http://127.0.0.1:8640", description="Message&SMS send API base URL"
-    )
+    smsapi_url: str = Field("http://127.0.0.1:8640", description="Message&SMS send API base URL")
     sms_api: Literal["koomessage", "smsapi"] = Field(
         "koomessage",
         description="which API carries plain-SMS fallback: KooMessage /v1/aim/sms or batchSendSms",
