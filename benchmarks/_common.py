@@ -39,8 +39,9 @@ RESULTS: Final = Path(__file__).resolve().parent / "RESULTS.md"
 DEFAULT_CACHE: Final = Path(tempfile.gettempdir()) / "koodispatch-bench"
 CHILD_RESULT: Final = "KD-BENCH-RESULT "  # prefix of the one stdout line a measured child reports on
 GB: Final = 1e9
+START_TIMEOUT: Final = 60.0  # seconds a helper process may take to come up
 T = TypeVar("T")
-console = Console(width=None if sys.stdout.isatty() else 160)  # a piped table stays one line per row
+console = Console(width=None if sys.stdout.isatty() else 220)  # piped: one line per table row
 
 
 # -- the campaign and the data ----------------------------------------------------------------------------
@@ -91,7 +92,12 @@ def dataset(cache: Path, rows: int, fmt: Format, seed: int = 0) -> Dataset:
     console.print(f"generating {rows:,} {fmt} rows (cached for later runs) …", highlight=False)
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # a killed run leaves no half file
     truth = generate_recipients(partial, rows, seed=seed, fmt=fmt)
-    counts = {"rows": truth.rows, "imported": truth.imported, "duplicates": truth.duplicates, "invalid": truth.invalid}
+    counts = {
+        "rows": truth.rows,
+        "imported": truth.imported,
+        "duplicates": truth.duplicates,
+        "invalid": truth.invalid,
+    }
     partial.replace(path)
     meta.write_bytes(orjson.dumps(counts))
     return Dataset(path=path, **counts)
@@ -121,55 +127,64 @@ def floor_recipients(path: Path, columns: Sequence[str], mobile: str = "mobile")
 # -- measured child processes -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Measured:
-    """What a measured child reported (its ``report`` dict) and its own peak RSS in bytes."""
-
-    report: dict[str, Any]
-    peak_rss: int
-
-
 def child_argv(program: str, *args: str) -> list[str]:
     """The command line that re-runs a benchmark program in child mode."""
     return [sys.executable, str(Path(program).resolve()), *args]
 
 
-def run_measured(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Measured:
-    """Run a child to its end and return its report and peak RSS.
+def run_child(argv: Sequence[str], env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Run a measured child to its end and return the report it printed (see :func:`report_to_parent`).
 
-    ``os.wait4`` gives the rusage of exactly this child (``RUSAGE_CHILDREN`` would be the maximum over
-    every child so far, and polling misses short peaks). The child's stderr passes through to ours.
+    The child's stderr passes through to ours; a failed child fails the benchmark.
     """
-    with subprocess.Popen(list(argv), stdout=subprocess.PIPE, env=None if env is None else dict(env)) as proc:
-        assert proc.stdout is not None
-        output = proc.stdout.read().decode()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark child failed with exit code {proc.returncode}: {shlex.join(argv)}")
-    lines = [line for line in output.splitlines() if line.startswith(CHILD_RESULT)]
+    done = subprocess.run(list(argv), stdout=subprocess.PIPE, env=None if env is None else dict(env))
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark child failed with exit code {done.returncode}: {shlex.join(argv)}")
+    lines = [line for line in done.stdout.decode().splitlines() if line.startswith(CHILD_RESULT)]
     if not lines:
         raise RuntimeError(f"benchmark child printed no result: {shlex.join(argv)}")
-    return Measured(orjson.loads(lines[-1].removeprefix(CHILD_RESULT)), usage.ru_maxrss * 1024)
+    report: dict[str, Any] = orjson.loads(lines[-1].removeprefix(CHILD_RESULT))
+    return report
 
 
 def report_to_parent(report: Mapping[str, Any]) -> None:
-    """The child side of :func:`run_measured`: one prefixed JSON line on stdout."""
-    sys.stdout.write(CHILD_RESULT + orjson.dumps(dict(report)).decode() + "\n")
+    """The child side of :func:`run_child`: one prefixed JSON line on stdout, with ``peak_rss`` added."""
+    line = orjson.dumps({**report, "peak_rss": peak_rss()}).decode()
+    sys.stdout.write(f"{CHILD_RESULT}{line}\n")
     sys.stdout.flush()
 
 
+def peak_rss() -> int:
+    """Peak resident set of this process in bytes: ``VmHWM`` of its own address space (Linux).
+
+    Not ``ru_maxrss``: Linux carries the parent's high-water mark into a child across fork and exec, so a
+    child of a parent that generated 10M rows would report the parent's peak, not its own.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 class Stopwatch:
-    """Wall-clock seconds of a ``with`` block (``perf_counter``)."""
+    """Wall-clock seconds of a ``with`` block, and the CPU seconds this process spent in it."""
 
     seconds: float = 0.0
+    cpu: float = 0.0
 
     def __enter__(self) -> Stopwatch:
-        self._started = time.perf_counter()
+        self._started = time.perf_counter(), time.process_time()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self._started
+        self.seconds = time.perf_counter() - self._started[0]
+        self.cpu = time.process_time() - self._started[1]
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) another process has used so far; Linux ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def median_of(samples: Sequence[float]) -> float:
@@ -178,7 +193,9 @@ def median_of(samples: Sequence[float]) -> float:
 
 
 @contextmanager
-def stopped_on_exit(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> Iterator[subprocess.Popen[bytes]]:
+def stopped_on_exit(
+    proc: subprocess.Popen[bytes], timeout: float = 10.0
+) -> Iterator[subprocess.Popen[bytes]]:
     """Terminate (then kill) a helper process we started, and reap it, however the block ends."""
     try:
         yield proc
@@ -190,6 +207,17 @@ def stopped_on_exit(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> Ite
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def wait_until(ready: Callable[[], bool], procs: list[subprocess.Popen[bytes]], what: str) -> None:
+    """Poll ``ready`` until it holds; fail at once if a process we wait on died, or after a minute."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while not ready():
+        if any(proc.poll() is not None for proc in procs):
+            raise RuntimeError(f"a process exited while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)
 
 
 # -- machine, command line, goals -------------------------------------------------------------------------
@@ -208,6 +236,7 @@ class Machine:
 
     @classmethod
     def current(cls) -> Machine:
+        """Facts of this machine now; call before measuring so the load is not our own."""
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         return cls(
             cpu=_cpu_model(),
@@ -323,27 +352,37 @@ def publish(result: Result, machine: Machine, record: bool) -> None:
     if not record:
         return
     if not RESULTS.exists():
-        RESULTS.write_text("# Benchmark results\n\nAppended by the programs in this directory; newest last.\n\n")
+        RESULTS.write_text(
+            "# Benchmark results\n\nAppended by the programs in this directory; newest last.\n\n"
+        )
     with RESULTS.open("a", encoding="utf-8") as out:
         out.write(result.markdown(machine))
     console.print(f"appended to {RESULTS.relative_to(ROOT)}", highlight=False)
 
 
 def parser(description: str) -> argparse.ArgumentParser:
-    """Options every program has: ``--repeat``, ``--no-record``, ``--cache-dir``; plus the hidden child mode."""
+    """Options of every program (``--repeat``, ``--no-record``, ``--cache-dir``) and the hidden child mode."""
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--repeat", type=int, default=1, help="measure each side N times, interleaved; report medians")
+    p.add_argument(
+        "--repeat", type=int, default=3, help="measure each side N times, interleaved; report medians"
+    )
     p.add_argument("--no-record", action="store_true", help="print the table only; leave RESULTS.md alone")
-    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="where generated data files are kept")
-    p.add_argument("--child", help=argparse.SUPPRESS)  # internal: run one measurement and report to the parent
+    p.add_argument(
+        "--cache-dir", type=Path, default=DEFAULT_CACHE, help="where generated data files are kept"
+    )
+    # internal: the program re-runs itself with --child to take one measurement in a fresh process
+    p.add_argument("--child", help=argparse.SUPPRESS)
     return p
 
 
-def interleaved(repeat: int, floor: Callable[[], T], ours: Callable[[], T]) -> tuple[list[T], list[T]]:
+def interleaved(
+    label: str, repeat: int, floor: Callable[[], T], ours: Callable[[], T]
+) -> tuple[list[T], list[T]]:
     """Floor and ours ``repeat`` times each, alternating, so drifting machine load hits both alike."""
-    floors: list[T] = []
-    ourses: list[T] = []
-    for _ in range(repeat):
-        floors.append(floor())
-        ourses.append(ours())
-    return floors, ourses
+    samples: dict[str, list[T]] = {"floor": [], "ours": []}
+    for i in range(1, repeat + 1):
+        for side, measure in (("floor", floor), ("ours", ours)):
+            with Stopwatch() as watch:
+                samples[side].append(measure())
+            console.print(f"{label}: {side} {i}/{repeat} took {watch.seconds:.1f} s", highlight=False)
+    return samples["floor"], samples["ours"]

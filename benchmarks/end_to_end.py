@@ -1,6 +1,6 @@
 """How much slower than a bare aiohttp loop making the same provider calls is the whole engine, end to end?
 
-    python benchmarks/end_to_end.py [--recipients 1000000] [--workers 2] [--repeat 1] [--no-record]
+    python benchmarks/end_to_end.py [--recipients 1000000] [--workers 2] [--repeat 3] [--no-record]
 
 Against one provider simulator in its own process (rate limits lifted, no latency), in the same run:
   floor  one process, no Redis: the ingest floor, then for each 5000-number batch capability checks of
@@ -19,11 +19,8 @@ import asyncio
 import os
 import subprocess
 import sys
-import tempfile
-import time
 import urllib.request
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +30,6 @@ import orjson
 import polars as pl
 import redis
 import uvloop
-
 from _common import (
     Dataset,
     Machine,
@@ -48,13 +44,16 @@ from _common import (
     median_of,
     parser,
     per_second,
+    process_cpu,
     publish,
     ratio,
     report_to_parent,
-    run_measured,
+    run_child,
     seconds,
     stopped_on_exit,
+    wait_until,
 )
+
 from engine import keys, planner
 from engine.batches import Batch, iter_batches
 from engine.cli.service import worker_processes
@@ -64,10 +63,10 @@ from engine.provider.koomessage import KooMessageClient
 from engine.provider.limits import CAPABILITY_MAX_MOBILES
 from engine.provider.smsapi import SmsApiClient
 from engine.queue import open_queue
-from engine.records import TERMINAL, CampaignState, Stage, chunk_ref
+from engine.records import TERMINAL, CampaignState, chunk_ref
 from engine.redis_server import RedisServer, free_port
-from engine.report import Report, build_report
-from engine.senders import Sender, SmartSender, cut, fallback_sender
+from engine.report import build_report
+from engine.senders import Chunk, Sender, SmartSender, cut, fallback_sender
 from engine.settings import Settings, load_settings
 from engine.simulator.capability import is_capable
 from engine.types import Channel
@@ -76,12 +75,11 @@ T = TypeVar("T")
 TIME_GOAL: Final = 1.3
 LIFTED_RATE: Final = "1e9"
 POLL_SECONDS: Final = 0.05  # how often the parent looks for the campaign's end: its timing resolution
-START_TIMEOUT: Final = 60.0
 FLOOR_CID: Final = "bench-" + "0" * 16  # as long as a derived campaign id, so request bodies match in size
 COLUMNS: Final = [
     "recipients", "numbers sent", "workers",
     "floor", "floor numbers/s", "ours", "ours numbers/s",
-    "ours/floor", "time ≤ 1.3×", "ledger floor", "ledger ours",
+    "ours/floor", "time ≤ 1.3×", "CPU floor → ours", "simulator CPU", "ledger floor", "ledger ours",
 ]  # fmt: skip
 # urllib without proxies: admin calls must go to the loopback simulator, whatever http_proxy says
 LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -97,9 +95,17 @@ def sim_call(url: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
         return orjson.loads(answer.read())
 
 
+@dataclass(frozen=True)
+class Simulator:
+    """The running simulator process: where it answers, and its pid to read its CPU time."""
+
+    url: str
+    pid: int
+
+
 @contextmanager
-def simulator_process(logs: Path) -> Iterator[str]:
-    """``koodispatch simulate`` with every rate lifted and no latency, on loopback; yields its URL.
+def simulator_process(logs: Path) -> Iterator[Simulator]:
+    """``koodispatch simulate`` with every rate lifted and no latency, on loopback.
 
     Its own process, so the simulator does not share a GIL with whatever is being measured.
     """
@@ -109,11 +115,13 @@ def simulator_process(logs: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     with (
         (logs / "simulator.log").open("wb") as log,
-        subprocess.Popen([*argv, *lifted, "--latency-ms", "0", "--seed", "1"], stdout=log, stderr=log) as proc,
+        subprocess.Popen(
+            [*argv, *lifted, "--latency-ms", "0", "--seed", "1"], stdout=log, stderr=log
+        ) as proc,
         stopped_on_exit(proc),
     ):
         wait_until(lambda: _answers(url), [proc], "the simulator to answer")
-        yield url
+        yield Simulator(url, proc.pid)
 
 
 def _answers(url: str) -> bool:
@@ -121,17 +129,6 @@ def _answers(url: str) -> bool:
         return bool(sim_call(url, "/_simulator/health").get("ok"))
     except OSError:
         return False
-
-
-def wait_until(ready: Callable[[], bool], procs: list[subprocess.Popen[bytes]], what: str) -> None:
-    """Poll ``ready`` until it holds; fail at once if a process we wait on died, or after a minute."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while not ready():
-        if any(proc.poll() is not None for proc in procs):
-            raise RuntimeError(f"a process exited while waiting for {what}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def engine_env(sim_url: str) -> dict[str, str]:
@@ -172,25 +169,29 @@ class LedgerCheck:
     expected: Expected
 
     @classmethod
-    def read(cls, sim_url: str, expected: Expected) -> LedgerCheck:
+    def read(cls, sim_url: str, expected: Expected, side: str) -> LedgerCheck:
+        """The ledger after one side's run; a run that broke "exactly once" fails the benchmark."""
         ledger = sim_call(sim_url, "/_simulator/ledger")
         channels = ("smart", "sms", "basic")
-        return cls(
+        check = cls(
             unique={c: ledger[c]["unique"] for c in channels},
             duplicates=sum(ledger[c]["duplicates"] for c in channels),
             calls={c: n for c, n in ledger["calls"].items() if n},
             expected=expected,
         )
-
-    @property
-    def sent(self) -> int:
-        return sum(self.unique.values())
+        if not check.once:
+            raise RuntimeError(f"{side}: the simulator's ledger breaks exactly-once: {check.verdict()}")
+        return check
 
     @property
     def once(self) -> bool:
         """Every number exactly once: smart to each capable one, SMS to each other one, nothing else."""
         e = self.expected
-        return self.duplicates == 0 and self.unique == {"smart": e.capable, "sms": e.total - e.capable, "basic": 0}
+        return self.duplicates == 0 and self.unique == {
+            "smart": e.capable,
+            "sms": e.total - e.capable,
+            "basic": 0,
+        }
 
     def verdict(self) -> str:
         if self.once:
@@ -218,7 +219,6 @@ class FloorRun:
         self.senders: tuple[Sender, Sender] = (SmartSender(koo, spec), fallback)
         self.jobs = asyncio.Semaphore(workers * settings.dispatch.worker_concurrency)
         self.slots = {c: asyncio.Semaphore(settings.rates.max_in_flight) for c in get_args(Channel)}
-        self.sent: Counter[str] = Counter()
 
     async def call(self, channel: Channel, op: Awaitable[T]) -> T:
         async with self.slots[channel]:
@@ -233,7 +233,9 @@ class FloorRun:
             tpl = self.spec.smart.template_id
             for start in range(0, len(numbers), CAPABILITY_MAX_MOBILES):
                 chunk = numbers[start : start + CAPABILITY_MAX_MOBILES]
-                capable.update((await self.call("capability", self.koo.check_capability(chunk, tpl))).supported)
+                capable.update(
+                    (await self.call("capability", self.koo.check_capability(chunk, tpl))).supported
+                )
             smart = [i for i, n in enumerate(numbers) if n in capable]
             others = [i for i, n in enumerate(numbers) if n not in capable]
             for sender, indices in zip(self.senders, (smart, others), strict=True):
@@ -243,10 +245,9 @@ class FloorRun:
         prefix = chunk_ref(batch.cid, batch.number, sender.stage, 0).rsplit(":", 1)[0]
         gate = asyncio.Semaphore(CHUNKS_IN_PARALLEL)
 
-        async def one(chunk_indices: Any) -> None:
+        async def one(chunk: Chunk) -> None:
             async with gate:
-                result = await self.call(sender.channel, sender.send(chunk_indices, batch))
-            self.sent[sender.channel] += len(result.accepted)
+                await self.call(sender.channel, sender.send(chunk, batch))
 
         await asyncio.gather(*(one(chunk) for chunk in cut(prefix, indices, sender.chunk_size)))
 
@@ -260,11 +261,14 @@ def measure_floor(path: Path, workers: int) -> None:
             frame = floor_recipients(path, bench_spec().param_columns())
             async with ProviderHttp(settings) as http:
                 run = FloorRun(
-                    settings, workers, KooMessageClient.from_settings(http, settings), SmsApiClient.from_settings(http, settings)
+                    settings,
+                    workers,
+                    KooMessageClient.from_settings(http, settings),
+                    SmsApiClient.from_settings(http, settings),
                 )
                 parts = iter_batches(frame, settings.dispatch.batch_size)
                 await asyncio.gather(*(run.batch(n, part) for n, part in enumerate(parts)))
-        report_to_parent({"seconds": watch.seconds, "sent": dict(run.sent)})
+        report_to_parent({"seconds": watch.seconds, "cpu": watch.cpu})  # what was sent: see the ledger
 
     uvloop.run(go())
 
@@ -272,100 +276,135 @@ def measure_floor(path: Path, workers: int) -> None:
 # -- ours: submit + real worker processes -----------------------------------------------------------------
 
 
-def run_ours(data: Dataset, sim_url: str, workers: int, logs: Path) -> tuple[float, Report]:
-    """A fresh private Redis, N workers already up, then the clock runs from submit to completed."""
+@dataclass(frozen=True)
+class Run:
+    """One side's run: wall seconds; CPU seconds of its own processes and of the simulator in that time;
+    the Redis commands it sent (none for the floor); the ledger."""
+
+    seconds: float
+    cpu: float
+    sim_cpu: float
+    redis_commands: int
+    ledger: LedgerCheck
+
+
+def run_ours(data: Dataset, sim_url: str, workers: int, logs: Path) -> tuple[float, float, int]:
+    """A fresh private Redis, N workers already up, then the clock runs from submit to completed.
+
+    Returns wall seconds, CPU seconds of submitter + workers + redis-server in that window, and the
+    Redis commands of the run (INFO commandstats).
+    """
     server = RedisServer()
     server.start()
     try:
-        with worker_processes(workers, server.url, engine_env(sim_url), logs) as procs:
-            with redis.Redis.from_url(server.url) as client:  # this connection plus one per worker
-                wait_until(lambda: len(client.client_list()) > workers, procs, "the workers to connect")
-            return uvloop.run(submit_and_wait(server.url, data.path, procs))
+        with (
+            worker_processes(workers, server.url, engine_env(sim_url), logs) as procs,
+            redis.Redis.from_url(server.url) as client,  # this connection plus one per worker
+        ):
+            wait_until(lambda: len(client.client_list()) > workers, procs, "the workers to connect")
+            assert server.process is not None
+            pids = [server.process.pid, *(proc.pid for proc in procs)]
+            before = sum(process_cpu(pid) for pid in pids)
+            with Stopwatch() as watch:
+                uvloop.run(submit_and_wait(server.url, data.path, procs))
+            cpu = watch.cpu + sum(process_cpu(pid) for pid in pids) - before
+            commands = sum(stat["calls"] for stat in client.info("commandstats").values())
+            return watch.seconds, cpu, commands
     finally:
         server.close()
 
 
-async def submit_and_wait(url: str, path: Path, procs: list[subprocess.Popen[bytes]]) -> tuple[float, Report]:
+async def submit_and_wait(url: str, path: Path, procs: list[subprocess.Popen[bytes]]) -> None:
     """Submit the campaign and poll its state until it ends; fail if a worker dies on the way."""
     terminal = {state.value.encode() for state in TERMINAL}
     queue = await open_queue(url)
     try:
-        with Stopwatch() as watch:
-            result = await planner.submit(queue, load_settings(), bench_spec(), path)
-            while await queue.hget(keys.campaign(result.cid), "state") not in terminal:  # type: ignore[misc]
-                if any(proc.poll() is not None for proc in procs):
-                    raise RuntimeError("a worker process exited during the run")
-                await asyncio.sleep(POLL_SECONDS)
+        result = await planner.submit(queue, load_settings(), bench_spec(), path)
+        while await queue.hget(keys.campaign(result.cid), "state") not in terminal:  # type: ignore[misc]
+            if any(proc.poll() is not None for proc in procs):
+                raise RuntimeError("a worker process exited during the run")
+            await asyncio.sleep(POLL_SECONDS)
         report = await build_report(queue, result.cid)
     finally:
         await queue.aclose()
     if report.state != CampaignState.COMPLETED.value:
         raise RuntimeError(f"campaign ended {report.state}: {report.reason}")
-    return watch.seconds, report
 
 
 # -- parent -----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Run:
-    seconds: float
-    ledger: LedgerCheck
-
-
 def main(args: argparse.Namespace) -> None:
     machine = Machine.current()
     data = dataset(args.cache_dir, args.recipients, "csv")
-    logs = Path(tempfile.mkdtemp(prefix="koodispatch-bench-logs-"))
-    with simulator_process(logs) as sim_url:
-        expected = expected_split(data, sim_url)
-        env = {**os.environ, **engine_env(sim_url)}
+    logs = args.cache_dir / "logs"  # simulator and worker logs of the latest run, for when one fails
+    logs.mkdir(parents=True, exist_ok=True)
+    with simulator_process(logs) as sim:
+        expected = expected_split(data, sim.url)
+        env = {**os.environ, **engine_env(sim.url)}
+        argv = child_argv(
+            __file__, "--child", "floor", "--file", str(data.path), "--workers", str(args.workers)
+        )
 
         def floor() -> Run:
-            sim_call(sim_url, "/_simulator/reset", {})
-            argv = child_argv(__file__, "--child", "floor", "--file", str(data.path), "--workers", str(args.workers))
-            measured = run_measured(argv, env)
-            return Run(measured.report["seconds"], LedgerCheck.read(sim_url, expected))
+            sim_call(sim.url, "/_simulator/reset", {})
+            sim_before = process_cpu(sim.pid)
+            report = run_child(argv, env)
+            sim_cpu = process_cpu(sim.pid) - sim_before
+            ledger = LedgerCheck.read(sim.url, expected, "floor")
+            return Run(report["seconds"], report["cpu"], sim_cpu, redis_commands=0, ledger=ledger)
 
         def ours() -> Run:
-            sim_call(sim_url, "/_simulator/reset", {})
-            elapsed, _ = run_ours(data, sim_url, args.workers, logs)
-            return Run(elapsed, LedgerCheck.read(sim_url, expected))
+            sim_call(sim.url, "/_simulator/reset", {})
+            sim_before = process_cpu(sim.pid)
+            elapsed, cpu, commands = run_ours(data, sim.url, args.workers, logs)
+            sim_cpu = process_cpu(sim.pid) - sim_before
+            return Run(elapsed, cpu, sim_cpu, commands, LedgerCheck.read(sim.url, expected, "ours"))
 
-        floors, ourses = interleaved(args.repeat, floor, ours)
+        floors, ourses = interleaved("end to end", args.repeat, floor, ours)
     publish(summarise(args, data, expected, floors, ourses), machine, not args.no_record)
 
 
-def summarise(args: argparse.Namespace, data: Dataset, expected: Expected, floors: list[Run], ourses: list[Run]) -> Result:
+def summarise(
+    args: argparse.Namespace, data: Dataset, expected: Expected, floors: list[Run], ourses: list[Run]
+) -> Result:
     floor_s = median_of([r.seconds for r in floors])
     ours_s = median_of([r.seconds for r in ourses])
     calls = {str(sorted(r.ledger.calls.items())) for r in floors + ourses}
     same_calls = "identical in every run" if len(calls) == 1 else "DIFFERENT between runs"
+    per_call = median_of([r.redis_commands for r in ourses]) / sum(floors[0].ledger.calls.values())
+    total = expected.total
     row = [
-        f"{data.rows:,}", f"{expected.total:,}", str(args.workers),
-        seconds(floor_s), per_second(expected.total, floor_s), seconds(ours_s), per_second(expected.total, ours_s),
+        f"{data.rows:,}", f"{total:,}", str(args.workers),
+        seconds(floor_s), per_second(total, floor_s), seconds(ours_s), per_second(total, ours_s),
         ratio(ours_s, floor_s), goal(ours_s / floor_s, TIME_GOAL),
-        worst(floors), worst(ourses),
+        cpu_change([r.cpu for r in floors], [r.cpu for r in ourses]),
+        cpu_change([r.sim_cpu for r in floors], [r.sim_cpu for r in ourses]),
+        floors[0].ledger.verdict(), ourses[0].ledger.verdict(),  # the same in every run, or we failed
     ]  # fmt: skip
     notes = [
-        f"median of {args.repeat} interleaved run(s) per side; numbers/s = distinct valid numbers sent / seconds",
+        f"median of {args.repeat} interleaved run(s) per side; numbers/s = distinct valid numbers / seconds",
         "floor: ingest floor + the same provider calls from one asyncio process, no Redis; "
         "ours: planner.submit + workers already running, until the campaign is completed",
-        f"provider calls per channel (simulator ledger) {same_calls}: {floors[0].ledger.calls}",
-        f"smart-capable {expected.capable:,} of {expected.total:,} (simulator share); simulator: own process, "
-        "rates lifted, 0 ms latency",
+        f"provider calls per channel (simulator ledger) {same_calls}: {floors[0].ledger.calls}; "
+        f"ours sent {per_call:.0f} Redis commands per provider call",
+        "CPU: seconds the side's processes used in the timed window (floor: its process; ours: submitting "
+        "process + workers + redis-server); simulator CPU: the simulator's in the same run",
+        f"smart-capable {expected.capable:,} of {total:,} (simulator share); "
+        "simulator: own process, rates lifted, 0 ms latency",
     ]
     return Result("end to end: file → every number sent once", COLUMNS, [row], notes)
 
 
-def worst(runs: list[Run]) -> str:
-    """The ledger verdict of the worst run of one side (any failure shows)."""
-    return next((r.ledger.verdict() for r in runs if not r.ledger.once), runs[0].ledger.verdict())
+def cpu_change(floor: list[float], ours: list[float]) -> str:
+    return f"{median_of(floor):.1f} → {median_of(ours):.1f} s"
 
 
 def cli() -> None:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--recipients", type=int, default=1_000_000, help="rows in the recipient file (default 1M)")
+    p.add_argument(
+        "--recipients", type=int, default=1_000_000, help="rows in the recipient file (default 1M)"
+    )
     p.add_argument("--workers", type=int, default=2, help="worker processes of ours (default 2)")
     p.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import redis
-
+import uvloop
 from _common import (
     GB,
     Dataset,
     Machine,
-    Measured,
     Result,
     Stopwatch,
     bench_spec,
@@ -36,13 +36,18 @@ from _common import (
     publish,
     ratio,
     report_to_parent,
-    run_measured,
+    run_child,
     seconds,
     size,
 )
-from engine.demo_data import Format
-from engine.redis_server import RedisServer
 
+from engine import planner
+from engine.demo_data import Format
+from engine.queue import open_queue
+from engine.redis_server import RedisServer
+from engine.settings import load_settings
+
+Report = dict[str, Any]  # what a measuring child printed: seconds, numbers, peak_rss
 TIME_GOAL = 1.3
 RSS_GOAL = 1.5 * GB
 COLUMNS = [
@@ -57,17 +62,14 @@ COLUMNS = [
 
 
 def measure_floor(path: Path) -> None:
+    """Child side: the bare polars floor on ``path``."""
     with Stopwatch() as watch:
         frame = floor_recipients(path, bench_spec().param_columns())
     report_to_parent({"seconds": watch.seconds, "numbers": frame.height})
 
 
 def measure_ours(path: Path, redis_url: str) -> None:
-    import uvloop  # as the CLI runs it
-
-    from engine import planner
-    from engine.queue import open_queue
-    from engine.settings import load_settings
+    """Child side: the engine's whole submission path on ``path``, against the parent's Redis."""
 
     async def submit() -> None:
         queue = await open_queue(redis_url)
@@ -79,7 +81,7 @@ def measure_ours(path: Path, redis_url: str) -> None:
             await queue.aclose()
         report_to_parent({"seconds": watch.seconds, "numbers": result.counts["accepted"]})
 
-    uvloop.run(submit())
+    uvloop.run(submit())  # as the CLI runs it
 
 
 # -- parent side ------------------------------------------------------------------------------------------
@@ -88,20 +90,20 @@ def measure_ours(path: Path, redis_url: str) -> None:
 def compare(data: Dataset, fmt: Format, server: RedisServer, repeat: int) -> list[str]:
     """Floor and ours on one file, interleaved ``repeat`` times; one table row of medians and peaks."""
 
-    def floor() -> Measured:
-        return checked(run_measured(child_argv(__file__, "--child", "floor", "--file", str(data.path))), data)
+    def floor() -> Report:
+        return checked(run_child(child_argv(__file__, "--child", "floor", "--file", str(data.path))), data)
 
-    def ours() -> Measured:
+    def ours() -> Report:
         with redis.Redis.from_url(server.url) as client:
             client.flushall()  # every submission starts from an empty Redis, as a new campaign would
         argv = child_argv(__file__, "--child", "ours", "--file", str(data.path), "--redis-url", server.url)
-        return checked(run_measured(argv), data)
+        return checked(run_child(argv), data)
 
-    floors, ourses = interleaved(repeat, floor, ours)
-    floor_s = median_of([m.report["seconds"] for m in floors])
-    ours_s = median_of([m.report["seconds"] for m in ourses])
-    floor_rss = max(m.peak_rss for m in floors)
-    ours_rss = max(m.peak_rss for m in ourses)
+    floors, ourses = interleaved(fmt, repeat, floor, ours)
+    floor_s = median_of([r["seconds"] for r in floors])
+    ours_s = median_of([r["seconds"] for r in ourses])
+    floor_rss = max(r["peak_rss"] for r in floors)
+    ours_rss = max(r["peak_rss"] for r in ourses)
     return [
         fmt, f"{data.rows:,}",
         seconds(floor_s), per_second(data.rows, floor_s), size(floor_rss),
@@ -110,16 +112,18 @@ def compare(data: Dataset, fmt: Format, server: RedisServer, repeat: int) -> lis
     ]  # fmt: skip
 
 
-def checked(measured: Measured, data: Dataset) -> Measured:
+def checked(report: Report, data: Dataset) -> Report:
     """A measurement that produced a different recipient set measured something else: fail loudly."""
-    if measured.report["numbers"] != data.imported:
-        raise RuntimeError(f"{data.path.name}: got {measured.report['numbers']} numbers, expected {data.imported}")
-    return measured
+    if report["numbers"] != data.imported:
+        raise RuntimeError(f"{data.path.name}: got {report['numbers']} numbers, expected {data.imported}")
+    return report
 
 
 def main(args: argparse.Namespace) -> None:
     machine = Machine.current()
-    inputs: list[tuple[Format, int]] = [("csv", args.rows)] + ([("xlsx", args.xlsx_rows)] if args.xlsx_rows else [])
+    inputs: list[tuple[Format, int]] = [("csv", args.rows)] + (
+        [("xlsx", args.xlsx_rows)] if args.xlsx_rows else []
+    )
     datasets = [(fmt, dataset(args.cache_dir, rows, fmt)) for fmt, rows in inputs]
     server = RedisServer()
     server.start()
@@ -128,11 +132,13 @@ def main(args: argparse.Namespace) -> None:
     finally:
         server.close()
     notes = [
-        f"median of {args.repeat} interleaved run(s) per side; peak RSS is the largest of them (ru_maxrss)",
-        "floor: polars read + normalise_expr + dedup; ours: engine.planner.submit to frozen batches + enqueue",
+        f"median of {args.repeat} interleaved run(s) per side; peak RSS (VmHWM) is the largest of them",
+        "floor: polars read + normalise_expr + dedup; ours: planner.submit to frozen batches + enqueue",
         "data: engine.demo_data (5% duplicates in other spellings, 2% invalid), columns mobile, name, amount",
     ]
-    publish(Result("ingest: file → frozen batches in Redis", COLUMNS, rows, notes), machine, not args.no_record)
+    publish(
+        Result("ingest: file → frozen batches in Redis", COLUMNS, rows, notes), machine, not args.no_record
+    )
 
 
 def cli() -> None:
@@ -141,7 +147,6 @@ def cli() -> None:
     p.add_argument("--xlsx-rows", type=int, default=200_000, help="xlsx rows (default 200k; 0 = skip xlsx)")
     p.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--redis-url", help=argparse.SUPPRESS)
-    p.set_defaults(repeat=3)
     args = p.parse_args()
     if args.child == "floor":
         measure_floor(args.file)

@@ -78,9 +78,16 @@ class BatchRun:
         chunks = cut(prefix, indices, sender.chunk_size)
         gate = asyncio.Semaphore(CHUNKS_IN_PARALLEL)
 
+        stops: list[Exception] = []
+
         async def one(k: int, chunk: Chunk) -> None:
+            # a halt or outage seen by one chunk must not cancel a sibling mid-call (its request may
+            # have landed): each chunk stops at its own next checkpoint instead
             async with gate:
-                await self._chunk(sender, k, chunk)
+                try:
+                    await self._chunk(sender, k, chunk)
+                except (control.Halt, ProviderDown) as stop:
+                    stops.append(stop)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -88,6 +95,8 @@ class BatchRun:
                     group.create_task(one(k, chunk))
         except BaseExceptionGroup as failed:
             raise _first(failed) from None
+        if stops:
+            raise stops[0]
 
     async def _chunk(self, sender: Sender, k: int, chunk: Chunk) -> None:
         previous = self.journal.get(f"{sender.stage.value}:{k}")

@@ -12,7 +12,7 @@ QUEUE: Final = "kd:queue"  # the arq queue of batch jobs
 CAMPAIGNS: Final = "kd:campaigns"  # sorted set: campaign id -> submission time
 SUPPRESSION: Final = "kd:suppression"  # set of opted-out numbers (11-digit strings)
 CONTROL_CHANNEL: Final = "kd:control"  # pub/sub: control changes broadcast to workers
-CAP_CACHE_SHARDS: Final = 4096
+CAP_CACHE_SHARDS: Final = 64  # few large hashes: one HMGET per shard per batch
 
 
 def campaign(cid: str) -> str:

@@ -55,6 +55,7 @@ async def call_with_retry(
     attempt = 0
     failing_since: float | None = None
     while True:
+        await checkpoint()  # do not queue for budget on behalf of a paused or cancelled campaign
         try:
             async with limiter.call(channel, count):
                 await checkpoint()

@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from engine.errors import ConfigError
+
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 
 # Demo credentials: accepted by `koodispatch simulate` out of the box, by nothing real.
@@ -124,6 +126,23 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+META_VARIABLES = frozenset({"config", "env_file"})  # KOODISPATCH_CONFIG, KOODISPATCH_ENV_FILE
+
+
+def _check_environment() -> None:
+    """pydantic-settings ignores unknown prefixed variables; a typo must be an error, not a no-op."""
+    known = set(Settings.model_fields) | META_VARIABLES
+    for name in os.environ:
+        if name.startswith("KOODISPATCH_"):
+            field = name.removeprefix("KOODISPATCH_").lower().split("__", 1)[0]
+            if field not in known:
+                raise ConfigError(f"{name}: unknown setting (known: {', '.join(sorted(known))})")
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Build settings now (never at import time), with explicit overrides on top."""
+    """Build settings now (never at import time), with explicit overrides on top.
+
+    Raises ConfigError for an unknown KOODISPATCH_* variable and pydantic's ValidationError for bad values.
+    """
+    _check_environment()
     return Settings(**overrides)  # type: ignore[arg-type]

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
 import urllib3
 
+from engine.cli.service import worker_processes
 from engine.records import TERMINAL, CampaignState
 from engine.report import Report, build_report
 
@@ -42,34 +41,9 @@ def engine_env(redis_url: str, sim_url: str, **extra: str) -> dict[str, str]:
     }
 
 
-@contextmanager
-def workers(count: int, env: Mapping[str, str], logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Start real ``koodispatch worker`` processes; SIGTERM (then SIGKILL) them on exit."""
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(i: int) -> subprocess.Popen[bytes]:
-        with (logs / f"worker-{i}.log").open("ab") as log:  # the child keeps its own descriptor
-            return subprocess.Popen(
-                [sys.executable, "-m", "engine.cli", "worker", "--log-level", "INFO"],
-                env=dict(env),
-                stdout=log,
-                stderr=log,
-            )
-
-    procs.extend(start(i) for i in range(count))
-    try:
-        yield procs
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def workers(count: int, env: Mapping[str, str], logs: Path) -> AbstractContextManager[list[Popen[bytes]]]:
+    """Real ``koodispatch worker`` processes, started and stopped exactly as ``koodispatch run`` does."""
+    return worker_processes(count, env["REDIS_URL"], env, logs)
 
 
 async def wait_for(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import re
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from engine.demo_data import generate_recipients
 from engine.ratelimit import RateLimiter
 from engine.report import Report, build_report
 from engine.settings import RateSettings
+from engine.simulator import SimulatorThread
 from engine.simulator.capability import is_capable
 from tests.e2e import engine_env, wait_for, workers
 
@@ -111,7 +113,7 @@ def report_json(run: Run) -> dict[str, Any]:
 
 
 @pytest.fixture
-def sim(simulator_thread: Any) -> Any:
+def sim(simulator_thread: SimulatorThread) -> SimulatorThread:
     """The simulator with a known capable share and no rate limits of its own, ledger empty."""
     simulator_thread.reset()
     simulator_thread.update_config(
@@ -128,26 +130,33 @@ class BadInput:
     make: Callable[[Path], list[str]]  # writes what the case needs under tmp_path; returns the CLI args
     expect: tuple[str, ...]  # fragments the error line must contain
     env: tuple[tuple[str, str], ...] = ()
+    absent: tuple[str, ...] = ()  # what the error line must not show (secrets)
 
 
-def recipients_case(name: str, content: str | bytes, *expect: str, spec: str = SPEC, **env: str) -> BadInput:
-    return BadInput(
-        lambda tmp: submit_args(tmp, write(tmp / name, content), spec), (name, *expect), tuple(env.items())
-    )
+def recipients_case(name: str, content: str | bytes, *expect: str) -> BadInput:
+    """Submit the standard spec with a recipient file ``name``; the error must name the file."""
+    return BadInput(lambda tmp: submit_args(tmp, write(tmp / name, content)), (name, *expect))
 
 
 def spec_case(spec: str, *expect: str) -> BadInput:
+    """Submit ``spec`` with a good recipient file."""
     return BadInput(
         lambda tmp: submit_args(tmp, write(tmp / "r.csv", "mobile,name\n13000000001,a\n"), spec), expect
     )
 
 
 def xlsx(rows: int) -> Callable[[Path], list[str]]:
+    """Submit a real xlsx file of ``rows`` rows."""
+
     def make(tmp: Path) -> list[str]:
         generate_recipients(tmp / "big.xlsx", rows)
         return submit_args(tmp, tmp / "big.xlsx")
 
     return make
+
+
+def unknown_campaign(command: str) -> BadInput:
+    return BadInput(lambda _: [command, "no-such-id"], ("unknown campaign 'no-such-id'",))
 
 
 BAD_INPUT = [
@@ -161,7 +170,13 @@ BAD_INPUT = [
         recipients_case("noname.csv", "mobile,city\n13000000001,a\n", "'name'", "not found"),
         id="missing-parameter-column",
     ),
-    pytest.param(recipients_case("corrupt.xlsx", os.urandom(4096), "xlsx"), id="corrupt-xlsx"),
+    pytest.param(
+        recipients_case("numbered.csv", "tel 13000000001,name\n13000000002,a\n", "'mobile'", "130****0001"),
+        id="number-in-header-is-masked",
+    ),
+    pytest.param(
+        recipients_case("corrupt.xlsx", random.Random(0).randbytes(4096), "xlsx"), id="corrupt-xlsx"
+    ),
     pytest.param(
         BadInput(xlsx(200), ("big.xlsx", "0.001 MB limit"), (("KOODISPATCH_INGEST__MAX_XLSX_MB", "0.001"),)),
         id="xlsx-over-size-limit",
@@ -196,9 +211,7 @@ BAD_INPUT = [
         id="no-spec-file",
     ),
     *(
-        pytest.param(
-            BadInput(lambda _, c=command: [c, "no-such-id"], ("'no-such-id'",)), id=f"{command}-unknown"
-        )
+        pytest.param(unknown_campaign(command), id=f"{command}-unknown")
         for command in ("report", "pause", "resume", "cancel", "status")
     ),
     pytest.param(BadInput(lambda _: ["rate", "--smart", "0"], ("smart", "positive")), id="rate-not-positive"),
@@ -206,12 +219,25 @@ BAD_INPUT = [
         BadInput(lambda _: ["rate"], ("rates.smart",), (("KOODISPATCH_RATES__SMART", "fast"),)),
         id="bad-setting",
     ),
+    pytest.param(
+        BadInput(
+            lambda _: ["report", "some-id"],
+            ("cannot reach Redis", "127.0.0.1:1"),
+            (("REDIS_URL", "redis://kd:s3cret@127.0.0.1:1/0"),),
+            absent=("s3cret",),
+        ),
+        id="redis-unreachable",
+    ),
+    pytest.param(
+        BadInput(lambda _: ["status", "some-id"], ("REDIS_URL", "scheme"), (("REDIS_URL", "http://x/0"),)),
+        id="not-a-redis-url",
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", BAD_INPUT)
 async def test_bad_input_is_one_error_line_and_writes_nothing(
-    case: BadInput, tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, sim: Any
+    case: BadInput, tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, sim: SimulatorThread
 ) -> None:
     env = cli_env(redis_url, sim.url, COLUMNS="50", **dict(case.env))  # a narrow terminal must not wrap
     run = await koodispatch(*case.make(tmp_path), env=env)
@@ -222,6 +248,8 @@ async def test_bad_input_is_one_error_line_and_writes_nothing(
     assert line.startswith("error: ")
     for fragment in case.expect:
         assert fragment in line
+    for secret in case.absent:
+        assert secret not in line
     assert not FULL_NUMBER.search(line), "phone numbers in errors must be masked"
     assert await redis_client.dbsize() == 0
     assert sum(sim.ledger()["calls"].values()) == 0
@@ -232,7 +260,7 @@ async def test_bad_input_is_one_error_line_and_writes_nothing(
 
 @pytest.mark.slow
 async def test_submit_is_idempotent_and_two_workers_complete_with_the_true_counts(
-    tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, sim: Any
+    tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, sim: SimulatorThread
 ) -> None:
     truth = generate_recipients(tmp_path / "r.csv", 8_000, seed=11)  # two batches, one per worker
     env = cli_env(redis_url, sim.url, **lifted())
@@ -270,7 +298,9 @@ async def test_submit_is_idempotent_and_two_workers_complete_with_the_true_count
     assert ledger["sms"]["unique"] == truth.imported - capable and ledger["sms"]["duplicates"] == 0
 
 
-async def test_status_prints_stage_bars_and_state(tmp_path: Path, redis_url: str, sim: Any) -> None:
+async def test_status_prints_stage_bars_and_state(
+    tmp_path: Path, redis_url: str, sim: SimulatorThread
+) -> None:
     generate_recipients(tmp_path / "r.csv", 2_000)
     env = cli_env(redis_url, sim.url)
     submitted = await koodispatch(*submit_args(tmp_path, tmp_path / "r.csv"), env=env)
@@ -286,7 +316,9 @@ async def test_status_prints_stage_bars_and_state(tmp_path: Path, redis_url: str
     assert lines[4].startswith("state running  sent 0")
 
 
-async def test_rate_changes_the_shared_budget(redis_url: str, redis_client: aioredis.Redis, sim: Any) -> None:
+async def test_rate_changes_the_shared_budget(
+    redis_url: str, redis_client: aioredis.Redis, sim: SimulatorThread
+) -> None:
     env = cli_env(redis_url, sim.url)
 
     changed = await koodispatch("rate", "--smart", "800", env=env)
@@ -295,14 +327,14 @@ async def test_rate_changes_the_shared_budget(redis_url: str, redis_client: aior
     assert changed.code == 0 and shown.code == 0, changed.err + shown.err
     for run in (changed, shown):
         rates = {line.split()[0]: line.split()[1] for line in run.out.splitlines()}
-        assert rates == {"capability": "1000/s", "smart": "800/s", "sms": "1000/s", "basic": "5000/s"}
+        assert set(rates) == {"capability", "smart", "sms", "basic"} and rates["smart"] == "800/s"
     info = await RateLimiter(redis_client, RateSettings()).get_rate("smart")
     assert info.rate == 800
 
 
 @pytest.mark.slow
 async def test_cancel_stops_a_running_campaign_and_reports_what_was_not_sent(
-    tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, sim: Any
+    tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, sim: SimulatorThread
 ) -> None:
     sim.update_config({"rates": {"smart": 500}})  # slow enough that the campaign is still running
     generate_recipients(tmp_path / "r.csv", 10_000, seed=5)
@@ -311,13 +343,14 @@ async def test_cancel_stops_a_running_campaign_and_reports_what_was_not_sent(
     assert submitted.code == 0, submitted.err
     cid = submitted.out.splitlines()[0]
 
-    with workers(2, env, tmp_path):
+    with workers(2, env, tmp_path) as procs:
         await _until(redis_client, cid, lambda r: r.sent["smart"] > 0)
         cancelled = await koodispatch("cancel", cid, env=env)
         assert cancelled.code == 0, cancelled.err
         assert cancelled.out.strip() == f"{cid}: running → cancelled"
         await _queue_drained(redis_client)  # both batch jobs have ended: the workers stopped sending
         ledger = sim.ledger()
+        assert all(proc.poll() is None for proc in procs)  # stopped sending, still serving
 
     report = report_json(await koodispatch("report", cid, "--json", env=env))
     sent = sum(report["sent"].values())

@@ -5,23 +5,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import redis.asyncio as aioredis
 import typer
 from arq.connections import ArqRedis
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 
-from engine.errors import DispatchError
-from engine.queue import open_queue
+from engine.errors import ConfigError, DispatchError
+from engine.phones import mask
+from engine.queue import open_queue, redis_settings
 from engine.settings import Settings, load_settings
 
 T = TypeVar("T")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # an error stays one line, however narrow the terminal
+# Masked at this one exit whatever raised the error: a number may hide in a header cell or a provider text.
+_PHONE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[ -]?|0086)?1\d{10}(?!\d)")
 
 
 def settings() -> Settings:
@@ -38,8 +45,9 @@ def settings() -> Settings:
 
 
 def fail(message: str, code: int = 2) -> None:
-    """Print one error line and exit non-zero."""
-    errors.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", highlight=False, markup=True)
+    """Print one error line, any phone number in it masked, and exit non-zero."""
+    line = _PHONE.sub(lambda m: mask(m.group()), " ".join(message.split()))
+    errors.print(f"[bold red]error:[/] {escape(line)}", highlight=False, markup=True)
     raise typer.Exit(code)
 
 
@@ -56,6 +64,9 @@ def run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
     except DispatchError as exc:
         fail(str(exc))
         raise  # unreachable
+    except RedisError as exc:  # e.g. Redis went away in the middle of a command
+        fail(f"Redis: {exc}")
+        raise  # unreachable
 
 
 def required_redis_url(cfg: Settings) -> str:
@@ -68,12 +79,38 @@ def required_redis_url(cfg: Settings) -> str:
 
 @contextlib.asynccontextmanager
 async def queue(url: str) -> AsyncIterator[ArqRedis]:
-    """An ArqRedis connection closed on exit."""
+    """An ArqRedis connection closed on exit; raises ConfigError at once when Redis cannot be reached.
+
+    ``open_queue`` retries for half a minute, which suits workers riding out a Redis restart, not a person
+    who mistyped REDIS_URL.
+    """
+    await _ping(url)
     redis = await open_queue(url)
     try:
         yield redis
     finally:
         await redis.aclose()
+
+
+async def _ping(url: str) -> None:
+    where = _redacted(url)
+    try:
+        redis_settings(url)  # arq's parse, as the workers will do it
+        client = aioredis.Redis.from_url(url, socket_connect_timeout=5)
+    except (ValueError, RuntimeError) as exc:  # not a redis://, rediss:// or unix:// URL, a bad db number
+        raise ConfigError(f"REDIS_URL {where}: {exc}") from None
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        raise ConfigError(f"cannot reach Redis at {where}: {exc}") from None
+    finally:
+        await client.aclose()
+
+
+def _redacted(url: str) -> str:
+    """The URL without its user and password."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -55,12 +55,12 @@ def worker_processes(
     environment = {**os.environ, **env, "REDIS_URL": url}
     procs = []
     for i in range(count):
-        log = (logs / f"worker-{i}.log").open("wb")
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "engine.cli", "worker"], env=environment, stdout=log, stderr=log
+        with (logs / f"worker-{i}.log").open("wb") as log:  # the child keeps its own descriptor
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "engine.cli", "worker"], env=environment, stdout=log, stderr=log
+                )
             )
-        )
     try:
         yield procs
     finally:
@@ -71,6 +71,7 @@ def worker_processes(
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
 
 
 def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping[str, str]) -> int:

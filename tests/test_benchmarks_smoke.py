@@ -1,0 +1,46 @@
+"""The benchmark programs run end to end at a tiny size and print their table (no timing is asserted).
+
+``--no-record`` keeps RESULTS.md as it is; ``--cache-dir`` keeps the generated files in the test's tmp dir.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def run_program(name: str, tmp_path: Path, *args: str) -> str:
+    """Run one program to its end; return its output, or fail with both streams."""
+    argv = [
+        sys.executable,
+        str(BENCHMARKS / name),
+        "--no-record",
+        "--repeat",
+        "1",
+        "--cache-dir",
+        str(tmp_path),
+    ]
+    done = subprocess.run([*argv, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{name} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def test_ingest_prints_its_table(tmp_path: Path) -> None:
+    results = (BENCHMARKS / "RESULTS.md").read_bytes() if (BENCHMARKS / "RESULTS.md").exists() else None
+    out = run_program("ingest.py", tmp_path, "--rows", "2000", "--xlsx-rows", "300")
+    assert "ingest: file → frozen batches in Redis" in out
+    assert "ours/floor" in out and "│ csv" in out and "│ xlsx" in out
+    after = (BENCHMARKS / "RESULTS.md").read_bytes() if (BENCHMARKS / "RESULTS.md").exists() else None
+    assert after == results  # --no-record
+
+
+def test_end_to_end_prints_its_table(tmp_path: Path) -> None:
+    out = run_program("end_to_end.py", tmp_path, "--recipients", "3000", "--workers", "2")
+    assert "end to end: file → every number sent once" in out
+    assert "ours/floor" in out and out.count("✓ 0 dup, each once") == 2  # the simulator's ledger

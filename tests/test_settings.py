@@ -1,0 +1,54 @@
+"""Settings: defaults, config/default.toml, environment overrides, unknown keys rejected."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from engine.errors import ConfigError
+from engine.settings import DEFAULT_CONFIG, Settings, load_settings
+
+
+def test_default_toml_matches_the_model_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KOODISPATCH_CONFIG", str(tmp_path / "none.toml"))
+    bare = load_settings()
+    shipped = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    for section, values in shipped.items():
+        assert getattr(bare, section).model_dump() == values, section
+
+
+def test_environment_overrides_toml(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KOODISPATCH_RATES__SMART", "800")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/2")
+    settings = load_settings()
+    assert settings.rates.smart == 800 and settings.redis_url == "redis://127.0.0.1:1/2"
+
+
+@pytest.mark.parametrize("name", ["KOODISPATCH_BOGUS", "KOODISPATCH_RATE__SMART"])
+def test_unknown_environment_variable_is_an_error(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(name, "1")
+    with pytest.raises(ConfigError, match=name):
+        load_settings()
+
+
+def test_unknown_nested_key_and_bad_value_are_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[rates]\nsmartt = 5\n", encoding="utf-8")
+    monkeypatch.setenv("KOODISPATCH_CONFIG", str(config))
+    with pytest.raises(ValidationError, match="smartt"):
+        load_settings()
+    monkeypatch.delenv("KOODISPATCH_CONFIG")
+    monkeypatch.setenv("KOODISPATCH_RATES__SMART", "-1")
+    with pytest.raises(ValidationError, match="smart"):
+        load_settings()
+
+
+def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KOODISPATCH_SK", "very-secret-sk")
+    monkeypatch.setenv("KOODISPATCH_SMS_APP_SECRET", "very-secret-app")
+    text = repr(load_settings()) + str(load_settings().model_dump())
+    assert "very-secret" not in text
+    assert isinstance(Settings.model_fields["sk"].description, str)
