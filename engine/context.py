@@ -8,6 +8,7 @@ from types import TracebackType
 
 import redis.asyncio as aioredis
 
+from engine.control import StateView
 from engine.provider.http import ProviderHttp
 from engine.provider.koomessage import KooMessageClient
 from engine.provider.smsapi import SmsApiClient
@@ -31,6 +32,7 @@ class EngineContext:
     scripts: Scripts
     resolver: Resolver
     retry_policy: RetryPolicy
+    states: StateView
     _stack: AsyncExitStack
 
     @classmethod
@@ -48,7 +50,10 @@ class EngineContext:
         d = settings.dispatch
         policy = RetryPolicy(d.retry_base_delay, d.retry_max_delay, d.outage_pause_after)
         resolver = Resolver(redis, scripts, koomessage, limiter, policy, settings.resolver.cache_ttl_hours)
-        return cls(settings, redis, http, koomessage, smsapi, limiter, scripts, resolver, policy, stack)
+        states = StateView(redis)
+        return cls(
+            settings, redis, http, koomessage, smsapi, limiter, scripts, resolver, policy, states, stack
+        )
 
     async def close(self) -> None:
         await self._stack.aclose()

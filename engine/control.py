@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import redis.asyncio as aioredis
 
 from engine import campaigns, keys
@@ -17,14 +19,28 @@ class Halt(DispatchError):
         self.state = state
 
 
-async def checkpoint(redis: aioredis.Redis, cid: str) -> None:
-    """Raise Halt unless the campaign is running; called right before each provider call.
+class StateView:
+    """One process's view of campaign states, read from Redis at most every ``ttl`` seconds per campaign.
 
-    One HGET per call keeps pause/cancel effective within one call's latency on every worker.
+    Every provider call passes a checkpoint (several per call with retries); a short-lived per-process copy
+    keeps that to a few Redis reads per second while pause and cancel still reach every worker within
+    ``ttl`` plus one call's latency.
     """
-    state = await campaigns.state_of(redis, cid)
-    if state is not CampaignState.RUNNING:
-        raise Halt(cid, state)
+
+    def __init__(self, redis: aioredis.Redis, ttl: float = 0.25) -> None:
+        self.redis = redis
+        self.ttl = ttl
+        self._seen: dict[str, tuple[float, CampaignState]] = {}
+
+    async def checkpoint(self, cid: str) -> None:
+        """Raise Halt unless the campaign is running; called right before each provider call."""
+        now = time.monotonic()
+        seen = self._seen.get(cid)
+        if seen is None or now - seen[0] > self.ttl:
+            seen = (now, await campaigns.state_of(self.redis, cid))
+            self._seen[cid] = seen
+        if seen[1] is not CampaignState.RUNNING:
+            raise Halt(cid, seen[1])
 
 
 async def _announce(redis: aioredis.Redis, cid: str, state: CampaignState) -> None:

@@ -15,7 +15,14 @@ from engine import campaigns, control
 from engine.batches import Batch, load_batch
 from engine.campaigns import CampaignRecord
 from engine.context import EngineContext
-from engine.errors import Ambiguous, ProviderError, StateError, StateLost, TerminalError
+from engine.errors import (
+    Ambiguous,
+    ProviderError,
+    ProviderUnavailable,
+    StateError,
+    StateLost,
+    TerminalError,
+)
 from engine.progress import Failure, Progress
 from engine.provider.codes import reason as reason_of
 from engine.provider.models import SendResult
@@ -51,7 +58,7 @@ class BatchRun:
         self.journal: dict[str, ChunkRecord] = {}
 
     async def checkpoint(self) -> None:
-        await control.checkpoint(self.ctx.redis, self.cid)
+        await self.ctx.states.checkpoint(self.cid)
 
     async def run(self) -> str:
         """Resolve and send the whole batch; returns the campaign state after the batch finished."""
@@ -131,45 +138,38 @@ class BatchRun:
     async def _send(self, sender: Sender, k: int, chunk: Chunk, attempts: int, path: str) -> None:
         numbers = len(chunk.indices)
 
-        async def journaled_send() -> SendResult:
+        async def attempt() -> SendResult:
             # journaled after the budget and control checks, right before the bytes leave: a halt or a
             # wait for budget never leaves a chunk in_flight that was not sent
-            nonlocal attempts
+            nonlocal attempts, path
             attempts += 1
             await self.progress.in_flight(sender.stage, k, chunk.ref, numbers, attempts)
-            return await sender.send(chunk, self.batch)
-
-        while True:
             try:
-                result = await call_with_retry(
-                    journaled_send,
-                    channel=sender.channel,
-                    count=numbers,
-                    limiter=self.ctx.limiter,
-                    policy=self.ctx.retry_policy,
-                    checkpoint=self.checkpoint,
-                )
+                return await sender.send(chunk, self.batch)
             except Ambiguous as exc:
-                log.warning(
-                    "campaign %s batch %d %s: ambiguous answer (%s); reconciling",
-                    self.cid,
-                    self.batch.number,
-                    chunk.ref,
-                    exc,
-                )
+                log.warning("campaign %s %s: ambiguous answer (%s); reconciling", self.cid, chunk.ref, exc)
                 found = await self._reconcile(sender, chunk)
-                if found is None:
+                if found is None:  # surely not landed: retried with backoff and the outage limit
                     path = "resent"
-                    continue
-                await self._record(sender, k, chunk, found, path="reconciled", attempts=attempts)
-                return
-            except TerminalError as exc:
-                code = exc.provider_code if isinstance(exc, ProviderError) else ""
-                failed = SendResult("", (), dict.fromkeys(chunk.numbers(self.batch), code))
-                await self._record(sender, k, chunk, failed, path=path, attempts=attempts, reason=str(exc))
-                return
-            await self._record(sender, k, chunk, result, path=path, attempts=attempts)
+                    raise ProviderUnavailable(f"{chunk.ref}: the provider has no record of it") from exc
+                path = "reconciled"
+                return found
+
+        try:
+            result = await call_with_retry(
+                attempt,
+                channel=sender.channel,
+                count=numbers,
+                limiter=self.ctx.limiter,
+                policy=self.ctx.retry_policy,
+                checkpoint=self.checkpoint,
+            )
+        except TerminalError as exc:
+            code = exc.provider_code if isinstance(exc, ProviderError) else ""
+            failed = SendResult("", (), dict.fromkeys(chunk.numbers(self.batch), code))
+            await self._record(sender, k, chunk, failed, path=path, attempts=attempts, reason=str(exc))
             return
+        await self._record(sender, k, chunk, result, path=path, attempts=attempts)
 
     async def _record(
         self,

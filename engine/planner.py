@@ -21,7 +21,9 @@ from arq.connections import ArqRedis
 from engine import campaigns, keys
 from engine.batches import write_batches
 from engine.campaign import CampaignSpec
+from engine.campaigns import CampaignRecord
 from engine.errors import ConfigError, InputError
+from engine.progress import unfinished
 from engine.recipients import Recipients
 from engine.records import CampaignState
 from engine.settings import Settings
@@ -106,13 +108,6 @@ async def enqueue(
     return queued
 
 
-async def unfinished(redis: aioredis.Redis, cid: str, total: int) -> list[int]:
-    """Batches of a campaign not yet finished."""
-    done: set[bytes] = await redis.smembers(keys.batches_done(cid))  # type: ignore[misc]
-    finished = {int(d) for d in done}
-    return [b for b in range(total) if b not in finished]
-
-
 async def submit(
     redis: ArqRedis, settings: Settings, spec: CampaignSpec, recipients: Path | None = None
 ) -> SubmitResult:
@@ -139,16 +134,19 @@ async def submit(
     return SubmitResult(cid, True, batches, counts, state.value)
 
 
+async def _queue_unfinished(redis: ArqRedis, record: CampaignRecord) -> int:
+    """Queue the unfinished batches of a campaign under its current generation; returns jobs queued."""
+    pending = await unfinished(redis, record.cid, record.batches)
+    return await enqueue(redis, record.cid, pending, record.generation, _start(record.spec))
+
+
 async def _resubmit(redis: ArqRedis, cid: str) -> SubmitResult:
     record = await campaigns.load(redis, cid)
     if not record.terminal and record.state is not CampaignState.PAUSED:
-        pending = await unfinished(redis, cid, record.batches)
-        await enqueue(redis, cid, pending, record.generation, _start(record.spec))
+        await _queue_unfinished(redis, record)
     return SubmitResult(cid, False, record.batches, record.counts, record.state.value)
 
 
 async def requeue(redis: ArqRedis, cid: str) -> int:
     """Queue the unfinished batches of a running campaign again (after resume); returns jobs queued."""
-    record = await campaigns.load(redis, cid)
-    pending = await unfinished(redis, cid, record.batches)
-    return await enqueue(redis, cid, pending, record.generation)
+    return await _queue_unfinished(redis, await campaigns.load(redis, cid))

@@ -90,10 +90,22 @@ async def counters(redis: aioredis.Redis, cid: str) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in raw.items()}
 
 
+async def unfinished(redis: aioredis.Redis, cid: str, total: int) -> list[int]:
+    """Batches of a campaign not yet finished."""
+    done: set[bytes] = await redis.smembers(keys.batches_done(cid))  # type: ignore[misc]
+    finished = {int(d) for d in done}
+    return [b for b in range(total) if b not in finished]
+
+
 async def open_chunks(redis: aioredis.Redis, cid: str, batches: int) -> int:
-    """How many chunks of the campaign are journaled ``in_flight`` right now."""
-    total = 0
-    for batch in range(batches):
-        raw: list[bytes] = await redis.hvals(keys.journal(cid, batch))  # type: ignore[misc]
-        total += sum(1 for value in raw if ChunkRecord.decode(value).state is ChunkState.IN_FLIGHT)
-    return total
+    """How many chunks of the campaign are journaled ``in_flight`` right now.
+
+    Finished batches cannot hold one, so only the journals of unfinished batches are read, in one round trip.
+    """
+    pipe = redis.pipeline(transaction=False)
+    for batch in await unfinished(redis, cid, batches):
+        pipe.hvals(keys.journal(cid, batch))
+    journals: list[list[bytes]] = await pipe.execute()
+    return sum(
+        ChunkRecord.decode(value).state is ChunkState.IN_FLIGHT for values in journals for value in values
+    )

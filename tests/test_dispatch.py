@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -202,3 +203,24 @@ async def test_per_number_failures_inside_an_accepted_call_are_recorded_once(
     assert report.failed_by_channel == {"smart": 2}
     failed = await queue.hgetall(keys.failed(result.cid))
     assert set(failed) == {mobiles[1].encode(), mobiles[2].encode()}
+
+
+async def test_call_the_provider_never_got_is_resent_after_backoff(
+    tmp_path: Path, engine: EngineContext, queue: ArqRedis, simulator: RunningSimulator
+) -> None:
+    mobiles = numbers(True, 100)
+    path = write(tmp_path / "r.csv", {"mobile": mobiles})
+    result = await planner.submit(queue, engine.settings, make_spec("skip"), path)
+    # the connection drops before the provider processes the call: ambiguous to us, nothing landed
+    simulator.update_config({"channel_faults": {"smart": {"drop_share": 1.0}}})
+    run = asyncio.create_task(dispatch_batch(engine, result.cid, 0))
+    for _ in range(400):  # until two sends were dropped, reconciled as "not found" and resent
+        if simulator.ledger.faults["drop"]["smart"] >= 2:
+            break
+        await asyncio.sleep(0.05)
+    simulator.update_config({"channel_faults": {"smart": None}})
+    assert (await run).result == "finished"
+    ledger = simulator.ledger.snapshot()
+    assert ledger["smart"]["unique"] == 100 and ledger["smart"]["duplicates"] == 0
+    [record] = [ChunkRecord.decode(v) for v in (await queue.hgetall(keys.journal(result.cid, 0))).values()]
+    assert record.path == "resent" and record.attempts >= 3
