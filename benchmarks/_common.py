@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import orjson
 import polars as pl
@@ -47,8 +47,9 @@ console = Console(width=None if sys.stdout.isatty() else 220)  # piped: one line
 # -- the campaign and the data ----------------------------------------------------------------------------
 
 
-def bench_spec() -> CampaignSpec:
-    """The campaign every benchmark submits: personalised smart message, per-recipient plain-SMS fallback.
+def bench_spec(fallback: Literal["sms", "skip"] = "sms") -> CampaignSpec:
+    """The campaign every benchmark submits: personalised smart message, per-recipient plain-SMS fallback
+    (``skip``: smart messages only, the calls a bare SDK loop makes).
 
     It reads two parameter columns, so ingest carries real text per row, not only numbers.
     """
@@ -62,7 +63,7 @@ def bench_spec() -> CampaignSpec:
                 "signature": "华为云",
                 "app_name": "bench",
             },
-            "fallback": {"policy": "sms", "sms_params": ["name", "amount"]},
+            "fallback": {"policy": fallback, "sms_params": ["name", "amount"]},
             "recipients": {"mobile_column": "mobile"},
         }
     )
@@ -209,15 +210,17 @@ def stopped_on_exit(
                 proc.wait()
 
 
-def wait_until(ready: Callable[[], bool], procs: list[subprocess.Popen[bytes]], what: str) -> None:
-    """Poll ``ready`` until it holds; fail at once if a process we wait on died, or after a minute."""
+def wait_until(ready: Callable[[], T | None], procs: list[subprocess.Popen[bytes]], what: str) -> T:
+    """Poll ``ready`` until it returns something true, and return that; fail at once if a process we wait
+    on died, or after a minute."""
     deadline = time.monotonic() + START_TIMEOUT
-    while not ready():
+    while not (value := ready()):
         if any(proc.poll() is not None for proc in procs):
             raise RuntimeError(f"a process exited while waiting for {what}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
         time.sleep(0.05)
+    return value
 
 
 # -- machine, command line, goals -------------------------------------------------------------------------
@@ -285,9 +288,15 @@ def command_line() -> str:
     return shlex.join(["python", str(shown), *sys.argv[1:]])
 
 
-def goal(value: float, limit: float) -> str:
-    """``✓ met`` or ``✗ missed``: whether ``value`` is within ``limit`` (lower is better)."""
-    return "✓ met" if value <= limit else "✗ missed"
+def goal(value: float, limit: float, *, at_least: bool = False) -> str:
+    """``✓ met`` or ``✗ missed``: whether ``value`` is within ``limit`` (lower is better unless
+    ``at_least``, as for a share of a cap or a speed-up)."""
+    met = value >= limit if at_least else value <= limit
+    return "✓ met" if met else "✗ missed"
+
+
+def percent(share: float) -> str:
+    return f"{share * 100:.2f} %"
 
 
 def seconds(value: float) -> str:
@@ -376,13 +385,14 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 def interleaved(
-    label: str, repeat: int, floor: Callable[[], T], ours: Callable[[], T]
+    label: str, repeat: int, floor: Callable[[], T], ours: Callable[[], T], baseline: str = "floor"
 ) -> tuple[list[T], list[T]]:
-    """Floor and ours ``repeat`` times each, alternating, so drifting machine load hits both alike."""
-    samples: dict[str, list[T]] = {"floor": [], "ours": []}
+    """Floor and ours ``repeat`` times each, alternating, so drifting machine load hits both alike;
+    ``baseline`` names the floor side in the progress lines."""
+    samples: dict[str, list[T]] = {baseline: [], "ours": []}
     for i in range(1, repeat + 1):
-        for side, measure in (("floor", floor), ("ours", ours)):
+        for side, measure in ((baseline, floor), ("ours", ours)):
             with Stopwatch() as watch:
                 samples[side].append(measure())
             console.print(f"{label}: {side} {i}/{repeat} took {watch.seconds:.1f} s", highlight=False)
-    return samples["floor"], samples["ours"]
+    return samples[baseline], samples["ours"]

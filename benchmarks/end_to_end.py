@@ -17,18 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
-import sys
-import urllib.request
-from collections.abc import Awaitable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TypeVar, get_args
+from typing import Final, TypeVar, get_args
 
-import orjson
 import polars as pl
-import redis
 import uvloop
 from _common import (
     Dataset,
@@ -50,153 +44,28 @@ from _common import (
     report_to_parent,
     run_child,
     seconds,
-    stopped_on_exit,
-    wait_until,
 )
+from _sim import Expected, LedgerCheck, dataset_split, engine_env, run_engine, sim_call, simulator_process
 
-from engine import keys, planner
 from engine.batches import Batch, iter_batches
-from engine.cli.service import worker_processes
 from engine.dispatch import CHUNKS_IN_PARALLEL
 from engine.provider.http import ProviderHttp
 from engine.provider.koomessage import KooMessageClient
 from engine.provider.limits import CAPABILITY_MAX_MOBILES
 from engine.provider.smsapi import SmsApiClient
-from engine.queue import open_queue
-from engine.records import TERMINAL, CampaignState, chunk_ref
-from engine.redis_server import RedisServer, free_port
-from engine.report import build_report
+from engine.records import chunk_ref
 from engine.senders import Chunk, Sender, SmartSender, cut, fallback_sender
 from engine.settings import Settings, load_settings
-from engine.simulator.capability import is_capable
 from engine.types import Channel
 
 T = TypeVar("T")
 TIME_GOAL: Final = 1.3
-LIFTED_RATE: Final = "1e9"
-POLL_SECONDS: Final = 0.05  # how often the parent looks for the campaign's end: its timing resolution
 FLOOR_CID: Final = "bench-" + "0" * 16  # as long as a derived campaign id, so request bodies match in size
 COLUMNS: Final = [
     "recipients", "numbers sent", "workers",
     "floor", "floor numbers/s", "ours", "ours numbers/s",
     "ours/floor", "time ≤ 1.3×", "CPU floor → ours", "simulator CPU", "ledger floor", "ledger ours",
 ]  # fmt: skip
-# urllib without proxies: admin calls must go to the loopback simulator, whatever http_proxy says
-LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-# -- the simulator, in its own process --------------------------------------------------------------------
-
-
-def sim_call(url: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
-    """GET (or POST ``body``) one ``/_simulator/*`` admin endpoint; returns the decoded JSON."""
-    data = None if body is None else orjson.dumps(dict(body))
-    with LOCAL.open(urllib.request.Request(url + path, data=data), timeout=30) as answer:
-        return orjson.loads(answer.read())
-
-
-@dataclass(frozen=True)
-class Simulator:
-    """The running simulator process: where it answers, and its pid to read its CPU time."""
-
-    url: str
-    pid: int
-
-
-@contextmanager
-def simulator_process(logs: Path) -> Iterator[Simulator]:
-    """``koodispatch simulate`` with every rate lifted and no latency, on loopback.
-
-    Its own process, so the simulator does not share a GIL with whatever is being measured.
-    """
-    port = free_port()
-    lifted = ["--smart-rate", "0", "--sms-rate", "0", "--basic-rate", "0", "--capability-rate", "0"]
-    argv = [sys.executable, "-m", "engine.cli", "simulate", "--host", "127.0.0.1", "--port", str(port)]
-    url = f"http://127.0.0.1:{port}"
-    with (
-        (logs / "simulator.log").open("wb") as log,
-        subprocess.Popen(
-            [*argv, *lifted, "--latency-ms", "0", "--seed", "1"], stdout=log, stderr=log
-        ) as proc,
-        stopped_on_exit(proc),
-    ):
-        wait_until(lambda: _answers(url), [proc], "the simulator to answer")
-        yield Simulator(url, proc.pid)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return bool(sim_call(url, "/_simulator/health").get("ok"))
-    except OSError:
-        return False
-
-
-def engine_env(sim_url: str) -> dict[str, str]:
-    """Settings of every engine process (floor and workers alike): the simulator, budgets lifted."""
-    lifted = {f"KOODISPATCH_RATES__{channel.upper()}": LIFTED_RATE for channel in get_args(Channel)}
-    return {
-        "KOODISPATCH_PROVIDER__KOOMESSAGE_URL": sim_url,
-        "KOODISPATCH_PROVIDER__SMSAPI_URL": sim_url,
-        **lifted,
-    }
-
-
-# -- the ledger -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Expected:
-    """The split the simulator's capability verdicts force: which numbers get smart, which get SMS."""
-
-    capable: int
-    total: int
-
-
-def expected_split(data: Dataset, sim_url: str) -> Expected:
-    """Count capable numbers with the simulator's own deterministic verdict function and live share."""
-    share = float(sim_call(sim_url, "/_simulator/config")["capable_share"])
-    numbers = floor_recipients(data.path, [])["mobile"].cast(pl.Utf8)
-    return Expected(sum(is_capable(n, share) for n in numbers), len(numbers))
-
-
-@dataclass(frozen=True)
-class LedgerCheck:
-    """What the simulator accepted during one run, judged against the expected split."""
-
-    unique: dict[str, int]
-    duplicates: int
-    calls: dict[str, int]
-    expected: Expected
-
-    @classmethod
-    def read(cls, sim_url: str, expected: Expected, side: str) -> LedgerCheck:
-        """The ledger after one side's run; a run that broke "exactly once" fails the benchmark."""
-        ledger = sim_call(sim_url, "/_simulator/ledger")
-        channels = ("smart", "sms", "basic")
-        check = cls(
-            unique={c: ledger[c]["unique"] for c in channels},
-            duplicates=sum(ledger[c]["duplicates"] for c in channels),
-            calls={c: n for c, n in ledger["calls"].items() if n},
-            expected=expected,
-        )
-        if not check.once:
-            raise RuntimeError(f"{side}: the simulator's ledger breaks exactly-once: {check.verdict()}")
-        return check
-
-    @property
-    def once(self) -> bool:
-        """Every number exactly once: smart to each capable one, SMS to each other one, nothing else."""
-        e = self.expected
-        return self.duplicates == 0 and self.unique == {
-            "smart": e.capable,
-            "sms": e.total - e.capable,
-            "basic": 0,
-        }
-
-    def verdict(self) -> str:
-        if self.once:
-            return "✓ 0 dup, each once"
-        return f"✗ {self.duplicates} dup, {self.unique}"
 
 
 # -- floor: the same calls from one bare asyncio process --------------------------------------------------
@@ -273,7 +142,7 @@ def measure_floor(path: Path, workers: int) -> None:
     uvloop.run(go())
 
 
-# -- ours: submit + real worker processes -----------------------------------------------------------------
+# -- parent -----------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -288,59 +157,13 @@ class Run:
     ledger: LedgerCheck
 
 
-def run_ours(data: Dataset, sim_url: str, workers: int, logs: Path) -> tuple[float, float, int]:
-    """A fresh private Redis, N workers already up, then the clock runs from submit to completed.
-
-    Returns wall seconds, CPU seconds of submitter + workers + redis-server in that window, and the
-    Redis commands of the run (INFO commandstats).
-    """
-    server = RedisServer()
-    server.start()
-    try:
-        with (
-            worker_processes(workers, server.url, engine_env(sim_url), logs) as procs,
-            redis.Redis.from_url(server.url) as client,  # this connection plus one per worker
-        ):
-            wait_until(lambda: len(client.client_list()) > workers, procs, "the workers to connect")
-            assert server.process is not None
-            pids = [server.process.pid, *(proc.pid for proc in procs)]
-            before = sum(process_cpu(pid) for pid in pids)
-            with Stopwatch() as watch:
-                uvloop.run(submit_and_wait(server.url, data.path, procs))
-            cpu = watch.cpu + sum(process_cpu(pid) for pid in pids) - before
-            commands = sum(stat["calls"] for stat in client.info("commandstats").values())
-            return watch.seconds, cpu, commands
-    finally:
-        server.close()
-
-
-async def submit_and_wait(url: str, path: Path, procs: list[subprocess.Popen[bytes]]) -> None:
-    """Submit the campaign and poll its state until it ends; fail if a worker dies on the way."""
-    terminal = {state.value.encode() for state in TERMINAL}
-    queue = await open_queue(url)
-    try:
-        result = await planner.submit(queue, load_settings(), bench_spec(), path)
-        while await queue.hget(keys.campaign(result.cid), "state") not in terminal:  # type: ignore[misc]
-            if any(proc.poll() is not None for proc in procs):
-                raise RuntimeError("a worker process exited during the run")
-            await asyncio.sleep(POLL_SECONDS)
-        report = await build_report(queue, result.cid)
-    finally:
-        await queue.aclose()
-    if report.state != CampaignState.COMPLETED.value:
-        raise RuntimeError(f"campaign ended {report.state}: {report.reason}")
-
-
-# -- parent -----------------------------------------------------------------------------------------------
-
-
 def main(args: argparse.Namespace) -> None:
     machine = Machine.current()
     data = dataset(args.cache_dir, args.recipients, "csv")
     logs = args.cache_dir / "logs"  # simulator and worker logs of the latest run, for when one fails
     logs.mkdir(parents=True, exist_ok=True)
     with simulator_process(logs) as sim:
-        expected = expected_split(data, sim.url)
+        expected = dataset_split(data, sim.url)
         env = {**os.environ, **engine_env(sim.url)}
         argv = child_argv(
             __file__, "--child", "floor", "--file", str(data.path), "--workers", str(args.workers)
@@ -357,9 +180,10 @@ def main(args: argparse.Namespace) -> None:
         def ours() -> Run:
             sim_call(sim.url, "/_simulator/reset", {})
             sim_before = process_cpu(sim.pid)
-            elapsed, cpu, commands = run_ours(data, sim.url, args.workers, logs)
+            run = run_engine(bench_spec(), data.path, args.workers, engine_env(sim.url), logs)
             sim_cpu = process_cpu(sim.pid) - sim_before
-            return Run(elapsed, cpu, sim_cpu, commands, LedgerCheck.read(sim.url, expected, "ours"))
+            ledger = LedgerCheck.read(sim.url, expected, "ours")
+            return Run(run.seconds, run.cpu, sim_cpu, run.redis_commands, ledger)
 
         floors, ourses = interleaved("end to end", args.repeat, floor, ours)
     publish(summarise(args, data, expected, floors, ourses), machine, not args.no_record)
@@ -390,7 +214,7 @@ def summarise(
         f"ours sent {per_call:.0f} Redis commands per provider call",
         "CPU: seconds the side's processes used in the timed window (floor: its process; ours: submitting "
         "process + workers + redis-server); simulator CPU: the simulator's in the same run",
-        f"smart-capable {expected.capable:,} of {total:,} (simulator share); "
+        f"smart-capable {expected.smart:,} of {total:,} (simulator share); "
         "simulator: own process, rates lifted, 0 ms latency",
     ]
     return Result("end to end: file → every number sent once", COLUMNS, [row], notes)

@@ -1,6 +1,16 @@
 """koodispatch: exactly-once bulk dispatch of KooMessage smart messages."""
 
-from engine.api import campaign_report, campaign_status, cancel, pause, resume, set_rates, submit_campaign
+from engine.api import (
+    campaign_report,
+    campaign_status,
+    cancel,
+    pause,
+    plan_campaign,
+    resend_failed,
+    resume,
+    set_rates,
+    submit_campaign,
+)
 from engine.campaign import CampaignSpec, load_spec
 from engine.errors import (
     ConfigError,
@@ -12,6 +22,7 @@ from engine.errors import (
     TerminalError,
     TransientError,
 )
+from engine.forecast import Forecast
 from engine.planner import SubmitResult
 from engine.queue import open_queue
 from engine.report import Report
@@ -21,6 +32,7 @@ __all__ = [
     "CampaignSpec",
     "ConfigError",
     "DispatchError",
+    "Forecast",
     "InputError",
     "ProviderError",
     "Report",
@@ -37,6 +49,8 @@ __all__ = [
     "load_spec",
     "open_queue",
     "pause",
+    "plan_campaign",
+    "resend_failed",
     "resume",
     "set_rates",
     "submit_campaign",

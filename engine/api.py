@@ -8,19 +8,24 @@ except ``load_settings()`` when no settings are passed.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
-from engine import control, planner
+from engine import control, planner, resend, trial
 from engine.campaign import CampaignSpec, load_spec
+from engine.context import EngineContext
 from engine.errors import ConfigError
+from engine.forecast import Forecast
+from engine.plan import plan
 from engine.planner import SubmitResult
+from engine.preflight import run_preflight
 from engine.ratelimit import CHANNELS, RateInfo, RateLimiter
 from engine.report import Report, build_report
+from engine.reports.failed import FailureFilter
 from engine.settings import Settings, load_settings
 from engine.types import Channel
 
@@ -39,13 +44,40 @@ async def submit_campaign(
     redis: ArqRedis,
     recipients: Path | None = None,
     settings: Settings | None = None,
+    preflight: bool = True,
 ) -> SubmitResult:
-    """Validate and submit a campaign; idempotent per campaign id.
+    """Validate, preflight and submit a campaign; idempotent per campaign id (a resubmission skips
+    preflight).
 
-    Raises ConfigError (bad spec, naming the field) or InputError (bad recipient file, naming file/row/
-    column) before anything is written to Redis.
+    Raises ConfigError (bad spec or a preflight error, naming the field and template id) or InputError
+    (bad recipient file, naming file/row/column) before anything is written to Redis; ProviderError when
+    preflight cannot reach the provider (``preflight=False`` skips it, e.g. offline).
     """
-    return await planner.submit(redis, settings or load_settings(), _spec(spec), recipients)
+    cfg, campaign = settings or load_settings(), _spec(spec)
+
+    async def check() -> tuple[str, ...]:
+        return (await run_preflight(campaign, cfg)).warnings
+
+    return await planner.submit(redis, cfg, campaign, recipients, check if preflight else None)
+
+
+async def plan_campaign(
+    spec: CampaignSpec | Path | str | Mapping[str, Any],
+    *,
+    redis: aioredis.Redis,
+    recipients: Path | None = None,
+    settings: Settings | None = None,
+    check_capability: bool = False,
+) -> Forecast:
+    """Forecast a campaign without sending or writing campaign state: import counts, capability split,
+    SMS segments, provider calls per channel, cost, duration, send-window fit and preflight findings.
+
+    ``check_capability`` asks the provider about numbers missing from the shared verdict cache (and
+    caches the answers). Raises ConfigError / InputError as submit does.
+    """
+    cfg = settings or load_settings()
+    async with await EngineContext.open(cfg, redis) as ctx:
+        return await plan(ctx, _spec(spec), recipients, check_capability=check_capability)
 
 
 async def campaign_report(cid: str, *, redis: aioredis.Redis) -> Report:
@@ -56,21 +88,56 @@ async def campaign_report(cid: str, *, redis: aioredis.Redis) -> Report:
 campaign_status = campaign_report
 
 
+async def resend_failed(
+    cid: str,
+    *,
+    redis: ArqRedis,
+    reasons: Collection[str] = (),
+    channel: str | None = None,
+    new_id: str | None = None,
+    settings: Settings | None = None,
+    preflight: bool = True,
+) -> SubmitResult:
+    """Submit a new campaign with the spec of ``cid`` to its failed and undelivered numbers only.
+
+    ``reasons`` (e.g. ``template``, ``undelivered``) and ``channel`` narrow the numbers taken. Without
+    ``new_id`` the id is derived from ``cid`` and the numbers, so a repeated call finds the first resend.
+    Goes through ``submit_campaign`` (preflight included). Raises ConfigError for an unknown channel,
+    StateError for an unknown campaign, InputError when no failed number matches.
+    """
+    if channel is not None and channel not in get_args(Channel):
+        raise ConfigError(f"channel {channel!r}: expected one of {', '.join(get_args(Channel))}")
+    cfg = settings or load_settings()
+
+    async def submit(spec: CampaignSpec, recipients: Path) -> SubmitResult:
+        return await submit_campaign(
+            spec, redis=redis, recipients=recipients, settings=cfg, preflight=preflight
+        )
+
+    return await resend.resend_failed(redis, cid, submit, FailureFilter(frozenset(reasons), channel), new_id)
+
+
 async def pause(cid: str, *, redis: aioredis.Redis) -> str:
     """Pause a campaign on every worker; returns the previous state."""
     return (await control.pause(redis, cid)).value
 
 
 async def resume(cid: str, *, redis: ArqRedis) -> str:
-    """Resume a paused campaign and queue its unfinished batches again; returns the previous state."""
+    """Resume a paused campaign and queue its unfinished batches again; returns the previous state.
+
+    Raises StateError while the campaign's trial send is not over.
+    """
+    await trial.ensure_ended(redis, cid)
     previous = await control.resume(redis, cid)
     await planner.requeue(redis, cid)
     return previous.value
 
 
 async def cancel(cid: str, *, redis: aioredis.Redis) -> str:
-    """Cancel a campaign; returns the previous state."""
-    return (await control.cancel(redis, cid)).value
+    """Cancel a campaign (and its trial send, if still going); returns the previous state."""
+    previous = await control.cancel(redis, cid)
+    await trial.cancel_with(redis, cid)
+    return previous.value
 
 
 async def set_rates(

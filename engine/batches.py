@@ -7,6 +7,7 @@ to is fixed at submission no matter what happens to the source file afterwards.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ import polars as pl
 import redis.asyncio as aioredis
 
 from engine import keys
+from engine.errors import StateLost
 from engine.phones import pack, unpack
 
 SEPARATOR = "\x1f"  # ASCII unit separator; ingest strips control characters from cells
@@ -34,11 +36,13 @@ class Batch:
         return [self.params[column][index] for column in columns]
 
 
-def _encode(frame: pl.DataFrame, columns: Sequence[str]) -> dict[str, bytes]:
-    fields = {"n": pack(frame["mobile"])}
-    for column in columns:
-        fields[f"p:{column}"] = SEPARATOR.join(frame[column].to_list()).encode()
-    return fields
+def _encode(frame: pl.DataFrame, columns: Sequence[str], size: int) -> list[dict[str, bytes]]:
+    """The hash fields of each batch of ``frame``; joined in polars, no Python string per recipient."""
+    return [
+        {"n": pack(part["mobile"])}
+        | {f"p:{column}": part[column].str.join(SEPARATOR).item().encode() for column in columns}
+        for part in iter_batches(frame, size)
+    ]
 
 
 def iter_batches(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
@@ -50,22 +54,33 @@ def iter_batches(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
 async def write_batches(
     redis: aioredis.Redis, cid: str, frame: pl.DataFrame, columns: Sequence[str], size: int
 ) -> int:
-    """Store every batch of ``frame``; idempotent (same input, same keys and values). Returns the count."""
+    """Store every batch of ``frame``; idempotent (same input, same keys and values). Returns the count.
+
+    PIPELINE_BATCHES batches are encoded off the event loop while the previous ones are being written.
+    """
     count = 0
-    pipe = redis.pipeline(transaction=False)
-    for count, part in enumerate(iter_batches(frame, size), start=1):
-        pipe.hset(keys.batch(cid, count - 1), mapping=_encode(part, columns))
-        if count % PIPELINE_BATCHES == 0:
-            await pipe.execute()
-    await pipe.execute()
+    writing: asyncio.Future[list[object]] | None = None
+    try:
+        for group in iter_batches(frame, size * PIPELINE_BATCHES):
+            encoded = await asyncio.to_thread(_encode, group, columns, size)
+            if writing is not None:
+                await writing
+            pipe = redis.pipeline(transaction=False)
+            for number, fields in enumerate(encoded, start=count):
+                pipe.hset(keys.batch(cid, number), mapping=fields)
+            writing = asyncio.ensure_future(pipe.execute())
+            count += len(encoded)
+    finally:
+        if writing is not None:  # also when encoding failed: no write is left running unobserved
+            await writing
     return count
 
 
 async def load_batch(redis: aioredis.Redis, cid: str, number: int, columns: Sequence[str]) -> Batch:
-    """Read a frozen batch back; KeyError if it is gone (the caller turns that into StateLost)."""
+    """Read a frozen batch back; StateLost if it is gone (Redis lost data: never start it from zero)."""
     raw: dict[bytes, bytes] = await redis.hgetall(keys.batch(cid, number))  # type: ignore[misc]
     if b"n" not in raw:
-        raise KeyError(keys.batch(cid, number))
+        raise StateLost(f"campaign {cid}: batch {number} is gone from Redis")
     numbers = unpack(raw[b"n"])
     params = {}
     for column in columns:

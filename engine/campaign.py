@@ -33,6 +33,7 @@ from engine.settings import IngestSettings
 _INGEST: Final = IngestSettings()
 _SPEC: Final = "campaign spec"  # how an error names a spec that came from a dict, not a file
 _ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")  # also keeps the Redis hash tag {cid} well-formed
+_LATE_MAX_MINUTES: Final = 72 * 60  # status reports arrive within 72 h; later, none is coming
 
 
 def _template_id(value: str) -> str:
@@ -121,6 +122,9 @@ class SmsChannelSpec(_Spec):
         description="SMS signature (短消息签名), without brackets",
     )
     app_name: str = Field(min_length=1, description="SMS application name (短消息应用)")
+    require_service_number: bool = Field(
+        False, description="preflight: channel_number must be bound to a service number (服务号)"
+    )
 
 
 class FallbackSpec(_Spec):
@@ -159,12 +163,26 @@ class FallbackSpec(_Spec):
         le=limits.VMS_EXPIRATION_HOURS[1],
         description="hours the basic-edition message may wait for delivery",
     )
+    after_minutes: float | None = Field(
+        None,
+        gt=0,
+        le=_LATE_MAX_MINUTES,
+        description="also send the fallback to smart-message numbers not confirmed delivered this many "
+        "minutes after their batch finished (failed or no receipt); once per number",
+    )
 
     @field_validator("basic_template_id")
     @classmethod
     def _required_for_basic(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None and info.data.get("policy") == "basic":
             raise ValueError("required when policy is 'basic'")
+        return value
+
+    @field_validator("after_minutes")
+    @classmethod
+    def _needs_a_channel(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("policy") not in ("sms", "basic"):
+            raise ValueError("needs policy 'sms' or 'basic': the late fallback sends on that channel")
         return value
 
 

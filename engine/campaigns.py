@@ -42,6 +42,7 @@ class CampaignRecord:
     created_at: float
     reason: str
     updated_at: float
+    digest: str = ""  # of spec and recipient file, as submitted
 
     @property
     def terminal(self) -> bool:
@@ -65,6 +66,7 @@ def decode_record(cid: str, raw: dict[bytes, bytes]) -> CampaignRecord:
         created_at=float(_text(raw, "created_at", "0")),
         reason=_text(raw, "reason"),
         updated_at=float(_text(raw, "updated_at", "0")),
+        digest=_text(raw, "digest"),
     )
 
 
@@ -97,6 +99,8 @@ async def create(
     state: CampaignState,
     batches: int,
     counts: dict[str, int],
+    reason: str = "",
+    digest: str = "",
 ) -> bool:
     """Write the record once; return False (and change nothing) if the campaign already exists."""
     now = time.time()
@@ -108,7 +112,8 @@ async def create(
         "generation": 0,
         "created_at": now,
         "updated_at": now,
-        "reason": "",
+        "reason": reason,
+        "digest": digest,
     }
     key = keys.campaign(cid)
     async with redis.pipeline(transaction=True) as pipe:
@@ -127,24 +132,33 @@ async def create(
 
 
 async def transition(
-    redis: aioredis.Redis, cid: str, target: CampaignState, reason: str = "", bump_generation: bool = False
+    redis: aioredis.Redis,
+    cid: str,
+    target: CampaignState,
+    reason: str = "",
+    bump_generation: bool = False,
+    generation: int | None = None,
 ) -> CampaignState:
     """Atomically move a campaign to ``target``; return the previous state.
 
     Raises StateError when the move is not allowed from the current state (e.g. resume of a completed
-    campaign). Concurrent pause/resume/cancel serialise on WATCH: each either applies or retries.
+    campaign), or when ``generation`` is given and the campaign has moved past it (a worker's verdict from
+    before a resume must not pause the resumed campaign). Concurrent pause/resume/cancel serialise on WATCH:
+    each either applies or retries.
     """
     key = keys.campaign(cid)
     while True:
         async with redis.pipeline(transaction=True) as pipe:
             try:
                 await pipe.watch(key)
-                raw_state = await pipe.hget(key, "state")  # type: ignore[misc]
+                raw_state, raw_generation = await pipe.hmget(key, ["state", "generation"])  # type: ignore[misc]
                 if raw_state is None:
                     await load(redis, cid)  # raises the right error
                 current = CampaignState(raw_state.decode())
                 if current not in ALLOWED_FROM[target]:
                     raise StateError(f"campaign {cid} is {current.value}; cannot become {target.value}")
+                if generation is not None and int(raw_generation or 0) != generation:
+                    raise StateError(f"campaign {cid} was resumed since; not {target.value}")
                 pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.hset(key, mapping={"state": target.value, "reason": reason, "updated_at": time.time()})
                 if bump_generation:

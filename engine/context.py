@@ -9,6 +9,7 @@ from types import TracebackType
 import redis.asyncio as aioredis
 
 from engine.control import StateView
+from engine.lease import Leases
 from engine.provider.http import ProviderHttp
 from engine.provider.koomessage import KooMessageClient
 from engine.provider.smsapi import SmsApiClient
@@ -33,6 +34,7 @@ class EngineContext:
     resolver: Resolver
     retry_policy: RetryPolicy
     states: StateView
+    leases: Leases
     _stack: AsyncExitStack
 
     @classmethod
@@ -43,16 +45,27 @@ class EngineContext:
         koomessage = KooMessageClient.from_settings(http, settings)
         smsapi = SmsApiClient.from_settings(http, settings)
         # a slot of a dead worker must outlive any call it could still be making
-        lease = settings.provider.connect_timeout + settings.provider.read_timeout + 10
-        limiter = RateLimiter(redis, settings.rates, lease_seconds=lease)
+        limiter = RateLimiter(redis, settings.rates, lease_seconds=settings.provider.call_lifetime)
         await limiter.ensure_defaults()
         scripts = Scripts(redis)
         d = settings.dispatch
         policy = RetryPolicy(d.retry_base_delay, d.retry_max_delay, d.outage_pause_after)
         resolver = Resolver(redis, scripts, koomessage, limiter, policy, settings.resolver.cache_ttl_hours)
         states = StateView(redis)
+        leases = Leases(redis, d.lease_seconds)
         return cls(
-            settings, redis, http, koomessage, smsapi, limiter, scripts, resolver, policy, states, stack
+            settings,
+            redis,
+            http,
+            koomessage,
+            smsapi,
+            limiter,
+            scripts,
+            resolver,
+            policy,
+            states,
+            leases,
+            stack,
         )
 
     async def close(self) -> None:

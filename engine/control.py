@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import datetime
 
 import redis.asyncio as aioredis
 
-from engine import campaigns, keys
-from engine.errors import DispatchError
+from engine import campaigns, keys, window
+from engine.campaign import ScheduleSpec
+from engine.errors import DispatchError, StateError, StateLost
 from engine.records import CampaignState
 
 
@@ -19,37 +22,71 @@ class Halt(DispatchError):
         self.state = state
 
 
+class WindowClosed(Halt):
+    """Raised at a checkpoint of a running campaign outside its send window; it may send at ``opens_at``."""
+
+    def __init__(self, cid: str, opens_at: datetime) -> None:
+        super().__init__(cid, CampaignState.RUNNING)
+        self.cid = cid
+        self.opens_at = opens_at
+
+    def __str__(self) -> str:
+        return f"campaign {self.cid} is outside its send window until {self.opens_at.isoformat()}"
+
+
 class StateView:
     """One process's view of campaign states, read from Redis at most every ``ttl`` seconds per campaign.
 
     Every provider call passes a checkpoint (several per call with retries); a short-lived per-process copy
     keeps that to a few Redis reads per second while pause and cancel still reach every worker within
-    ``ttl`` plus one call's latency.
+    ``ttl`` plus one call's latency. ``clock`` (aware datetimes) decides the send window; tests replace it.
     """
 
-    def __init__(self, redis: aioredis.Redis, ttl: float = 0.25) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, ttl: float = 0.25, clock: Callable[[], datetime] = window.utc_now
+    ) -> None:
         self.redis = redis
         self.ttl = ttl
+        self.clock = clock
         self._seen: dict[str, tuple[float, CampaignState]] = {}
 
-    async def checkpoint(self, cid: str) -> None:
-        """Raise Halt unless the campaign is running; called right before each provider call."""
+    async def checkpoint(self, cid: str, schedule: ScheduleSpec | None = None) -> None:
+        """Raise Halt unless the campaign is running; called right before each provider call.
+
+        With the campaign's ``schedule``, raise WindowClosed outside its start time and send window.
+        """
         now = time.monotonic()
         seen = self._seen.get(cid)
         if seen is None or now - seen[0] > self.ttl:
-            seen = (now, await campaigns.state_of(self.redis, cid))
+            try:
+                seen = (now, await campaigns.state_of(self.redis, cid))
+            except StateError as gone:  # a checkpoint only runs inside a batch of a campaign that existed
+                raise StateLost(f"campaign {cid}: state vanished from Redis mid-batch; stopping") from gone
             self._seen[cid] = seen
         if seen[1] is not CampaignState.RUNNING:
             raise Halt(cid, seen[1])
+        if schedule is not None:
+            self.check_window(cid, schedule)
+
+    def check_window(self, cid: str, schedule: ScheduleSpec) -> None:
+        """Raise WindowClosed outside the campaign's start time and send window."""
+        opens_at = window.next_opening(schedule, self.clock())
+        if opens_at is not None:
+            raise WindowClosed(cid, opens_at)
 
 
 async def _announce(redis: aioredis.Redis, cid: str, state: CampaignState) -> None:
     await redis.publish(keys.CONTROL_CHANNEL, f"{cid}:{state.value}")
 
 
-async def pause(redis: aioredis.Redis, cid: str, reason: str = "paused by operator") -> CampaignState:
-    """Stop sending at the next checkpoint of every worker; returns the previous state."""
-    previous = await campaigns.transition(redis, cid, CampaignState.PAUSED, reason)
+async def pause(
+    redis: aioredis.Redis, cid: str, reason: str = "paused by operator", generation: int | None = None
+) -> CampaignState:
+    """Stop sending at the next checkpoint of every worker; returns the previous state.
+
+    ``generation`` makes the pause conditional on no resume having happened since (see campaigns.transition).
+    """
+    previous = await campaigns.transition(redis, cid, CampaignState.PAUSED, reason, generation=generation)
     await _announce(redis, cid, CampaignState.PAUSED)
     return previous
 

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 
-from engine import campaigns, control
+from engine import campaigns, control, metrics, trial
 from engine.batches import Batch, load_batch
 from engine.campaigns import CampaignRecord
 from engine.context import EngineContext
 from engine.errors import (
     Ambiguous,
+    LeaseLost,
     ProviderError,
     ProviderUnavailable,
     StateError,
-    StateLost,
     TerminalError,
+    TransientError,
 )
+from engine.lease import Lease
 from engine.progress import Failure, Progress
 from engine.provider.codes import reason as reason_of
 from engine.provider.models import SendResult
@@ -38,19 +42,24 @@ CHUNKS_IN_PARALLEL = 4  # per batch; the shared in-flight cap bounds the total
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
-    """What one run of a batch job ended with: ``finished``, ``halted:<state>`` or ``provider_down``."""
+    """What one run of a batch job ended with: ``finished``, ``halted:<state>`` or ``provider_down``.
+
+    ``window`` means the send window is closed: the job should run again in ``retry_in`` seconds.
+    """
 
     cid: str
     batch: int
     result: str
     campaign_state: str
+    retry_in: float | None = None
 
 
 class BatchRun:
     """Runs one batch; a new instance per job so no state leaks between batches."""
 
-    def __init__(self, ctx: EngineContext, record: CampaignRecord, batch: Batch) -> None:
+    def __init__(self, ctx: EngineContext, record: CampaignRecord, batch: Batch, lease: Lease) -> None:
         self.ctx = ctx
+        self.lease = lease
         self.record = record
         self.batch = batch
         self.cid = record.cid
@@ -58,7 +67,9 @@ class BatchRun:
         self.journal: dict[str, ChunkRecord] = {}
 
     async def checkpoint(self) -> None:
-        await self.ctx.states.checkpoint(self.cid)
+        """Before every provider call: stop if the lease lapsed or the campaign must not send now."""
+        self.lease.check()
+        await self.ctx.states.checkpoint(self.cid, self.record.spec.schedule)
 
     async def run(self) -> str:
         """Resolve and send the whole batch; returns the campaign state after the batch finished."""
@@ -93,7 +104,7 @@ class BatchRun:
             async with gate:
                 try:
                     await self._chunk(sender, k, chunk)
-                except (control.Halt, ProviderDown) as stop:
+                except (control.Halt, ProviderDown, LeaseLost) as stop:
                     stops.append(stop)
 
         try:
@@ -111,11 +122,26 @@ class BatchRun:
             return  # done or failed in an earlier run: never again
         attempts = previous.attempts if previous else 0
         if previous is not None:
-            found = await self._reconcile(sender, chunk)
+            found = await self._reconcile_until(sender, chunk, previous.deadline)
             if found is not None:
                 await self._record(sender, k, chunk, found, path="reconciled", attempts=attempts)
                 return
         await self._send(sender, k, chunk, attempts, path="resent" if previous else "sent")
+
+    async def _reconcile_until(self, sender: Sender, chunk: Chunk, deadline: float) -> SendResult | None:
+        """Reconcile a call whose answer was lost: left in flight by a dead worker, or ambiguous just now.
+
+        Most such calls landed, so ask at once. If the provider has no record yet but the call could still
+        be outstanding (its deadline is ahead), ask again once the deadline passed: only then is "no record"
+        proof that it never landed, and only then may the chunk be sent again.
+        """
+        found = await self._reconcile(sender, chunk)
+        while found is None and time.time() < deadline:
+            await asyncio.sleep(min(1.0, deadline - time.time()))
+            await self.checkpoint()
+            if time.time() >= deadline:
+                found = await self._reconcile(sender, chunk)
+        return found
 
     async def _reconcile(self, sender: Sender, chunk: Chunk) -> SendResult | None:
         """Ask the provider whether an in-flight call landed; None means it has no record of it."""
@@ -143,12 +169,20 @@ class BatchRun:
             # wait for budget never leaves a chunk in_flight that was not sent
             nonlocal attempts, path
             attempts += 1
-            await self.progress.in_flight(sender.stage, k, chunk.ref, numbers, attempts)
+            deadline = time.time() + self.ctx.settings.provider.call_lifetime
+            record = ChunkRecord(
+                ChunkState.IN_FLIGHT, chunk.ref, numbers, attempts=attempts, deadline=deadline
+            )
+            await self.progress.in_flight(self.lease, sender.stage, k, record)
             try:
                 return await sender.send(chunk, self.batch)
+            except TransientError:  # answered (5xx, 429): this call did not land and nothing is outstanding
+                settled = dataclasses.replace(record, deadline=0.0)
+                await self.progress.in_flight(self.lease, sender.stage, k, settled)
+                raise
             except Ambiguous as exc:
                 log.warning("campaign %s %s: ambiguous answer (%s); reconciling", self.cid, chunk.ref, exc)
-                found = await self._reconcile(sender, chunk)
+                found = await self._reconcile_until(sender, chunk, deadline)
                 if found is None:  # surely not landed: retried with backoff and the outage limit
                     path = "resent"
                     raise ProviderUnavailable(f"{chunk.ref}: the provider has no record of it") from exc
@@ -185,7 +219,8 @@ class BatchRun:
         failures = {n: _failure(sender.channel, code) for n, code in result.failed.items()}
         state = ChunkState.FAILED if reason or (not result.accepted and failures) else ChunkState.DONE
         record = ChunkRecord(state, chunk.ref, len(chunk.indices), result.task_id, reason, path, attempts)
-        await self.progress.finish(sender.stage, k, record, len(result.accepted), failures)
+        if await self.progress.finish(sender.stage, k, record, len(result.accepted), failures):
+            metrics.recorded(sender.channel, len(result.accepted), (f.reason for f in failures.values()))
 
     async def _mark_invalid(self, verdicts: str) -> None:
         """Numbers the provider called invalid are failed once, under the resolve stage."""
@@ -212,27 +247,42 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 async def dispatch_batch(ctx: EngineContext, cid: str, number: int) -> BatchOutcome:
-    """Run batch ``number`` of campaign ``cid`` to the end, or until control halts it.
+    """Run batch ``number`` of campaign ``cid`` under its lease, to the end or until control halts it.
 
+    Returns result ``busy`` when another worker holds the batch (the caller tries again shortly: the holder
+    may be dead) and ``lease_lost`` when this worker stalled past the lease TTL (a successor continues).
     Raises StateLost when Redis lost the campaign (never restarts it from zero). A provider outage longer
     than the configured limit pauses the campaign with the reason instead of burning retries.
     """
     await campaigns.ensure_alive(ctx.redis, cid)
+    async with ctx.leases.hold(cid, number) as lease:
+        if lease is None:
+            return BatchOutcome(cid, number, "busy", "")
+        try:
+            return await _run_batch(ctx, cid, number, lease)
+        except LeaseLost as lost:
+            log.error("%s", lost)
+            return BatchOutcome(cid, number, "lease_lost", "")
+
+
+async def _run_batch(ctx: EngineContext, cid: str, number: int, lease: Lease) -> BatchOutcome:
     record = await campaigns.load(ctx.redis, cid)
     if record.state is CampaignState.SCHEDULED:
         await campaigns.transition(ctx.redis, cid, CampaignState.RUNNING)
         record = await campaigns.load(ctx.redis, cid)
+    batch = await load_batch(ctx.redis, cid, number, record.spec.param_columns())
     try:
-        batch = await load_batch(ctx.redis, cid, number, record.spec.param_columns())
-    except KeyError:
-        raise StateLost(f"campaign {cid}: batch {number} is gone from Redis") from None
-    try:
-        state = await BatchRun(ctx, record, batch).run()
+        state = await BatchRun(ctx, record, batch, lease).run()
+    except control.WindowClosed as closed:  # not a halt: the batch runs again when the window opens
+        wait = (closed.opens_at - ctx.states.clock()).total_seconds()
+        return BatchOutcome(cid, number, "window", CampaignState.RUNNING.value, max(wait, 0.0))
     except control.Halt as halted:
         return BatchOutcome(cid, number, f"halted:{halted.state.value}", halted.state.value)
     except ProviderDown as down:
         log.error("campaign %s: pausing, %s", cid, down)
         with contextlib.suppress(StateError):  # already paused or cancelled by someone else
-            await control.pause(ctx.redis, cid, reason=f"provider down: {down}")
+            await control.pause(ctx.redis, cid, reason=f"provider down: {down}", generation=record.generation)
         return BatchOutcome(cid, number, "provider_down", "paused")
+    if state == CampaignState.COMPLETED:
+        await trial.completed(ctx.redis, cid)
     return BatchOutcome(cid, number, "finished", state)

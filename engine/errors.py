@@ -5,6 +5,7 @@ DispatchError
 ├── InputError                       bad recipient file (names file, row, column)
 ├── StateError                       campaign state missing, unknown or in the wrong state
 │   └── StateLost                    Redis came back empty under a running campaign
+├── LeaseLost                        this worker no longer holds the batch it runs (stalled past the TTL)
 └── ProviderError(code, provider_code, retryable, retry_after)
     ├── TransientError (marker)      safe to retry once the request surely did not land
     │   ├── Throttled                HTTP 429 / flow control; carries retry_after
@@ -39,6 +40,10 @@ class StateError(DispatchError):
 
 class StateLost(StateError):
     """Campaign state vanished from Redis (restart without persistence); never restart from zero."""
+
+
+class LeaseLost(DispatchError):
+    """The batch lease expired under a running batch; it stops before its next call (a successor owns it)."""
 
 
 class TransientError(DispatchError):

@@ -12,6 +12,9 @@ QUEUE: Final = "kd:queue"  # the arq queue of batch jobs
 CAMPAIGNS: Final = "kd:campaigns"  # sorted set: campaign id -> submission time
 SUPPRESSION: Final = "kd:suppression"  # set of opted-out numbers (11-digit strings)
 CONTROL_CHANNEL: Final = "kd:control"  # pub/sub: control changes broadcast to workers
+RUNNING: Final = "kd:running"  # hash "<cid>:<batch>" -> lease token of the run holding it (sweeper input)
+INSTANCE: Final = "kd:instance"  # random id set once per Redis dataset; a change means Redis lost its data
+RECEIPT_STATS: Final = "kd:receipts:stats"  # hash: receipts received, recorded, duplicate, unmatched, ...
 CAP_CACHE_SHARDS: Final = 64  # few large hashes: one HMGET per shard per batch
 
 
@@ -48,6 +51,26 @@ def counters(cid: str) -> str:
 def failed(cid: str) -> str:
     """Hash number -> orjson {channel, reason} of every number that could not be sent."""
     return f"{PREFIX}:{{{cid}}}:failed"
+
+
+def delivery(cid: str, number: int) -> str:
+    """Hash of one batch's status reports: ``<channel>:<number>`` -> orjson {ok, status, at}."""
+    return f"{PREFIX}:{{{cid}}}:delivery:{number}"
+
+
+def resolved(cid: str, number: int) -> str:
+    """Hash of one batch's short-link resolve receipts: number -> epoch seconds of the first."""
+    return f"{PREFIX}:{{{cid}}}:resolved:{number}"
+
+
+def late(cid: str, number: int) -> str:
+    """String: the frozen batch indices (uint16 each) that get the fallback after a smart non-delivery."""
+    return f"{PREFIX}:{{{cid}}}:late:{number}"
+
+
+def task(task_id: str) -> str:
+    """String: provider task id -> chunk reference, so receipts that carry only a task id find their batch."""
+    return f"{PREFIX}:task:{task_id}"
 
 
 def batches_done(cid: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from array import array
 from collections.abc import Sequence
@@ -31,6 +32,8 @@ _SCIENTIFIC_MAX: Final = 1e14  # beyond any 0086-prefixed number; keeps the floa
 
 VALID: Final = r"^1[3-9][0-9]{9}$"
 _NUMBER_MIN: Final = 10_000_000_000
+# A mobile number inside free text (an error message, a log line), with or without its country prefix.
+_IN_TEXT: Final = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[ -]?|0086)?1[0-9]{10}(?![0-9])")
 _NUMBER_MAX: Final = 19_999_999_999
 
 
@@ -85,6 +88,11 @@ def mask(number: str) -> str:
     return "*" * len(number)
 
 
+def mask_numbers(text: str) -> str:
+    """``text`` with every mobile number in it masked, for output whose content we do not control."""
+    return _IN_TEXT.sub(lambda found: mask(found.group()), text)
+
+
 def pack(numbers: Sequence[str] | pl.Series) -> bytes:
     """Normalised numbers as little-endian uint64, 8 bytes each (a 5000-number batch is 40 KB).
 
@@ -94,9 +102,9 @@ def pack(numbers: Sequence[str] | pl.Series) -> bytes:
         values = numbers.cast(pl.UInt64, strict=False)
         if values.null_count() or not values.is_between(_NUMBER_MIN, _NUMBER_MAX).all():
             raise ValueError("pack() takes normalised 11-digit numbers only")
-        packed = array("Q", values.to_list())
-    else:
-        packed = array("Q", (_checked(n) for n in numbers))
+        # through numpy: no Python int per number (an ingest of 10M rows packs over 9M of them)
+        return values.to_numpy().astype("<u8", copy=False).tobytes()
+    packed = array("Q", (_checked(n) for n in numbers))
     if sys.byteorder == "big":
         packed.byteswap()
     return packed.tobytes()

@@ -10,15 +10,15 @@ import asyncio
 import hashlib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
-from engine import campaigns, keys
+from engine import campaigns, keys, trial
 from engine.batches import write_batches
 from engine.campaign import CampaignSpec
 from engine.campaigns import CampaignRecord
@@ -30,6 +30,9 @@ from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 JOB_FUNCTION = "dispatch_batch"
+ENQUEUE_CONCURRENCY = 32
+TAKEOVER = ":takeover:"  # in the job id of a batch queued again because its worker died
+TAKEOVER_PRIORITY = timedelta(hours=1)  # a taken-over batch is scored this far back: it runs next
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +44,19 @@ class SubmitResult:
     batches: int
     counts: dict[str, int]
     state: str
+    warnings: tuple[str, ...] = ()  # preflight's, when the API ran it
 
 
 def job_id(cid: str, batch: int, generation: int) -> str:
     """Deterministic arq job id; the generation changes on resume so a batch can be queued again."""
     return f"{cid}:{batch}:{generation}"
+
+
+def batch_of_job(job: str) -> tuple[str, int] | None:
+    """(campaign id, batch) of a batch job's id (``job_id`` or a takeover's); None for any other job."""
+    cid, _, rest = job.partition(":")
+    batch = rest.partition(":")[0]
+    return (cid, int(batch)) if cid != "late" and batch.isdigit() else None
 
 
 def _digest(spec: CampaignSpec, path: Path) -> str:
@@ -56,12 +67,17 @@ def _digest(spec: CampaignSpec, path: Path) -> str:
     return h.hexdigest()
 
 
-def campaign_id(spec: CampaignSpec, path: Path) -> str:
-    """The spec's id, or ``<name>-<digest of spec and file>`` so the same submission gets the same id."""
+def identify(spec: CampaignSpec, path: Path) -> tuple[str, str]:
+    """The campaign id and the digest of spec and file.
+
+    The id is the spec's own, or ``<name>-<digest>`` so the same submission gets the same id. The digest is
+    kept with the campaign: the same id submitted with another spec or file is refused, not ignored.
+    """
+    digest = _digest(spec, path)
     if spec.id:
-        return spec.id
+        return spec.id, digest
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", spec.name).strip("-")[:40] or "campaign"
-    return f"{slug}-{_digest(spec, path)}"
+    return f"{slug}-{digest}", digest
 
 
 def recipients_path(spec: CampaignSpec, override: Path | None) -> Path:
@@ -93,45 +109,83 @@ def _start(spec: CampaignSpec) -> datetime | None:
 async def enqueue(
     redis: ArqRedis, cid: str, batches: Iterable[int], generation: int, defer_until: datetime | None = None
 ) -> int:
-    """Queue one job per batch; returns how many were newly queued (existing job ids are skipped)."""
-    queued = 0
-    for number in batches:
-        job = await redis.enqueue_job(
-            JOB_FUNCTION,
-            cid,
-            number,
-            _job_id=job_id(cid, number, generation),
-            _queue_name=keys.QUEUE,
-            _defer_until=defer_until,
-        )
-        queued += job is not None
-    return queued
+    """Queue one job per batch; returns how many were newly queued (existing job ids are skipped).
+
+    Up to ENQUEUE_CONCURRENCY at once: each is a WATCH/MULTI transaction of its own round trips.
+    """
+    gate = asyncio.Semaphore(ENQUEUE_CONCURRENCY)
+
+    async def one(number: int) -> bool:
+        async with gate:
+            job = await redis.enqueue_job(
+                JOB_FUNCTION,
+                cid,
+                number,
+                _job_id=job_id(cid, number, generation),
+                _queue_name=keys.QUEUE,
+                _defer_until=defer_until,
+            )
+        return job is not None
+
+    return sum(await asyncio.gather(*(one(number) for number in batches)))
+
+
+async def enqueue_takeover(redis: ArqRedis, cid: str, batch: int, tag: str) -> bool:
+    """Queue a batch whose worker died, ahead of every batch queued in the last hour.
+
+    ``tag`` (from the dead holder's token) makes the job id unique per takeover; the dead worker's own arq
+    job only becomes runnable again after arq's ``job_timeout + 10 s`` and then finds the batch finished.
+    """
+    job = await redis.enqueue_job(
+        JOB_FUNCTION,
+        cid,
+        batch,
+        _job_id=f"{cid}:{batch}{TAKEOVER}{tag}",
+        _queue_name=keys.QUEUE,
+        _defer_until=datetime.now(UTC) - TAKEOVER_PRIORITY,
+    )
+    return job is not None
 
 
 async def submit(
-    redis: ArqRedis, settings: Settings, spec: CampaignSpec, recipients: Path | None = None
+    redis: ArqRedis,
+    settings: Settings,
+    spec: CampaignSpec,
+    recipients: Path | None = None,
+    preflight: Callable[[], Awaitable[tuple[str, ...]]] | None = None,
 ) -> SubmitResult:
-    """Validate, freeze and enqueue a campaign. Raises ConfigError / InputError before any write."""
+    """Validate, freeze and enqueue a campaign. Raises ConfigError / InputError before any write.
+
+    ``preflight`` (provider checks returning warnings, raising on errors) runs for a new campaign once its
+    recipients are valid and before the first write, so a bad file costs no provider call.
+    """
     path = recipients_path(spec, recipients)
-    cid = await asyncio.to_thread(campaign_id, spec, path)
+    cid, digest = await asyncio.to_thread(identify, spec, path)
     existing = await redis.exists(keys.campaign(cid))
     if existing:
-        return await _resubmit(redis, cid)
+        return await _resubmit(redis, cid, digest)
     loaded = await load(redis, settings, spec, path)
+    warnings = await preflight() if preflight is not None else ()
     counts = loaded.counts
+    first = await trial.prepare(redis, settings, cid, spec, loaded.frame)  # None without trial numbers
     batches = await write_batches(
         redis, cid, loaded.frame, spec.param_columns(), settings.dispatch.batch_size
     )
     start = _start(spec)
-    state = CampaignState.SCHEDULED if start else CampaignState.RUNNING
-    created = await campaigns.create(redis, cid, spec, state, batches, counts)
+    held = first is not None  # the list waits, paused, until the trial is sent and the campaign resumed
+    state = CampaignState.PAUSED if held else CampaignState.SCHEDULED if start else CampaignState.RUNNING
+    reason = trial.SENDING if held else ""
+    created = await campaigns.create(redis, cid, spec, state, batches, counts, reason, digest)
     if not created:
-        return await _resubmit(redis, cid)
-    await enqueue(redis, cid, range(batches), 0, start)
+        return await _resubmit(redis, cid, digest)
+    if first is not None:
+        await enqueue(redis, first.cid, range(first.batches), 0)
+    else:
+        await enqueue(redis, cid, range(batches), 0, start)
     log.info(
         "campaign %s submitted: %d numbers in %d batches (%s)", cid, loaded.accepted, batches, state.value
     )
-    return SubmitResult(cid, True, batches, counts, state.value)
+    return SubmitResult(cid, True, batches, counts, state.value, warnings)
 
 
 async def _queue_unfinished(redis: ArqRedis, record: CampaignRecord) -> int:
@@ -140,10 +194,17 @@ async def _queue_unfinished(redis: ArqRedis, record: CampaignRecord) -> int:
     return await enqueue(redis, record.cid, pending, record.generation, _start(record.spec))
 
 
-async def _resubmit(redis: ArqRedis, cid: str) -> SubmitResult:
+async def _resubmit(redis: ArqRedis, cid: str, digest: str) -> SubmitResult:
+    """Submitting an existing campaign again re-queues missing jobs; with other content it is refused."""
     record = await campaigns.load(redis, cid)
-    if not record.terminal and record.state is not CampaignState.PAUSED:
-        await _queue_unfinished(redis, record)
+    if record.digest and record.digest != digest:
+        raise ConfigError(
+            f"campaign id {cid!r} already exists with a different spec or recipient file; "
+            "give the new campaign another id (nothing was changed)"
+        )
+    for each in (record, await trial.load(redis, record)):  # a trial whose job went missing is queued too
+        if each is not None and not each.terminal and each.state is not CampaignState.PAUSED:
+            await _queue_unfinished(redis, each)
     return SubmitResult(cid, False, record.batches, record.counts, record.state.value)
 
 

@@ -15,6 +15,9 @@ import orjson
 import redis.asyncio as aioredis
 
 from engine import keys
+from engine.errors import StateError
+from engine.lease import Lease
+from engine.receipts.tasks import remember_task
 from engine.records import ChunkRecord, ChunkState, Stage, chunk_field
 from engine.scripts import Scripts
 
@@ -46,10 +49,19 @@ class Progress:
         raw: dict[bytes, bytes] = await self.redis.hgetall(self._journal)  # type: ignore[misc]
         return {k.decode(): ChunkRecord.decode(v) for k, v in raw.items()}
 
-    async def in_flight(self, stage: Stage, chunk: int, ref: str, numbers: int, attempts: int) -> None:
-        """Journal a call as in flight, before it is made."""
-        record = ChunkRecord(ChunkState.IN_FLIGHT, ref, numbers, attempts=attempts)
-        await self.redis.hset(self._journal, chunk_field(stage, chunk), record.encode())  # type: ignore[misc,arg-type]
+    async def in_flight(self, lease: Lease, stage: Stage, chunk: int, record: ChunkRecord) -> None:
+        """Journal a call as in flight, before it is made, fenced by the batch lease.
+
+        Raises LeaseLost when this worker no longer holds the batch (a successor owns it now).
+        """
+        marked = await self.scripts.mark_in_flight(
+            keys=[lease.key, self._journal], args=[lease.token, chunk_field(stage, chunk), record.encode()]
+        )
+        if marked == 0:
+            lease.lost.set()
+            lease.check()
+        if marked == -1:
+            raise StateError(f"campaign {self.cid}: {chunk_field(stage, chunk)} is already final")
 
     async def finish(
         self,
@@ -60,10 +72,12 @@ class Progress:
         failures: Mapping[str, Failure],
     ) -> bool:
         """Record a confirmed outcome and its counters atomically; False when already recorded."""
+        if record.task_id:  # receipts name only the task id; mapped first so a crash cannot orphan them
+            await remember_task(self.redis, record.task_id, record.ref)
         args: list[str | bytes | int] = [
             chunk_field(stage, chunk),
             record.encode(),
-            stage.value,
+            stage.channel,
             accepted,
             int(time.time() // 60),
         ]

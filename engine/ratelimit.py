@@ -1,7 +1,8 @@
 """Rate budgets per provider channel, shared in Redis by every worker on every machine (invariant 2).
 
 Each channel has a GCRA budget charged by message count (``lua/rate.lua``) that backs off when the
-provider throttles and recovers gradually, plus a cap on calls in flight (``lua/in_flight.lua``).
+provider throttles and recovers gradually, plus a cap on calls in flight (``lua/in_flight.lua``); a
+provider call takes both in one script run (``rate.lua`` admit).
 Rates are live settings in Redis: a change reaches every worker on its next call, without a restart.
 """
 
@@ -16,11 +17,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final, get_args
+from typing import Any, Final, Literal, get_args
 
 import redis.asyncio as aioredis
 
-from engine import keys
+from engine import keys, metrics
 from engine.errors import ConfigError
 from engine.scripts import load_script
 from engine.settings import RateSettings
@@ -30,6 +31,8 @@ CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
 MIN_FACTOR: Final = 0.05  # however often the provider throttles, a channel keeps 5% of its rate
 MAX_SLEEP: Final = 0.25  # waiters ask again at least this often, so a raised rate reaches them fast
 SLOT_POLL: Final = 0.02  # mean pause between attempts at a full in-flight cap, jittered ±50%
+WaitKind = Literal["budget", "slot"]
+Attempt = Callable[[], Awaitable[tuple[float, WaitKind]]]  # (0 = admitted, else seconds to pause; why)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class RateLimiter:
         self._slot_script = load_script(redis, "in_flight")
         self.budget_wait_seconds: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
         self.slot_wait_seconds: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
+        self._waited = {"budget": self.budget_wait_seconds, "slot": self.slot_wait_seconds}
+        self._local = {channel: asyncio.Semaphore(settings.max_in_flight) for channel in CHANNELS}
 
     async def ensure_defaults(self) -> None:
         """Write the configured rate and burst of every channel unless Redis already has them.
@@ -94,9 +99,7 @@ class RateLimiter:
         A call larger than the burst is admitted once the budget is idle and delays the calls after
         it, so no ``n`` waits forever. Raises ValueError when ``n`` < 1.
         """
-        if n < 1:
-            raise ValueError(f"a provider call carries at least one number, got n={n}")
-        return float(await self._run_rate("acquire", channel, n))
+        return float(await self._run_rate("acquire", channel, _count(n)))
 
     async def acquire(self, channel: Channel, n: int, *, max_wait: float | None = None) -> None:
         """Wait until the budget of ``channel`` admits ``n`` numbers, and charge them.
@@ -105,7 +108,7 @@ class RateLimiter:
         unless the deadline cut off the reply of the very attempt that was admitted.
         """
         async with asyncio.timeout(max_wait):
-            await self._wait(channel, self.budget_wait_seconds, partial(self.try_acquire, channel, n))
+            await self._wait(channel, partial(self._charge, channel, n))
 
     @contextlib.asynccontextmanager
     async def slot(self, channel: Channel, *, max_wait: float | None = None) -> AsyncIterator[None]:
@@ -118,24 +121,31 @@ class RateLimiter:
         token = uuid.uuid4().hex
         try:
             async with asyncio.timeout(max_wait):
-                await self._wait(channel, self.slot_wait_seconds, partial(self._take_slot, channel, token))
+                await self._wait(channel, partial(self._take_slot, channel, token))
             yield
         finally:
-            # shielded: a second cancellation must not leave the token to expire with its lease
-            await asyncio.shield(self._redis.zrem(keys.in_flight(channel), token))
+            await self._release(channel, token)
 
     @contextlib.asynccontextmanager
     async def call(self, channel: Channel, n: int, *, max_wait: float | None = None) -> AsyncIterator[None]:
         """Hold a slot and charge ``n`` numbers: what the dispatcher wraps around one provider call.
 
-        The slot comes first so the call leaves right after admission; charging first and then
-        waiting for a slot would let admitted calls pile up and reach the provider as one burst.
-        ``max_wait`` bounds both waits together, not the body.
+        Slot and budget are taken in one script run (``rate.lua`` admit), both or neither, so the call
+        leaves right after admission and no slot is held while the budget makes it wait. In front, a
+        local semaphore of ``max_in_flight`` per channel: callers beyond it wait in this process,
+        woken by a release, instead of polling Redis. ``max_wait`` bounds the waits, not the body.
+        Raises ValueError when ``n`` < 1, TimeoutError after ``max_wait``.
         """
+        _count(n)
+        token = uuid.uuid4().hex
+        local = self._local[channel]
         async with contextlib.AsyncExitStack() as stack:
             async with asyncio.timeout(max_wait):
-                await stack.enter_async_context(self.slot(channel))
-                await self.acquire(channel, n)
+                started = time.monotonic() if local.locked() else None
+                await stack.enter_async_context(local)
+                queued = 0.0 if started is None else time.monotonic() - started
+                stack.push_async_callback(self._release, channel, token)
+                await self._wait(channel, partial(self._admit, channel, n, token), queued=queued)
             yield
 
     async def throttled(self, channel: Channel, retry_after: float | None = None) -> RateInfo:
@@ -172,23 +182,41 @@ class RateLimiter:
         infos = await asyncio.gather(*(self.get_rate(channel) for channel in CHANNELS))
         return dict(zip(CHANNELS, infos, strict=True))
 
-    async def _wait(
-        self, channel: Channel, waited: dict[Channel, float], attempt: Callable[[], Awaitable[float]]
-    ) -> None:
-        """Repeat ``attempt`` (0 = done, else seconds to pause) and add the time spent to ``waited``."""
-        started: float | None = None
+    async def _wait(self, channel: Channel, attempt: Attempt, queued: float = 0.0) -> None:
+        """Repeat ``attempt`` until it admits (pause 0) and add each pause to the wait of its kind;
+        ``queued`` is slot wait already spent in front of the local semaphore."""
+        waited: dict[WaitKind, float] = {"budget": 0.0, "slot": queued}
         try:
-            while (pause := await attempt()) > 0:
-                if started is None:
-                    started = time.monotonic()
-                await asyncio.sleep(min(pause, MAX_SLEEP))
+            while (answer := await attempt())[0] > 0:
+                pause, kind = answer
+                started = time.monotonic()
+                try:
+                    await asyncio.sleep(min(pause, MAX_SLEEP))
+                finally:
+                    waited[kind] += time.monotonic() - started
         finally:
-            if started is not None:
-                waited[channel] += time.monotonic() - started
+            for kind, elapsed in waited.items():
+                if elapsed > 0:
+                    self._waited[kind][channel] += elapsed
+                    metrics.rate_waited(channel, kind, elapsed)
 
-    async def _take_slot(self, channel: Channel, token: str) -> float:
+    async def _charge(self, channel: Channel, n: int) -> tuple[float, WaitKind]:
+        return await self.try_acquire(channel, n), "budget"
+
+    async def _take_slot(self, channel: Channel, token: str) -> tuple[float, WaitKind]:
         taken, _ = await self._run_slot(channel, token)
-        return 0.0 if taken else SLOT_POLL * random.uniform(0.5, 1.5)
+        return (0.0 if taken else _slot_pause()), "slot"
+
+    async def _admit(self, channel: Channel, n: int, token: str) -> tuple[float, WaitKind]:
+        args = (n, token, self._settings.max_in_flight, self._lease)
+        verdict, wait = await self._run_rate("admit", channel, *args)
+        if verdict == b"slot":
+            return _slot_pause(), "slot"
+        return float(wait), "budget"
+
+    async def _release(self, channel: Channel, token: str) -> None:
+        # shielded: a second cancellation must not leave the token to expire with its lease
+        await asyncio.shield(self._redis.zrem(keys.in_flight(channel), token))
 
     async def _run_info(self, op: str, channel: Channel, *args: float | str) -> RateInfo:
         (rate, effective, factor, burst, backlog), (_, holders) = await asyncio.gather(
@@ -203,7 +231,7 @@ class RateLimiter:
         policy = (settings.throttle_factor, MIN_FACTOR, settings.recover_seconds, self._hold)
         defaults = (self._default_rate(channel), settings.burst_seconds)
         argv: list[float | str] = [op, self._now(), *defaults, *policy, *args]
-        return await self._rate_script(keys=[keys.rate(channel)], args=argv)
+        return await self._rate_script(keys=[keys.rate(channel), keys.in_flight(channel)], args=argv)
 
     async def _run_slot(self, channel: Channel, token: str) -> tuple[bool, int]:
         args: list[float | str] = [self._now(), token, self._settings.max_in_flight, self._lease]
@@ -216,3 +244,14 @@ class RateLimiter:
     def _now(self) -> str:
         """The clock argument of the scripts: empty for Redis TIME, the injected clock in tests."""
         return "" if self._clock is None else f"{self._clock():.6f}"
+
+
+def _count(n: int) -> int:
+    if n < 1:
+        raise ValueError(f"a provider call carries at least one number, got n={n}")
+    return n
+
+
+def _slot_pause() -> float:
+    """Jittered, so waiters of several workers do not ask again in lockstep."""
+    return SLOT_POLL * random.uniform(0.5, 1.5)

@@ -34,7 +34,7 @@ _DIGIT_RUN: Final = re.compile(r"[0-9]{7,}")
 _MESSAGE_MAX: Final = 200
 # Columns the readers add next to the file's own.
 _SHEET, _ROW, _BLANK, _KEY, _RAW = "__kd_sheet", "__kd_row", "__kd_blank", "__kd_key", "__kd_raw"
-_FIRST, _BLOCKED = "__kd_first", "__kd_blocked"
+_BLOCKED, _INDEX = "__kd_blocked", "__kd_index"
 
 Sheet = str | int | None | Literal["all"]
 
@@ -379,38 +379,43 @@ def _summarise(
     """Counts as the console shows them; raises when nothing is sendable or a sent cell breaks a rule."""
     key = pl.col(_KEY)
     blocked = normalise_series(pl.Series(list(suppressed or ()), dtype=pl.Utf8)).drop_nulls().cast(pl.UInt64)
-    table = table.with_columns((key.is_not_null() & key.is_first_distinct()).alias(_FIRST)).with_columns(
-        (pl.col(_FIRST) & key.is_in(blocked.implode())).alias(_BLOCKED)
+    # where each valid number first occurs, in file order: a streaming hash dedup over two narrow columns
+    # is faster than is_first_distinct over the table, and costs little memory beyond the rows it picks
+    first_rows = (
+        table.lazy()
+        .with_row_index(_INDEX)
+        .select(_INDEX, _KEY)
+        .filter(key.is_not_null())
+        .unique(subset=_KEY, keep="first", maintain_order=True)
+        .select(_INDEX)
+        .collect(engine="streaming")
+        .to_series()
     )
-    counts = table.select(
-        invalid=key.is_null().sum(), imported=pl.col(_FIRST).sum(), suppressed=pl.col(_BLOCKED).sum()
-    ).row(0, named=True)
-    if not counts["imported"]:
+    firsts = table[first_rows].select(
+        _SHEET,
+        _ROW,
+        key.cast(pl.Utf8).alias("mobile"),
+        *(key.cast(pl.Utf8).alias(c) if c == mobile else pl.col(c) for c in params if c != "mobile"),
+        key.is_in(blocked.implode()).alias(_BLOCKED),
+    )
+    if not firsts.height:
         shown = "; ".join(str(s) for s in origin.samples)
         raise InputError(
             f"{origin.path}: no valid mobile number in column {mobile!r} (first bad rows: {shown})"
         )
-    accepted = (
-        table.lazy()
-        .filter(pl.col(_FIRST) & ~pl.col(_BLOCKED))
-        .select(
-            _SHEET,
-            _ROW,
-            key.cast(pl.Utf8).alias("mobile"),
-            *(key.cast(pl.Utf8).alias(c) if c == mobile else pl.col(c) for c in params if c != "mobile"),
-        )
-        .collect()
-    )
+    opted_out = int(firsts[_BLOCKED].sum())
+    accepted = firsts.filter(~pl.col(_BLOCKED)) if opted_out else firsts
     for rule in rules:
         origin.reject_first(accepted, rule.column, _breaks(rule), _explain(rule))
-    frame = accepted.drop(_SHEET, _ROW)
+    frame = accepted.drop(_SHEET, _ROW, _BLOCKED)
+    invalid = table[_KEY].null_count()
     result = Recipients(
         frame=frame,
         rows=table.height,
-        imported=counts["imported"],
-        invalid=counts["invalid"],
-        duplicates=table.height - counts["invalid"] - counts["imported"],
-        suppressed=counts["suppressed"],
+        imported=firsts.height,
+        invalid=invalid,
+        duplicates=table.height - invalid - firsts.height,
+        suppressed=opted_out,
         accepted=frame.height,
         invalid_samples=origin.samples,
     )

@@ -27,12 +27,23 @@ SENDING = frozenset({CampaignState.RUNNING})
 
 
 class Stage(StrEnum):
-    """The provider calls of a batch, in the order they run. Each stage but resolve is a send channel."""
+    """The provider calls of a batch, in the order they run. Each stage but resolve sends on a channel.
+
+    The ``late_*`` stages (``engine/late.py``) are the fallback after a smart message was not delivered in
+    time: journaled apart from the first fallback, counted on the channel they send on.
+    """
 
     RESOLVE = "resolve"
     SMART = "smart"
     SMS = "sms"
     BASIC = "basic"
+    LATE_SMS = "late_sms"
+    LATE_BASIC = "late_basic"
+
+    @property
+    def channel(self) -> str:
+        """The channel whose counters (``sent:<channel>``) a chunk of this stage moves."""
+        return self.value.removeprefix("late_")
 
 
 SEND_STAGES = (Stage.SMART, Stage.SMS, Stage.BASIC)
@@ -60,6 +71,8 @@ class ChunkRecord:
 
     ``path`` says how the chunk reached its state: ``sent``, ``reconciled`` (found at the provider after a
     crash or an ambiguous answer) or ``resent`` (the provider had no record, so it was sent again).
+    ``deadline`` (in_flight only) is when the call can no longer be outstanding: a successor that finds no
+    record of the chunk at the provider asks again after it before resending.
     """
 
     state: ChunkState
@@ -70,6 +83,7 @@ class ChunkRecord:
     path: str = "sent"
     attempts: int = 0
     at: float = field(default_factory=time.time)
+    deadline: float = 0.0
 
     def encode(self) -> bytes:
         return orjson.dumps(asdict(self))

@@ -1,16 +1,43 @@
-"""Campaign report: the console's import/resolution table plus what was sent, skipped and failed, and why."""
+"""Campaign report: the console's import/resolution table, a delivery funnel per channel, failure reasons."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import redis.asyncio as aioredis
 
 from engine import campaigns, keys
 from engine.progress import counters, open_chunks
 
-CHANNELS = ("smart", "sms", "basic")
+CHANNELS: Final = ("smart", "sms", "basic")
+
+
+@dataclass(frozen=True, slots=True)
+class Funnel:
+    """One send channel from attempt to handset, in numbers.
+
+    ``submitted`` = ``accepted`` + ``failed`` (numbers the provider took or refused at send time);
+    ``accepted`` splits into ``delivered``, ``undelivered`` (status reports) and ``awaiting`` receipts;
+    ``failed`` splits by send-time reason, ``undelivered`` by the status the report carried.
+    """
+
+    submitted: int
+    accepted: int
+    delivered: int
+    undelivered: int
+    awaiting: int
+    failed: int
+    undelivered_by_status: dict[str, int]
+    failed_by_reason: dict[str, int]
+
+    def steps(self) -> list[tuple[str, int]]:
+        """(step, numbers) in funnel order, as the CLI table and the HTML chart show them."""
+        return [(step, getattr(self, step)) for step in FUNNEL_STEPS]
+
+
+FUNNEL_STEPS: Final = ("submitted", "accepted", "delivered", "undelivered", "awaiting", "failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +65,59 @@ class Report:
     batches: int
     batches_done: int
     in_flight: int
+    funnel: dict[str, Funnel] = field(default_factory=dict)
     timeline: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def figures(self) -> list[tuple[str, int]]:
+        """The console's import and resolution table with the send outcome, as (label, numbers) rows."""
+        return [
+            ("rows read", self.rows),
+            ("导入号码总数(已去重) imported, de-duplicated", self.imported),
+            ("重复 duplicates", self.duplicates),
+            ("无效号码数 invalid", self.invalid),
+            ("退订 suppressed (opted out)", self.suppressed),
+            ("可解析 capable of smart messages", self.capable),
+            ("不可解析 not capable", self.not_capable),
+            ("provider-invalid (capability check)", self.provider_invalid),
+            ("提交发送信息号码数 submitted", self.accepted),
+            ("sent: smart", self.sent["smart"]),
+            ("sent: plain SMS (fallback)", self.sent["sms"]),
+            ("sent: basic edition (fallback)", self.sent["basic"]),
+            ("skipped by policy", self.skipped),
+            ("failed", self.failed),
+            ("not sent (paused/cancelled)", self.unsent),
+        ]
+
+    def used_channels(self) -> dict[str, Funnel]:
+        """The funnels of channels this campaign submitted anything to."""
+        return {channel: f for channel, f in self.funnel.items() if f.submitted}
+
+
+def _suffixed(c: Mapping[str, int], prefix: str) -> dict[str, int]:
+    """Counters ``<prefix>:<rest>`` as {rest: value}, sorted by rest."""
+    head = f"{prefix}:"
+    return dict(sorted((k.removeprefix(head), v) for k, v in c.items() if k.startswith(head)))
+
+
+def funnel(c: Mapping[str, int], channel: str) -> Funnel:
+    """The funnel of ``channel`` from the campaign counters (the delivery ones come from status reports)."""
+    accepted = c.get(f"sent:{channel}", 0)
+    failed = c.get(f"failed_on:{channel}", 0)
+    delivered = c.get(f"delivered:{channel}", 0)
+    undelivered = c.get(f"undelivered:{channel}", 0)
+    return Funnel(
+        submitted=accepted + failed,
+        accepted=accepted,
+        delivered=delivered,
+        undelivered=undelivered,
+        awaiting=max(0, accepted - delivered - undelivered),
+        failed=failed,
+        undelivered_by_status=_suffixed(c, f"undelivered_status:{channel}"),
+        failed_by_reason=_suffixed(c, f"failed_reason:{channel}"),
+    )
 
 
 async def _timeline(redis: aioredis.Redis, cid: str) -> dict[str, dict[str, int]]:
@@ -59,7 +135,6 @@ async def build_report(redis: aioredis.Redis, cid: str) -> Report:
     c = await counters(redis, cid)
     counts = record.counts
     sent = {ch: c.get(f"sent:{ch}", 0) for ch in CHANNELS}
-    reasons = {k.split(":", 1)[1]: v for k, v in c.items() if k.startswith("failed:")}
     accepted = counts.get("accepted", 0)
     skipped = c.get("skipped", 0)
     failed = c.get("failed", 0)
@@ -80,11 +155,12 @@ async def build_report(redis: aioredis.Redis, cid: str) -> Report:
         sent=sent,
         skipped=skipped,
         failed=failed,
-        failed_by_reason=dict(sorted(reasons.items())),
-        failed_by_channel={k.split(":", 1)[1]: v for k, v in c.items() if k.startswith("failed_on:")},
+        failed_by_reason=_suffixed(c, "failed"),
+        failed_by_channel=_suffixed(c, "failed_on"),
         unsent=max(0, accepted - sum(sent.values()) - skipped - failed),
         batches=record.batches,
         batches_done=done,
         in_flight=await open_chunks(redis, cid, record.batches),
+        funnel={ch: funnel(c, ch) for ch in CHANNELS},
         timeline=await _timeline(redis, cid),
     )

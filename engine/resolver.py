@@ -6,6 +6,7 @@ resumed or taken over sends to exactly the same split of smart and fallback numb
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,6 +20,13 @@ from engine.ratelimit import RateLimiter
 from engine.records import Verdict
 from engine.retry import RetryPolicy, call_with_retry
 from engine.scripts import Scripts
+
+# Verdicts written to the cache together (one HSET per shard per write, instead of ~50 per 100-number
+# check); a crash loses at most this many verdicts, which are then checked again.
+REMEMBER_AFTER = 2500
+# Capability checks of one batch in flight at once (the channel's shared in-flight cap bounds the total):
+# one after another, a 5000-number batch spends 50 round trips resolving before its first send.
+CHECKS_IN_PARALLEL = 4
 
 
 class Resolver:
@@ -52,13 +60,7 @@ class Resolver:
         frozen = await self.redis.get(keys.verdicts(cid, batch))
         if frozen is not None:
             return bytes(frozen).decode()
-        known = await self._cached(numbers)
-        unknown = [n for n in numbers if n not in known]
-        for start in range(0, len(unknown), CAPABILITY_MAX_MOBILES):
-            chunk = unknown[start : start + CAPABILITY_MAX_MOBILES]
-            found = await self._check(chunk, tpl_id, checkpoint)
-            known.update(found)
-            await self._remember(found)
+        known = await self.classify(numbers, tpl_id, checkpoint)
         text = "".join(known.get(n, Verdict.INVALID.value) for n in numbers)
         tally = {v: text.count(v.value) for v in Verdict}
         frozen = await self.scripts.freeze_verdicts(
@@ -66,6 +68,43 @@ class Resolver:
             args=[text, tally[Verdict.CAPABLE], tally[Verdict.NOT_CAPABLE], tally[Verdict.INVALID]],
         )
         return frozen.decode() if isinstance(frozen, bytes) else str(frozen)
+
+    async def classify(
+        self,
+        numbers: Sequence[str],
+        tpl_id: str | None,
+        checkpoint: Callable[[], Awaitable[None]],
+        *,
+        check: bool = True,
+    ) -> dict[str, str]:
+        """Verdicts from the shared cache and, with ``check``, from the provider for the rest (≤100 per
+        call, remembered in the cache). Numbers the provider did not answer for are absent; nothing is
+        frozen, so ``koodispatch plan`` can use it without touching a campaign."""
+        known = await self._cached(numbers)
+        if not check:
+            return known
+        unknown = [n for n in numbers if n not in known]
+        fresh: dict[str, str] = {}
+        gate = asyncio.Semaphore(CHECKS_IN_PARALLEL)
+
+        async def one(chunk: list[str]) -> None:
+            nonlocal fresh
+            async with gate:
+                found = await self._check(chunk, tpl_id, checkpoint)
+            known.update(found)
+            fresh.update(found)
+            if len(fresh) >= REMEMBER_AFTER:
+                full, fresh = fresh, {}  # swapped before the await: no other check writes into it
+                await self._remember(full)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for start in range(0, len(unknown), CAPABILITY_MAX_MOBILES):
+                    group.create_task(one(unknown[start : start + CAPABILITY_MAX_MOBILES]))
+        except BaseExceptionGroup as failed:  # a halt or outage surfaces as itself
+            raise failed.exceptions[0] from None
+        await self._remember(fresh)
+        return known
 
     async def _check(
         self, chunk: list[str], tpl_id: str | None, checkpoint: Callable[[], Awaitable[None]]

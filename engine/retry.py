@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from engine import metrics
 from engine.errors import Ambiguous, DispatchError, ProviderError, Throttled, TransientError
 from engine.ratelimit import RateLimiter
 from engine.types import Channel
@@ -59,8 +60,10 @@ async def call_with_retry(
         try:
             async with limiter.call(channel, count):
                 await checkpoint()
-                return await op()
+                with metrics.provider_call(channel):
+                    return await op()
         except ProviderError as exc:
+            metrics.provider_error(channel, exc)
             if not _retryable(exc, retry_ambiguous):
                 raise
             failing_since = failing_since or time.monotonic()

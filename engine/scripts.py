@@ -34,3 +34,6 @@ class Scripts:
         self.finish_chunk = load_script(redis, "finish_chunk")
         self.finish_batch = load_script(redis, "finish_batch")
         self.freeze_verdicts = load_script(redis, "freeze_verdicts")
+        self.freeze_late = load_script(redis, "freeze_late")
+        self.mark_in_flight = load_script(redis, "mark_in_flight")
+        self.lease_orphan = load_script(redis, "lease_orphan")

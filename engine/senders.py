@@ -77,6 +77,11 @@ class SmartSender:
         return await find_smart(self.client, chunk.ref, chunk.numbers(batch))
 
 
+def sms_chunk_size(via: str) -> int:
+    """Numbers per plain-SMS call through ``via`` ("koomessage" or "smsapi"); the forecast uses it too."""
+    return KM_SMS_MAX_TO if via == "koomessage" else SMSAPI_MAX_TO
+
+
 class SmsSender:
     """Plain SMS fallback (降级为普通短信) through KooMessage's SMS API or the Message&SMS API."""
 
@@ -88,7 +93,7 @@ class SmsSender:
         self.smsapi = smsapi
         self.spec = spec
         self.via = spec.fallback.via or via
-        self.chunk_size = KM_SMS_MAX_TO if self.via == "koomessage" else SMSAPI_MAX_TO
+        self.chunk_size = sms_chunk_size(self.via)
 
     @property
     def template_id(self) -> str:

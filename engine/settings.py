@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
@@ -21,7 +21,9 @@ from pydantic_settings import (
 
 from engine.errors import ConfigError
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_DIR / "config" / "default.toml"
+SECRETS = frozenset({"ak", "sk", "sms_app_key", "sms_app_secret", "receipts_token"})
 
 # Demo credentials: accepted by `koodispatch simulate` out of the box, by nothing real.
 DEMO_AK = "KDDEMOAK0000000000"
@@ -46,6 +48,17 @@ class ProviderSettings(_Section):
     read_timeout: float = Field(30.0, gt=0, description="seconds to wait for an answer once sent")
     max_connections: int = Field(100, ge=1, description="connection pool size per process")
 
+    answer_grace: float = Field(
+        10.0,
+        ge=0,
+        description="seconds past the read timeout in which an unanswered call may still land",
+    )
+
+    @property
+    def call_lifetime(self) -> float:
+        """Seconds after which a call made now can no longer be outstanding (journal deadline, slot lease)."""
+        return self.connect_timeout + self.read_timeout + self.answer_grace
+
 
 class RateSettings(_Section):
     capability: float = Field(1000.0, gt=0, description="capability-check numbers per second, all workers")
@@ -53,7 +66,7 @@ class RateSettings(_Section):
     sms: float = Field(1000.0, gt=0, description="plain-SMS numbers per second, all workers")
     basic: float = Field(5000.0, gt=0, description="basic-edition numbers per second, all workers")
     burst_seconds: float = Field(0.2, gt=0, description="how many seconds of rate may be spent at once")
-    max_in_flight: int = Field(8, ge=1, description="provider calls in flight per channel, all workers")
+    max_in_flight: int = Field(32, ge=1, description="provider calls in flight per channel, all workers")
     throttle_factor: float = Field(0.5, gt=0, lt=1, description="rate multiplier applied on each 429")
     recover_seconds: float = Field(10.0, gt=0, description="time to climb back to the full rate after a 429")
 
@@ -69,6 +82,12 @@ class DispatchSettings(_Section):
     )
     job_timeout: float = Field(3600.0, gt=0, description="seconds one batch job may run")
     worker_concurrency: int = Field(8, ge=1, description="batch jobs one worker process runs at once")
+    lease_seconds: float = Field(
+        5.0, gt=0, description="batch lease TTL: a dead worker's batch is taken over this long after it died"
+    )
+    sweep_interval: float = Field(
+        1.0, gt=0, description="seconds between a worker's checks for orphaned batches and a wiped Redis"
+    )
 
 
 class ResolverSettings(_Section):
@@ -78,6 +97,52 @@ class ResolverSettings(_Section):
 class IngestSettings(_Section):
     max_xlsx_mb: float = Field(40.0, gt=0, description="largest xlsx accepted, as the console's 40 MB")
     mobile_column: str = Field("mobile", description="default name of the phone-number column")
+
+
+class PriceSettings(_Section):
+    """Contract prices for `koodispatch plan`; list prices differ per account, so they default to 0."""
+
+    smart: float = Field(
+        0.0, ge=0, description="per smart message (the parse fee; its carrier SMS is priced per segment)"
+    )
+    sms_segment: float = Field(
+        0.0, ge=0, description="per SMS segment (70 characters, 67 per part when longer)"
+    )
+    basic: float = Field(0.0, ge=0, description="per basic-edition (video SMS) message")
+    currency: str = Field("CNY", min_length=1, description="currency the prices are in, for display")
+
+
+class ReceiptSettings(_Section):
+    public_url: str = Field(
+        "",
+        description="base URL the provider reaches `koodispatch receipts` at (https://host:port); "
+        "empty = no statusCallback on Message&SMS sends",
+    )
+    opt_out_words: list[str] = Field(
+        ["R", "T", "TD", "退订"],
+        description="uplink replies (trimmed, case-insensitive) that add the sender to kd:suppression",
+    )
+    sms_push_signature: bool = Field(
+        False, description="require SDK-HMAC-SHA256 (app key/secret) on SMS status reports and uplinks"
+    )
+
+
+class _TomlWithoutSecrets(TomlConfigSettingsSource):
+    """Config files get committed and shared: a secret found in one is refused, never used."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls, toml_file=path)
+        self.path = path
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        found = SECRETS & data.keys()
+        if found:
+            raise ConfigError(
+                f"{self.path}: {', '.join(sorted(found))} must come from the environment or "
+                "KOODISPATCH_ENV_FILE, never from a config file"
+            )
+        return data
 
 
 class Settings(BaseSettings):
@@ -100,11 +165,16 @@ class Settings(BaseSettings):
     project_id: str = Field(DEMO_PROJECT_ID, description="KooMessage project id sent as X-Project-Id")
     sms_app_key: SecretStr = Field(SecretStr(DEMO_SMS_APP_KEY), description="Message&SMS app key")
     sms_app_secret: SecretStr = Field(SecretStr(DEMO_SMS_APP_SECRET), description="Message&SMS app secret")
+    receipts_token: SecretStr | None = Field(
+        None, description="shared secret in the receipt callback URLs (env KOODISPATCH_RECEIPTS_TOKEN)"
+    )
     provider: ProviderSettings = ProviderSettings()
     rates: RateSettings = RateSettings()
     dispatch: DispatchSettings = DispatchSettings()
     resolver: ResolverSettings = ResolverSettings()
     ingest: IngestSettings = IngestSettings()
+    receipts: ReceiptSettings = ReceiptSettings()
+    prices: PriceSettings = PriceSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -120,9 +190,13 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         env_file = os.environ.get("KOODISPATCH_ENV_FILE")
         if env_file:
+            if Path(env_file).resolve().is_relative_to(PROJECT_DIR):
+                raise ConfigError(
+                    f"KOODISPATCH_ENV_FILE={env_file}: keep the secrets file outside the project"
+                )
             sources.append(DotEnvSettingsSource(settings_cls, env_file=env_file))
         if toml_path.is_file():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+            sources.append(_TomlWithoutSecrets(settings_cls, toml_path))
         return tuple(sources)
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import redis
 import redis.asyncio as aioredis
+from arq.connections import ArqRedis
 
+from engine.queue import open_queue
 from engine.redis_server import RedisServer
 
 _DATABASES = 64
@@ -67,6 +69,16 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
         yield client
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
+    """An ArqRedis on the test DB, as submission and resend need (they enqueue batch jobs)."""
+    redis = await open_queue(redis_url)
+    try:
+        yield redis
+    finally:
+        await redis.aclose()
 
 
 @pytest.fixture(autouse=True)

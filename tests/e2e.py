@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from subprocess import Popen
@@ -41,9 +41,11 @@ def engine_env(redis_url: str, sim_url: str, **extra: str) -> dict[str, str]:
     }
 
 
-def workers(count: int, env: Mapping[str, str], logs: Path) -> AbstractContextManager[list[Popen[bytes]]]:
-    """Real ``koodispatch worker`` processes, started and stopped exactly as ``koodispatch run`` does."""
-    return worker_processes(count, env["REDIS_URL"], env, logs)
+def workers(
+    count: int, env: Mapping[str, str], logs: Path, args: Sequence[str] = ()
+) -> AbstractContextManager[list[Popen[bytes]]]:
+    """Real ``koodispatch worker [args]`` processes, started and stopped as ``koodispatch run`` does."""
+    return worker_processes(count, env["REDIS_URL"], env, logs, args)
 
 
 async def wait_for(

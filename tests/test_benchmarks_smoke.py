@@ -44,3 +44,21 @@ def test_end_to_end_prints_its_table(tmp_path: Path) -> None:
     out = run_program("end_to_end.py", tmp_path, "--recipients", "3000", "--workers", "2")
     assert "end to end: file → every number sent once" in out
     assert "ours/floor" in out and out.count("✓ 0 dup, each once") == 2  # the simulator's ledger
+
+
+def test_cap_utilisation_prints_its_table(tmp_path: Path) -> None:
+    out = run_program("cap_utilisation.py", tmp_path, "--recipients", "2000", "--workers", "1", "2")
+    assert "cap utilisation: share of the provider's smart-message cap" in out
+    assert "share of cap" in out and out.count("✓ 0 dup, each once") == 2  # one row per worker count
+
+
+def test_sdk_baseline_prints_its_table(tmp_path: Path) -> None:
+    out = run_program("sdk_baseline.py", tmp_path, "--recipients", "3000", "--sdk-sample", "300")
+    assert "SDK baseline: official SDK loop vs koodispatch" in out
+    assert "ours/SDK numbers/s" in out and "EXTRAPOLATED" in out and out.count("✓ 0 dup, each once") == 2
+
+
+def test_takeover_prints_its_table(tmp_path: Path) -> None:
+    out = run_program("takeover.py", tmp_path, "--recipients", "2000", "--max-wait", "60")
+    assert "takeover: kill -9 of a worker → its batch runs again" in out
+    assert "running again min / median / max" in out and "kills" in out

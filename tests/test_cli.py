@@ -41,6 +41,7 @@ name = "cli-test"
 [smart]
 template_id = "100000001"
 sms_params = ["name"]
+dync_params = { name = "name" }
 
 [sms_channel]
 channel_number = "10690000"

@@ -19,7 +19,6 @@ from engine.context import EngineContext
 from engine.dispatch import BatchRun, dispatch_batch
 from engine.progress import open_chunks
 from engine.provider.models import SendResult
-from engine.queue import open_queue
 from engine.records import ChunkRecord, ChunkState
 from engine.report import build_report
 from engine.senders import Chunk, SmartSender
@@ -66,23 +65,15 @@ def make_spec(policy: str = "sms", **smart: Any) -> CampaignSpec:
 @pytest.fixture
 def settings(simulator: RunningSimulator) -> Settings:
     simulator.update_config({"capable_share": SHARE, "rates": dict.fromkeys(LIFTED)})
-    return load_settings(
-        provider={"koomessage_url": simulator.url, "smsapi_url": simulator.url}, rates=LIFTED
-    )
+    provider = {"koomessage_url": simulator.url, "smsapi_url": simulator.url}
+    # an unanswered call is surely over 2.5 s after it began: reconciliation waits no longer than that
+    quick = {"connect_timeout": 1.0, "read_timeout": 1.0, "answer_grace": 0.5}
+    return load_settings(provider=provider | quick, rates=LIFTED)
 
 
 @pytest.fixture
-async def queue(redis_url: str) -> AsyncIterator[ArqRedis]:
-    redis = await open_queue(redis_url)
-    try:
-        yield redis
-    finally:
-        await redis.aclose()
-
-
-@pytest.fixture
-async def engine(settings: Settings, queue: ArqRedis) -> AsyncIterator[EngineContext]:
-    ctx = await EngineContext.open(settings, queue)
+async def engine(settings: Settings, arq_redis: ArqRedis) -> AsyncIterator[EngineContext]:
+    ctx = await EngineContext.open(settings, arq_redis)
     async with ctx:
         yield ctx
 
@@ -94,12 +85,12 @@ async def run_all(ctx: EngineContext, cid: str, batches: int) -> None:
 
 
 async def test_sms_params_reach_the_provider_in_template_order(
-    tmp_path: Path, engine: EngineContext, queue: ArqRedis, simulator: RunningSimulator
+    tmp_path: Path, engine: EngineContext, arq_redis: ArqRedis, simulator: RunningSimulator
 ) -> None:
     [number] = numbers(True, 1)
     path = write(tmp_path / "r.csv", {"mobile": [number], "name": ["张三"], "amount": ["88"], "x": ["y"]})
     spec = make_spec(sms_params=["amount", "name"], dync_params={"who": "name"})
-    result = await planner.submit(queue, engine.settings, spec, path)
+    result = await planner.submit(arq_redis, engine.settings, spec, path)
     await run_all(engine, result.cid, result.batches)
     [task] = simulator.store.smart.values()
     assert task.first_param is not None
@@ -109,34 +100,34 @@ async def test_sms_params_reach_the_provider_in_template_order(
 
 
 async def test_capability_verdicts_are_cached_across_campaigns(
-    tmp_path: Path, engine: EngineContext, queue: ArqRedis, simulator: RunningSimulator
+    tmp_path: Path, engine: EngineContext, arq_redis: ArqRedis, simulator: RunningSimulator
 ) -> None:
     mobiles = numbers(True, 150) + numbers(False, 150, start=13900000000)
     path = write(tmp_path / "r.csv", {"mobile": mobiles})
     first = await planner.submit(
-        queue, engine.settings, make_spec("skip").model_copy(update={"id": "one"}), path
+        arq_redis, engine.settings, make_spec("skip").model_copy(update={"id": "one"}), path
     )
     await run_all(engine, first.cid, first.batches)
     checks = simulator.ledger.calls["capability"]
     assert checks == 3  # 300 numbers, ≤100 per call
     second = await planner.submit(
-        queue, engine.settings, make_spec("skip").model_copy(update={"id": "two"}), path
+        arq_redis, engine.settings, make_spec("skip").model_copy(update={"id": "two"}), path
     )
     await run_all(engine, second.cid, second.batches)
     assert simulator.ledger.calls["capability"] == checks  # every verdict came from the cache
-    report = await build_report(queue, second.cid)
+    report = await build_report(arq_redis, second.cid)
     assert (report.capable, report.not_capable, report.skipped) == (150, 150, 150)
 
 
 async def test_finished_batch_is_never_sent_again(
-    tmp_path: Path, engine: EngineContext, queue: ArqRedis, simulator: RunningSimulator
+    tmp_path: Path, engine: EngineContext, arq_redis: ArqRedis, simulator: RunningSimulator
 ) -> None:
     mobiles = numbers(True, 250) + numbers(False, 120, start=13900000000)
     path = write(tmp_path / "r.csv", {"mobile": mobiles})
-    result = await planner.submit(queue, engine.settings, make_spec("sms"), path)
+    result = await planner.submit(arq_redis, engine.settings, make_spec("sms"), path)
     await run_all(engine, result.cid, result.batches)
     before = simulator.ledger.snapshot()
-    journal = await queue.hgetall(keys.journal(result.cid, 0))
+    journal = await arq_redis.hgetall(keys.journal(result.cid, 0))
     states = {k.decode(): ChunkRecord.decode(v).state for k, v in journal.items()}
     assert states == {
         "smart:0": ChunkState.DONE,
@@ -145,72 +136,75 @@ async def test_finished_batch_is_never_sent_again(
         "sms:0": ChunkState.DONE,
     }
     # a re-delivered job (e.g. arq retry after a lost result) changes nothing
-    await queue.hset(keys.campaign(result.cid), "state", "running")
+    await arq_redis.hset(keys.campaign(result.cid), "state", "running")
     await dispatch_batch(engine, result.cid, 0)
     assert simulator.ledger.snapshot() == before
 
 
 async def test_in_flight_chunk_that_landed_is_reconciled_not_resent(
-    tmp_path: Path, engine: EngineContext, queue: ArqRedis, simulator: RunningSimulator
+    tmp_path: Path, engine: EngineContext, arq_redis: ArqRedis, simulator: RunningSimulator
 ) -> None:
     mobiles = numbers(True, 200)
     path = write(tmp_path / "r.csv", {"mobile": mobiles})
-    result = await planner.submit(queue, engine.settings, make_spec("skip"), path)
+    result = await planner.submit(arq_redis, engine.settings, make_spec("skip"), path)
     # every smart call lands but its answer is lost: the worker must reconcile, not resend
     simulator.update_config({"channel_faults": {"smart": {"drop_after_accept_share": 1.0}}})
     await run_all(engine, result.cid, result.batches)
     ledger = simulator.ledger.snapshot()
     assert ledger["smart"]["unique"] == 200 and ledger["smart"]["duplicates"] == 0
-    report = await build_report(queue, result.cid)
+    report = await build_report(arq_redis, result.cid)
     assert report.sent["smart"] == 200 and report.state == "completed"
-    journal = await queue.hgetall(keys.journal(result.cid, 0))
+    journal = await arq_redis.hgetall(keys.journal(result.cid, 0))
     assert {ChunkRecord.decode(v).path for v in journal.values()} == {"reconciled"}
-    assert await open_chunks(queue, result.cid, result.batches) == 0
+    assert await open_chunks(arq_redis, result.cid, result.batches) == 0
 
 
 async def test_scheduled_campaign_is_deferred_to_its_start(
-    tmp_path: Path, settings: Settings, queue: ArqRedis
+    tmp_path: Path, settings: Settings, arq_redis: ArqRedis
 ) -> None:
     path = write(tmp_path / "r.csv", {"mobile": numbers(True, 3)})
     start = datetime.now(UTC) + timedelta(hours=2)
     spec = make_spec("skip").model_copy(
         update={"schedule": make_spec().schedule.model_copy(update={"start_at": start})}
     )
-    result = await planner.submit(queue, settings, spec, path)
+    result = await planner.submit(arq_redis, settings, spec, path)
     assert result.state == "scheduled"
-    queued = await queue.zrange(keys.QUEUE, 0, -1, withscores=True)
+    queued = await arq_redis.zrange(keys.QUEUE, 0, -1, withscores=True)
     assert len(queued) == 1
     assert queued[0][1] == pytest.approx(start.timestamp() * 1000, abs=2000)
 
 
 async def test_per_number_failures_inside_an_accepted_call_are_recorded_once(
-    tmp_path: Path, engine: EngineContext, queue: ArqRedis
+    tmp_path: Path, engine: EngineContext, arq_redis: ArqRedis
 ) -> None:
     mobiles = numbers(True, 3)
     path = write(tmp_path / "r.csv", {"mobile": mobiles})
-    result = await planner.submit(queue, engine.settings, make_spec("skip"), path)
-    record = await campaigns.load(queue, result.cid)
-    batch = await load_batch(queue, result.cid, 0, [])
-    run = BatchRun(engine, record, batch)
+    result = await planner.submit(arq_redis, engine.settings, make_spec("skip"), path)
+    record = await campaigns.load(arq_redis, result.cid)
+    batch = await load_batch(arq_redis, result.cid, 0, [])
+    async with engine.leases.hold(result.cid, 0) as lease:
+        assert lease is not None
+        run = BatchRun(engine, record, batch, lease)
     sender = SmartSender(engine.koomessage, record.spec)
     chunk = Chunk("ref", (0, 1, 2))
     answer = SendResult("task-1", (mobiles[0],), {mobiles[1]: "E200028", mobiles[2]: "KM.00001084"})
     for _ in range(2):  # a second recorder (e.g. a takeover racing a slow worker) changes nothing
         await run._record(sender, 0, chunk, answer, path="sent", attempts=1)
-    report = await build_report(queue, result.cid)
+    report = await build_report(arq_redis, result.cid)
     assert report.sent["smart"] == 1 and report.failed == 2
     assert report.failed_by_reason == {"params": 1, "invalid_number": 1}
     assert report.failed_by_channel == {"smart": 2}
-    failed = await queue.hgetall(keys.failed(result.cid))
+    assert report.funnel["smart"].failed_by_reason == {"params": 1, "invalid_number": 1}
+    failed = await arq_redis.hgetall(keys.failed(result.cid))
     assert set(failed) == {mobiles[1].encode(), mobiles[2].encode()}
 
 
 async def test_call_the_provider_never_got_is_resent_after_backoff(
-    tmp_path: Path, engine: EngineContext, queue: ArqRedis, simulator: RunningSimulator
+    tmp_path: Path, engine: EngineContext, arq_redis: ArqRedis, simulator: RunningSimulator
 ) -> None:
     mobiles = numbers(True, 100)
     path = write(tmp_path / "r.csv", {"mobile": mobiles})
-    result = await planner.submit(queue, engine.settings, make_spec("skip"), path)
+    result = await planner.submit(arq_redis, engine.settings, make_spec("skip"), path)
     # the connection drops before the provider processes the call: ambiguous to us, nothing landed
     simulator.update_config({"channel_faults": {"smart": {"drop_share": 1.0}}})
     run = asyncio.create_task(dispatch_batch(engine, result.cid, 0))
@@ -222,5 +216,7 @@ async def test_call_the_provider_never_got_is_resent_after_backoff(
     assert (await run).result == "finished"
     ledger = simulator.ledger.snapshot()
     assert ledger["smart"]["unique"] == 100 and ledger["smart"]["duplicates"] == 0
-    [record] = [ChunkRecord.decode(v) for v in (await queue.hgetall(keys.journal(result.cid, 0))).values()]
+    [record] = [
+        ChunkRecord.decode(v) for v in (await arq_redis.hgetall(keys.journal(result.cid, 0))).values()
+    ]
     assert record.path == "resent" and record.attempts >= 3

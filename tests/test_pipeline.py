@@ -24,14 +24,25 @@ LIFTED = "50000"  # numbers/s: these tests check counts, not pacing
 def spec(policy: str, **fallback: Any) -> dict[str, Any]:
     return {
         "name": f"e2e-{policy}",
-        "smart": {"template_id": "100000001", "sms_params": ["name"], "expiration_days": 3},
+        "smart": {
+            "template_id": "100000001",
+            "sms_params": ["name"],
+            "dync_params": {"name": "name"},
+            "expiration_days": 3,
+        },
         "sms_channel": {
             "channel_number": "10690000",
             "sms_template_id": "sms_tpl_1",
             "signature": "华为云",
             "app_name": "e2e",
         },
-        "fallback": {"policy": policy, "basic_template_id": "200000001", **fallback},
+        "fallback": {
+            "policy": policy,
+            "sms_params": ["name"],  # the preflight checks these against the simulator's templates
+            "basic_template_id": "200000001",
+            "basic_params": ["name"],
+            **fallback,
+        },
         "recipients": {"mobile_column": "mobile"},
     }
 
@@ -66,6 +77,7 @@ async def test_campaign_counts_match_truth_and_ledger(
     )
     for key in ("KOODISPATCH_RATES__SMART", "KOODISPATCH_RATES__CAPABILITY"):
         monkeypatch.setenv(key, LIFTED)
+    monkeypatch.setenv("KOODISPATCH_PROVIDER__KOOMESSAGE_URL", lifted_sim.url)  # submit preflights
     redis = await open_queue(redis_url)
     try:
         result = await api.submit_campaign(
@@ -112,7 +124,9 @@ async def test_pause_stops_sending_and_resume_completes_without_duplicates(
     )
     redis = await open_queue(redis_url)
     try:
-        settings = load_settings(rates={"smart": 2000.0, "capability": 20000.0})
+        settings = load_settings(
+            rates={"smart": 2000.0, "capability": 20000.0}, provider={"koomessage_url": sim.url}
+        )
         result = await api.submit_campaign(
             spec("sms"), redis=redis, recipients=tmp_path / "r.csv", settings=settings
         )
@@ -164,7 +178,10 @@ async def test_three_workers_share_one_budget_under_the_provider_cap(
     redis = await open_queue(redis_url)
     try:
         result = await api.submit_campaign(
-            spec("skip"), redis=redis, recipients=tmp_path / "r.csv", settings=load_settings()
+            spec("skip"),
+            redis=redis,
+            recipients=tmp_path / "r.csv",
+            settings=load_settings(provider={"koomessage_url": sim.url}),
         )
         with workers(3, env, tmp_path):
             report = await wait_for(redis, result.cid)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import random
 from typing import Any
 
 import pytest
 
 from engine.simulator import RunningSimulator
+from engine.simulator.config import RateConfig
+from engine.simulator.ratelimit import RateLimiter as SimRateLimiter
 from engine.simulator.testing import SignedClient, smart_send_body
 
 DROP = object()  # marks a key to remove from the valid body
@@ -263,3 +266,14 @@ async def test_per_item_failures_are_data_not_errors(
     everyone_bad = patched(SEND[1], "resolve_task.params", [{"cust_flag": "abc"}])
     reply = await sim_client.call("POST", SEND[0], json=everyone_bad)
     assert (reply.status, reply.body["task_state"], reply.body["send_count"]) == (200, "Failed", 0)
+
+
+@pytest.mark.parametrize("numbers", [1501, 1507, 2999, 4999])
+def test_an_idle_channel_admits_one_call_larger_than_its_burst_at_any_moment(numbers: int) -> None:
+    """Float rounding once rejected such calls forever (a 429 loop on a lone basic-edition chunk)."""
+    limiter = SimRateLimiter()
+    rates = RateConfig(basic=1500.0)
+    moments = random.Random(numbers)
+    for _ in range(2000):
+        limiter.reset()
+        assert limiter.charge(rates, "basic", numbers, now=moments.uniform(1e3, 1e6)) == 0.0

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import os
+import signal
 from typing import Any
 
 from arq.worker import Worker, func
 
-from engine import keys
+from engine import keys, late
 from engine.context import EngineContext
-from engine.lease import Leases
+from engine.errors import StateLost
 from engine.queue import dumps, loads, redis_settings
 from engine.settings import Settings
-from workers.jobs import dispatch_batch
+from engine.sweeper import Sweeper
+from workers.jobs import dispatch_batch, late_fallback
 
 MAX_TRIES = 1_000_000  # a batch is never abandoned: Retry re-queues it until it finishes
 
@@ -20,17 +26,29 @@ def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) ->
     """Keyword arguments for ``arq.worker.Worker``: the declarative settings of a koodispatch worker."""
 
     async def on_startup(ctx: dict[str, Any]) -> None:
-        ctx["engine"] = await EngineContext.open(settings, ctx["redis"])
-        ctx["leases"] = Leases(ctx["redis"])
+        engine = await EngineContext.open(settings, ctx["redis"])
+        ctx["engine"] = engine
+        sweeper = Sweeper(ctx["redis"], engine.scripts, settings.dispatch)
+        await sweeper.start()
+        ctx["stop"] = functools.partial(stop_worker, ctx)
+        ctx["sweeper"] = asyncio.create_task(sweeper.run(ctx["stop"]))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        sweep: asyncio.Task[None] | None = ctx.get("sweeper")
+        if sweep is not None:
+            sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep
         engine: EngineContext | None = ctx.get("engine")
         if engine is not None:
             await engine.close()
 
     dispatch = settings.dispatch
     return {
-        "functions": [func(dispatch_batch, name="dispatch_batch", max_tries=MAX_TRIES)],
+        "functions": [
+            func(dispatch_batch, name="dispatch_batch", max_tries=MAX_TRIES),
+            func(late_fallback, name=late.JOB_FUNCTION, max_tries=MAX_TRIES),
+        ],
         "queue_name": keys.QUEUE,
         "redis_settings": redis_settings(redis_url),
         "on_startup": on_startup,
@@ -44,6 +62,16 @@ def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) ->
         "poll_delay": 0.2,
         "handle_signals": True,
     }
+
+
+def stop_worker(ctx: dict[str, Any], lost: StateLost) -> None:
+    """Stop this worker process for good: Redis lost the campaign state (``ctx["fatal"]`` says why).
+
+    SIGTERM goes through arq's own graceful shutdown; the CLI then exits non-zero with the reason.
+    """
+    if "fatal" not in ctx:
+        ctx["fatal"] = lost
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def build_worker(settings: Settings, redis_url: str, *, burst: bool = False) -> Worker:

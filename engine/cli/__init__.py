@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from engine.cli import commands, service, simulate  # noqa: F401  (register the sub-commands)
+from engine.cli import (  # noqa: F401  (register the sub-commands)
+    commands,
+    plan,
+    receipts,
+    reports,
+    service,
+    simulate,
+)
 from engine.cli.app import app
 
 

@@ -1,18 +1,16 @@
-"""Campaign commands: submit, status, pause, resume, cancel, report, rate."""
+"""Campaign commands: submit, status, pause, resume, cancel, rate (report commands: ``cli/reports.py``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 
 from engine import api
 from engine.cli.app import app
-from engine.cli.common import console, queue, required_redis_url, run, settings
-from engine.cli.view import render_report, watch
-from engine.report import Report
+from engine.cli.common import console, errors, queue, required_redis_url, run, settings
+from engine.cli.view import watch
 
 CampaignId = Annotated[str, typer.Argument(help="campaign id printed by submit")]
 
@@ -21,14 +19,22 @@ CampaignId = Annotated[str, typer.Argument(help="campaign id printed by submit")
 def submit(
     spec: Annotated[Path, typer.Argument(help="campaign TOML file")],
     recipients: Annotated[Path | None, typer.Option(help="recipient CSV/xlsx (overrides the spec)")] = None,
+    skip_preflight: Annotated[
+        bool, typer.Option("--skip-preflight", help="do not check templates with the provider (offline)")
+    ] = False,
 ) -> None:
-    """Validate a campaign, freeze its recipients in Redis and queue its batches; prints the campaign id."""
+    """Preflight and validate a campaign, freeze its recipients in Redis and queue its batches; prints the
+    campaign id. A preflight error (missing or unapproved template, parameter mismatch) stops it."""
     cfg = settings()
     url = required_redis_url(cfg)
 
     async def go() -> None:
         async with queue(url) as redis:
-            result = await api.submit_campaign(spec, recipients=recipients, settings=cfg, redis=redis)
+            result = await api.submit_campaign(
+                spec, recipients=recipients, settings=cfg, redis=redis, preflight=not skip_preflight
+            )
+        for warning in result.warnings:  # stderr: stdout is the id, for `cid=$(koodispatch submit ...)`
+            errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
         note = "submitted" if result.created else "already submitted (nothing changed)"
         console.print(f"{result.cid}", highlight=False)
         console.print(f"[dim]{note}: {result.batches} batches, state {result.state}[/]", highlight=False)
@@ -81,25 +87,6 @@ def resume(cid: CampaignId) -> None:
 def cancel(cid: CampaignId) -> None:
     """Stop a campaign for good; the report shows what was not sent."""
     _control(cid, "cancel")
-
-
-@app.command()
-def report(
-    cid: CampaignId,
-    json_: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-) -> None:
-    """The campaign's counts: import, resolution, sent per channel, skipped, failed by reason."""
-    url = required_redis_url(settings())
-
-    async def go() -> Report:
-        async with queue(url) as redis:
-            return await api.campaign_report(cid, redis=redis)
-
-    result = run(go)
-    if json_:
-        typer.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
-    else:
-        render_report(result)
 
 
 @app.command()

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -20,15 +19,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from engine.errors import ConfigError, DispatchError
-from engine.phones import mask
+from engine.logs import JsonFormatter
+from engine.phones import mask_numbers
 from engine.queue import open_queue, redis_settings
 from engine.settings import Settings, load_settings
 
 T = TypeVar("T")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # an error stays one line, however narrow the terminal
-# Masked at this one exit whatever raised the error: a number may hide in a header cell or a provider text.
-_PHONE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[ -]?|0086)?1\d{10}(?!\d)")
 
 
 def settings() -> Settings:
@@ -45,8 +43,11 @@ def settings() -> Settings:
 
 
 def fail(message: str, code: int = 2) -> None:
-    """Print one error line, any phone number in it masked, and exit non-zero."""
-    line = _PHONE.sub(lambda m: mask(m.group()), " ".join(message.split()))
+    """Print one error line, any phone number in it masked, and exit non-zero.
+
+    Masked at this one exit whatever raised the error: a number may hide in a header cell or a provider text.
+    """
+    line = mask_numbers(" ".join(message.split()))
     errors.print(f"[bold red]error:[/] {escape(line)}", highlight=False, markup=True)
     raise typer.Exit(code)
 
@@ -113,9 +114,11 @@ def _redacted(url: str) -> str:
     return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
-def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def setup_logging(level: str = "INFO", log_format: str = "text", secrets: Iterable[str] = ()) -> None:
+    """Log to stderr as text, or as one JSON object per line (``json``) with ``secrets`` redacted."""
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter(secrets))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])

@@ -8,17 +8,18 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from engine import api
+from engine import api, metrics
 from engine.cli.app import app
 from engine.cli.common import console, fail, queue, required_redis_url, run, settings, setup_logging
 from engine.cli.view import render_report, watch
+from engine.errors import StateLost
 from engine.records import CampaignState
 from engine.redis_server import redis_url_or_private
 
@@ -27,13 +28,22 @@ from engine.redis_server import redis_url_or_private
 def worker(
     burst: Annotated[bool, typer.Option(help="exit when the queue is empty")] = False,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+    log_format: Annotated[str, typer.Option(help="text, or json: one object per line")] = "text",
+    metrics_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="serve Prometheus metrics on this port")
+    ] = None,
 ) -> None:
     """Run one worker process (start any number, on any machines, against one Redis)."""
     from workers.settings import build_worker
 
-    setup_logging(log_level)
+    if log_format not in ("text", "json"):
+        fail(f"--log-format: {log_format!r} is not one of text, json")
     cfg = settings()
+    secrets = [s.get_secret_value() for s in (cfg.ak, cfg.sk, cfg.sms_app_key, cfg.sms_app_secret)]
+    setup_logging(log_level, log_format, secrets)
     url = required_redis_url(cfg)
+    if metrics_port is not None:
+        metrics.serve(metrics_port)
 
     async def go() -> None:
         w = build_worker(cfg, url, burst=burst)  # built inside the loop it runs on
@@ -43,24 +53,30 @@ def worker(
             pass  # SIGTERM/SIGINT: arq cancels its main task after finishing or aborting running jobs
         finally:
             await w.close()
+        fatal: StateLost | None = w.ctx.get("fatal")
+        if fatal is not None:  # the worker stopped itself: exit non-zero with the reason
+            raise fatal
 
     run(go)
 
 
+def start_worker(
+    url: str, env: Mapping[str, str], log_path: Path, args: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    """One ``koodispatch worker [args]`` process on ``url``, its output appended to ``log_path``."""
+    environment = {**os.environ, **env, "REDIS_URL": url}
+    with log_path.open("ab") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "engine.cli", "worker", *args], env=environment, stdout=log, stderr=log
+        )
+
+
 @contextmanager
 def worker_processes(
-    count: int, url: str, env: Mapping[str, str], logs: Path
+    count: int, url: str, env: Mapping[str, str], logs: Path, args: Sequence[str] = ()
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Start ``count`` worker processes on ``url``; stop them (SIGTERM, then SIGKILL) on exit."""
-    environment = {**os.environ, **env, "REDIS_URL": url}
-    procs = []
-    for i in range(count):
-        with (logs / f"worker-{i}.log").open("wb") as log:  # the child keeps its own descriptor
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "engine.cli", "worker"], env=environment, stdout=log, stderr=log
-                )
-            )
+    procs = [start_worker(url, env, logs / f"worker-{i}.log", args) for i in range(count)]
     try:
         yield procs
     finally:
@@ -149,6 +165,7 @@ name = "demo"
 template_id = "100000001"
 sms_params = ["name"]
 expiration_days = 3
+dync_params = {{ name = "name" }}
 
 [sms_channel]
 channel_number = "10690000"
@@ -158,6 +175,7 @@ app_name = "demo-app"
 
 [fallback]
 policy = "{policy}"
+sms_template_id = "sms_tpl_2"
 sms_params = ["name", "amount"]
 basic_template_id = "200000001"
 basic_params = ["name"]

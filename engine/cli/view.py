@@ -11,9 +11,10 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from engine import campaigns, window
 from engine.cli.common import console
 from engine.records import TERMINAL, CampaignState
-from engine.report import Report, build_report
+from engine.report import FUNNEL_STEPS, Report, build_report
 
 REFRESH_SECONDS = 0.5
 
@@ -56,11 +57,11 @@ class StageBars:
         )
         self.tasks: dict[str, TaskID] = {}
 
-    def update(self, r: Report) -> None:
+    def update(self, r: Report, state: str) -> None:
         for stage, (done, total) in _stages(r).items():
             if stage not in self.tasks:
                 self.tasks[stage] = self.progress.add_task(stage, total=max(total, 1), note="")
-            note = f"{r.state}" if stage == "batches" else ""
+            note = state if stage == "batches" else ""
             self.progress.update(self.tasks[stage], completed=done, total=max(total, 1), note=note)
 
 
@@ -68,7 +69,7 @@ async def watch(redis: aioredis.Redis, cid: str, follow: bool) -> Report:
     """Show bars once, or until the campaign reaches a terminal state when ``follow``."""
     bars = StageBars()
     report = await build_report(redis, cid)
-    bars.update(report)
+    bars.update(report, await state_line(redis, cid))
     # Live only on a terminal: elsewhere it leaves its last frame without a line end (rich's behaviour).
     live = (
         Live(bars.progress, console=console, refresh_per_second=4) if follow and console.is_terminal else None
@@ -77,39 +78,51 @@ async def watch(redis: aioredis.Redis, cid: str, follow: bool) -> Report:
         while follow and CampaignState(report.state) not in TERMINAL:
             await asyncio.sleep(REFRESH_SECONDS)
             report = await build_report(redis, cid)
-            bars.update(report)
+            bars.update(report, await state_line(redis, cid))
     if live is None:
         console.print(bars.progress)
     sent = sum(report.sent.values())
-    console.print(f"state {report.state}  sent {sent}  rate {_rate(report):.0f}/s  {time.strftime('%X')}")
+    state = await state_line(redis, cid)
+    console.print(f"state {state}  sent {sent}  rate {_rate(report):.0f}/s  {time.strftime('%X')}")
     return report
 
 
+async def state_line(redis: aioredis.Redis, cid: str) -> str:
+    """The state and why nothing is sent now: ``running — waiting for send window (opens 08:00)``, or the
+    reason of a pause (``paused — trial sent; resume to send to everyone``)."""
+    record = await campaigns.load(redis, cid)
+    why = record.reason if record.state is CampaignState.PAUSED else None
+    if record.state is CampaignState.RUNNING:
+        why = window.waiting_note(record.spec.schedule, window.utc_now())
+    return f"{record.state.value} — {why}" if why else record.state.value
+
+
 def render_report(r: Report) -> None:
-    """The console's table (导入号码总数 ...) and the send outcome table."""
+    """The console's table (导入号码总数 ...) with the send outcome, then the delivery funnel per channel."""
     table = Table(title=f"campaign {r.campaign} — {r.state}", show_header=True)
     table.add_column("figure")
     table.add_column("numbers", justify="right")
-    rows = [
-        ("rows read", r.rows),
-        ("导入号码总数(已去重) imported, de-duplicated", r.imported),
-        ("重复 duplicates", r.duplicates),
-        ("无效号码数 invalid", r.invalid),
-        ("退订 suppressed (opted out)", r.suppressed),
-        ("可解析 capable of smart messages", r.capable),
-        ("不可解析 not capable", r.not_capable),
-        ("提交发送信息号码数 submitted", r.accepted),
-        ("sent: smart", r.sent["smart"]),
-        ("sent: plain SMS (fallback)", r.sent["sms"]),
-        ("sent: basic edition (fallback)", r.sent["basic"]),
-        ("skipped by policy", r.skipped),
-        ("failed", r.failed),
-        ("not sent (paused/cancelled)", r.unsent),
-    ]
-    for name, value in rows:
+    for name, value in r.figures():
         table.add_row(name, f"{value:,}")
     for reason, count in r.failed_by_reason.items():
         table.add_row(f"  failed: {reason}", f"{count:,}")
     if r.reason:
         table.caption = r.reason
+    console.print(table)
+    render_funnel(r)
+
+
+def render_funnel(r: Report) -> None:
+    """A row per channel used: submitted → accepted → delivered / undelivered / awaiting receipts; failed."""
+    funnels = r.used_channels()
+    if not funnels:
+        return
+    table = Table(title="delivery funnel", box=None, pad_edge=False)  # fits 80 columns
+    table.add_column("channel", no_wrap=True)
+    for step in FUNNEL_STEPS:
+        table.add_column(step, justify="right", min_width=len(step))
+    for channel, funnel in funnels.items():
+        table.add_row(channel, *(f"{value:,}" for _, value in funnel.steps()))
+        for status, count in funnel.undelivered_by_status.items():
+            table.add_row(f"  ↳ {status}", "", "", "", f"{count:,}", "", "")
     console.print(table)

@@ -23,6 +23,7 @@ for i = 6, #ARGV, 2 do
     failures = failures + 1
     redis.call('HINCRBY', KEYS[2], 'failed:' .. failure['reason'], 1)
     redis.call('HINCRBY', KEYS[2], 'failed_on:' .. failure['channel'], 1)
+    redis.call('HINCRBY', KEYS[2], 'failed_reason:' .. failure['channel'] .. ':' .. failure['reason'], 1)
   end
 end
 if failures > 0 then

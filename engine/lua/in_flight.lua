@@ -1,6 +1,7 @@
 -- The cap on provider calls in flight of one channel, shared by every worker: a sorted set of call
 -- tokens scored by the expiry of their lease. Expired tokens belong to workers that died (kill -9)
 -- or hung past the lease; dropping them first means a crash never holds capacity beyond one lease.
+-- rate.lua's admit applies the same rule together with the budget, for the dispatcher's calls.
 --
 -- KEYS[1] the channel's sorted set (engine.keys.in_flight)
 -- ARGV[1] clock in seconds; "" = Redis TIME (an explicit clock is for tests only)

@@ -8,7 +8,8 @@
 --            tat           theoretical arrival time: when everything admitted so far is paid for
 --            factor        rate multiplier set by the last throttle (1 = full rate)
 --            throttled_at  time of the last throttle
--- ARGV[1]  operation: acquire | throttle | set | info
+-- KEYS[2]  admit only: the channel's in-flight set (engine.keys.in_flight), as in in_flight.lua
+-- ARGV[1]  operation: acquire | admit | throttle | set | info
 -- ARGV[2]  clock in seconds; "" = Redis TIME (an explicit clock is for tests only)
 -- ARGV[3]  default rate, used while the hash has none
 -- ARGV[4]  default burst seconds, used while the hash has none
@@ -17,12 +18,17 @@
 -- ARGV[7]  recover seconds: the factor climbs linearly back to 1 over this time
 -- ARGV[8]  hold seconds: throttles this soon after the last one answer calls sent before it and
 --          do not compound the factor
--- ARGV[9]  acquire: n numbers | throttle: retry_after seconds or "" | set: new rate
--- ARGV[10] set: new burst seconds or ""
+-- ARGV[9]  acquire, admit: n numbers | throttle: retry_after seconds or "" | set: new rate
+-- ARGV[10] set: new burst seconds or "" | admit: the call's token
+-- ARGV[11] admit: most tokens allowed in flight at once
+-- ARGV[12] admit: lease seconds of the token
 --
 -- acquire returns "0" when admitted, else the seconds to wait before asking again (as a string,
--- since Lua numbers reach Redis as integers). The other operations return the state after them:
--- {rate, effective rate, factor, burst seconds, backlog seconds}.
+-- since Lua numbers reach Redis as integers). admit takes a slot of the in-flight cap and charges the
+-- budget in one step, or does neither: it returns {"ok", "0"}, {"slot", "0"} while the cap is full, or
+-- {"budget", seconds to wait}; one round trip per call instead of one for the slot and one for the
+-- budget, and no slot is held while the budget makes the call wait. The other operations return the
+-- state after them: {rate, effective rate, factor, burst seconds, backlog seconds}.
 
 local key = KEYS[1]
 local op = ARGV[1]
@@ -58,12 +64,29 @@ local function rescale(old_rate, new_rate)
   tat = now + (tat - now) * old_rate / new_rate
 end
 
-if op == 'acquire' then
+-- Charge n numbers if the backlog is within the burst: "0", else the seconds to wait.
+local function charge(n)
   if tat - now > burst then
     return fmt(tat - now - burst)
   end
-  redis.call('HSET', key, 'tat', fmt(tat + tonumber(ARGV[9]) / (rate * factor)))
+  redis.call('HSET', key, 'tat', fmt(tat + n / (rate * factor)))
   return '0'
+end
+
+if op == 'acquire' then
+  return charge(tonumber(ARGV[9]))
+elseif op == 'admit' then
+  local slots = KEYS[2]
+  redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+  if redis.call('ZCARD', slots) >= tonumber(ARGV[11]) then
+    return {'slot', '0'}
+  end
+  local wait = charge(tonumber(ARGV[9]))
+  if wait ~= '0' then
+    return {'budget', wait}
+  end
+  redis.call('ZADD', slots, fmt(now + tonumber(ARGV[12])), ARGV[10])
+  return {'ok', '0'}
 elseif op == 'throttle' then
   if not throttled_at or now - throttled_at >= tonumber(ARGV[8]) then
     local lowered = math.max(tonumber(ARGV[6]), factor * tonumber(ARGV[5]))

@@ -20,6 +20,8 @@ from engine.provider.models import (
     ShortLink,
     SmartParam,
     SmsChannel,
+    SmsTemplateInfo,
+    SmsTemplateVariable,
     VmsTaskInfo,
     VmsTemplateInfo,
 )
@@ -48,6 +50,8 @@ __all__ = [
     "SmartParam",
     "SmsApiClient",
     "SmsChannel",
+    "SmsTemplateInfo",
+    "SmsTemplateVariable",
     "VmsTaskInfo",
     "VmsTemplateInfo",
     "call_error",

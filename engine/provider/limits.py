@@ -85,5 +85,10 @@ APIGW_NOT_FOUND: Final = "APIGW.0101"  # 404 API not found
 # per-item result_code of a smart send whose cust_flag is not a mainland mobile (the contract names none)
 KM_INVALID_MOBILE: Final = "KM.00001084"
 
+# -- short links ----------------------------------------------------------------------------------------
+LINK_DOMAIN: Final = "km2g.cn"  # the public short-link domain when a task names none
+SHORT_CODE_LEN: Final = 6  # aim_url = "<domain>/<code>", e.g. km2g.cn/PDiWqc
+SMS_LINK_VARIABLE: Final = "NEWTEXT"  # SMS template variable type that carries the short link (解析标识)
+
 # -- campaign spec fields (console and API limits not covered above) --------------------------------------
 SIGNATURE_LEN: Final = (2, 16)  # SMS signature, without the 【】 the carrier adds

@@ -293,6 +293,29 @@ class VmsTemplateInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class SmsTemplateInfo:
+    """A KooMessage SMS template (短消息模板): ``flow_status`` Adopted / Reviewing / Reject, its text
+    (without the 【signature】), ``template_type`` PROMOTION_TYPE / NOTIFY_TYPE."""
+
+    template_id: str
+    template_name: str
+    template_type: str
+    template_content: str
+    flow_status: str
+    status: str
+    app_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SmsTemplateVariable:
+    """One variable of an SMS template; ``variable_type`` NEWTEXT is the short link (解析标识)."""
+
+    variable_index: int
+    variable_type: str
+    variable_length: int
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackInfo:
     """A registered receipt URL (``id`` only for smart-message callbacks, ``remark`` only for basic)."""
 

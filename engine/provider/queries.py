@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Final
+from urllib.parse import quote
 
 from engine.provider.bodies import check_callback
 from engine.provider.http import ProviderHttp, endpoint
@@ -24,6 +25,8 @@ from engine.provider.models import (
     SendDetail,
     SendReport,
     SendTaskInfo,
+    SmsTemplateInfo,
+    SmsTemplateVariable,
     VmsTaskInfo,
     VmsTemplateInfo,
     obj,
@@ -51,6 +54,7 @@ VMS_SEND_TASKS: Final = "/v1/aim-basic/send-tasks"
 VMS_TEMPLATES: Final = "/v1/aim-basic/templates"
 VMS_CALLBACKS: Final = "/v1/aim-basic/callbacks"
 PORTS: Final = "/v1/aim-sa/ports"
+SMS_TEMPLATES: Final = "/v1/sms/templates"
 
 
 def timestamp(value: object) -> object:
@@ -237,6 +241,17 @@ class KooMessageQueries:
         """Basic-edition templates with their audit state and variables."""
         data = await self._list(VMS_TEMPLATES, offset, limit, {"tpl_id": tpl_id, "tpl_name": tpl_name})
         return page(obj(data, "data"), "templates", VmsTemplateInfo.parse)
+
+    async def show_sms_template(self, template_id: str) -> SmsTemplateInfo:
+        """A KooMessage SMS template by id; a missing one raises the provider's error (KM.00001082)."""
+        data = await self._call("GET", f"{SMS_TEMPLATES}/{quote(template_id, safe='')}")
+        return record(SmsTemplateInfo, data)
+
+    async def list_sms_template_variables(self, template_id: str) -> tuple[SmsTemplateVariable, ...]:
+        """The variables of a KooMessage SMS template, in index order."""
+        data = await self._call("GET", f"{SMS_TEMPLATES}/{quote(template_id, safe='')}/variable")
+        found = (record(SmsTemplateVariable, item) for item in objects(data, "results"))
+        return tuple(sorted(found, key=lambda v: v.variable_index))
 
     async def add_callback(self, url: str, url_type: int) -> CallbackInfo:
         """Register a smart-message receipt URL (0 single, 1 template status, 2 batch)."""

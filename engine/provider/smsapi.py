@@ -26,6 +26,7 @@ from engine.provider.shaping import (
     sms_answer,
 )
 from engine.provider.signer import Credentials
+from engine.receipts import auth as receipts
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,19 +38,23 @@ BATCH_SEND_DIFF: Final = "/sms/batchSendDiffSms/v1"
 class SmsApiClient:
     """One Message&SMS application over a shared ProviderHttp."""
 
-    def __init__(self, http: ProviderHttp, base_url: str, creds: Credentials) -> None:
+    def __init__(
+        self, http: ProviderHttp, base_url: str, creds: Credentials, status_callback: str | None = None
+    ) -> None:
         endpoint(base_url)  # a malformed URL is a ConfigError now, not on the first send
         self._http = http
         self._base_url = base_url
         self._creds = creds
+        self._status_callback = status_callback  # default statusCallback: our receipts service, if any
 
     @classmethod
     def from_settings(cls, http: ProviderHttp, settings: Settings) -> SmsApiClient:
-        """The client of the configured application (``KOODISPATCH_SMS_APP_KEY/SECRET``)."""
+        """The client of the configured application (``KOODISPATCH_SMS_APP_KEY/SECRET``); status reports go
+        to the receipts service when ``receipts.public_url`` and the receipts token are set."""
         creds = Credentials(
             settings.sms_app_key.get_secret_value(), settings.sms_app_secret.get_secret_value()
         )
-        return cls(http, settings.provider.smsapi_url, creds)
+        return cls(http, settings.provider.smsapi_url, creds, receipts.status_callback(settings))
 
     async def batch_send_sms(
         self,
@@ -70,7 +75,7 @@ class SmsApiClient:
         numbers = [international(number) for number in to]
         check_sms_template(template_id)
         check_sms_batch(numbers, template_paras, limits.SMSAPI_MAX_TO)
-        form = _options(sender, status_callback, extend)
+        form = _options(sender, status_callback or self._status_callback, extend)
         form.update(
             to=",".join(numbers),
             templateId=template_id,
@@ -94,7 +99,7 @@ class SmsApiClient:
             ([international(n) for n in to], template_id, params) for to, template_id, params in contents
         ]
         check_sms_contents(shaped, limits.SMSAPI_MAX_TO)
-        body: dict[str, object] = dict(_options(sender, status_callback, extend))
+        body: dict[str, object] = dict(_options(sender, status_callback or self._status_callback, extend))
         body["smsContent"] = [
             {"to": to, "templateId": template_id, "templateParas": list(params)}
             | ({"signature": signature} if signature is not None else {})

@@ -13,6 +13,7 @@ from engine.simulator import handlers_basic as basic
 from engine.simulator import handlers_query as query
 from engine.simulator import handlers_smart as smart
 from engine.simulator import handlers_sms as sms
+from engine.simulator import handlers_sms_templates as sms_templates
 from engine.simulator.auth import auth_middleware
 from engine.simulator.callbacks import CallbackPoster
 from engine.simulator.config import Channel, SimConfig
@@ -48,6 +49,9 @@ API_ROUTES: tuple[tuple[str, str, Channel, Handler], ...] = (
     ("GET", "/v1/aim-basic/callbacks", "other", account.list_vms_callbacks),
     ("GET", "/v1/aim-sa/pubs", "other", account.list_pub_infos),
     ("GET", "/v1/aim-sa/ports", "other", account.list_port_infos),
+    ("GET", "/v1/sms/templates", "other", sms_templates.list_aim_msg_template),
+    ("GET", "/v1/sms/templates/{template_id}", "other", sms_templates.show_aim_msg_template_detail),
+    ("GET", "/v1/sms/templates/{template_id}/variable", "other", sms_templates.show_variables),
 )
 
 

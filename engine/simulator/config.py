@@ -15,7 +15,7 @@ from typing import Any, Final, Literal, get_args, get_origin, get_type_hints
 from engine.errors import ConfigError
 from engine.provider import limits
 from engine.settings import DEMO_AK, DEMO_PROJECT_ID, DEMO_SK, DEMO_SMS_APP_KEY, DEMO_SMS_APP_SECRET
-from engine.simulator.templates import default_templates
+from engine.simulator.templates import ID_KEYS, default_ports, default_templates
 
 Channel = Literal["capability", "smart", "sms", "basic", "other"]
 CHANNELS: Final[tuple[Channel, ...]] = ("capability", "smart", "sms", "basic", "other")
@@ -153,6 +153,7 @@ class SimConfig:
     capable_share: float = 0.7  # share of valid mobiles that support smart messages
     strict_templates: bool = True  # False: any 9-digit tpl_id is accepted on send
     templates: dict[str, list[dict[str, Any]]] = field(default_factory=default_templates)
+    ports: list[dict[str, Any]] = field(default_factory=default_ports)  # channel numbers (aim-sa ports)
     rates: RateConfig = field(default_factory=RateConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
     # channel -> FaultConfig fields that differ from ``faults`` for that channel
@@ -195,6 +196,7 @@ class SimConfig:
         self.faults.validate("faults.")
         self.callbacks.validate("callbacks.")
         _validate_templates(self.templates)
+        _validate_ports(self.ports)
         self._effective = {}
         for channel in CHANNELS:
             effective = copy.copy(self.faults)
@@ -230,16 +232,28 @@ class SimConfig:
 
 
 def _validate_templates(templates: Any) -> None:
-    if not isinstance(templates, dict) or set(templates) - {"smart", "basic"}:
-        raise ConfigError("simulator config templates must be an object with keys 'smart' and/or 'basic'")
+    if not isinstance(templates, dict) or set(templates) - set(ID_KEYS):
+        raise ConfigError("simulator config templates must be an object with keys 'smart', 'basic', 'sms'")
     for kind, items in templates.items():
+        key = ID_KEYS[kind]
         if not isinstance(items, list) or not all(
-            isinstance(t, dict) and isinstance(t.get("tpl_id"), str) and _TPL_ID.fullmatch(t["tpl_id"])
-            for t in items
+            isinstance(t, dict) and isinstance(t.get(key), str) and _template_id(kind, t[key]) for t in items
         ):
-            raise ConfigError(
-                f"simulator config templates.{kind} must be a list of objects with a 9-digit tpl_id"
-            )
+            shape = "a template_id of 1-50 characters" if kind == "sms" else "a 9-digit tpl_id"
+            raise ConfigError(f"simulator config templates.{kind} must be a list of objects with {shape}")
+
+
+def _template_id(kind: str, value: str) -> bool:
+    if kind == "sms":
+        return 0 < len(value) <= limits.SMS_TEMPLATE_ID_MAX
+    return _TPL_ID.fullmatch(value) is not None
+
+
+def _validate_ports(ports: Any) -> None:
+    if not isinstance(ports, list) or not all(
+        isinstance(p, dict) and isinstance(p.get("port"), str) and p["port"] for p in ports
+    ):
+        raise ConfigError("simulator config ports must be a list of objects with a non-empty port")
 
 
 def _apply(target: Any, changes: dict[str, Any], where: str) -> None:

@@ -13,7 +13,6 @@ from engine.simulator.state import STATE
 from engine.simulator.wire import STATUS_OK, bad, json_response, page_info, page_params, read_json
 
 _URL_TYPES: dict[str, tuple[int, ...]] = {"smart": (0, 1, 2), "basic": (0, 1)}
-DEMO_PORT = "10690000"
 _CREATED = "2024-01-01T00:00:00Z"
 
 
@@ -131,22 +130,13 @@ async def list_pub_infos(request: web.Request) -> web.Response:
 
 
 async def list_port_infos(request: web.Request) -> web.Response:
-    """``GET /v1/aim-sa/ports``: the demo channel number, bound to the demo service number."""
-    page = page_params(request.query)
-    port = {
-        "id": "sim-port-1",
-        "create_time": _CREATED,
-        "pub_id": "sim-pub-1",
-        "port": DEMO_PORT,
-        "sign": ["华为云"],
-        "authorization_files": {},
-        "pub_name": "koodispatch",
-        "port_type": 1,
-        "sign_check": 0,
-        "province": None,
-        "is_bind": 1,
-        "pub_list": [{"pub_name": "koodispatch", "pub_reference": None}],
-    }
+    """``GET /v1/aim-sa/ports``: the configured channel numbers, filtered by port and is_bind."""
+    q, page = request.query, page_params(request.query)
+    ports = [
+        p
+        for p in request.app[STATE].config.ports
+        if q.get("port") in (None, "", p["port"]) and q.get("is_bind") in (None, "", str(p.get("is_bind")))
+    ]
     return json_response(
-        {"data": {"page_info": page_info(page, 1), "data": [port][page[0] : page[0] + page[1]]}}
+        {"data": {"page_info": page_info(page, len(ports)), "data": ports[page[0] : page[0] + page[1]]}}
     )

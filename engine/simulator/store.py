@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-DEFAULT_LINK_DOMAIN = "km2g.cn"
+from engine.provider import limits
+
+DEFAULT_LINK_DOMAIN = limits.LINK_DOMAIN
 DELIVERED = "DELIVRD"
 _CODE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_CODE_SPACE = 62**6
+_CODE_SPACE = 62**limits.SHORT_CODE_LEN
 _CODE_STRIDE = 1_000_003  # prime, so seq -> seq * stride mod 62**6 is a bijection that looks random
 
 SendStatus = Literal["success", "fail", "sending"]
@@ -22,7 +24,7 @@ def aim_code(seq: int) -> str:
     """The 6-character short code of link number ``seq`` (unique for 62**6 links)."""
     value = seq * _CODE_STRIDE % _CODE_SPACE
     chars = []
-    for _ in range(6):
+    for _ in range(limits.SHORT_CODE_LEN):
         value, digit = divmod(value, 62)
         chars.append(_CODE_ALPHABET[digit])
     return "".join(chars)

@@ -1,12 +1,16 @@
-"""The simulator's template catalogue: defaults with every SDK model key, and the send-time lookup."""
+"""The simulator's catalogue (templates, channel numbers): defaults with every SDK model key, and lookups."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-TemplateKind = Literal["smart", "basic"]
+TemplateKind = Literal["smart", "basic", "sms"]
+ID_KEYS: dict[str, str] = {"smart": "tpl_id", "basic": "tpl_id", "sms": "template_id"}
 DEMO_SMART_TPL_ID = "100000001"
 DEMO_BASIC_TPL_ID = "200000001"
+DEMO_SMS_TPL_ID = "sms_tpl_1"  # carries the short link (NEWTEXT) after one TEXT variable
+DEMO_PLAIN_SMS_TPL_ID = "sms_tpl_2"  # plain-SMS fallback: TEXT and MONEY, with an opt-out hint
+DEMO_PORT = "10690000"
 _CREATED = "2024-01-01T00:00:00Z"
 _FACTORIES = ("HUAWEI", "XIAOMI", "OPPO", "VIVO", "MEIZU", "HONOR")
 
@@ -60,7 +64,79 @@ def default_templates() -> dict[str, list[dict[str, Any]]]:
         "var_info": [{"name": "#p_1#", "type": "txt"}],
         "restags": "三网一般",
     }
-    return {"smart": [smart], "basic": [basic]}
+    sms = [
+        sms_template(
+            DEMO_SMS_TPL_ID, "${1}您好，您的专属权益已到账，点击${2}查看", "NOTIFY_TYPE", ["TEXT", "NEWTEXT"]
+        ),
+        sms_template(
+            DEMO_PLAIN_SMS_TPL_ID,
+            "${1}您好，您有${2}元优惠券待领取，拒收请回复R",
+            "PROMOTION_TYPE",
+            ["TEXT", "MONEY"],
+        ),
+    ]
+    return {"smart": [smart], "basic": [basic], "sms": sms}
+
+
+def sms_template(
+    template_id: str,
+    content: str,
+    template_type: str,
+    variable_types: list[str],
+    flow_status: str = "Adopted",
+) -> dict[str, Any]:
+    """A KooMessage SMS template (SmsTemplateInfo keys) plus ``variables`` (VariableAttributesResponse),
+    which only ``GET /v1/sms/templates/{id}/variable`` shows."""
+    variables = [
+        {
+            "id": i,
+            "variable_index": i,
+            "variable_length": 99 if kind == "NEWTEXT" else 20,
+            "variable_type": kind,
+            "variable_desc": kind.lower(),
+        }
+        for i, kind in enumerate(variable_types, start=1)
+    ]
+    return {
+        "template_id": template_id,
+        "template_name": template_id,
+        "create_time": _CREATED,
+        "template_type": template_type,
+        "app_id": "sim-app-1",
+        "app_name": "demo-app",
+        "signature_id": "sim-sign-1",
+        "template_content": content,
+        "template_desc": "simulated",
+        "has_variable": "true" if variables else "false",
+        "flow_status": flow_status,
+        "status": "1",
+        "universal_template": 0,
+        "urge_status": None,
+        "urge_time": None,
+        "urge_desc": None,
+        "review_desc": None,
+        "variables": variables,
+    }
+
+
+def default_ports() -> list[dict[str, Any]]:
+    """The demo channel number (PortInfo of ``GET /v1/aim-sa/ports``), bound to the demo service number."""
+    return [
+        {
+            "id": "sim-port-1",
+            "create_time": _CREATED,
+            "pub_id": "sim-pub-1",
+            "port": DEMO_PORT,
+            "sign": ["华为云"],
+            "authorization_files": {},
+            "pub_name": "koodispatch",
+            "port_type": 1,
+            "sign_check": 0,
+            "province": None,
+            "is_bind": 1,
+            "pub_list": [{"pub_name": "koodispatch", "pub_reference": None}],
+        }
+    ]
 
 
 def find_template(
@@ -68,6 +144,6 @@ def find_template(
 ) -> dict[str, Any] | None:
     """The configured template with this id, or None."""
     for template in templates.get(kind, ()):
-        if template.get("tpl_id") == tpl_id:
+        if template.get(ID_KEYS[kind]) == tpl_id:
             return template
     return None

@@ -27,11 +27,10 @@ from engine.provider.signer import Credentials, canonical_query, query_pairs, si
 from engine.simulator.app import build_app
 from engine.simulator.auth import SMS_API_PREFIX
 from engine.simulator.config import SimConfig
-from engine.simulator.handlers_account import DEMO_PORT
 from engine.simulator.ledger import Ledger
 from engine.simulator.state import STATE, SimState
 from engine.simulator.store import Store
-from engine.simulator.templates import DEMO_SMART_TPL_ID
+from engine.simulator.templates import DEMO_PORT, DEMO_SMART_TPL_ID
 
 T = TypeVar("T")
 SHUTDOWN_TIMEOUT = 1.0  # seconds granted to in-flight calls (e.g. simulated timeouts) on shutdown

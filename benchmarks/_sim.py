@@ -1,0 +1,247 @@
+"""Helpers shared by the programs that send: the simulator in its own process, its ledger, the engine's
+environment, and the engine run itself (a fresh private Redis, N real worker processes, submit, wait).
+
+Each program sets its own rates and latency; the way a run is started, timed and checked stays one code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, get_args
+
+import orjson
+import polars as pl
+import redis
+import uvloop
+from _common import Dataset, Stopwatch, floor_recipients, process_cpu, stopped_on_exit, wait_until
+from arq.connections import ArqRedis
+
+from engine import keys, planner
+from engine.campaign import CampaignSpec
+from engine.cli.service import worker_processes
+from engine.queue import open_queue
+from engine.records import TERMINAL, CampaignState
+from engine.redis_server import RedisServer, free_port
+from engine.report import build_report
+from engine.settings import Settings, load_settings
+from engine.simulator.capability import is_capable
+from engine.types import Channel
+
+LIFTED_RATE: Final = 1e9
+POLL_SECONDS: Final = 0.05  # how often the parent looks for the campaign's end: its timing resolution
+# urllib without proxies: admin calls must go to the loopback simulator, whatever http_proxy says
+LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+# -- the simulator, in its own process --------------------------------------------------------------------
+
+
+def sim_call(url: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+    """GET (or POST ``body``) one ``/_simulator/*`` admin endpoint; returns the decoded JSON."""
+    data = None if body is None else orjson.dumps(dict(body))
+    with LOCAL.open(urllib.request.Request(url + path, data=data), timeout=30) as answer:
+        return orjson.loads(answer.read())
+
+
+@dataclass(frozen=True)
+class Simulator:
+    """The running simulator process: where it answers, and its pid to read its CPU time."""
+
+    url: str
+    pid: int
+
+
+@contextmanager
+def simulator_process(
+    logs: Path, rates: Mapping[str, float] | None = None, latency_ms: str = "0"
+) -> Iterator[Simulator]:
+    """``koodispatch simulate`` on loopback with ``rates`` (channel → numbers/s; an absent channel or 0 =
+    unlimited) and ``latency_ms`` (``MIN[-MAX]``), seeded for repeatable verdicts and draws.
+
+    Its own process, so the simulator does not share a GIL with whatever is being measured.
+    """
+    caps = {channel: 0.0 for channel in ("smart", "sms", "basic", "capability")} | dict(rates or {})
+    options = [arg for channel, rate in caps.items() for arg in (f"--{channel}-rate", f"{rate:g}")]
+    port = free_port()
+    argv = [sys.executable, "-m", "engine.cli", "simulate", "--host", "127.0.0.1", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with (
+        (logs / "simulator.log").open("wb") as log,
+        subprocess.Popen(
+            [*argv, *options, "--latency-ms", latency_ms, "--seed", "1"], stdout=log, stderr=log
+        ) as proc,
+        stopped_on_exit(proc),
+    ):
+        wait_until(lambda: _answers(url), [proc], "the simulator to answer")
+        yield Simulator(url, proc.pid)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return bool(sim_call(url, "/_simulator/health").get("ok"))
+    except OSError:
+        return False
+
+
+def engine_env(sim_url: str, rates: Mapping[Channel, float] | None = None, **settings: str) -> dict[str, str]:
+    """Settings of every engine process: the simulator, the engine's budgets (``rates``, absent channels
+    lifted to 1e9/s) and any other ``KOODISPATCH_<SECTION>__<KEY>`` given as ``SECTION__KEY="value"``."""
+    budgets = {channel: LIFTED_RATE for channel in get_args(Channel)} | dict(rates or {})
+    return {
+        "KOODISPATCH_PROVIDER__KOOMESSAGE_URL": sim_url,
+        "KOODISPATCH_PROVIDER__SMSAPI_URL": sim_url,
+        **{f"KOODISPATCH_RATES__{channel.upper()}": f"{rate:g}" for channel, rate in budgets.items()},
+        **{f"KOODISPATCH_{name}": value for name, value in settings.items()},
+    }
+
+
+# -- the ledger -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The split the simulator's capability verdicts force: how many numbers each channel must get once."""
+
+    smart: int
+    sms: int
+
+    @property
+    def total(self) -> int:
+        return self.smart + self.sms
+
+
+def expected_split(numbers: pl.Series, sim_url: str, fallback: bool = True) -> Expected:
+    """Count capable ``numbers`` (uint64 keys) with the simulator's own verdict function and live share;
+    the rest go to SMS when the campaign falls back, nowhere otherwise."""
+    share = float(sim_call(sim_url, "/_simulator/config")["capable_share"])
+    capable = sum(is_capable(n, share) for n in numbers.cast(pl.Utf8))
+    return Expected(capable, len(numbers) - capable if fallback else 0)
+
+
+def dataset_split(data: Dataset, sim_url: str, fallback: bool = True) -> Expected:
+    """:func:`expected_split` of every distinct valid number of a recipient file."""
+    return expected_split(floor_recipients(data.path, [])["mobile"], sim_url, fallback)
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """What the simulator accepted during one run, judged against the expected split."""
+
+    unique: dict[str, int]
+    duplicates: int
+    calls: dict[str, int]
+    throttled: dict[str, int]
+    expected: Expected
+
+    @classmethod
+    def read(cls, sim_url: str, expected: Expected, side: str) -> LedgerCheck:
+        """The ledger after one side's run; a run that broke "exactly once" fails the benchmark."""
+        ledger = sim_call(sim_url, "/_simulator/ledger")
+        channels = ("smart", "sms", "basic")
+        check = cls(
+            unique={c: ledger[c]["unique"] for c in channels},
+            duplicates=sum(ledger[c]["duplicates"] for c in channels),
+            calls={c: n for c, n in ledger["calls"].items() if n},
+            throttled={c: n for c, n in ledger["throttled"].items() if n},
+            expected=expected,
+        )
+        if not check.once:
+            raise RuntimeError(f"{side}: the simulator's ledger breaks exactly-once: {check.verdict()}")
+        return check
+
+    @property
+    def once(self) -> bool:
+        """Every number exactly once on the channel its verdict decides, nothing else."""
+        e = self.expected
+        return self.duplicates == 0 and self.unique == {"smart": e.smart, "sms": e.sms, "basic": 0}
+
+    def verdict(self) -> str:
+        if self.once:
+            return "✓ 0 dup, each once"
+        return f"✗ {self.duplicates} dup, {self.unique}"
+
+
+# -- the engine: submit + real worker processes -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineRun:
+    """One engine run: wall seconds from submit to completed, CPU seconds of submitter + workers +
+    redis-server in that window, and the Redis commands sent (INFO commandstats)."""
+
+    seconds: float
+    cpu: float
+    redis_commands: int
+
+
+def run_engine(
+    spec: CampaignSpec,
+    path: Path,
+    workers: int,
+    env: Mapping[str, str],
+    logs: Path,
+    on_poll: Callable[[], None] | None = None,
+) -> EngineRun:
+    """A fresh private Redis, ``workers`` real ``koodispatch worker`` processes already up (as in
+    production), then the clock runs from ``planner.submit`` until the campaign is completed.
+
+    ``env`` is the workers' engine settings (see :func:`engine_env`); ``on_poll`` runs on every poll of
+    the campaign state (cap_utilisation samples the simulator's ledger there). Raises RuntimeError when a
+    worker dies or the campaign ends other than completed.
+    """
+    server = RedisServer()
+    server.start()
+    try:
+        with (
+            worker_processes(workers, server.url, env, logs) as procs,
+            redis.Redis.from_url(server.url) as client,  # this connection plus one per worker
+        ):
+            wait_until(lambda: len(client.client_list()) > workers, procs, "the workers to connect")
+            assert server.process is not None
+            pids = [server.process.pid, *(proc.pid for proc in procs)]
+            before = sum(process_cpu(pid) for pid in pids)
+            with Stopwatch() as watch:
+                uvloop.run(_submit_and_wait(server.url, spec, path, procs, on_poll))
+            cpu = watch.cpu + sum(process_cpu(pid) for pid in pids) - before
+            commands = sum(stat["calls"] for stat in client.info("commandstats").values())
+            return EngineRun(watch.seconds, cpu, commands)
+    finally:
+        server.close()
+
+
+async def submit(
+    queue: ArqRedis, spec: CampaignSpec, path: Path, settings: Settings | None = None
+) -> planner.SubmitResult:
+    """``planner.submit`` as the CLI does it, with ``settings`` (default: this process's)."""
+    return await planner.submit(queue, settings or load_settings(), spec, path)
+
+
+async def _submit_and_wait(
+    url: str,
+    spec: CampaignSpec,
+    path: Path,
+    procs: list[subprocess.Popen[bytes]],
+    on_poll: Callable[[], None] | None,
+) -> None:
+    terminal = {state.value.encode() for state in TERMINAL}
+    queue = await open_queue(url)
+    try:
+        result = await submit(queue, spec, path)
+        while await queue.hget(keys.campaign(result.cid), "state") not in terminal:  # type: ignore[misc]
+            if any(proc.poll() is not None for proc in procs):
+                raise RuntimeError("a worker process exited during the run")
+            if on_poll is not None:
+                on_poll()
+            await asyncio.sleep(POLL_SECONDS)
+        report = await build_report(queue, result.cid)
+    finally:
+        await queue.aclose()
+    if report.state != CampaignState.COMPLETED.value:
+        raise RuntimeError(f"campaign ended {report.state}: {report.reason}")

@@ -1,0 +1,181 @@
+"""How long after ``kill -9`` of a worker does its batch run again on another worker?
+
+    python benchmarks/takeover.py [--repeat 3] [--recipients 2000] [--job-timeout 30] [--max-wait 120]
+                                  [--no-record]
+
+Measured from outside, as an operator would see it, ``--repeat`` times, each on a fresh private Redis:
+two real ``koodispatch worker`` processes, then a campaign (batches of 1,000 numbers, the smart budget
+lowered to 100 numbers/s so each batch sends for seconds; simulator in its own process, 50 ms per call).
+Once a batch lease (``kd:{cid}:lease:<n>``) holds a token of worker A (``host:pid:rand``) and the batch
+has begun sending (its journal is not empty), A gets SIGKILL. The clock runs from the kill until
+  lease retaken     the same lease key holds a token of another process, and
+  running again     that batch's journal changed as well (a call was journaled, or an in-flight one
+                    reconciled): the batch really runs again.
+Goal: running again ≤ 10 s. Without a lease sweeper, only arq brings a job of a dead worker back, once its
+in-progress key expires (job_timeout + 10 s; ``--job-timeout`` sets it for the workers, default 30 s,
+since the engine's default of 3600 s would take an hour); a kill not recovered within ``--max-wait`` is
+reported as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import redis
+import uvloop
+from _common import (
+    Machine,
+    Result,
+    bench_spec,
+    console,
+    dataset,
+    goal,
+    median_of,
+    parser,
+    publish,
+    wait_until,
+)
+from _sim import engine_env, sim_call, simulator_process, submit
+
+from engine import keys
+from engine.cli.service import worker_processes
+from engine.queue import open_queue
+from engine.redis_server import RedisServer
+from engine.settings import load_settings
+
+GOAL_SECONDS: Final = 10.0
+POLL: Final = 0.02  # seconds between looks at the lease and the journal: the timing resolution
+BATCH_SIZE: Final = 1000
+SMART_RATE: Final = 100.0  # numbers/s for all workers: a batch of 1,000 sends for several seconds
+LATENCY_MS: Final = "50"
+COLUMNS: Final = ["kills", "lease retaken min / median / max", "running again min / median / max", "≤ 10 s"]
+
+
+@dataclass(frozen=True)
+class Takeover:
+    """Seconds from the kill to the lease held by another process, and to the batch's journal moving;
+    None when it did not happen within the wait."""
+
+    lease: float | None
+    running: float | None
+
+
+def pid_of(token: bytes | None) -> int | None:
+    """The process id in a lease token ``host:pid:rand`` (engine.lease.holder_token)."""
+    return None if token is None else int(token.rsplit(b":", 2)[1])
+
+
+async def submitted(url: str, path: Path) -> tuple[str, int]:
+    """Submit the campaign in batches of BATCH_SIZE; its id and number of batches."""
+    queue = await open_queue(url)
+    try:
+        result = await submit(queue, bench_spec(), path, load_settings(dispatch={"batch_size": BATCH_SIZE}))
+    finally:
+        await queue.aclose()
+    return result.cid, result.batches
+
+
+def victim(client: redis.Redis, cid: str, batches: int, pids: set[int]) -> tuple[int, int] | None:
+    """A batch whose lease one of ``pids`` holds and whose journal is not empty: (pid, batch), or None."""
+    tokens = client.mget([keys.lease(cid, n) for n in range(batches)])
+    for number, token in enumerate(tokens):
+        pid = pid_of(token)
+        if pid in pids and client.hlen(keys.journal(cid, number)):
+            return pid, number
+    return None
+
+
+def watch_takeover(client: redis.Redis, cid: str, batch: int, dead: int, max_wait: float) -> Takeover:
+    """Poll the lease and the journal of ``batch`` right after its holder ``dead`` was killed."""
+    killed = time.monotonic()
+    journal = client.hgetall(keys.journal(cid, batch))
+    lease: float | None = None
+    while (elapsed := time.monotonic() - killed) < max_wait:
+        if lease is None and pid_of(client.get(keys.lease(cid, batch))) not in (None, dead):
+            lease = elapsed
+        if lease is not None and client.hgetall(keys.journal(cid, batch)) != journal:
+            return Takeover(lease, elapsed)
+        time.sleep(POLL)
+    return Takeover(lease, None)
+
+
+def one_kill(path: Path, env: dict[str, str], logs: Path, max_wait: float) -> Takeover:
+    """Fresh Redis, two workers, one campaign, one SIGKILL: the takeover it took."""
+    server = RedisServer()
+    server.start()
+    try:
+        with (
+            worker_processes(2, server.url, env, logs) as procs,
+            redis.Redis.from_url(server.url) as client,
+        ):
+            wait_until(lambda: len(client.client_list()) > len(procs), procs, "the workers to connect")
+            cid, batches = uvloop.run(submitted(server.url, path))
+            by_pid = {proc.pid: proc for proc in procs}
+            pid, batch = wait_until(
+                lambda: victim(client, cid, batches, set(by_pid)), procs, "a worker to start sending a batch"
+            )
+            by_pid[pid].kill()  # SIGKILL: no handler runs, the lease is left to expire
+            return watch_takeover(client, cid, batch, pid, max_wait)
+    finally:
+        server.close()
+
+
+def spread(values: list[float | None], max_wait: float) -> str:
+    """min / median / max of the recovered kills, plus how many were not recovered in time."""
+    done = [v for v in values if v is not None]
+    shown = " / ".join(f"{v:.2f}" for v in (min(done), median_of(done), max(done))) + " s" if done else "—"
+    missing = len(values) - len(done)
+    return shown + (f"; {missing} not within {max_wait:g} s" if missing else "")
+
+
+def main(args: argparse.Namespace) -> None:
+    machine = Machine.current()
+    data = dataset(args.cache_dir, args.recipients, "csv")
+    logs = args.cache_dir / "logs"  # simulator and worker logs of the latest run, for when one fails
+    logs.mkdir(parents=True, exist_ok=True)
+    takeovers: list[Takeover] = []
+    with simulator_process(logs, latency_ms=LATENCY_MS) as sim:
+        env = engine_env(sim.url, {"smart": SMART_RATE}, DISPATCH__JOB_TIMEOUT=f"{args.job_timeout:g}")
+        for i in range(1, args.repeat + 1):
+            sim_call(sim.url, "/_simulator/reset", {})
+            takeovers.append(one_kill(data.path, env, logs, args.max_wait))
+            t = takeovers[-1]
+            console.print(f"kill {i}/{args.repeat}: {t}", highlight=False)
+    running = [t.running for t in takeovers]
+    worst = max((r if r is not None else float("inf")) for r in running)
+    row = [
+        str(len(takeovers)),
+        spread([t.lease for t in takeovers], args.max_wait),
+        spread(running, args.max_wait),
+        goal(worst, GOAL_SECONDS),
+    ]
+    notes = [
+        "seconds from SIGKILL of the worker holding a sending batch's lease until another process holds "
+        "that lease / until the batch's journal changes too; lease and journal polled every 20 ms",
+        f"2 worker processes, {data.rows:,} recipient rows in batches of {BATCH_SIZE:,}, smart budget "
+        f"{SMART_RATE:g} numbers/s, simulator {LATENCY_MS} ms per call; goal judged on the slowest kill",
+        f"workers' job_timeout {args.job_timeout:g} s: arq alone re-runs a dead worker's job after "
+        f"job_timeout + 10 s = {args.job_timeout + 10:g} s; anything faster is the engine's lease sweeper",
+    ]
+    title = "takeover: kill -9 of a worker → its batch runs again"
+    publish(Result(title, COLUMNS, [row], notes), machine, not args.no_record)
+
+
+def cli() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--recipients", type=int, default=2_000, help="rows in the recipient file (2k)")
+    p.add_argument(
+        "--job-timeout", type=float, default=30.0, help="arq job_timeout of the workers, seconds (30)"
+    )
+    p.add_argument(
+        "--max-wait", type=float, default=120.0, help="give up on one kill after this many seconds (120)"
+    )
+    main(p.parse_args())
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,83 @@
+"""``koodispatch plan``: what a campaign will do and cost, before anything is sent or frozen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.table import Table
+
+from engine import api
+from engine.cli.app import app
+from engine.cli.common import console, queue, run, settings
+from engine.forecast import Forecast
+from engine.redis_server import redis_url_or_private
+
+
+@app.command()
+def plan(
+    spec: Annotated[Path, typer.Argument(help="campaign TOML file")],
+    recipients: Annotated[Path | None, typer.Option(help="recipient CSV/xlsx (overrides the spec)")] = None,
+    check_capability: Annotated[
+        bool, typer.Option("--check-capability", help="ask the provider about numbers not in the cache")
+    ] = False,
+    json_: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Forecast a campaign: import counts, capability split, SMS segments, provider calls, cost, duration.
+
+    Sends nothing and writes no campaign state; exits 1 when preflight finds an error submit would refuse.
+    """
+    cfg = settings()
+
+    async def go(url: str) -> Forecast:
+        async with queue(url) as redis:
+            return await api.plan_campaign(
+                spec, redis=redis, recipients=recipients, settings=cfg, check_capability=check_capability
+            )
+
+    with redis_url_or_private(cfg.redis_url) as url:  # no REDIS_URL: an empty cache, all unknown
+        result = run(lambda: go(url))
+    if json_:
+        typer.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        render_forecast(result)
+    if result.errors:
+        raise typer.Exit(1)
+
+
+def render_forecast(f: Forecast) -> None:
+    """Tables of counts, channels and SMS texts, then cost, duration, warnings and preflight errors."""
+    counts = Table(title="recipients", show_header=False)
+    for name, value in [*f.counts.items(), *f.split.items()]:
+        counts.add_row(name.replace("_", " "), f"{value:,}")
+    console.print(counts)
+    channels = Table(title="provider calls")
+    for column in ("channel", "numbers", "calls"):
+        channels.add_column(column, justify="left" if column == "channel" else "right")
+    for channel, calls in f.calls.items():
+        channels.add_row(channel, f"{f.messages[channel]:,}", f"{calls:,}")
+    if f.checked_calls:
+        channels.caption = f"this plan made {f.checked_calls:,} capability calls (now cached)"
+    console.print(channels)
+    if f.sms:
+        texts = Table(title="SMS segments (70 characters, 67 per part; 【signature】 and link included)")
+        for column in ("SMS", "template", "messages", "characters", "segments"):
+            texts.add_column(column, justify="right" if column in ("messages", "segments") else "left")
+        for stage, s in f.sms.items():
+            chars = f"{s.min_chars}-{s.max_chars}" if s.min_chars != s.max_chars else str(s.max_chars)
+            texts.add_row(stage, s.template_id, f"{s.messages:,}", chars, f"{s.segments:,}")
+        console.print(texts)
+    c = f.cost
+    console.print(
+        f"cost: {c.total:,.2f} {c.currency} (smart {c.smart:,.2f}, SMS {c.sms:,.2f}, basic {c.basic:,.2f})"
+        + ("" if c.complete else ", incomplete"),
+        highlight=False,
+    )
+    slowest = f" (bound by {f.bottleneck})" if f.bottleneck else ""
+    console.print(f"duration at the rate budgets: {f.eta_seconds:,.0f} s{slowest}", highlight=False)
+    for warning in f.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    for error in f.errors:
+        console.print(f"[bold red]preflight error:[/] {error}", highlight=False)

@@ -1,0 +1,83 @@
+"""``koodispatch receipts`` (the receipts service) and ``koodispatch callbacks register``."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import redis.asyncio as aioredis
+import typer
+
+from engine.cli.app import app
+from engine.cli.common import console, fail, required_redis_url, run, settings, setup_logging
+from engine.provider.http import ProviderHttp
+from engine.provider.koomessage import KooMessageClient
+from engine.receipts.register import register_callbacks, sms_urls
+from engine.receipts.server import serve
+
+callbacks = typer.Typer(help="Receipt callback URLs at the provider.", no_args_is_help=True)
+app.add_typer(callbacks, name="callbacks")
+
+
+@app.command()
+def receipts(
+    port: Annotated[int, typer.Option(help="port to listen on")],
+    host: Annotated[
+        str, typer.Option(help="address to bind (a reverse proxy usually fronts it)")
+    ] = "127.0.0.1",
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+) -> None:
+    """Receive status reports, resolve receipts and uplink replies; record outcomes and opt-outs in Redis."""
+    setup_logging(log_level)
+    cfg = settings()
+    url = required_redis_url(cfg)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        redis = aioredis.Redis.from_url(url)
+        try:
+            async with serve(cfg, redis, host, port) as where:
+                console.print(
+                    f"receipts service listening on {where}/receipts/<token>/<kind>", highlight=False
+                )
+                await stop.wait()
+        finally:
+            await redis.aclose()
+
+    run(go)
+
+
+@callbacks.command("register")
+def register(
+    url: Annotated[
+        str | None,
+        typer.Option(help="public base URL of `koodispatch receipts`; default receipts.public_url"),
+    ] = None,
+    single: Annotated[
+        bool, typer.Option(help="one smart receipt per POST (url_type 0), not batches")
+    ] = False,
+) -> None:
+    """Register the smart-message and basic-edition receipt URLs with KooMessage; print the SMS ones."""
+    cfg = settings()
+    base = url or cfg.receipts.public_url
+    if not base:
+        fail("no --url given and receipts.public_url is not set")
+    if cfg.receipts_token is None:
+        fail("KOODISPATCH_RECEIPTS_TOKEN is not set: the callback URLs carry it")
+    assert cfg.receipts_token is not None
+    token = cfg.receipts_token.get_secret_value()
+
+    async def go() -> None:
+        async with ProviderHttp(cfg) as http:
+            client = KooMessageClient.from_settings(http, cfg)
+            done = await register_callbacks(client, base, token, single=single)
+        for item in done:
+            console.print(f"registered {item.api} url_type {item.url_type}: {item.url}", highlight=False)
+        for kind, where in sms_urls(base).items():
+            console.print(f"SMS {kind} (set in the SMS application): {where}", highlight=False)
+
+    run(go)

@@ -1,0 +1,140 @@
+"""The receipts HTTP service: ``POST /receipts/<token>/<kind>`` for every callback the provider makes.
+
+Routes (``kind``): ``smart`` (smart-message receipts, url_type 0 or 2), ``basic`` (basic-edition send
+status, url_type 0), ``basic-uplink`` (url_type 1), ``sms`` (SMS status reports: KooMessage /v1/aim/sms
+and Message&SMS ``statusCallback``), ``uplink`` (SMS MO replies). The token may instead come in the
+``X-Koodispatch-Token`` header on ``POST /receipts/<kind>`` (for a proxy that adds it). 401 when it is wrong,
+400 for a body in the wrong format, 200 once recorded (the provider ignores the body).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from engine.phones import mask
+from engine.receipts.auth import ROUTE_PREFIX, TOKEN_HEADER, Authenticator, Unauthorized
+from engine.receipts.parse import PARSERS, BadReceipt, Receipt
+from engine.receipts.store import ReceiptStore
+from engine.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a batch post of receipts is a few hundred KB at most
+# A receipt can overtake the journaling of its own send (the task id is mapped a moment after the answer):
+# unknown ones are tried again after these pauses, then counted ``unmatched``.
+RETRY_DELAYS = (0.5, 2.0, 8.0)
+
+
+class Retrier:
+    """Tries receipts of not-yet-mapped task ids again in the background, a bounded number of times."""
+
+    def __init__(self, store: ReceiptStore) -> None:
+        self.store = store
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def later(self, receipts: Sequence[Receipt]) -> None:
+        task = asyncio.get_running_loop().create_task(self._retry(receipts))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _retry(self, receipts: Sequence[Receipt]) -> None:
+        for delay in RETRY_DELAYS:
+            await asyncio.sleep(delay)
+            receipts = (await self.store.record(receipts)).unknown
+            if not receipts:
+                return
+        await self.store.count(unmatched=len(receipts))
+        for receipt in receipts:
+            log.info("receipt for %s matches no chunk (task %r)", mask(receipt.number), receipt.task_id)
+
+    async def close(self) -> None:
+        """Cancel pending retries (a receipt still unknown by then is dropped, as after a crash)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """What the handlers need: the authenticator, the store, the retrier and the opt-out words."""
+
+    auth: Authenticator
+    store: ReceiptStore
+    retrier: Retrier
+    opt_out_words: tuple[str, ...]
+
+
+SERVICE: web.AppKey[Service] = web.AppKey("koodispatch_receipts", Service)
+
+
+async def receive(request: web.Request) -> web.Response:
+    """Authenticate, parse and record one callback request."""
+    service = request.app[SERVICE]
+    kind = request.match_info["kind"]
+    parser = PARSERS.get(kind)
+    if parser is None:
+        raise web.HTTPNotFound()
+    try:
+        service.auth.check_token(request.match_info.get("token") or request.headers.get(TOKEN_HEADER))
+        body = await request.read()
+        service.auth.check_signature(
+            kind, request.method, request.path, request.query_string, request.headers, body
+        )
+    except Unauthorized as exc:
+        await service.store.count(unauthorized=1)
+        log.warning("receipt on %s refused: %s", kind, exc)  # the message never holds the token
+        return web.json_response({"status": "unauthorized"}, status=401)
+    try:
+        parsed = parser(body)
+    except BadReceipt as exc:
+        await service.store.count(malformed=1)
+        return web.json_response({"status": "bad request", "message": str(exc)}, status=400)
+    await service.store.count(received=len(parsed.receipts), dropped=parsed.dropped)
+    recorded = await service.store.record(parsed.receipts)
+    if recorded.unknown:
+        service.retrier.later(recorded.unknown)
+    opted = await service.store.opt_out(parsed.replies, service.opt_out_words)
+    return web.json_response(
+        {"status": "ok", "new": recorded.new, "duplicate": recorded.duplicate,
+         "pending": len(recorded.unknown), "opt_out": opted}
+    )  # fmt: skip
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def build_app(settings: Settings, redis: aioredis.Redis) -> web.Application:
+    """The receipts app on an open Redis client; raises ConfigError when no receipt token is configured."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    store = ReceiptStore(redis)
+    service = Service(
+        Authenticator.from_settings(settings), store, Retrier(store), tuple(settings.receipts.opt_out_words)
+    )
+    app[SERVICE] = service
+    app.on_cleanup.append(lambda _: service.retrier.close())
+    app.router.add_post(ROUTE_PREFIX + "/{token}/{kind}", receive)
+    app.router.add_post(ROUTE_PREFIX + "/{kind}", receive)
+    app.router.add_get("/healthz", health)
+    return app
+
+
+@asynccontextmanager
+async def serve(
+    settings: Settings, redis: aioredis.Redis, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[str]:
+    """Serve the receipts app until the block exits; yields its base URL (port 0 = a free one)."""
+    runner = web.AppRunner(build_app(settings, redis), access_log=None)  # URLs hold the token: no access log
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        url_host = f"[{host}]" if ":" in host else host
+        yield f"http://{url_host}:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

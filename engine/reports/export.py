@@ -1,0 +1,114 @@
+"""Export of a campaign's failed numbers (the console's 导出失败号码) to CSV or xlsx, one batch at a time.
+
+Rows are written as each batch is read, so a million failures never sit in memory: CSV through the csv
+module, xlsx through xlsxwriter's constant-memory mode (polars' ``write_excel`` would need the whole frame).
+The file appears under its name only when complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final, Protocol
+
+import redis.asyncio as aioredis
+import xlsxwriter
+
+from engine.errors import ConfigError
+from engine.reports.failed import EVERY, FailedNumber, FailureFilter, failed_batches
+
+log = logging.getLogger(__name__)
+COLUMNS: Final = ("mobile", "channel", "stage", "reason", "provider_code")
+XLSX_MAX_ROWS: Final = 1_048_576  # per sheet, header included; further rows continue on a new sheet
+
+
+def _cells(row: FailedNumber) -> tuple[str, ...]:
+    return (row.number, row.channel, row.stage, row.reason, row.code)
+
+
+class Sink(Protocol):
+    """Where exported rows go; ``close`` finishes the file."""
+
+    def write(self, rows: Sequence[FailedNumber]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class CsvSink:
+    """UTF-8 CSV with a header row."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(COLUMNS)
+
+    def write(self, rows: Sequence[FailedNumber]) -> None:
+        self._writer.writerows(_cells(row) for row in rows)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class XlsxSink:
+    """One or more sheets of at most ``XLSX_MAX_ROWS`` rows; numbers written as text so Excel keeps them."""
+
+    def __init__(self, path: Path) -> None:
+        self._book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+        self._sheet = self._book.add_worksheet("failed")
+        self._sheets = 1
+        self._next = 0
+        self._header()
+
+    def _header(self) -> None:
+        self._sheet.write_row(0, 0, COLUMNS)
+        self._next = 1
+
+    def write(self, rows: Sequence[FailedNumber]) -> None:
+        for row in rows:
+            if self._next == XLSX_MAX_ROWS:
+                self._sheets += 1
+                self._sheet = self._book.add_worksheet(f"failed {self._sheets}")
+                self._header()
+            for column, value in enumerate(_cells(row)):
+                self._sheet.write_string(self._next, column, value)
+            self._next += 1
+
+    def close(self) -> None:
+        self._book.close()
+
+
+SINKS: Final[dict[str, type[CsvSink] | type[XlsxSink]]] = {".csv": CsvSink, ".xlsx": XlsxSink}
+
+
+def check_target(path: Path) -> None:
+    """Raise ConfigError for a file type the export cannot write, before any work is done."""
+    if path.suffix.lower() not in SINKS:
+        raise ConfigError(f"{path.name}: the failed-number export writes .csv or .xlsx, not {path.suffix!r}")
+
+
+async def export_failed(redis: aioredis.Redis, cid: str, path: Path, wanted: FailureFilter = EVERY) -> int:
+    """Write the campaign's failed numbers to ``path`` (.csv or .xlsx); returns the rows written.
+
+    Raises ConfigError for another suffix, StateError for an unknown campaign, OSError when the file
+    cannot be written. A failure leaves no partial file behind.
+    """
+    check_target(path)
+    partial = path.with_name(f".{path.name}.part")
+    sink: Sink = await asyncio.to_thread(SINKS[path.suffix.lower()], partial)
+    written = 0
+    try:
+        try:
+            async for _, rows in failed_batches(redis, cid, wanted=wanted):
+                await asyncio.to_thread(sink.write, rows)
+                written += len(rows)
+        finally:
+            await asyncio.to_thread(sink.close)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    log.info("campaign %s: %d failed numbers exported to %s", cid, written, path.name)
+    return written

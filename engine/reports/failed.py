@@ -1,0 +1,117 @@
+"""Failed numbers of a campaign, batch by batch: refused at send time or reported undelivered.
+
+Both sources are read per frozen batch (the batch's numbers, one HMGET of the failed-numbers hash, the
+batch's status-report hash), so memory stays at one batch however many numbers failed, rows come out in
+the recipient file's order, and each row knows its batch position (the resend reads its parameters there).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import AsyncIterator, Collection, Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import orjson
+import redis.asyncio as aioredis
+
+from engine import campaigns, keys
+from engine.batches import Batch, load_batch
+from engine.progress import counters
+
+UNDELIVERED: Final = "undelivered"  # the reason of a number whose status report said not delivered
+Stage = Literal["send", "delivery"]
+
+
+@dataclass(frozen=True, slots=True)
+class FailedNumber:
+    """One number not delivered on one channel; ``code`` is the provider code or the receipt status."""
+
+    number: str
+    channel: str
+    stage: Stage
+    reason: str
+    code: str
+    index: int  # position in its batch
+
+
+@dataclass(frozen=True, slots=True)
+class FailureFilter:
+    """Which failures to take: empty ``reasons`` / ``channel`` None mean all."""
+
+    reasons: frozenset[str] = frozenset()
+    channel: str | None = None
+
+    def __call__(self, failure: FailedNumber) -> bool:
+        reason_ok = not self.reasons or failure.reason in self.reasons
+        return reason_ok and self.channel in (None, failure.channel)
+
+    def describe(self) -> str:
+        """The filter in words for messages ("" when it takes everything)."""
+        parts = [f"reason {', '.join(sorted(self.reasons))}"] if self.reasons else []
+        parts += [f"channel {self.channel}"] if self.channel else []
+        return " with " + " and ".join(parts) if parts else ""
+
+
+EVERY: Final = FailureFilter()
+
+
+async def failed_batches(
+    redis: aioredis.Redis, cid: str, columns: Collection[str] = (), wanted: FailureFilter = EVERY
+) -> AsyncIterator[tuple[Batch, list[FailedNumber]]]:
+    """Yield each batch holding a wanted failure with those failures in recipient order.
+
+    ``columns`` are the parameter columns loaded with each batch. Raises StateError for an unknown
+    campaign, StateLost when a batch is gone from Redis.
+    """
+    record = await campaigns.load(redis, cid)
+    c = await counters(redis, cid)
+    sent_failures = c.get("failed", 0) > 0
+    receipts = any(k.startswith(f"{UNDELIVERED}:") and v for k, v in c.items())
+    if not (sent_failures or receipts):
+        return
+    for number in range(record.batches):
+        batch = await load_batch(redis, cid, number, list(columns))
+        at_send: list[bytes | None] = [None] * len(batch.numbers)
+        if sent_failures:
+            at_send = await _send_failures(redis, cid, batch)
+        undelivered = await _undelivered(redis, cid, number) if receipts else {}
+        rows = [row for row in _rows(batch, at_send, undelivered) if wanted(row)]
+        if rows:
+            yield batch, rows
+
+
+async def _send_failures(redis: aioredis.Redis, cid: str, batch: Batch) -> list[bytes | None]:
+    if not batch.numbers:
+        return []
+    found: list[bytes | None] = await redis.hmget(keys.failed(cid), batch.numbers)  # type: ignore[misc]
+    return found
+
+
+async def _undelivered(redis: aioredis.Redis, cid: str, batch: int) -> dict[str, list[tuple[str, str]]]:
+    """number -> [(channel, status)] of the batch's negative status reports."""
+    raw: dict[bytes, bytes] = await redis.hgetall(keys.delivery(cid, batch))  # type: ignore[misc]
+    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for name, value in raw.items():
+        receipt = orjson.loads(value)
+        if not receipt.get("ok"):
+            channel, _, number = name.decode().partition(":")
+            out[number].append((channel, str(receipt.get("status", ""))))
+    return out
+
+
+def _rows(
+    batch: Batch, at_send: list[bytes | None], undelivered: Mapping[str, list[tuple[str, str]]]
+) -> list[FailedNumber]:
+    rows: list[FailedNumber] = []
+    for index, number in enumerate(batch.numbers):
+        if (raw := at_send[index]) is not None:
+            failure = orjson.loads(raw)
+            rows.append(
+                FailedNumber(
+                    number, failure["channel"], "send", failure["reason"], failure.get("code", ""), index
+                )
+            )
+        for channel, status in undelivered.get(number, ()):
+            rows.append(FailedNumber(number, channel, "delivery", UNDELIVERED, status, index))
+    return rows

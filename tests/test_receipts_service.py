@@ -1,0 +1,303 @@
+"""The receipts service over loopback on a real Redis: formats, idempotency, authentication, opt-out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import orjson
+import pytest
+import redis.asyncio as aioredis
+from pydantic import SecretStr
+
+from engine import keys, planner
+from engine.campaign import CampaignSpec
+from engine.progress import counters
+from engine.provider.signer import Credentials, sign
+from engine.queue import open_queue
+from engine.receipts import server
+from engine.receipts.auth import TOKEN_HEADER, receipt_url
+from engine.receipts.parse import PARSERS
+from engine.receipts.server import serve
+from engine.receipts.tasks import remember_task
+from engine.settings import Settings, load_settings
+
+TOKEN = "receipts-test-token-0123456789"
+CID = "rcpt"
+SMART_REF = f"{CID}:3:smart:0"
+NUMBER = "13512345678"
+
+
+def receipt_settings(**receipts: Any) -> Settings:
+    return load_settings(receipts_token=SecretStr(TOKEN), receipts=receipts)
+
+
+@pytest.fixture
+async def service(redis_client: aioredis.Redis) -> AsyncIterator[str]:
+    """The receipts service on a free loopback port; yields its base URL."""
+    async with serve(receipt_settings(), redis_client) as url:
+        yield url
+
+
+async def post(url: str, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> int:
+    async with aiohttp.ClientSession() as session:
+        all_headers = {"Content-Type": content_type, **(headers or {})}
+        async with session.post(url, data=body, headers=all_headers) as response:
+            await response.read()
+            return response.status
+
+
+def smart_envelope(*receipts: dict[str, Any], batch: bool = False) -> bytes:
+    body = list(receipts) if batch else receipts[0]
+    envelope = {"request_id": "r", "domain_id": "d", "callback_type": "sms", "retry": False}
+    return orjson.dumps({**envelope, "body": orjson.dumps(body).decode()})
+
+
+def smart_receipt(number: str = NUMBER, status: str = "DELIVRD", task_id: str = "task-1") -> dict[str, Any]:
+    return {
+        "task_id": task_id,
+        "cust_flag": number,
+        "msg_id": f"{task_id}_0",
+        "send_status": status,
+        "receive_time": "2024-01-01T00:00:05Z",
+    }
+
+
+def sms_report(number: str = NUMBER, status: str = "DELIVRD", extend: str = f"{CID}:0:sms:0") -> bytes:
+    report = {"smsMsgId": "m1", "total": "1", "sequence": "1", "status": status, "source": "2"}
+    return urlencode(
+        {**report, "updateTime": "2024-01-01T00:00:05Z", "extend": extend, "to": "+86" + number}
+    ).encode()
+
+
+async def delivery(redis: aioredis.Redis, batch: int) -> dict[str, Any]:
+    raw: dict[bytes, bytes] = await redis.hgetall(keys.delivery(CID, batch))  # type: ignore[misc]
+    return {k.decode(): orjson.loads(v) for k, v in raw.items()}
+
+
+# -- parsing, table-driven ---------------------------------------------------------------------------------
+OTHER = "13512345679"
+SMART_OK = ("smart", NUMBER, True, "DELIVRD", "delivery")
+SHORT_CHAIN = {"task_id": "t", "cust_flag": NUMBER, "aim_url": "km2g.cn/a", "status": 0}
+BASIC_REPORT = {
+    "task_id": "t",
+    "mobile": NUMBER,
+    "status": 1,
+    "code": "UNDELIV",
+    "rtime": "2024-01-01 00:00:05",
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "expected"),
+    [
+        ("smart", smart_envelope(smart_receipt()), [SMART_OK]),
+        ("smart", smart_envelope(smart_receipt(status="Deliverd")), [SMART_OK]),
+        (
+            "smart",
+            smart_envelope(smart_receipt(status="UNDELIV"), smart_receipt(OTHER, "EXPIRED"), batch=True),
+            [("smart", NUMBER, False, "UNDELIV", "delivery"), ("smart", OTHER, False, "EXPIRED", "delivery")],
+        ),
+        (
+            "smart",
+            orjson.dumps({"callback_type": "shortchain", "body": orjson.dumps(SHORT_CHAIN).decode()}),
+            [("smart", NUMBER, True, "0", "resolve")],
+        ),
+        (
+            "basic",
+            orjson.dumps({"seq_id": "s", "reports": [BASIC_REPORT]}),
+            [("basic", NUMBER, False, "UNDELIV", "delivery")],
+        ),
+        ("sms", sms_report(status="E200027"), [("sms", NUMBER, False, "E200027", "delivery")]),
+    ],
+)
+def test_formats_parse_into_receipts(kind: str, body: bytes, expected: list[tuple[Any, ...]]) -> None:
+    parsed = PARSERS[kind](body)
+    assert [(r.channel, r.number, r.ok, r.status, r.kind) for r in parsed.receipts] == expected
+    assert parsed.dropped == 0
+
+
+def test_uplinks_parse_into_replies() -> None:
+    mo = PARSERS["uplink"](
+        urlencode({"smsMsgId": "x", "from": "+86" + NUMBER, "to": "1069", "body": "TD"}).encode()
+    )
+    basic = PARSERS["basic-uplink"](
+        orjson.dumps({"seq_id": "s", "replies": [{"mobile": NUMBER, "content": "退订"}]})
+    )
+    assert [(r.number, r.text) for r in mo.replies + basic.replies] == [(NUMBER, "TD"), (NUMBER, "退订")]
+
+
+# -- recording -------------------------------------------------------------------------------------------
+async def test_duplicate_receipt_counts_once(service: str, redis_client: aioredis.Redis) -> None:
+    await remember_task(redis_client, "task-1", SMART_REF)
+    url = receipt_url(service, TOKEN, "smart")
+    first = smart_envelope(smart_receipt(status="UNDELIV"))
+    for _ in range(2):
+        assert await post(url, first, "application/json") == 200
+    # a later, different receipt for the same (campaign, channel, number) changes nothing either
+    assert await post(url, smart_envelope(smart_receipt(status="DELIVRD")), "application/json") == 200
+
+    assert (await delivery(redis_client, 3))[f"smart:{NUMBER}"] | {"at": 0} == {
+        "ok": False,
+        "status": "UNDELIV",
+        "at": 0,
+    }
+    assert await counters(redis_client, CID) == {
+        "undelivered:smart": 1,
+        "undelivered_status:smart:UNDELIV": 1,
+    }
+    stats = await redis_client.hgetall(keys.RECEIPT_STATS)  # type: ignore[misc]
+    assert (stats[b"recorded"], stats[b"duplicate"]) == (b"1", b"2")
+
+
+async def test_sms_report_finds_its_batch_by_extend_and_unknown_tasks_are_not_recorded(
+    service: str, redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server, "RETRY_DELAYS", (0.05, 0.05))
+    form = "application/x-www-form-urlencoded"
+    assert await post(receipt_url(service, TOKEN, "sms"), sms_report(), form) == 200
+    unknown = smart_envelope(smart_receipt(task_id="never-sent"))
+    assert await post(receipt_url(service, TOKEN, "smart"), unknown, "application/json") == 200
+    await asyncio.sleep(0.5)
+    assert list(await delivery(redis_client, 0)) == [f"sms:{NUMBER}"]
+    assert await counters(redis_client, CID) == {"delivered:sms": 1}
+    assert await redis_client.hget(keys.RECEIPT_STATS, "unmatched") == b"1"  # type: ignore[misc]
+
+
+async def test_a_receipt_that_overtakes_its_send_journal_is_recorded_once_mapped(
+    service: str, redis_client: aioredis.Redis
+) -> None:
+    assert (
+        await post(receipt_url(service, TOKEN, "smart"), smart_envelope(smart_receipt()), "application/json")
+        == 200
+    )
+    await remember_task(redis_client, "task-1", SMART_REF)  # the worker journals its send a moment later
+    for _ in range(50):
+        if await counters(redis_client, CID):
+            break
+        await asyncio.sleep(0.05)
+    assert await counters(redis_client, CID) == {"delivered:smart": 1}
+
+
+# -- authentication ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("path_token", "header"),
+    [("wrong-token-0123456789", None), (None, None), (None, "wrong-token-0123456789"), (TOKEN[:-1], None)],
+)
+async def test_unauthenticated_receipts_are_rejected_and_not_recorded(
+    service: str, redis_client: aioredis.Redis, path_token: str | None, header: str | None
+) -> None:
+    await remember_task(redis_client, "task-1", SMART_REF)
+    url = receipt_url(service, path_token, "smart") if path_token else f"{service}/receipts/smart"
+    headers = {TOKEN_HEADER: header} if header else None
+    assert await post(url, smart_envelope(smart_receipt()), "application/json", headers) == 401
+    assert await redis_client.exists(keys.delivery(CID, 3), keys.counters(CID)) == 0
+    assert await redis_client.hget(keys.RECEIPT_STATS, "unauthorized") == b"1"  # type: ignore[misc]
+
+
+async def test_token_in_header_is_accepted(service: str, redis_client: aioredis.Redis) -> None:
+    await remember_task(redis_client, "task-1", SMART_REF)
+    url = f"{service}/receipts/smart"
+    assert await post(url, smart_envelope(smart_receipt()), "application/json", {TOKEN_HEADER: TOKEN}) == 200
+    assert await counters(redis_client, CID) == {"delivered:smart": 1}
+
+
+async def test_sms_push_signature_is_required_when_enabled(redis_client: aioredis.Redis) -> None:
+    settings = receipt_settings(sms_push_signature=True)
+    async with serve(settings, redis_client) as base:
+        url = receipt_url(base, TOKEN, "sms")
+        body, form = sms_report(), "application/x-www-form-urlencoded"
+        assert await post(url, body, form) == 401
+        port = url.split(":")[2].split("/")[0]
+        path = url.split(port, 1)[1]
+        forged = Credentials(settings.sms_app_key.get_secret_value(), "not-the-app-secret")
+        real = Credentials(
+            settings.sms_app_key.get_secret_value(), settings.sms_app_secret.get_secret_value()
+        )
+        for creds, status in ((forged, 401), (real, 200)):
+            headers = sign(creds, "POST", f"127.0.0.1:{port}", path, [], {"Content-Type": form}, body)
+            assert await post(url, body, form, headers) == status
+    assert await counters(redis_client, CID) == {"delivered:sms": 1}
+
+
+async def test_malformed_body_is_a_400(service: str, redis_client: aioredis.Redis) -> None:
+    assert await post(receipt_url(service, TOKEN, "basic"), b"{not json", "application/json") == 400
+    assert await post(receipt_url(service, TOKEN, "smart"), b'{"body": 5}', "application/json") == 400
+    assert await redis_client.hget(keys.RECEIPT_STATS, "malformed") == b"2"  # type: ignore[misc]
+
+
+def test_service_refuses_to_start_without_a_token() -> None:
+    from engine.errors import ConfigError
+    from engine.receipts.server import build_app
+
+    with pytest.raises(ConfigError, match="KOODISPATCH_RECEIPTS_TOKEN"):
+        build_app(load_settings(), aioredis.Redis())
+
+
+# -- opt-out ---------------------------------------------------------------------------------------------
+async def test_opt_out_reply_makes_the_next_campaign_drop_the_number(
+    service: str, redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    for text, sender in ((" td ", NUMBER), ("hello", "13512345600")):
+        mo = urlencode({"smsMsgId": "x", "from": "+86" + sender, "to": "1069", "body": text}).encode()
+        assert (
+            await post(receipt_url(service, TOKEN, "uplink"), mo, "application/x-www-form-urlencoded") == 200
+        )
+    assert await redis_client.smembers(keys.SUPPRESSION) == {NUMBER.encode()}  # type: ignore[misc]
+
+    csv = tmp_path / "r.csv"
+    csv.write_text(f"mobile,name\n{NUMBER},a\n13512345600,b\n13512345601,c\n", encoding="utf-8")
+    spec = {
+        "name": "after-opt-out",
+        "smart": {"template_id": "100000001", "sms_params": ["name"]},
+        "sms_channel": {
+            "channel_number": "10690000",
+            "sms_template_id": "t",
+            "signature": "华为云",
+            "app_name": "a",
+        },
+    }
+    queue = await open_queue(redis_url)
+    try:
+        result = await planner.submit(queue, load_settings(), CampaignSpec.model_validate(spec), csv)
+    finally:
+        await queue.aclose()
+    assert (result.counts["suppressed"], result.counts["accepted"]) == (1, 2)
+
+
+async def test_logs_hold_neither_the_token_nor_full_numbers(
+    service: str, redis_client: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await post(receipt_url(service, "wrong-token-0123456789", "smart"), b"{}", "application/json")
+    await post(
+        receipt_url(service, TOKEN, "smart"), smart_envelope(smart_receipt(task_id="x")), "application/json"
+    )
+    mo = urlencode({"from": "+86" + NUMBER, "body": "R"}).encode()
+    await post(receipt_url(service, TOKEN, "uplink"), mo, "application/x-www-form-urlencoded")
+    assert caplog.records and TOKEN not in caplog.text and "wrong-token" not in caplog.text
+    assert NUMBER not in caplog.text and "135****5678" in caplog.text
+
+
+def test_late_fallback_needs_a_fallback_channel() -> None:
+    from engine.errors import ConfigError
+
+    spec = {
+        "name": "late",
+        "smart": {"template_id": "100000001"},
+        "sms_channel": {
+            "channel_number": "1069",
+            "sms_template_id": "t",
+            "signature": "华为云",
+            "app_name": "a",
+        },
+    }
+    with pytest.raises(ConfigError, match=r"fallback\.after_minutes: needs policy"):
+        CampaignSpec.model_validate({**spec, "fallback": {"policy": "skip", "after_minutes": 5}})
+    late = CampaignSpec.model_validate({**spec, "fallback": {"policy": "sms", "after_minutes": 5}})
+    assert late.fallback.after_minutes == 5
