@@ -39,7 +39,8 @@ class StateView:
 
     Every provider call passes a checkpoint (several per call with retries); a short-lived per-process copy
     keeps that to a few Redis reads per second while pause and cancel still reach every worker within
-    ``ttl`` plus one call's latency. ``clock`` (aware datetimes) decides the send window; tests replace it.
+    ``ttl`` plus one call's latency. Only "running" is taken from the copy; any other state is read again
+    before it halts a batch. ``clock`` (aware datetimes) decides the send window; tests replace it.
     """
 
     def __init__(
@@ -57,7 +58,8 @@ class StateView:
         """
         now = time.monotonic()
         seen = self._seen.get(cid)
-        if seen is None or now - seen[0] > self.ttl:
+        # a halt is never taken from the copy: a job queued by a resume must not stop on the pause before it
+        if seen is None or now - seen[0] > self.ttl or seen[1] is not CampaignState.RUNNING:
             try:
                 seen = (now, await campaigns.state_of(self.redis, cid))
             except StateError as gone:  # a checkpoint only runs inside a batch of a campaign that existed

@@ -19,7 +19,6 @@ import asyncio
 import hashlib
 import logging
 import uuid
-from collections import Counter
 from collections.abc import Callable
 
 from arq.connections import ArqRedis
@@ -117,32 +116,41 @@ class Sweeper:
         return taken
 
     async def _stuck_jobs(self) -> list[tuple[str, int]]:
-        """Jobs arq marked in progress whose worker died before its batch job took the lease.
+        """Batches whose every queued job is stuck "in progress" at a dead worker that never took the lease.
 
         arq would run such a job again only after ``job_timeout + 10 s``. A batch job takes its lease
-        within milliseconds of starting, so an in-progress job older than a few lease TTLs whose batch has
-        neither a lease nor a run entry, and is not finished, has lost its worker.
+        within milliseconds of starting, so a job in progress for a few lease TTLs while its batch has
+        neither a lease nor a run entry, and is not finished, has lost its worker. A batch with any job
+        still waiting, or only just started, will run without help. Several dead jobs may pile up for one
+        batch (a takeover job can die before its lease too): the takeover's id is derived from all of them,
+        so concurrent sweepers queue it once and a new death leads to a new takeover.
         """
         jobs = await self._front_batch_jobs()
-        # a batch with a takeover job queued (by the lapsed-lease path, or an earlier sweep) is being
-        # handed over already; the dead worker's own job for it stays "in progress" meanwhile
-        handed = Counter((cid, number) for job, cid, number in jobs if planner.TAKEOVER in job)
-        old = await self._long_in_progress(jobs)
+        ages = await self._in_progress_ages(jobs)
+        dead: dict[tuple[str, int], list[str]] = {}
+        live: set[tuple[str, int]] = set()
+        for (job, cid, number), age in zip(jobs, ages, strict=True):
+            if age is None or age < self.stuck_after_ms:
+                live.add((cid, number))
+            else:
+                dead.setdefault((cid, number), []).append(job)
+        orphans = [batch for batch in dead if batch not in live]
         pipe = self.redis.pipeline(transaction=False)
-        for _, cid, number in old:
+        for cid, number in orphans:
             pipe.exists(keys.lease(cid, number))
             pipe.hexists(keys.RUNNING, run_field(cid, number))
             pipe.sismember(keys.batches_done(cid), str(number))
-        answers = await pipe.execute() if old else []
+        answers = await pipe.execute() if orphans else []
         taken = []
-        for k, (job, cid, number) in enumerate(old):
-            if any(answers[3 * k : 3 * k + 3]) or handed[cid, number] > (planner.TAKEOVER in job):
-                continue  # leased, running, finished, or already handed over
+        for k, (cid, number) in enumerate(orphans):
+            if any(answers[3 * k : 3 * k + 3]):
+                continue  # leased, running or finished
             if await campaigns.state_of(self.redis, cid) is not CampaignState.RUNNING:
                 continue  # a resume queues the batch again under a new generation
-            tag = "stuck-" + hashlib.blake2b(job.encode(), digest_size=4).hexdigest()
+            names = "|".join(sorted(dead[cid, number]))
+            tag = "stuck-" + hashlib.blake2b(names.encode(), digest_size=4).hexdigest()
             if await planner.enqueue_takeover(self.redis, cid, number, tag):
-                log.warning("campaign %s batch %d: job %s lost its worker before starting", cid, number, job)
+                log.warning("campaign %s batch %d: %s lost their worker before starting", cid, number, names)
                 taken.append((cid, number))
         return taken
 
@@ -156,14 +164,10 @@ class Sweeper:
                 jobs.append((raw.decode(), *batch))
         return jobs
 
-    async def _long_in_progress(self, jobs: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
-        """The jobs arq has had in progress for at least a few lease TTLs (most queued jobs just wait)."""
+    async def _in_progress_ages(self, jobs: list[tuple[str, str, int]]) -> list[int | None]:
+        """Milliseconds each job has been in progress at some worker; None for a job still waiting."""
         pipe = self.redis.pipeline(transaction=False)
         for job, _, _ in jobs:
             pipe.pttl(ARQ_IN_PROGRESS + job)
         lifetimes: list[int] = await pipe.execute() if jobs else []
-        return [
-            entry
-            for entry, left in zip(jobs, lifetimes, strict=True)
-            if left > 0 and self.in_progress_ms - left >= self.stuck_after_ms
-        ]
+        return [self.in_progress_ms - left if left > 0 else None for left in lifetimes]

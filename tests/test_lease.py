@@ -119,3 +119,24 @@ async def test_a_job_whose_worker_died_before_taking_the_lease_is_requeued(arq_r
     await arq_redis.delete(f"arq:job:{queued[0]}")
     await arq_redis.zrem(keys.QUEUE, queued[0])
     assert await sweeper.sweep() == [], "a finished batch is left alone"
+
+
+async def test_a_batch_whose_takeover_job_died_too_is_taken_over_again(arq_redis: ArqRedis) -> None:
+    """The batch's own job and its takeover job were both killed before the lease: neither will run soon."""
+    sweeper = Sweeper(arq_redis, Scripts(arq_redis), DispatchSettings())
+    await arq_redis.hset(keys.campaign(CID), "state", "running")
+
+    async def dies(job: str) -> None:
+        """``job`` is queued and marked in progress by a worker that is then killed."""
+        if not await arq_redis.zscore(keys.QUEUE, job):
+            await arq_redis.enqueue_job("dispatch_batch", CID, 8, _job_id=job, _queue_name=keys.QUEUE)
+        await arq_redis.set(f"arq:in-progress:{job}", b"1", px=sweeper.in_progress_ms - sweeper.stuck_after_ms)
+
+    await dies(f"{CID}:8:0")
+    await dies(f"{CID}:8:takeover:dead")
+    assert await sweeper.sweep() == [(CID, 8)]
+    waiting = [j.decode() for j in await arq_redis.zrange(keys.QUEUE, 0, -1) if b"stuck-" in j]
+    assert len(waiting) == 1
+    assert await sweeper.sweep() == [], "its takeover job waits to run: nothing more to do"
+    await dies(waiting[0])
+    assert await sweeper.sweep() == [(CID, 8)], "the takeover job died as well: a new one is queued"

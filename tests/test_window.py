@@ -85,6 +85,20 @@ async def test_checkpoint_holds_a_running_campaign_outside_its_window(redis_clie
     assert not isinstance(halted.value, WindowClosed) and halted.value.state is CampaignState.PAUSED
 
 
+async def test_a_resumed_campaign_is_not_halted_by_the_pause_a_worker_saw_before(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A job queued by resume may start in a process whose copy still says paused: it must run."""
+    await campaigns.create(
+        redis_client, "w2", CampaignSpec.model_validate(spec("skip")), CampaignState.PAUSED, 1, {}
+    )
+    view = StateView(redis_client, ttl=3600)
+    with pytest.raises(Halt):
+        await view.checkpoint("w2")
+    await campaigns.transition(redis_client, "w2", CampaignState.RUNNING, bump_generation=True)
+    await view.checkpoint("w2")
+
+
 OPENS_IN = 3.0  # the window closed a minute ago and opens again within this many seconds of submission
 
 
