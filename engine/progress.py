@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from engine import keys
 from engine.errors import StateError
 from engine.lease import Lease
-from engine.receipts.tasks import remember_task
+from engine.receipts.tasks import TASK_TTL_SECONDS
 from engine.records import ChunkRecord, ChunkState, Stage, chunk_field
 from engine.scripts import Scripts
 
@@ -72,21 +72,21 @@ class Progress:
         failures: Mapping[str, Failure],
     ) -> bool:
         """Record a confirmed outcome and its counters atomically; False when already recorded."""
-        if record.task_id:  # receipts name only the task id; mapped first so a crash cannot orphan them
-            await remember_task(self.redis, record.task_id, record.ref)
         args: list[str | bytes | int] = [
             chunk_field(stage, chunk),
             record.encode(),
             stage.channel,
             accepted,
             int(time.time() // 60),
+            record.ref,
+            TASK_TTL_SECONDS,
         ]
         for number, failure in failures.items():
             args.extend((number, failure.encode()))
-        done = await self.scripts.finish_chunk(
-            keys=[self._journal, keys.counters(self.cid), keys.failed(self.cid), keys.timeline(self.cid)],
-            args=args,
-        )
+        names = [self._journal, keys.counters(self.cid), keys.failed(self.cid), keys.timeline(self.cid)]
+        if record.task_id:  # receipts name only the provider's task id: mapped in the same step
+            names.append(keys.task(record.task_id))
+        done = await self.scripts.finish_chunk(keys=names, args=args)
         return bool(done)
 
     async def finish_batch(self, skipped: int) -> str:

@@ -130,7 +130,8 @@ async def test_a_batch_whose_takeover_job_died_too_is_taken_over_again(arq_redis
         """``job`` is queued and marked in progress by a worker that is then killed."""
         if not await arq_redis.zscore(keys.QUEUE, job):
             await arq_redis.enqueue_job("dispatch_batch", CID, 8, _job_id=job, _queue_name=keys.QUEUE)
-        await arq_redis.set(f"arq:in-progress:{job}", b"1", px=sweeper.in_progress_ms - sweeper.stuck_after_ms)
+        started_long_ago = sweeper.in_progress_ms - sweeper.stuck_after_ms
+        await arq_redis.set(f"arq:in-progress:{job}", b"1", px=started_long_ago)
 
     await dies(f"{CID}:8:0")
     await dies(f"{CID}:8:takeover:dead")

@@ -24,7 +24,6 @@ from engine.receipts import server
 from engine.receipts.auth import TOKEN_HEADER, receipt_url
 from engine.receipts.parse import PARSERS
 from engine.receipts.server import serve
-from engine.receipts.tasks import remember_task
 from engine.settings import Settings, load_settings
 
 TOKEN = "receipts-test-token-0123456789"
@@ -133,6 +132,11 @@ def test_uplinks_parse_into_replies() -> None:
 
 
 # -- recording -------------------------------------------------------------------------------------------
+async def remember_task(redis: aioredis.Redis, task_id: str, ref: str) -> None:
+    """What a worker's journal step writes for a send the provider named ``task_id``."""
+    await redis.set(keys.task(task_id), ref)
+
+
 async def test_duplicate_receipt_counts_once(service: str, redis_client: aioredis.Redis) -> None:
     await remember_task(redis_client, "task-1", SMART_REF)
     url = receipt_url(service, TOKEN, "smart")

@@ -13,15 +13,6 @@ from engine import keys
 TASK_TTL_SECONDS: Final = 4 * 24 * 3600
 
 
-async def remember_task(redis: aioredis.Redis, task_id: str, ref: str) -> None:
-    """Map a provider task id to the chunk reference it was sent under (idempotent: same id, same ref).
-
-    Written before the chunk's outcome is journaled, so a crash in between leaves the chunk in flight and
-    the reconciling run writes the same mapping again.
-    """
-    await redis.set(keys.task(task_id), ref, ex=TASK_TTL_SECONDS)
-
-
 async def chunk_refs(redis: aioredis.Redis, task_ids: Iterable[str]) -> dict[str, str]:
     """Chunk references of the known ids among ``task_ids`` (one round trip); unknown ids are left out."""
     wanted = sorted(set(task_ids))
