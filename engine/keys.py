@@ -15,7 +15,8 @@ CONTROL_CHANNEL: Final = "kd:control"  # pub/sub: control changes broadcast to w
 RUNNING: Final = "kd:running"  # hash "<cid>:<batch>" -> lease token of the run holding it (sweeper input)
 INSTANCE: Final = "kd:instance"  # random id set once per Redis dataset; a change means Redis lost its data
 RECEIPT_STATS: Final = "kd:receipts:stats"  # hash: receipts received, recorded, duplicate, unmatched, ...
-CAP_CACHE_SHARDS: Final = 64  # few large hashes: one HMGET per shard per batch
+CAP_CACHE_SHARDS: Final = 64  # few large hashes: one HMGET per shard per batch (lua/cap_cache.lua)
+CAP_CACHE: Final = f"{PREFIX}:capcache:"  # + shard: number -> "<verdict><unix time>"
 
 
 def campaign(cid: str) -> str:
@@ -86,11 +87,6 @@ def lease(cid: str, number: int) -> str:
 def events(cid: str) -> str:
     """Stream of campaign events (state changes, per-minute send counts) for status and reports."""
     return f"{PREFIX}:{{{cid}}}:events"
-
-
-def cap_cache(number: str) -> str:
-    """Hash shard of the cross-campaign capability cache: number -> ``<verdict><unix time>``."""
-    return f"{PREFIX}:capcache:{int(number[-4:]) % CAP_CACHE_SHARDS}"
 
 
 def rate(channel: str) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -27,6 +27,7 @@ REMEMBER_AFTER = 2500
 # Capability checks of one batch in flight at once (the channel's shared in-flight cap bounds the total):
 # one after another, a 5000-number batch spends 50 round trips resolving before its first send.
 CHECKS_IN_PARALLEL = 4
+UNKNOWN = "."  # lua/cap_cache.lua's answer for a number it has no fresh verdict for
 
 
 class Resolver:
@@ -123,32 +124,17 @@ class Resolver:
         return found
 
     async def _cached(self, numbers: Sequence[str]) -> dict[str, str]:
-        if self.ttl <= 0:
+        if self.ttl <= 0 or not numbers:
             return {}
-        shards: dict[str, list[str]] = defaultdict(list)
-        for number in numbers:
-            shards[keys.cap_cache(number)].append(number)
-        pipe = self.redis.pipeline(transaction=False)
-        order = list(shards.items())
-        for shard, members in order:
-            pipe.hmget(shard, members)
-        answers = await pipe.execute()
         oldest = time.time() - self.ttl
-        known: dict[str, str] = {}
-        for (_, members), values in zip(order, answers, strict=True):
-            for number, value in zip(members, values, strict=True):
-                if value is not None and float(value[1:]) >= oldest:
-                    known[number] = chr(value[0])
-        return known
+        found: bytes = await self._cache("get", ",".join(numbers), oldest)
+        return {n: v for n, v in zip(numbers, found.decode(), strict=True) if v != UNKNOWN}
 
     async def _remember(self, found: dict[str, str]) -> None:
         if self.ttl <= 0 or not found:
             return
-        now = int(time.time())
-        pipe = self.redis.pipeline(transaction=False)
-        shards: dict[str, dict[str, str]] = defaultdict(dict)
-        for number, verdict in found.items():
-            shards[keys.cap_cache(number)][number] = f"{verdict}{now}"
-        for shard, mapping in shards.items():
-            pipe.hset(shard, mapping=mapping)
-        await pipe.execute()
+        await self._cache("put", ",".join(found), "".join(found.values()), int(time.time()))
+
+    async def _cache(self, op: str, *args: str | float) -> Any:
+        """Run lua/cap_cache.lua: a batch's numbers go as one string, not one field each."""
+        return await self.scripts.cap_cache(args=[op, keys.CAP_CACHE, keys.CAP_CACHE_SHARDS, *args])

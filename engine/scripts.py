@@ -32,6 +32,7 @@ class Scripts:
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self.finish_chunk = load_script(redis, "finish_chunk")
+        self.cap_cache = load_script(redis, "cap_cache")
         self.finish_batch = load_script(redis, "finish_batch")
         self.freeze_verdicts = load_script(redis, "freeze_verdicts")
         self.freeze_late = load_script(redis, "freeze_late")

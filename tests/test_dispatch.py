@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -117,6 +118,22 @@ async def test_capability_verdicts_are_cached_across_campaigns(
     assert simulator.ledger.calls["capability"] == checks  # every verdict came from the cache
     report = await build_report(arq_redis, second.cid)
     assert (report.capable, report.not_capable, report.skipped) == (150, 150, 150)
+
+
+async def test_cached_verdicts_expire_and_unknown_numbers_are_left_out(
+    engine: EngineContext, arq_redis: ArqRedis
+) -> None:
+    """The cache answers only for numbers it has a verdict younger than ``cache_ttl_hours`` for."""
+    fresh, stale, unknown = "13800000001", "13900000064", "13700000128"  # shards 1, 0, 0
+    put = engine.scripts.cap_cache
+    await put(args=["put", keys.CAP_CACHE, keys.CAP_CACHE_SHARDS, fresh, "c", int(time.time())])
+    await put(args=["put", keys.CAP_CACHE, keys.CAP_CACHE_SHARDS, stale, "n", int(time.time()) - 25 * 3600])
+
+    async def no_halt() -> None:
+        return None
+
+    known = await engine.resolver.classify([unknown, fresh, stale], None, no_halt, check=False)
+    assert known == {fresh: "c"}
 
 
 async def test_finished_batch_is_never_sent_again(
