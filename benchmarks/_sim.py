@@ -207,11 +207,9 @@ def run_engine(
             assert server.process is not None
             pids = [server.process.pid, *(proc.pid for proc in procs)]
             before = sum(process_cpu(pid) for pid in pids)
-            each = [process_cpu(pid) for pid in pids]
             with Stopwatch() as watch:
                 uvloop.run(_submit_and_wait(server.url, spec, path, procs, on_poll))
             cpu = watch.cpu + sum(process_cpu(pid) for pid in pids) - before
-            import sys; print("CPU submit", round(watch.cpu, 2), "redis+workers", [round(process_cpu(p) - b, 2) for p, b in zip(pids, each)], file=sys.stderr)
             commands = sum(stat["calls"] for stat in client.info("commandstats").values())
             return EngineRun(watch.seconds, cpu, commands)
     finally:

@@ -47,6 +47,7 @@ class EngineContext:
         # a slot of a dead worker must outlive any call it could still be making
         limiter = RateLimiter(redis, settings.rates, lease_seconds=settings.provider.call_lifetime)
         await limiter.ensure_defaults()
+        stack.push_async_callback(limiter.close)
         scripts = Scripts(redis)
         d = settings.dispatch
         policy = RetryPolicy(d.retry_base_delay, d.retry_max_delay, d.outage_pause_after)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import random
 import time
@@ -27,10 +28,12 @@ from engine.scripts import load_script
 from engine.settings import RateSettings
 from engine.types import Channel
 
+log = logging.getLogger(__name__)
 CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
 MIN_FACTOR: Final = 0.05  # however often the provider throttles, a channel keeps 5% of its rate
 MAX_SLEEP: Final = 0.25  # waiters ask again at least this often, so a raised rate reaches them fast
 SLOT_POLL: Final = 0.02  # mean pause between attempts at a full in-flight cap, jittered ±50%
+RELEASE_DELAY: Final = 0.003  # an ended call's slot waits this long for the next admission to free it
 WaitKind = Literal["budget", "slot"]
 Attempt = Callable[[], Awaitable[tuple[float, WaitKind]]]  # (0 = admitted, else seconds to pause; why)
 
@@ -81,6 +84,9 @@ class RateLimiter:
         self.slot_wait_seconds: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
         self._waited = {"budget": self.budget_wait_seconds, "slot": self.slot_wait_seconds}
         self._local = {channel: asyncio.Semaphore(settings.max_in_flight) for channel in CHANNELS}
+        self._ended_tokens: dict[Channel, list[str]] = {channel: [] for channel in CHANNELS}
+        self._flush_due: set[Channel] = set()
+        self._flushes: set[asyncio.Future[None]] = set()
 
     async def ensure_defaults(self) -> None:
         """Write the configured rate and burst of every channel unless Redis already has them.
@@ -134,6 +140,8 @@ class RateLimiter:
         leaves right after admission and no slot is held while the budget makes it wait. In front, a
         local semaphore of ``max_in_flight`` per channel: callers beyond it wait in this process,
         woken by a release, instead of polling Redis. ``max_wait`` bounds the waits, not the body.
+        The slot goes back with this process's next admission on the channel (the same script run), or
+        RELEASE_DELAY after the call when none follows: no round trip of its own while calls keep coming.
         Raises ValueError when ``n`` < 1, TimeoutError after ``max_wait``.
         """
         _count(n)
@@ -144,7 +152,7 @@ class RateLimiter:
                 started = time.monotonic() if local.locked() else None
                 await stack.enter_async_context(local)
                 queued = 0.0 if started is None else time.monotonic() - started
-                stack.push_async_callback(self._release, channel, token)
+                stack.callback(self._ended, channel, token)
                 await self._wait(channel, partial(self._admit, channel, n, token), queued=queued)
             yield
 
@@ -208,17 +216,55 @@ class RateLimiter:
         return (0.0 if taken else _slot_pause()), "slot"
 
     async def _admit(self, channel: Channel, n: int, token: str) -> tuple[float, WaitKind]:
-        args = (n, token, self._settings.max_in_flight, self._lease)
-        verdict, wait = await self._run_rate("admit", channel, *args)
+        # the slots of calls that ended since the last admission go back in the same script run
+        ended, self._ended_tokens[channel] = self._ended_tokens[channel], []
+        args: list[float | str] = [n, token, self._settings.max_in_flight, self._lease, *ended]
+        try:
+            verdict, wait = await self._run_rate("admit", channel, *args)
+        except BaseException:  # not known to have run: released again later (ZREM is idempotent)
+            self._ended_tokens[channel].extend(ended)
+            raise
         if verdict == b"slot":
             return _slot_pause(), "slot"
         return float(wait), "budget"
+
+    def _ended(self, channel: Channel, token: str) -> None:
+        """A call ended: its slot is freed by the next admission, or by a flush RELEASE_DELAY from now."""
+        self._ended_tokens[channel].append(token)
+        if channel not in self._flush_due:
+            self._flush_due.add(channel)
+            asyncio.get_running_loop().call_later(RELEASE_DELAY, self._start_flush, channel)
+
+    def _start_flush(self, channel: Channel) -> None:
+        self._flush_due.discard(channel)
+        if self._ended_tokens[channel]:
+            task = asyncio.ensure_future(self.flush(channel))
+            self._flushes.add(task)
+            task.add_done_callback(self._flush_done)
+
+    def _flush_done(self, task: asyncio.Future[None]) -> None:
+        self._flushes.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # the slots expire with their lease
+            log.warning("releasing in-flight slots failed: %s", task.exception())
+
+    async def flush(self, channel: Channel) -> None:
+        """Free the slots of this process's ended calls on ``channel`` now."""
+        ended, self._ended_tokens[channel] = self._ended_tokens[channel], []
+        if ended:
+            await asyncio.shield(self._redis.zrem(keys.in_flight(channel), *ended))
+
+    async def close(self) -> None:
+        """Free every ended call's slot before the process stops (a killed one's expire with their lease)."""
+        await asyncio.gather(*self._flushes, return_exceptions=True)
+        for channel in CHANNELS:
+            await self.flush(channel)
 
     async def _release(self, channel: Channel, token: str) -> None:
         # shielded: a second cancellation must not leave the token to expire with its lease
         await asyncio.shield(self._redis.zrem(keys.in_flight(channel), token))
 
     async def _run_info(self, op: str, channel: Channel, *args: float | str) -> RateInfo:
+        await self.flush(channel)  # what this process reports counts none of its ended calls
         (rate, effective, factor, burst, backlog), (_, holders) = await asyncio.gather(
             self._run_rate(op, channel, *args), self._run_slot(channel, "")
         )

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from engine import keys, ratelimit
 from engine.errors import ConfigError
-from engine.ratelimit import CHANNELS, MIN_FACTOR, RateLimiter
+from engine.ratelimit import CHANNELS, MIN_FACTOR, RELEASE_DELAY, RateLimiter
 from engine.settings import RateSettings
 
 # 100 numbers/s with 0.1 s of burst (10 numbers); recovering from throttling over 10 s.
@@ -393,3 +394,39 @@ async def test_call_that_gives_up_releases_its_slot(make_limiter: MakeLimiter, c
     info = await limiter.get_rate("smart")
     assert (info.in_flight, info.backlog) == (0, pytest.approx(10.0, abs=APPROX))
     assert limiter.budget_wait_seconds["smart"] > 0
+
+
+async def test_an_ended_calls_slot_goes_back_with_the_next_admission(
+    make_limiter: MakeLimiter, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No round trip of its own while calls keep coming: the next admission frees it in the same run."""
+    monkeypatch.setattr(ratelimit, "RELEASE_DELAY", 3600.0)  # no timed flush during this test
+    limiter = make_limiter()
+    observer = aioredis.Redis.from_url(redis_url)
+    try:
+        async with limiter.call("smart", 1):
+            pass
+        assert await observer.zcard(keys.in_flight("smart")) == 1, "not freed by a round trip of its own"
+        async with limiter.call("smart", 1):
+            assert await observer.zcard(keys.in_flight("smart")) == 1, "the admission freed the ended call's"
+        await limiter.close()
+        assert await observer.zcard(keys.in_flight("smart")) == 0, "a stopping worker frees what it holds"
+    finally:
+        await observer.aclose()
+
+
+async def test_an_ended_calls_slot_is_freed_soon_when_no_call_follows(
+    make_limiter: MakeLimiter, redis_url: str
+) -> None:
+    limiter = make_limiter()
+    observer = aioredis.Redis.from_url(redis_url)
+    try:
+        async with limiter.call("smart", 1):
+            pass
+        for _ in range(200):
+            if await observer.zcard(keys.in_flight("smart")) == 0:
+                break
+            await asyncio.sleep(RELEASE_DELAY)
+        assert await observer.zcard(keys.in_flight("smart")) == 0
+    finally:
+        await observer.aclose()

@@ -22,6 +22,7 @@
 -- ARGV[10] set: new burst seconds or "" | admit: the call's token
 -- ARGV[11] admit: most tokens allowed in flight at once
 -- ARGV[12] admit: lease seconds of the token
+-- ARGV[13..] admit: tokens of calls that ended since this process's last admission, freed first
 --
 -- acquire returns "0" when admitted, else the seconds to wait before asking again (as a string,
 -- since Lua numbers reach Redis as integers). admit takes a slot of the in-flight cap and charges the
@@ -77,6 +78,9 @@ if op == 'acquire' then
   return charge(tonumber(ARGV[9]))
 elseif op == 'admit' then
   local slots = KEYS[2]
+  if #ARGV > 12 then
+    redis.call('ZREM', slots, unpack(ARGV, 13))
+  end
   redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
   if redis.call('ZCARD', slots) >= tonumber(ARGV[11]) then
     return {'slot', '0'}
