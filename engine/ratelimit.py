@@ -23,6 +23,7 @@ from typing import Any, Final, Literal, get_args
 import redis.asyncio as aioredis
 
 from engine import keys, metrics
+from engine.coalesce import CoalescedScript
 from engine.errors import ConfigError
 from engine.scripts import load_script
 from engine.settings import RateSettings
@@ -78,7 +79,7 @@ class RateLimiter:
         self._lease = lease_seconds
         self._hold = throttle_hold
         self._clock = clock
-        self._rate_script = load_script(redis, "rate")
+        self._rate_script = CoalescedScript(redis, load_script(redis, "rate"))  # one per provider call
         self._slot_script = load_script(redis, "in_flight")
         self.budget_wait_seconds: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
         self.slot_wait_seconds: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)

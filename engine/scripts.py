@@ -8,6 +8,8 @@ from importlib.resources import files
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
+from engine.coalesce import CoalescedScript
+
 
 @cache
 def source(name: str) -> str:
@@ -31,10 +33,11 @@ class Scripts:
     """The engine's journal scripts, registered once per Redis client and shared by every batch run."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
-        self.finish_chunk = load_script(redis, "finish_chunk")
+        # run around every provider call: sent in shared pipelines (engine/coalesce.py)
+        self.finish_chunk = CoalescedScript(redis, load_script(redis, "finish_chunk"))
+        self.mark_in_flight = CoalescedScript(redis, load_script(redis, "mark_in_flight"))
         self.cap_cache = load_script(redis, "cap_cache")
         self.finish_batch = load_script(redis, "finish_batch")
         self.freeze_verdicts = load_script(redis, "freeze_verdicts")
         self.freeze_late = load_script(redis, "freeze_late")
-        self.mark_in_flight = load_script(redis, "mark_in_flight")
         self.lease_orphan = load_script(redis, "lease_orphan")

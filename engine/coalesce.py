@@ -1,0 +1,108 @@
+"""Auto-pipelining of the hot path's Lua scripts: one round trip for many concurrent callers.
+
+Every provider call costs a rate admission before it and journal writes around it. Dozens of chunks are in
+flight per worker, and with Redis, round trips (a socket write and read at both ends, an event-loop wakeup)
+cost more than the scripts themselves. Scripts that coroutines start in the same event-loop iteration are
+therefore sent as one pipeline. Each caller still gets its own result or error. Ordering is kept, and
+nothing waits for a timer: the batch goes out at the end of the iteration that queued it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+Arg = str | bytes | int | float
+
+
+@dataclass(slots=True)
+class _Call:
+    script: AsyncScript
+    keys: Sequence[str]
+    args: Sequence[Arg]
+    future: asyncio.Future[Any]
+
+
+class Coalescer:
+    """Queues script runs and sends each event-loop iteration's queue as one pipeline."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+        self._queued: list[_Call] = []
+        self._sending: set[asyncio.Future[None]] = set()
+
+    async def run(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        """The script's result, as ``script(keys=keys, args=args)`` would return it (or its error)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._queued:
+            loop.call_soon(self._send_queued)
+        self._queued.append(_Call(script, keys, args, future))
+        return await future
+
+    def _send_queued(self) -> None:
+        calls, self._queued = self._queued, []
+        task = asyncio.ensure_future(self._send(calls))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, calls: list[_Call]) -> None:
+        try:
+            results = await self._execute(calls)
+        except Exception as exc:  # Redis unreachable: every caller sees the error
+            for call in calls:
+                _settle(call.future, exc)
+            return
+        for call, result in zip(calls, results, strict=True):
+            if isinstance(result, NoScriptError):  # Redis restarted or flushed its scripts: loads it again
+                try:
+                    result = await call.script(keys=call.keys, args=call.args)
+                except Exception as exc:
+                    result = exc
+            _settle(call.future, result)
+
+    async def _execute(self, calls: list[_Call]) -> list[Any]:
+        if len(calls) == 1:
+            only = calls[0]
+            try:
+                return [await only.script(keys=only.keys, args=only.args)]
+            except Exception as exc:
+                return [exc]
+        pipe = self.redis.pipeline(transaction=False)
+        for call in calls:
+            pipe.execute_command("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
+        results: list[Any] = await pipe.execute(raise_on_error=False)
+        return results
+
+
+def _settle(future: asyncio.Future[Any], result: Any) -> None:
+    if future.done():  # the caller was cancelled meanwhile
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
+_COALESCERS: weakref.WeakKeyDictionary[aioredis.Redis, Coalescer] = weakref.WeakKeyDictionary()
+
+
+class CoalescedScript:
+    """A registered script whose runs share pipelines with every other coalesced script on its client."""
+
+    def __init__(self, redis: aioredis.Redis, script: AsyncScript) -> None:
+        coalescer = _COALESCERS.get(redis)
+        if coalescer is None:
+            coalescer = _COALESCERS[redis] = Coalescer(redis)
+        self._coalescer = coalescer
+        self.script = script
+
+    async def __call__(self, keys: Sequence[str] = (), args: Sequence[Arg] = ()) -> Any:
+        return await self._coalescer.run(self.script, keys, args)
