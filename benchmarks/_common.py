@@ -41,6 +41,7 @@ CHILD_RESULT: Final = "KD-BENCH-RESULT "  # prefix of the one stdout line a meas
 GB: Final = 1e9
 START_TIMEOUT: Final = 60.0  # seconds a helper process may take to come up
 T = TypeVar("T")
+U = TypeVar("U")
 console = Console(width=None if sys.stdout.isatty() else 220)  # piped: one line per table row
 
 
@@ -385,14 +386,17 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 def interleaved(
-    label: str, repeat: int, floor: Callable[[], T], ours: Callable[[], T], baseline: str = "floor"
-) -> tuple[list[T], list[T]]:
+    label: str, repeat: int, floor: Callable[[], T], ours: Callable[[], U], baseline: str = "floor"
+) -> tuple[list[T], list[U]]:
     """Floor and ours ``repeat`` times each, alternating, so drifting machine load hits both alike;
     ``baseline`` names the floor side in the progress lines."""
-    samples: dict[str, list[T]] = {baseline: [], "ours": []}
+    floors: list[T] = []
+    ourses: list[U] = []
     for i in range(1, repeat + 1):
-        for side, measure in ((baseline, floor), ("ours", ours)):
-            with Stopwatch() as watch:
-                samples[side].append(measure())
-            console.print(f"{label}: {side} {i}/{repeat} took {watch.seconds:.1f} s", highlight=False)
-    return samples[baseline], samples["ours"]
+        with Stopwatch() as watch:
+            floors.append(floor())
+        console.print(f"{label}: {baseline} {i}/{repeat} took {watch.seconds:.1f} s", highlight=False)
+        with Stopwatch() as watch:
+            ourses.append(ours())
+        console.print(f"{label}: ours {i}/{repeat} took {watch.seconds:.1f} s", highlight=False)
+    return floors, ourses

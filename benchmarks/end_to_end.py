@@ -15,24 +15,18 @@ channel its capability decides. Goal: ours ≤ 1.3× the floor's time.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, TypeVar, get_args
+from typing import Final
 
-import polars as pl
-import uvloop
 from _common import (
     Dataset,
     Machine,
     Result,
-    Stopwatch,
     bench_spec,
     child_argv,
     dataset,
-    floor_recipients,
     goal,
     interleaved,
     median_of,
@@ -41,105 +35,18 @@ from _common import (
     process_cpu,
     publish,
     ratio,
-    report_to_parent,
     run_child,
     seconds,
 )
+from _floor import measure_floor
 from _sim import Expected, LedgerCheck, dataset_split, engine_env, run_engine, sim_call, simulator_process
 
-from engine.batches import Batch, iter_batches
-from engine.dispatch import CHUNKS_IN_PARALLEL
-from engine.provider.http import ProviderHttp
-from engine.provider.koomessage import KooMessageClient
-from engine.provider.limits import CAPABILITY_MAX_MOBILES
-from engine.provider.smsapi import SmsApiClient
-from engine.records import chunk_ref
-from engine.senders import Chunk, Sender, SmartSender, cut, fallback_sender
-from engine.settings import Settings, load_settings
-from engine.types import Channel
-
-T = TypeVar("T")
 TIME_GOAL: Final = 1.3
-FLOOR_CID: Final = "bench-" + "0" * 16  # as long as a derived campaign id, so request bodies match in size
 COLUMNS: Final = [
     "recipients", "numbers sent", "workers",
     "floor", "floor numbers/s", "ours", "ours numbers/s",
     "ours/floor", "time ≤ 1.3×", "CPU floor → ours", "simulator CPU", "ledger floor", "ledger ours",
 ]  # fmt: skip
-
-
-# -- floor: the same calls from one bare asyncio process --------------------------------------------------
-
-
-class FloorRun:
-    """The engine's provider calls without the engine: no Redis, no journal, no budget, no retries.
-
-    Same batches, same calls in the same order within a batch, same concurrency shape: ``workers ×
-    worker_concurrency`` batches at once, capability checks one after another within a batch, up to
-    CHUNKS_IN_PARALLEL sends per stage, ``max_in_flight`` calls per channel.
-    """
-
-    def __init__(self, settings: Settings, workers: int, koo: KooMessageClient, smsapi: SmsApiClient) -> None:
-        spec = bench_spec()
-        self.spec = spec
-        self.koo = koo
-        fallback = fallback_sender(spec, koo, smsapi, settings.provider.sms_api)
-        assert fallback is not None
-        self.senders: tuple[Sender, Sender] = (SmartSender(koo, spec), fallback)
-        self.jobs = asyncio.Semaphore(workers * settings.dispatch.worker_concurrency)
-        self.slots = {c: asyncio.Semaphore(settings.rates.max_in_flight) for c in get_args(Channel)}
-
-    async def call(self, channel: Channel, op: Awaitable[T]) -> T:
-        async with self.slots[channel]:
-            return await op
-
-    async def batch(self, number: int, part: pl.DataFrame) -> None:
-        async with self.jobs:
-            numbers = part["mobile"].cast(pl.Utf8).to_list()
-            params = {c: part[c].to_list() for c in self.spec.param_columns()}
-            batch = Batch(FLOOR_CID, number, numbers, params)
-            capable: set[str] = set()
-            tpl = self.spec.smart.template_id
-            for start in range(0, len(numbers), CAPABILITY_MAX_MOBILES):
-                chunk = numbers[start : start + CAPABILITY_MAX_MOBILES]
-                capable.update(
-                    (await self.call("capability", self.koo.check_capability(chunk, tpl))).supported
-                )
-            smart = [i for i, n in enumerate(numbers) if n in capable]
-            others = [i for i, n in enumerate(numbers) if n not in capable]
-            for sender, indices in zip(self.senders, (smart, others), strict=True):
-                await self.stage(sender, batch, indices)
-
-    async def stage(self, sender: Sender, batch: Batch, indices: list[int]) -> None:
-        prefix = chunk_ref(batch.cid, batch.number, sender.stage, 0).rsplit(":", 1)[0]
-        gate = asyncio.Semaphore(CHUNKS_IN_PARALLEL)
-
-        async def one(chunk: Chunk) -> None:
-            async with gate:
-                await self.call(sender.channel, sender.send(chunk, batch))
-
-        await asyncio.gather(*(one(chunk) for chunk in cut(prefix, indices, sender.chunk_size)))
-
-
-def measure_floor(path: Path, workers: int) -> None:
-    """Child side: ingest floor + every provider call; the parent gave us the simulator in our env."""
-    settings = load_settings()
-
-    async def go() -> None:
-        with Stopwatch() as watch:
-            frame = floor_recipients(path, bench_spec().param_columns())
-            async with ProviderHttp(settings) as http:
-                run = FloorRun(
-                    settings,
-                    workers,
-                    KooMessageClient.from_settings(http, settings),
-                    SmsApiClient.from_settings(http, settings),
-                )
-                parts = iter_batches(frame, settings.dispatch.batch_size)
-                await asyncio.gather(*(run.batch(n, part) for n, part in enumerate(parts)))
-        report_to_parent({"seconds": watch.seconds, "cpu": watch.cpu})  # what was sent: see the ledger
-
-    uvloop.run(go())
 
 
 # -- parent -----------------------------------------------------------------------------------------------

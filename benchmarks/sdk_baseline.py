@@ -10,6 +10,9 @@ in the same run:
         on the first ``--sdk-sample`` distinct numbers of the file and its numbers/s is extrapolated to
         the whole file (a sequential loop's rate does not depend on the length of the list); the loop only,
         numbers already deduplicated and normalised for it.
+  floor the same calls for the whole file from one bare asyncio process, no Redis (``_floor.py``), with
+        the engine's concurrency: the fastest any engine could go here, so floor/SDK is this machine's
+        ceiling for the ratio
   ours  ``planner.submit`` of the whole file (smart message, no fallback: the same calls) plus N
         already-running ``koodispatch worker`` processes on a private Redis (engine rate budgets lifted),
         until the campaign is completed.
@@ -39,10 +42,12 @@ from _common import (
     parser,
     per_second,
     publish,
+    ratio,
     report_to_parent,
     run_child,
     seconds,
 )
+from _floor import measure_floor
 from _sim import (
     LedgerCheck,
     dataset_split,
@@ -71,7 +76,9 @@ SPEEDUP_GOAL: Final = 50.0
 LATENCY_MS: Final = "50"
 COLUMNS: Final = [
     "numbers", "SDK sample", "SDK numbers/s", "SDK, all numbers (extrapolated)",
-    "ours", "ours numbers/s", "ours/SDK numbers/s", "≥ 50×", "ledger SDK", "ledger ours",
+    "floor numbers/s", "floor/SDK (ceiling)",
+    "ours", "ours numbers/s", "ours/SDK numbers/s", "≥ 50×", "ours/floor time",
+    "ledger SDK", "ledger floor", "ledger ours",
 ]  # fmt: skip
 
 
@@ -143,26 +150,37 @@ def main(args: argparse.Namespace) -> None:
         )  # fmt: skip
 
         env = engine_env(sim.url, RATES__MAX_IN_FLIGHT=str(max_in_flight))
+        floor_argv = child_argv(
+            __file__, "--child", "floor", "--file", str(data.path), "--workers", str(args.workers)
+        )
 
-        def sdk() -> tuple[float, LedgerCheck]:
+        def baselines() -> tuple[float, LedgerCheck, float, LedgerCheck]:
+            """The SDK loop's numbers/s and the floor's seconds, each with its ledger."""
             sim_call(sim.url, "/_simulator/reset", {})
             report = run_child(argv, dict(os.environ))
-            return report["numbers"] / report["seconds"], LedgerCheck.read(sim.url, sampled, "SDK")
+            sdk_rate = report["numbers"] / report["seconds"]
+            sdk_ledger = LedgerCheck.read(sim.url, sampled, "SDK")
+            sim_call(sim.url, "/_simulator/reset", {})
+            floor = run_child(floor_argv, {**os.environ, **env})
+            return sdk_rate, sdk_ledger, floor["seconds"], LedgerCheck.read(sim.url, everything, "floor")
 
         def ours() -> tuple[float, LedgerCheck]:
             sim_call(sim.url, "/_simulator/reset", {})
             run = run_engine(bench_spec("skip"), data.path, args.workers, env, logs)
             return run.seconds, LedgerCheck.read(sim.url, everything, "ours")
 
-        sdks, ourses = interleaved("sdk baseline", args.repeat, sdk, ours, baseline="SDK")
-    sdk_rate = median_of([rate for rate, _ in sdks])
+        bases, ourses = interleaved("sdk baseline", args.repeat, baselines, ours, baseline="SDK + floor")
+    sdk_rate = median_of([b[0] for b in bases])
+    floor_s = median_of([b[2] for b in bases])
     ours_s = median_of([s for s, _ in ourses])
     total = data.imported
-    ours_rate = total / ours_s
+    ours_rate, floor_rate = total / ours_s, total / floor_s
     row = [
         f"{total:,}", f"{len(sample):,}", per_second(sdk_rate, 1.0), seconds(total / sdk_rate),
+        per_second(total, floor_s), f"{floor_rate / sdk_rate:.1f}×",
         seconds(ours_s), per_second(total, ours_s), f"{ours_rate / sdk_rate:.1f}×",
-        goal(ours_rate / sdk_rate, SPEEDUP_GOAL, at_least=True), sdks[0][1].verdict(), ourses[0][1].verdict(),
+        goal(ours_rate / sdk_rate, SPEEDUP_GOAL, at_least=True), ratio(ours_s, floor_s),
+        bases[0][1].verdict(), bases[0][3].verdict(), ourses[0][1].verdict(),
     ]  # fmt: skip
     notes = [
         f"median of {args.repeat} interleaved run(s) per side; numbers = distinct valid numbers of "
@@ -171,7 +189,10 @@ def main(args: argparse.Namespace) -> None:
         "its time for all numbers is EXTRAPOLATED from its numbers/s (loop only, from deduplicated numbers)",
         f"ours: planner.submit + {args.workers} worker process(es) already running, from submit to "
         f"completed, engine defaults except rate budgets lifted; max_in_flight {max_in_flight} per channel",
-        f"simulator: own process, rate caps lifted, {LATENCY_MS} ms per call; same calls on both sides "
+        "floor: ingest floor + the same calls from one asyncio process without Redis, the engine's "
+        f"concurrency ({args.workers} × worker_concurrency batches, max_in_flight {max_in_flight}); its "
+        "numbers/s over the SDK's is the most any engine could reach here",
+        f"simulator: own process, rate caps lifted, {LATENCY_MS} ms per call; same calls on every side "
         "(capability check ≤ 100, smart send ≤ 100, no fallback)",
     ]
     title = "SDK baseline: official SDK loop vs koodispatch"
@@ -191,7 +212,9 @@ def cli() -> None:
     p.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--sim-url", help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.child == "sdk":
+    if args.child == "floor":
+        measure_floor(args.file, args.workers, "skip")
+    elif args.child == "sdk":
         sample = sample_of(args.file, args.sdk_sample)
         sdk_loop(args.sim_url, sample["mobile"].cast(pl.Utf8).to_list(), sample["name"].to_list())
     else:

@@ -126,15 +126,15 @@ class Resolver:
     async def _cached(self, numbers: Sequence[str]) -> dict[str, str]:
         if self.ttl <= 0 or not numbers:
             return {}
-        oldest = time.time() - self.ttl
-        found: bytes = await self._cache("get", ",".join(numbers), oldest)
+        found: bytes = await self._cache("get", numbers)
         return {n: v for n, v in zip(numbers, found.decode(), strict=True) if v != UNKNOWN}
 
     async def _remember(self, found: dict[str, str]) -> None:
         if self.ttl <= 0 or not found:
             return
-        await self._cache("put", ",".join(found), "".join(found.values()), int(time.time()))
+        await self._cache("put", list(found), "".join(found.values()))
 
-    async def _cache(self, op: str, *args: str | float) -> Any:
+    async def _cache(self, op: str, numbers: Sequence[str], *args: str) -> Any:
         """Run lua/cap_cache.lua: a batch's numbers go as one string, not one field each."""
-        return await self.scripts.cap_cache(args=[op, keys.CAP_CACHE, keys.CAP_CACHE_SHARDS, *args])
+        head: list[str | float] = [op, keys.CAP_CACHE, ",".join(numbers), int(time.time()), self.ttl]
+        return await self.scripts.cap_cache(args=[*head, *args])

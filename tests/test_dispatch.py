@@ -124,16 +124,25 @@ async def test_cached_verdicts_expire_and_unknown_numbers_are_left_out(
     engine: EngineContext, arq_redis: ArqRedis
 ) -> None:
     """The cache answers only for numbers it has a verdict younger than ``cache_ttl_hours`` for."""
-    fresh, stale, unknown = "13800000001", "13900000064", "13700000128"  # shards 1, 0, 0
-    put = engine.scripts.cap_cache
-    await put(args=["put", keys.CAP_CACHE, keys.CAP_CACHE_SHARDS, fresh, "c", int(time.time())])
-    await put(args=["put", keys.CAP_CACHE, keys.CAP_CACHE_SHARDS, stale, "n", int(time.time()) - 25 * 3600])
+    fresh, yesterday, stale, unknown = "13800000001", "13800000002", "13900000064", "13700000128"
+    ttl = engine.resolver.ttl
+    assert ttl == 24 * 3600
+    now = int(time.time())
+    for number, verdict, at in (
+        (fresh, "c", now),
+        (yesterday, "n", now - 23 * 3600),
+        (stale, "n", now - 25 * 3600),
+    ):
+        await engine.scripts.cap_cache(args=["put", keys.CAP_CACHE, number, at, ttl, verdict])
 
     async def no_halt() -> None:
         return None
 
-    known = await engine.resolver.classify([unknown, fresh, stale], None, no_halt, check=False)
-    assert known == {fresh: "c"}
+    known = await engine.resolver.classify([unknown, fresh, stale, yesterday], None, no_halt, check=False)
+    assert known == {fresh: "c", yesterday: "n"}
+    day_keys = [k async for k in arq_redis.scan_iter(match=f"{keys.CAP_CACHE}*")]
+    lifetimes = [await arq_redis.ttl(k) for k in day_keys]
+    assert lifetimes and all(0 < t <= 2 * 24 * 3600 for t in lifetimes), "every day's verdicts expire"
 
 
 async def test_finished_batch_is_never_sent_again(

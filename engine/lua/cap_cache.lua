@@ -1,69 +1,75 @@
--- The cross-campaign capability cache: number -> "<verdict><unix time>" in ARGV[3] hashes named
--- "<ARGV[2]><last four digits mod ARGV[3]>". A batch's 5,000 numbers travel as one string and the answer
--- comes back as one string, so the worker packs and parses two values per batch instead of 5,000 fields.
--- The shard keys are derived here, not passed as KEYS: like the rest of the engine, this needs one Redis
--- (not Redis Cluster). Numbers are the engine's normalised 11-digit numbers, exact as Lua numbers.
+-- The cross-campaign capability cache: number -> "<verdict><unix time>", in one hash per UTC day
+-- ("<prefix><day number>") that expires once no verdict in it can be trusted any more, so the cache
+-- holds at most a TTL's worth of numbers instead of every number ever checked.
+-- A batch's numbers travel as one string and the answer comes back as one string: the worker packs and
+-- parses two values per batch instead of one field per number. The day keys are derived here, not
+-- passed as KEYS: like the rest of the engine, this needs one Redis (not Redis Cluster).
 -- ARGV[1] operation: get | put
--- ARGV[2] key prefix of the shards, ARGV[3] number of shards
--- ARGV[4] numbers joined by ","
--- get: ARGV[5] oldest unix time still trusted. Returns one character per number: its verdict, or "."
---      when unknown or older than that.
--- put: ARGV[5] verdicts, one character per number, ARGV[6] unix time now. Returns how many were written.
-local op, prefix, shards = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local numbers, positions = {}, {}  -- per shard: its numbers and their positions in ARGV[4]
-for shard = 0, shards - 1 do
-  numbers[shard], positions[shard] = {}, {}
+-- ARGV[2] key prefix, ARGV[3] numbers joined by ",", ARGV[4] unix time now, ARGV[5] TTL in seconds
+-- get: returns one character per number: its verdict, or "." when unknown or older than the TTL.
+-- put: ARGV[6] verdicts, one character per number. Returns how many were written.
+local op, prefix = ARGV[1], ARGV[2]
+local now, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local DAY, SLICE = 86400, 1000  -- SLICE: values per command, well below Lua's unpack limit
+
+local numbers = {}
+for number in string.gmatch(ARGV[3], '[^,]+') do
+  numbers[#numbers + 1] = number
 end
-local n = 0
-for number in string.gmatch(ARGV[4], '%d+') do
-  n = n + 1
-  local shard = tonumber(number) % 10000 % shards
-  local members = numbers[shard]
-  local at = #members + 1
-  members[at] = number
-  positions[shard][at] = n
+
+-- HMGET of `wanted` (a list of numbers) from `key`, a slice at a time
+local function hmget(key, wanted)
+  local values = {}
+  for first = 1, #wanted, SLICE do
+    local last = math.min(first + SLICE - 1, #wanted)
+    local part = redis.call('HMGET', key, unpack(wanted, first, last))
+    for k = 1, #part do
+      values[first + k - 1] = part[k]
+    end
+  end
+  return values
 end
 
 if op == 'get' then
-  local oldest = tonumber(ARGV[5])
-  local out = {}
-  for shard = 0, shards - 1 do
-    local members = numbers[shard]
-    if #members > 0 then
-      local where = positions[shard]
-      local values = redis.call('HMGET', prefix .. shard, unpack(members))
-      for k = 1, #members do
-        local value = values[k]
-        if value and tonumber(string.sub(value, 2)) >= oldest then
-          out[where[k]] = string.sub(value, 1, 1)
-        else
-          out[where[k]] = '.'
-        end
+  local oldest = now - ttl
+  local out, missing, where = {}, numbers, {}
+  for k = 1, #numbers do
+    out[k], where[k] = '.', k
+  end
+  local day = math.floor(now / DAY)
+  while #missing > 0 and (day + 1) * DAY > oldest do  -- newest day first; older days only for the rest
+    local values = hmget(prefix .. day, missing)
+    local still, still_where = {}, {}
+    for k = 1, #missing do
+      local value = values[k]
+      if value and tonumber(string.sub(value, 2)) >= oldest then
+        out[where[k]] = string.sub(value, 1, 1)
+      else
+        still[#still + 1], still_where[#still_where + 1] = missing[k], where[k]
       end
     end
+    missing, where, day = still, still_where, day - 1
   end
   return table.concat(out)
 elseif op == 'put' then
-  local verdicts, now = ARGV[5], ARGV[6]
+  local verdicts, day = ARGV[6], math.floor(now / DAY)
+  local key = prefix .. day
   local stamped = {}  -- verdict byte -> "<verdict><now>", built once per verdict
-  for shard = 0, shards - 1 do
-    local members = numbers[shard]
-    if #members > 0 then
-      local where = positions[shard]
-      local fields = {}
-      for k = 1, #members do
-        local byte = string.byte(verdicts, where[k])
-        local value = stamped[byte]
-        if not value then
-          value = string.char(byte) .. now
-          stamped[byte] = value
-        end
-        fields[2 * k - 1] = members[k]
-        fields[2 * k] = value
+  for first = 1, #numbers, SLICE do
+    local fields = {}
+    for k = first, math.min(first + SLICE - 1, #numbers) do
+      local byte = string.byte(verdicts, k)
+      local value = stamped[byte]
+      if not value then
+        value = string.char(byte) .. ARGV[4]
+        stamped[byte] = value
       end
-      redis.call('HSET', prefix .. shard, unpack(fields))
+      fields[#fields + 1] = numbers[k]
+      fields[#fields + 1] = value
     end
+    redis.call('HSET', key, unpack(fields))
   end
-  return n
+  redis.call('EXPIREAT', key, math.ceil((day + 1) * DAY + ttl))
+  return #numbers
 end
 return redis.error_reply('cap_cache.lua: unknown operation ' .. op)
