@@ -42,7 +42,7 @@ GB: Final = 1e9
 START_TIMEOUT: Final = 60.0  # seconds a helper process may take to come up
 T = TypeVar("T")
 U = TypeVar("U")
-console = Console(width=None if sys.stdout.isatty() else 220)  # piped: one line per table row
+console = Console(width=None if sys.stdout.isatty() else 300)  # piped: one line per table row
 
 
 # -- the campaign and the data ----------------------------------------------------------------------------
