@@ -22,6 +22,7 @@ from engine.provider.koomessage import KooMessageClient
 from engine.provider.limits import CAPABILITY_MAX_MOBILES
 from engine.provider.smsapi import SmsApiClient
 from engine.records import chunk_ref
+from engine.resolver import CHECKS_IN_PARALLEL
 from engine.senders import Chunk, Sender, SmartSender, cut, fallback_sender
 from engine.settings import Settings, load_settings
 from engine.types import Channel
@@ -37,8 +38,8 @@ class FloorRun:
     """The engine's provider calls without the engine: no Redis, no journal, no budget, no retries.
 
     Same batches, same calls in the same order within a batch, same concurrency shape: ``workers ×
-    worker_concurrency`` batches at once, capability checks one after another within a batch, up to
-    CHUNKS_IN_PARALLEL sends per stage, ``max_in_flight`` calls per channel.
+    worker_concurrency`` batches at once, up to CHECKS_IN_PARALLEL capability checks and CHUNKS_IN_PARALLEL
+    sends per stage of a batch, ``max_in_flight`` calls per channel.
     """
 
     def __init__(
@@ -68,11 +69,15 @@ class FloorRun:
             batch = Batch(FLOOR_CID, number, numbers, params)
             capable: set[str] = set()
             tpl = self.spec.smart.template_id
-            for start in range(0, len(numbers), CAPABILITY_MAX_MOBILES):
-                chunk = numbers[start : start + CAPABILITY_MAX_MOBILES]
-                capable.update(
-                    (await self.call("capability", self.koo.check_capability(chunk, tpl))).supported
-                )
+            checks = asyncio.Semaphore(CHECKS_IN_PARALLEL)
+
+            async def check(chunk: list[str]) -> None:
+                async with checks:
+                    found = await self.call("capability", self.koo.check_capability(chunk, tpl))
+                capable.update(found.supported)
+
+            step = CAPABILITY_MAX_MOBILES
+            await asyncio.gather(*(check(numbers[at : at + step]) for at in range(0, len(numbers), step)))
             smart = [i for i, n in enumerate(numbers) if n in capable]
             others = [i for i, n in enumerate(numbers) if n not in capable]
             await self.stage(self.smart, batch, smart)

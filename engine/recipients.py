@@ -113,8 +113,8 @@ def load_recipients(
     params = list(dict.fromkeys(param_columns))
     if "mobile" in params and mobile_column != "mobile":
         raise InputError(f"{path}: parameter column 'mobile' would clash with the normalised number column")
-    table, origin = _read(path, mobile_column, params, sheet, max_xlsx_mb)
-    return _summarise(table, origin, mobile_column, params, suppressed, param_rules)
+    rows, origin = _read(path, mobile_column, params, sheet, max_xlsx_mb)
+    return _summarise(rows, origin, mobile_column, params, suppressed, param_rules)
 
 
 def load_suppression(path: Path | str, *, mobile_column: str = _DEFAULTS.mobile_column) -> frozenset[str]:
@@ -156,9 +156,22 @@ def _check_file(path: Path) -> str:
     return suffix
 
 
+class _Rows:
+    """The table read from a file, handed over once: no caller's reference pins it while it is gathered."""
+
+    def __init__(self, table: pl.DataFrame) -> None:
+        self._table: pl.DataFrame | None = table
+
+    def take(self) -> pl.DataFrame:
+        table, self._table = self._table, None
+        if table is None:
+            raise RuntimeError("the rows were handed over already")
+        return table
+
+
 def _read(
     path: Path, mobile: str, params: list[str], sheet: Sheet, max_xlsx_mb: float
-) -> tuple[pl.DataFrame, _Origin]:
+) -> tuple[_Rows, _Origin]:
     """The rows, checked for oversized cells; raw text of invalid numbers sampled (masked), then dropped."""
     suffix = _check_file(path)
     with _source(path, suffix, list(dict.fromkeys([mobile, *params])), sheet, max_xlsx_mb) as source:
@@ -168,7 +181,7 @@ def _read(
     origin = _Origin(path, source.sheet_names, _samples(table, source.sheet_names))
     for column in [_RAW, *(c for c in params if c != mobile)]:
         origin.reject_first(table, column, pl.col(column).str.len_chars() > MAX_CELL_CHARS, _too_long)
-    return table.drop(_RAW), origin
+    return _Rows(table.drop(_RAW)), origin
 
 
 def _collect(path: Path, source: _Source, mobile: str, params: list[str]) -> pl.DataFrame:
@@ -369,7 +382,7 @@ def _where(sheet: str | None, row: int) -> str:
 
 
 def _summarise(
-    table: pl.DataFrame,
+    rows: _Rows,
     origin: _Origin,
     mobile: str,
     params: list[str],
@@ -378,6 +391,8 @@ def _summarise(
 ) -> Recipients:
     """Counts as the console shows them; raises when nothing is sendable or a sent cell breaks a rule."""
     key = pl.col(_KEY)
+    table = rows.take()
+    height, invalid = table.height, table[_KEY].null_count()
     blocked = normalise_series(pl.Series(list(suppressed or ()), dtype=pl.Utf8)).drop_nulls().cast(pl.UInt64)
     # where each valid number first occurs, in file order: a streaming hash dedup over two narrow columns
     # is faster than is_first_distinct over the table, and costs little memory beyond the rows it picks
@@ -391,7 +406,13 @@ def _summarise(
         .collect(engine="streaming")
         .to_series()
     )
-    firsts = table[first_rows].select(
+    # a column is freed once its picked rows are copied: about one table in memory at the peak, not two
+    picked: dict[str, pl.Series] = {}
+    for name in table.columns:
+        picked[name] = table.get_column(name).gather(first_rows)
+        table = table.drop(name)
+    del table
+    firsts = pl.DataFrame(picked).select(
         _SHEET,
         _ROW,
         key.cast(pl.Utf8).alias("mobile"),
@@ -408,13 +429,12 @@ def _summarise(
     for rule in rules:
         origin.reject_first(accepted, rule.column, _breaks(rule), _explain(rule))
     frame = accepted.drop(_SHEET, _ROW, _BLOCKED)
-    invalid = table[_KEY].null_count()
     result = Recipients(
         frame=frame,
-        rows=table.height,
+        rows=height,
         imported=firsts.height,
         invalid=invalid,
-        duplicates=table.height - invalid - firsts.height,
+        duplicates=height - invalid - firsts.height,
         suppressed=opted_out,
         accepted=frame.height,
         invalid_samples=origin.samples,

@@ -333,6 +333,24 @@ async def test_rate_changes_the_shared_budget(
     assert info.rate == 800
 
 
+async def test_callbacks_register_puts_our_receipt_urls_at_the_provider(
+    redis_url: str, sim: SimulatorThread
+) -> None:
+    env = cli_env(redis_url, sim.url, KOODISPATCH_RECEIPTS_TOKEN="tok-cli-0123456789")
+    base = "https://receipts.example.com/kd"
+
+    done = await koodispatch("callbacks", "register", "--url", base, env=env)
+
+    assert done.code == 0, done.err
+    registered = sim.call(lambda running: {k: list(v.values()) for k, v in running.store.callbacks.items()})
+    urls = [str(record) for records in registered.values() for record in records]
+    assert registered["smart"] and registered["basic"], registered
+    assert all(f"{base}/receipts/" in u for u in urls), urls
+    assert "registered" in done.out and "SMS" in done.out
+    missing = await koodispatch("callbacks", "register", env={**env, "KOODISPATCH_RECEIPTS_TOKEN": ""})
+    assert missing.code != 0 and ("--url" in missing.err or "TOKEN" in missing.err), missing.err
+
+
 @pytest.mark.slow
 async def test_cancel_stops_a_running_campaign_and_reports_what_was_not_sent(
     tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, sim: SimulatorThread
