@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from engine.cli.app import app
+from engine.cli.common import run
 from engine.errors import ConfigError
 from engine.simulator.config import SimConfig
 from engine.simulator.testing import run_simulator
@@ -105,4 +106,4 @@ def simulate(
         typer.echo(
             f"warning: binding {host}, which is not loopback; the demo credentials are public", err=True
         )
-    asyncio.run(_serve(config, host, port, access_log))
+    run(lambda: _serve(config, host, port, access_log))  # uvloop: the simulator shares the CPU in benchmarks
