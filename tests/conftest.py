@@ -96,6 +96,7 @@ from engine.simulator import RunningSimulator, SimConfig, SimulatorThread, run_s
 from engine.simulator.testing import SignedClient  # noqa: E402
 
 SIMULATOR_SEED = 20240101
+SHARE = 0.7  # capable share of the ``sim`` fixture's simulator
 
 
 @pytest.fixture
@@ -117,3 +118,13 @@ def simulator_thread() -> Iterator[SimulatorThread]:
     """The provider simulator on its own loop in a background thread (blocking clients, subprocesses)."""
     with SimulatorThread(SimConfig(seed=SIMULATOR_SEED)) as sim:
         yield sim
+
+
+@pytest.fixture
+def sim(simulator_thread: SimulatorThread) -> SimulatorThread:
+    """The simulator with capable share SHARE and no rate limits of its own, ledger empty."""
+    simulator_thread.reset()
+    simulator_thread.update_config(
+        {"capable_share": SHARE, "rates": {"smart": None, "sms": None, "basic": None, "capability": None}}
+    )
+    return simulator_thread

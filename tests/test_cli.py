@@ -24,9 +24,9 @@ from engine.report import Report, build_report
 from engine.settings import RateSettings
 from engine.simulator import SimulatorThread
 from engine.simulator.capability import is_capable
+from tests.conftest import SHARE
 from tests.e2e import engine_env, wait_for, workers
 
-SHARE: Final = 0.7
 LIFTED: Final = "50000"  # numbers/s: where a test checks counts, not pacing
 CLI_TIMEOUT: Final = 120.0  # seconds; a hung command fails its test rather than the session
 FULL_NUMBER: Final = re.compile(r"(?<!\d)1\d{10}(?!\d)")
@@ -111,16 +111,6 @@ def report_json(run: Run) -> dict[str, Any]:
     assert run.code == 0, run.err
     data: dict[str, Any] = orjson.loads(run.out)
     return data
-
-
-@pytest.fixture
-def sim(simulator_thread: SimulatorThread) -> SimulatorThread:
-    """The simulator with a known capable share and no rate limits of its own, ledger empty."""
-    simulator_thread.reset()
-    simulator_thread.update_config(
-        {"capable_share": SHARE, "rates": {"smart": None, "sms": None, "basic": None, "capability": None}}
-    )
-    return simulator_thread
 
 
 # -- bad input: one line on stderr, exit code != 0, nothing in Redis, nothing sent ----------------------

@@ -126,15 +126,6 @@ E2E_SPEC = SPEC.replace(
 )
 
 
-@pytest.fixture
-def sim(simulator_thread: SimulatorThread) -> SimulatorThread:
-    simulator_thread.reset()
-    simulator_thread.update_config(
-        {"capable_share": SHARE, "rates": {"smart": None, "sms": None, "basic": None, "capability": None}}
-    )
-    return simulator_thread
-
-
 def without_basic_templates(sim: SimulatorThread) -> dict[str, Any]:
     """Withdraw the basic-edition templates at the provider; returns the catalogue to restore later."""
     catalogue: dict[str, Any] = sim.call(lambda running: copy.deepcopy(running.config.templates))
