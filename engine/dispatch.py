@@ -78,8 +78,8 @@ class BatchRun:
         verdicts = await self.ctx.resolver.verdicts(
             self.cid, self.batch.number, self.batch.numbers, spec.smart.template_id, self.checkpoint
         )
-        capable = [i for i, v in enumerate(verdicts) if v == Verdict.CAPABLE.value]
-        others = [i for i, v in enumerate(verdicts) if v == Verdict.NOT_CAPABLE.value]
+        capable = Verdict.CAPABLE.positions(verdicts)
+        others = Verdict.NOT_CAPABLE.positions(verdicts)
         await self._stage(SmartSender(self.ctx.koomessage, spec), capable)
         fallback = fallback_sender(
             spec, self.ctx.koomessage, self.ctx.smsapi, self.ctx.settings.provider.sms_api
@@ -224,7 +224,7 @@ class BatchRun:
 
     async def _mark_invalid(self, verdicts: str) -> None:
         """Numbers the provider called invalid are failed once, under the resolve stage."""
-        invalid = [i for i, v in enumerate(verdicts) if v == Verdict.INVALID.value]
+        invalid = Verdict.INVALID.positions(verdicts)
         if not invalid or f"{Stage.RESOLVE.value}:0" in self.journal:
             return
         ref = chunk_ref(self.cid, self.batch.number, Stage.RESOLVE, 0)

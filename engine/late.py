@@ -117,7 +117,7 @@ class LateRun(BatchRun):
     async def _undelivered(self) -> list[int]:
         """Indices of numbers whose smart message was accepted but is not confirmed delivered."""
         verdicts: bytes | None = await self.ctx.redis.get(keys.verdicts(self.cid, self.batch.number))
-        capable = [i for i, v in enumerate((verdicts or b"").decode()) if v == Verdict.CAPABLE.value]
+        capable = Verdict.CAPABLE.positions((verdicts or b"").decode())
         numbers = [self.batch.numbers[i] for i in capable]
         if not numbers:
             return []

@@ -64,6 +64,11 @@ class Verdict(StrEnum):
     NOT_CAPABLE = "n"
     INVALID = "x"
 
+    def positions(self, verdicts: str) -> list[int]:
+        """Indices of the numbers in a frozen verdict string that have this verdict."""
+        mark = self.value  # looked up once: an enum member's value is a property, slow per number
+        return [i for i, v in enumerate(verdicts) if v == mark]
+
 
 @dataclass(frozen=True, slots=True)
 class ChunkRecord:

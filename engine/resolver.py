@@ -62,7 +62,8 @@ class Resolver:
         if frozen is not None:
             return bytes(frozen).decode()
         known = await self.classify(numbers, tpl_id, checkpoint)
-        text = "".join(known.get(n, Verdict.INVALID.value) for n in numbers)
+        invalid = Verdict.INVALID.value  # unanswered numbers count as invalid
+        text = "".join([known.get(n, invalid) for n in numbers])
         tally = {v: text.count(v.value) for v in Verdict}
         frozen = await self.scripts.freeze_verdicts(
             keys=[keys.verdicts(cid, batch), keys.counters(cid)],
