@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -91,7 +91,7 @@ class ChunkRecord:
     deadline: float = 0.0
 
     def encode(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        return orjson.dumps(self)  # orjson reads dataclasses and enums itself (asdict costs 10x more)
 
     @classmethod
     def decode(cls, raw: bytes | str) -> ChunkRecord:
