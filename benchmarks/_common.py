@@ -393,10 +393,14 @@ def interleaved(
     floors: list[T] = []
     ourses: list[U] = []
     for i in range(1, repeat + 1):
-        with Stopwatch() as watch:
-            floors.append(floor())
-        console.print(f"{label}: {baseline} {i}/{repeat} took {watch.seconds:.1f} s", highlight=False)
-        with Stopwatch() as watch:
-            ourses.append(ours())
-        console.print(f"{label}: ours {i}/{repeat} took {watch.seconds:.1f} s", highlight=False)
+        floors.append(_timed(f"{label}: {baseline} {i}/{repeat}", floor))
+        ourses.append(_timed(f"{label}: ours {i}/{repeat}", ours))
     return floors, ourses
+
+
+def _timed(what: str, measure: Callable[[], T]) -> T:
+    """Run one measured side and print how long it took (progress for a long benchmark)."""
+    with Stopwatch() as watch:
+        result = measure()
+    console.print(f"{what} took {watch.seconds:.1f} s", highlight=False)
+    return result

@@ -252,7 +252,7 @@ class RateLimiter:
         """Free the slots of this process's ended calls on ``channel`` now."""
         ended, self._ended_tokens[channel] = self._ended_tokens[channel], []
         if ended:
-            await asyncio.shield(self._redis.zrem(keys.in_flight(channel), *ended))
+            await self._release(channel, *ended)
 
     async def close(self) -> None:
         """Free every ended call's slot before the process stops (a killed one's expire with their lease)."""
@@ -260,9 +260,9 @@ class RateLimiter:
         for channel in CHANNELS:
             await self.flush(channel)
 
-    async def _release(self, channel: Channel, token: str) -> None:
-        # shielded: a second cancellation must not leave the token to expire with its lease
-        await asyncio.shield(self._redis.zrem(keys.in_flight(channel), token))
+    async def _release(self, channel: Channel, *tokens: str) -> None:
+        # shielded: a second cancellation must not leave the tokens to expire with their lease
+        await asyncio.shield(self._redis.zrem(keys.in_flight(channel), *tokens))
 
     async def _run_info(self, op: str, channel: Channel, *args: float | str) -> RateInfo:
         await self.flush(channel)  # what this process reports counts none of its ended calls

@@ -8,35 +8,38 @@ engine, and numbers are deduplicated as uint64 keys, so ten million rows stay we
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal, NamedTuple
+from typing import Final
 
-import fastexcel
 import polars as pl
 
-from engine.csv_text import first_line, locate_malformed, sniff_separator, utf8
+from engine.csv_text import first_line, sniff_separator, utf8
 from engine.errors import InputError
 from engine.phones import mask, normalise, normalise_expr, normalise_series
+from engine.recipient_files import (
+    BLANK,
+    CSV_SUFFIXES,
+    ROW,
+    SHEET,
+    Sheet,
+    Source,
+    check_file,
+    open_source,
+    polars_errors,
+    require_columns,
+    scan_csv,
+)
 from engine.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
-CSV_SUFFIXES: Final = frozenset({".csv", ".txt"})
-XLSX_SUFFIXES: Final = frozenset({".xlsx", ".xlsm"})
 MAX_CELL_CHARS: Final = 1000  # a longer cell is a broken file (e.g. an unclosed quote), never a parameter
 INVALID_SAMPLES: Final = 5
 _DEFAULTS: Final = IngestSettings()
-_DIGIT_RUN: Final = re.compile(r"[0-9]{7,}")
-_MESSAGE_MAX: Final = 200
-# Columns the readers add next to the file's own.
-_SHEET, _ROW, _BLANK, _KEY, _RAW = "__kd_sheet", "__kd_row", "__kd_blank", "__kd_key", "__kd_raw"
-_BLOCKED, _INDEX = "__kd_blocked", "__kd_index"
-
-Sheet = str | int | None | Literal["all"]
+# Columns added next to the file's own (more in engine/recipient_files.py).
+_KEY, _RAW, _BLOCKED, _INDEX = "__kd_key", "__kd_raw", "__kd_blocked", "__kd_index"
 
 
 @dataclass(frozen=True)
@@ -123,16 +126,16 @@ def load_suppression(path: Path | str, *, mobile_column: str = _DEFAULTS.mobile_
     Entries that are not mobile numbers cannot match a recipient; they are counted in the log, not fatal.
     """
     path = Path(path)
-    if _check_file(path) not in CSV_SUFFIXES:
+    if check_file(path) not in CSV_SUFFIXES:
         raise InputError(f"{path}: a suppression list must be a .csv or .txt file")
     with utf8(path) as source:
         first = first_line(source)
         headerless = normalise(first.split(sniff_separator(first))[0].strip('"')) is not None
-        frame = _scan_csv(path, source, has_header=not headerless)
+        frame = scan_csv(path, source, has_header=not headerless)
         columns = frame.collect_schema().names()
         column = columns[0] if headerless or len(columns) == 1 else mobile_column
-        _require(path, columns, [column])
-        with _polars_errors(path):
+        require_columns(path, columns, [column])
+        with polars_errors(path):
             found = frame.select(normalise_expr(column).alias("m"), pl.col(column).is_not_null().alias("n"))
             numbers = found.collect(engine="streaming")
     invalid = numbers["n"].sum() - numbers["m"].count()
@@ -142,18 +145,6 @@ def load_suppression(path: Path | str, *, mobile_column: str = _DEFAULTS.mobile_
 
 
 # -- reading --------------------------------------------------------------------------------------------
-
-
-def _check_file(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    if suffix not in CSV_SUFFIXES | XLSX_SUFFIXES:
-        expected = ", ".join(sorted(CSV_SUFFIXES | XLSX_SUFFIXES))
-        raise InputError(f"{path}: unsupported file type {suffix or '(none)'!r}; expected one of {expected}")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty")
-    return suffix
 
 
 class _Rows:
@@ -173,8 +164,8 @@ def _read(
     path: Path, mobile: str, params: list[str], sheet: Sheet, max_xlsx_mb: float
 ) -> tuple[_Rows, _Origin]:
     """The rows, checked for oversized cells; raw text of invalid numbers sampled (masked), then dropped."""
-    suffix = _check_file(path)
-    with _source(path, suffix, list(dict.fromkeys([mobile, *params])), sheet, max_xlsx_mb) as source:
+    suffix = check_file(path)
+    with open_source(path, suffix, list(dict.fromkeys([mobile, *params])), sheet, max_xlsx_mb) as source:
         table = _collect(path, source, mobile, params)
     if table.height == 0:
         raise InputError(f"{path}: has a header but no data rows")
@@ -184,146 +175,22 @@ def _read(
     return _Rows(table.drop(_RAW)), origin
 
 
-def _collect(path: Path, source: _Source, mobile: str, params: list[str]) -> pl.DataFrame:
+def _collect(path: Path, source: Source, mobile: str, params: list[str]) -> pl.DataFrame:
     """One streaming pass: uint64 key (null = invalid), raw value of invalid rows only, parameters as text."""
     key = normalise_expr(mobile).cast(pl.UInt64)
-    with _polars_errors(path, source.csv):
+    with polars_errors(path, source.csv):
         return (
-            source.frame.filter(~pl.col(_BLANK))
+            source.frame.filter(~pl.col(BLANK))
             .with_columns(key.alias(_KEY))
             .select(
-                _SHEET,
-                _ROW,
+                SHEET,
+                ROW,
                 _KEY,
                 pl.when(pl.col(_KEY).is_null()).then(pl.col(mobile)).alias(_RAW),
                 *(pl.col(c).fill_null("") for c in params if c != mobile),
             )
             .collect(engine="streaming")
         )
-
-
-class _Source(NamedTuple):
-    frame: pl.LazyFrame  # _SHEET, _ROW, _BLANK + the needed columns
-    sheet_names: list[str | None]  # by _SHEET index; [None] for CSV
-    csv: Path | None  # the UTF-8 text behind a CSV frame, to locate a malformed row
-
-
-@contextmanager
-def _source(
-    path: Path, suffix: str, needed: list[str], sheet: Sheet, max_xlsx_mb: float
-) -> Iterator[_Source]:
-    """The file as one lazy frame, valid while the context lasts (a transcoded CSV lives in a temp dir)."""
-    if suffix in XLSX_SUFFIXES:
-        yield _Source(*_read_xlsx(path, needed, sheet, max_xlsx_mb), None)
-        return
-    with utf8(path) as text:
-        frame = _scan_csv(path, text, has_header=True)
-        _require(path, frame.collect_schema().names(), needed)
-        yield _Source(_tagged(frame, 0, needed), [None], text)
-
-
-def _tagged(frame: pl.LazyFrame, sheet: int, needed: list[str]) -> pl.LazyFrame:
-    """Row number (header = 1), sheet index and blank-row flag, then only the needed columns."""
-    return frame.with_row_index(_ROW, offset=2).select(
-        pl.lit(sheet, dtype=pl.UInt16).alias(_SHEET),
-        pl.col(_ROW),
-        pl.all_horizontal(pl.all().exclude(_ROW).is_null()).alias(_BLANK),
-        *needed,
-    )
-
-
-def _scan_csv(path: Path, source: Path, *, has_header: bool) -> pl.LazyFrame:
-    """Every column as text, so leading zeros and long digit strings survive; header names trimmed."""
-    with _polars_errors(path):
-        return pl.scan_csv(
-            source,
-            has_header=has_header,
-            separator=sniff_separator(first_line(source)),
-            infer_schema=False,
-            with_column_names=lambda names: [name.strip() for name in names],
-        )
-
-
-def _read_xlsx(
-    path: Path, needed: list[str], sheet: Sheet, max_xlsx_mb: float
-) -> tuple[pl.LazyFrame, list[str | None]]:
-    """Chosen sheets as text (numeric cells without ``.0``, formula cells as their cached values)."""
-    size_mb = path.stat().st_size / 2**20
-    if size_mb > max_xlsx_mb:
-        raise InputError(f"{path}: {size_mb:.1f} MB exceeds the {max_xlsx_mb:g} MB limit for xlsx files")
-    try:
-        sheets = pl.read_excel(
-            path,
-            sheet_id=0,
-            engine="calamine",
-            read_options={"dtypes": "string"},
-            drop_empty_rows=False,
-            drop_empty_cols=False,
-            raise_if_empty=False,
-        )
-    except (fastexcel.FastExcelError, pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{path}: unreadable xlsx file: {_first(exc)}") from None
-    chosen = _choose_sheets(path, sheets, sheet)
-    frames = []
-    for index, (name, frame) in enumerate(chosen):
-        stripped = [c.strip() for c in frame.columns]
-        if len(set(stripped)) == len(stripped):  # as CSV headers are; never at the price of a clash
-            frame.columns = stripped
-        _require(path, frame.columns, needed, sheet=name)
-        frames.append(_tagged(frame.lazy(), index, needed))
-    if not frames:
-        raise InputError(f"{path}: every sheet is empty")
-    return pl.concat(frames), [name for name, _ in chosen]
-
-
-def _choose_sheets(
-    path: Path, sheets: dict[str, pl.DataFrame], sheet: Sheet
-) -> list[tuple[str, pl.DataFrame]]:
-    names = list(sheets)
-    if sheet == "all":
-        return [(name, frame) for name, frame in sheets.items() if frame.width]
-    if sheet is None:
-        sheet = 1
-    if isinstance(sheet, int) and 1 <= sheet <= len(names):
-        sheet = names[sheet - 1]
-    if sheet not in sheets:
-        raise InputError(f"{path}: no sheet {sheet!r} (sheets: {', '.join(names)}; numbers start at 1)")
-    if not sheets[str(sheet)].width:
-        raise InputError(f"{path}: sheet {sheet!r} is empty")
-    return [(str(sheet), sheets[str(sheet)])]
-
-
-def _require(path: Path, found: Sequence[str], needed: Sequence[str], *, sheet: str | None = None) -> None:
-    """Every needed column is in the header; a header that is really a phone number means there is none."""
-    missing = [column for column in needed if column not in found]
-    if not missing:
-        return
-    place = f"{path}: sheet {sheet!r}" if sheet else f"{path}"
-    if any(normalise(name) for name in found):
-        raise InputError(f"{place}: no header row (the first row holds a phone number); add one")
-    columns = ", ".join(repr(c) for c in found)
-    raise InputError(f"{place}: column {missing[0]!r} not found (columns: {columns})")
-
-
-@contextmanager
-def _polars_errors(path: Path, source: Path | None = None) -> Iterator[None]:
-    """The one place polars' CSV errors become InputErrors; ``source`` (UTF-8) lets us name the bad row."""
-    try:
-        yield
-    except pl.exceptions.NoDataError:
-        raise InputError(f"{path}: no header row (the file holds only blank lines)") from None
-    except pl.exceptions.PolarsError as exc:
-        found = locate_malformed(source) if source else None
-        raise InputError(f"{path}: malformed CSV: {found or _first(exc)}") from None
-
-
-def _first(exc: BaseException) -> str:
-    """A third-party message on one line, short, and with any number in it masked."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    for tail in (" You might want to try", " Consider setting", " Context:"):
-        text = text.split(tail)[0]
-    text = _DIGIT_RUN.sub(lambda m: mask(m.group()), text)
-    return text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 1] + "…"
 
 
 # -- counting -------------------------------------------------------------------------------------------
@@ -343,14 +210,14 @@ class _Origin:
         if hits.height:
             row = hits.row(0, named=True)
             label = "mobile" if column == _RAW else column
-            where = _where(self.sheet_names[row[_SHEET]], row[_ROW])
+            where = _where(self.sheet_names[row[SHEET]], row[ROW])
             raise InputError(f"{self.path}: {where}, column {label!r}: {why(row[column] or '')}")
 
 
 def _samples(table: pl.DataFrame, sheet_names: list[str | None]) -> tuple[InvalidRow, ...]:
     bad = table.filter(pl.col(_KEY).is_null()).head(INVALID_SAMPLES)
     return tuple(
-        InvalidRow(row=r[_ROW], value=mask(r[_RAW] or ""), sheet=sheet_names[r[_SHEET]])
+        InvalidRow(row=r[ROW], value=mask(r[_RAW] or ""), sheet=sheet_names[r[SHEET]])
         for r in bad.iter_rows(named=True)
     )
 
@@ -413,8 +280,8 @@ def _summarise(
         table = table.drop(name)
     del table
     firsts = pl.DataFrame(picked).select(
-        _SHEET,
-        _ROW,
+        SHEET,
+        ROW,
         key.cast(pl.Utf8).alias("mobile"),
         *(key.cast(pl.Utf8).alias(c) if c == mobile else pl.col(c) for c in params if c != "mobile"),
         key.is_in(blocked.implode()).alias(_BLOCKED),
@@ -428,7 +295,7 @@ def _summarise(
     accepted = firsts.filter(~pl.col(_BLOCKED)) if opted_out else firsts
     for rule in rules:
         origin.reject_first(accepted, rule.column, _breaks(rule), _explain(rule))
-    frame = accepted.drop(_SHEET, _ROW, _BLOCKED)
+    frame = accepted.drop(SHEET, ROW, _BLOCKED)
     result = Recipients(
         frame=frame,
         rows=height,
