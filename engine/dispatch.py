@@ -163,17 +163,24 @@ class BatchRun:
 
     async def _send(self, sender: Sender, k: int, chunk: Chunk, attempts: int, path: str) -> None:
         numbers = len(chunk.indices)
+        lifetime = self.ctx.settings.provider.call_lifetime
+        record = ChunkRecord(ChunkState.IN_FLIGHT, chunk.ref, numbers)
+
+        def in_flight() -> ChunkRecord:
+            # journaled by the admission that lets the call go (after the budget and control checks,
+            # right before the bytes leave): a halt or a wait for budget never leaves a chunk in_flight
+            # that was not sent
+            nonlocal record
+            deadline = time.time() + lifetime
+            record = ChunkRecord(
+                ChunkState.IN_FLIGHT, chunk.ref, numbers, attempts=attempts + 1, deadline=deadline
+            )
+            return record
 
         async def attempt() -> SendResult:
-            # journaled after the budget and control checks, right before the bytes leave: a halt or a
-            # wait for budget never leaves a chunk in_flight that was not sent
             nonlocal attempts, path
             attempts += 1
-            deadline = time.time() + self.ctx.settings.provider.call_lifetime
-            record = ChunkRecord(
-                ChunkState.IN_FLIGHT, chunk.ref, numbers, attempts=attempts, deadline=deadline
-            )
-            await self.progress.in_flight(self.lease, sender.stage, k, record)
+            deadline = record.deadline
             try:
                 return await sender.send(chunk, self.batch)
             except TransientError:  # answered (5xx, 429): this call did not land and nothing is outstanding
@@ -197,6 +204,7 @@ class BatchRun:
                 limiter=self.ctx.limiter,
                 policy=self.ctx.retry_policy,
                 checkpoint=self.checkpoint,
+                mark=self.progress.mark(self.lease, sender.stage, k, in_flight),
             )
         except TerminalError as exc:
             code = exc.provider_code if isinstance(exc, ProviderError) else ""

@@ -9,6 +9,7 @@ never a campaign id or a number.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator
 from typing import Final
 
@@ -63,12 +64,22 @@ def serve(port: int, addr: str = "0.0.0.0") -> None:
     start_http_server(port, addr=addr, registry=REGISTRY)
 
 
+@functools.cache
+def _call_metrics(channel: str) -> tuple[Counter, Gauge]:
+    """The labelled children of one channel: ``labels`` takes a lock and builds a key on every use."""
+    return CALLS.labels(channel), IN_FLIGHT.labels(channel)
+
+
 @contextlib.contextmanager
 def provider_call(channel: str) -> Iterator[None]:
     """Count one provider call and hold it in the in-flight gauge while it runs."""
-    CALLS.labels(channel).inc()
-    with IN_FLIGHT.labels(channel).track_inprogress():
+    calls, in_flight = _call_metrics(channel)
+    calls.inc()
+    in_flight.inc()
+    try:
         yield
+    finally:
+        in_flight.dec()
 
 
 def provider_error(channel: str, error: ProviderError) -> None:

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms, to_unix_ms
 
 from engine import campaigns, keys, trial
 from engine.batches import write_batches
@@ -26,11 +29,12 @@ from engine.errors import ConfigError, InputError
 from engine.progress import unfinished
 from engine.recipients import Recipients
 from engine.records import CampaignState
+from engine.scripts import load_script
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 JOB_FUNCTION = "dispatch_batch"
-ENQUEUE_CONCURRENCY = 32
+ENQUEUE_PER_CALL = 500  # jobs queued per script call
 TAKEOVER = ":takeover:"  # in the job id of a batch queued again because its worker died
 TAKEOVER_PRIORITY = timedelta(hours=1)  # a taken-over batch is scored this far back: it runs next
 
@@ -60,11 +64,12 @@ def batch_of_job(job: str) -> tuple[str, int] | None:
 
 
 def _digest(spec: CampaignSpec, path: Path) -> str:
-    h = hashlib.blake2b(spec.model_dump_json(exclude={"id"}).encode(), digest_size=8)
+    """16 hex digits of SHA-256 over spec and file: SHA-256 runs on the CPU's SHA extensions where present
+    (x86 since 2017, ARMv8), twice as fast as BLAKE2 on a 10M-row file."""
+    h = hashlib.sha256(spec.model_dump_json(exclude={"id"}).encode())
     with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+        h = hashlib.file_digest(fh, lambda: h)
+    return h.hexdigest()[:16]
 
 
 def identify(spec: CampaignSpec, path: Path) -> tuple[str, str]:
@@ -101,6 +106,11 @@ async def load(redis: aioredis.Redis, settings: Settings, spec: CampaignSpec, pa
     return recipients
 
 
+async def _discard(reading: asyncio.Future[Recipients]) -> None:
+    """Let a read that is no longer needed finish; its outcome, an error for a bad file too, is dropped."""
+    await asyncio.gather(reading, return_exceptions=True)
+
+
 def _start(spec: CampaignSpec) -> datetime | None:
     start = spec.schedule.start_at
     return start if start is not None and start > datetime.now(UTC) else None
@@ -111,23 +121,26 @@ async def enqueue(
 ) -> int:
     """Queue one job per batch; returns how many were newly queued (existing job ids are skipped).
 
-    Up to ENQUEUE_CONCURRENCY at once: each is a WATCH/MULTI transaction of its own round trips.
+    ENQUEUE_PER_CALL jobs per call of ``enqueue_jobs.lua``, which does what arq's ``enqueue_job`` does for
+    each (same job and result keys, same serialized job, same score and lifetime) in one round trip, where
+    arq needs a WATCH/MULTI transaction of several per job.
     """
-    gate = asyncio.Semaphore(ENQUEUE_CONCURRENCY)
-
-    async def one(number: int) -> bool:
-        async with gate:
-            job = await redis.enqueue_job(
-                JOB_FUNCTION,
-                cid,
-                number,
-                _job_id=job_id(cid, number, generation),
-                _queue_name=keys.QUEUE,
-                _defer_until=defer_until,
-            )
-        return job is not None
-
-    return sum(await asyncio.gather(*(one(number) for number in batches)))
+    script = load_script(redis, "enqueue_jobs")
+    now = timestamp_ms()
+    score = to_unix_ms(defer_until) if defer_until is not None else now
+    lifetime = score - now + redis.expires_extra_ms
+    numbers, queued = list(batches), 0
+    for start in range(0, len(numbers), ENQUEUE_PER_CALL):
+        group = numbers[start : start + ENQUEUE_PER_CALL]
+        ids = [job_id(cid, number, generation) for number in group]
+        job_keys = [key for id_ in ids for key in (job_key_prefix + id_, result_key_prefix + id_)]
+        jobs = (
+            serialize_job(JOB_FUNCTION, (cid, number), {}, None, now, serializer=redis.job_serializer)
+            for number in group
+        )
+        args = [value for id_, job in zip(ids, jobs, strict=True) for value in (id_, score, job)]
+        queued += await script(keys=[keys.QUEUE, *job_keys], args=[lifetime, *args])
+    return queued
 
 
 async def enqueue_takeover(redis: ArqRedis, cid: str, batch: int, tag: str) -> bool:
@@ -160,16 +173,24 @@ async def submit(
     recipients are valid and before the first write, so a bad file costs no provider call.
     """
     path = recipients_path(spec, recipients)
-    cid, digest = await asyncio.to_thread(identify, spec, path)
-    existing = await redis.exists(keys.campaign(cid))
+    # the file is hashed while it is read (each takes seconds for millions of rows); only a resubmission
+    # (a rare, existing id) reads it for nothing
+    loading = asyncio.ensure_future(load(redis, settings, spec, path))
+    try:
+        cid, digest = await asyncio.to_thread(identify, spec, path)
+        existing = await redis.exists(keys.campaign(cid))
+    except BaseException:
+        await _discard(loading)
+        raise
     if existing:
+        await _discard(loading)
         return await _resubmit(redis, cid, digest)
-    loaded = await load(redis, settings, spec, path)
+    loaded = await loading
     warnings = await preflight() if preflight is not None else ()
     counts = loaded.counts
-    first = await trial.prepare(redis, settings, cid, spec, loaded.frame)  # None without trial numbers
+    first = await trial.prepare(redis, settings, cid, spec, loaded.table)  # None without trial numbers
     batches = await write_batches(
-        redis, cid, loaded.frame, spec.param_columns(), settings.dispatch.batch_size
+        redis, cid, loaded.table, spec.param_columns(), settings.dispatch.batch_size
     )
     start = _start(spec)
     held = first is not None  # the list waits, paused, until the trial is sent and the campaign resumed

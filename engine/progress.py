@@ -8,8 +8,10 @@ either an ``in_flight`` chunk (to reconcile) or a final one (to skip) — never 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
+from typing import NoReturn
 
 import orjson
 import redis.asyncio as aioredis
@@ -17,6 +19,7 @@ import redis.asyncio as aioredis
 from engine import keys
 from engine.errors import StateError
 from engine.lease import Lease
+from engine.ratelimit import Mark
 from engine.receipts.tasks import TASK_TTL_SECONDS
 from engine.records import ChunkRecord, ChunkState, Stage, chunk_field
 from engine.scripts import Scripts
@@ -50,18 +53,37 @@ class Progress:
         return {k.decode(): ChunkRecord.decode(v) for k, v in raw.items()}
 
     async def in_flight(self, lease: Lease, stage: Stage, chunk: int, record: ChunkRecord) -> None:
-        """Journal a call as in flight, before it is made, fenced by the batch lease.
+        """Journal a call as in flight, fenced by the batch lease (a call's first mark is made by its
+        admission: :meth:`mark`; this one re-marks it, e.g. as settled after an answered failure).
 
-        Raises LeaseLost when this worker no longer holds the batch (a successor owns it now).
+        Raises LeaseLost when this worker no longer holds the batch (a successor owns it now), StateError
+        when the chunk is already final.
         """
+        field = chunk_field(stage, chunk)
         marked = await self.scripts.mark_in_flight(
-            keys=[lease.key, self._journal], args=[lease.token, chunk_field(stage, chunk), record.encode()]
+            keys=[lease.key, self._journal], args=[lease.token, field, record.encode()]
         )
-        if marked == 0:
+        if marked != 1:
+            self._refused(lease, field, "lease" if marked == 0 else "final")
+
+    def mark(self, lease: Lease, stage: Stage, chunk: int, record: Callable[[], ChunkRecord]) -> Mark:
+        """The in-flight mark that the admission of a chunk's call writes (``ratelimit.Mark``), fenced
+        like :meth:`in_flight`; ``record`` is called at each admission attempt."""
+        field = chunk_field(stage, chunk)
+        return Mark(
+            lease.key,
+            lease.token,
+            self._journal,
+            field,
+            lambda: record().encode(),
+            partial(self._refused, lease, field),
+        )
+
+    def _refused(self, lease: Lease, field: str, why: str) -> NoReturn:
+        if why == "lease":
             lease.lost.set()
             lease.check()
-        if marked == -1:
-            raise StateError(f"campaign {self.cid}: {chunk_field(stage, chunk)} is already final")
+        raise StateError(f"campaign {self.cid}: {field} is already final")
 
     async def finish(
         self,

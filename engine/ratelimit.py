@@ -15,10 +15,10 @@ import math
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final, Literal, NoReturn, get_args
 
 import redis.asyncio as aioredis
 
@@ -37,6 +37,23 @@ SLOT_POLL: Final = 0.02  # mean pause between attempts at a full in-flight cap, 
 RELEASE_DELAY: Final = 0.003  # an ended call's slot waits this long for the next admission to free it
 WaitKind = Literal["budget", "slot"]
 Attempt = Callable[[], Awaitable[tuple[float, WaitKind]]]  # (0 = admitted, else seconds to pause; why)
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A journal entry that the admission of a call writes in its own script run, so a journaled call
+    costs no round trip of its own (the dispatcher's in-flight mark; ``engine/progress.py`` makes it).
+
+    ``entry()`` is stored at ``field`` of hash ``journal`` only while ``lease_key`` holds ``token`` and the
+    field holds no final record; otherwise nothing is admitted and ``refused("lease" | "final")`` raises.
+    """
+
+    lease_key: str
+    token: str
+    journal: str
+    field: str
+    entry: Callable[[], bytes]
+    refused: Callable[[str], NoReturn]
 
 
 @dataclass(frozen=True)
@@ -134,16 +151,26 @@ class RateLimiter:
             await self._release(channel, token)
 
     @contextlib.asynccontextmanager
-    async def call(self, channel: Channel, n: int, *, max_wait: float | None = None) -> AsyncIterator[None]:
+    async def call(
+        self,
+        channel: Channel,
+        n: int,
+        *,
+        max_wait: float | None = None,
+        mark: Mark | None = None,
+        checkpoint: Callable[[], Awaitable[None]] | None = None,
+    ) -> AsyncIterator[None]:
         """Hold a slot and charge ``n`` numbers: what the dispatcher wraps around one provider call.
 
         Slot and budget are taken in one script run (``rate.lua`` admit), both or neither, so the call
-        leaves right after admission and no slot is held while the budget makes it wait. In front, a
-        local semaphore of ``max_in_flight`` per channel: callers beyond it wait in this process,
-        woken by a release, instead of polling Redis. ``max_wait`` bounds the waits, not the body.
-        The slot goes back with this process's next admission on the channel (the same script run), or
-        RELEASE_DELAY after the call when none follows: no round trip of its own while calls keep coming.
-        Raises ValueError when ``n`` < 1, TimeoutError after ``max_wait``.
+        leaves right after admission and no slot is held while the budget makes it wait; with ``mark``
+        the same run journals the call (see :class:`Mark`). In front, a local semaphore of
+        ``max_in_flight`` per channel: callers beyond it wait in this process, woken by a release,
+        instead of polling Redis. ``checkpoint`` runs before every attempt that follows a wait, so the
+        admission that lets the call go always comes right after one. ``max_wait`` bounds the waits, not
+        the body. The slot goes back with this process's next admission on the channel (the same script
+        run), or RELEASE_DELAY after the call when none follows: no round trip of its own while calls keep
+        coming. Raises ValueError when ``n`` < 1, TimeoutError after ``max_wait``.
         """
         _count(n)
         token = uuid.uuid4().hex
@@ -152,9 +179,14 @@ class RateLimiter:
             async with asyncio.timeout(max_wait):
                 started = time.monotonic() if local.locked() else None
                 await stack.enter_async_context(local)
-                queued = 0.0 if started is None else time.monotonic() - started
                 stack.callback(self._ended, channel, token)
-                await self._wait(channel, partial(self._admit, channel, n, token), queued=queued)
+                queued = 0.0
+                if started is not None:
+                    queued = time.monotonic() - started
+                    if checkpoint is not None:
+                        await checkpoint()
+                admit = partial(self._admit, channel, n, token, mark)
+                await self._wait(channel, admit, queued=queued, checkpoint=checkpoint)
             yield
 
     async def throttled(self, channel: Channel, retry_after: float | None = None) -> RateInfo:
@@ -191,9 +223,16 @@ class RateLimiter:
         infos = await asyncio.gather(*(self.get_rate(channel) for channel in CHANNELS))
         return dict(zip(CHANNELS, infos, strict=True))
 
-    async def _wait(self, channel: Channel, attempt: Attempt, queued: float = 0.0) -> None:
+    async def _wait(
+        self,
+        channel: Channel,
+        attempt: Attempt,
+        queued: float = 0.0,
+        checkpoint: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         """Repeat ``attempt`` until it admits (pause 0) and add each pause to the wait of its kind;
-        ``queued`` is slot wait already spent in front of the local semaphore."""
+        ``queued`` is slot wait already spent in front of the local semaphore; ``checkpoint`` runs after
+        every pause."""
         waited: dict[WaitKind, float] = {"budget": 0.0, "slot": queued}
         try:
             while (answer := await attempt())[0] > 0:
@@ -203,6 +242,8 @@ class RateLimiter:
                     await asyncio.sleep(min(pause, MAX_SLEEP))
                 finally:
                     waited[kind] += time.monotonic() - started
+                if checkpoint is not None:
+                    await checkpoint()
         finally:
             for kind, elapsed in waited.items():
                 if elapsed > 0:
@@ -216,17 +257,24 @@ class RateLimiter:
         taken, _ = await self._run_slot(channel, token)
         return (0.0 if taken else _slot_pause()), "slot"
 
-    async def _admit(self, channel: Channel, n: int, token: str) -> tuple[float, WaitKind]:
+    async def _admit(self, channel: Channel, n: int, token: str, mark: Mark | None) -> tuple[float, WaitKind]:
         # the slots of calls that ended since the last admission go back in the same script run
         ended, self._ended_tokens[channel] = self._ended_tokens[channel], []
-        args: list[float | str] = [n, token, self._settings.max_in_flight, self._lease, *ended]
+        journal: list[float | str | bytes] = ["", "", ""]
+        journal_keys: list[str] = []
+        if mark is not None:
+            journal = [mark.token, mark.field, mark.entry()]
+            journal_keys = [mark.lease_key, mark.journal]
+        args = [n, token, self._settings.max_in_flight, self._lease, *journal, *ended]
         try:
-            verdict, wait = await self._run_rate("admit", channel, *args)
+            verdict, wait = await self._run_rate("admit", channel, *args, journal_keys=journal_keys)
         except BaseException:  # not known to have run: released again later (ZREM is idempotent)
             self._ended_tokens[channel].extend(ended)
             raise
         if verdict == b"slot":
             return _slot_pause(), "slot"
+        if mark is not None and verdict in (b"lease", b"final"):
+            mark.refused(verdict.decode())
         return float(wait), "budget"
 
     def _ended(self, channel: Channel, token: str) -> None:
@@ -273,12 +321,15 @@ class RateLimiter:
             channel, float(rate), float(effective), float(factor), float(burst), float(backlog), holders
         )
 
-    async def _run_rate(self, op: str, channel: Channel, *args: float | str) -> Any:
+    async def _run_rate(
+        self, op: str, channel: Channel, *args: float | str | bytes, journal_keys: Sequence[str] = ()
+    ) -> Any:
         settings = self._settings
         policy = (settings.throttle_factor, MIN_FACTOR, settings.recover_seconds, self._hold)
         defaults = (self._default_rate(channel), settings.burst_seconds)
-        argv: list[float | str] = [op, self._now(), *defaults, *policy, *args]
-        return await self._rate_script(keys=[keys.rate(channel), keys.in_flight(channel)], args=argv)
+        argv: list[float | str | bytes] = [op, self._now(), *defaults, *policy, *args]
+        names = [keys.rate(channel), keys.in_flight(channel), *journal_keys]
+        return await self._rate_script(keys=names, args=argv)
 
     async def _run_slot(self, channel: Channel, token: str) -> tuple[bool, int]:
         args: list[float | str] = [self._now(), token, self._settings.max_in_flight, self._lease]

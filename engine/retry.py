@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from engine import metrics
 from engine.errors import Ambiguous, DispatchError, ProviderError, Throttled, TransientError
-from engine.ratelimit import RateLimiter
+from engine.ratelimit import Mark, RateLimiter
 from engine.types import Channel
 
 T = TypeVar("T")
@@ -45,12 +45,14 @@ async def call_with_retry(
     policy: RetryPolicy,
     checkpoint: Callable[[], Awaitable[None]],
     retry_ambiguous: bool = False,
+    mark: Mark | None = None,
 ) -> T:
     """Run ``op`` within the channel's budget, retrying what surely did not land.
 
     Throttled and ProviderUnavailable are retried (a 429 also slows the shared budget for every worker);
     Ambiguous is retried only for idempotent reads (``retry_ambiguous``), otherwise raised for the caller to
-    reconcile. ``checkpoint`` runs right before every attempt so pause/cancel stop retries at once.
+    reconcile. ``checkpoint`` runs right before every admission attempt (the limiter runs it after each
+    wait) so pause/cancel stop retries at once; ``mark`` is journaled by the admission of each attempt.
     Raises ProviderDown after ``policy.outage`` seconds of uninterrupted failures, and any TerminalError.
     """
     attempt = 0
@@ -58,8 +60,7 @@ async def call_with_retry(
     while True:
         await checkpoint()  # do not queue for budget on behalf of a paused or cancelled campaign
         try:
-            async with limiter.call(channel, count):
-                await checkpoint()
+            async with limiter.call(channel, count, mark=mark, checkpoint=checkpoint):
                 with metrics.provider_call(channel):
                     return await op()
         except ProviderError as exc:

@@ -56,13 +56,14 @@ def campaign_of(cid: str) -> str | None:
 
 
 async def prepare(
-    redis: aioredis.Redis, settings: Settings, cid: str, spec: CampaignSpec, frame: pl.DataFrame
+    redis: aioredis.Redis, settings: Settings, cid: str, spec: CampaignSpec, table: pl.DataFrame
 ) -> Trial | None:
     """Freeze the trial campaign of ``cid`` without queuing it; None when the spec names no trial numbers.
 
-    ``frame`` is the campaign's accepted recipients: a trial number on the list is sent with its own row's
-    parameters, any other with the first row's, so the trial shows what recipients will see. Opted-out
-    trial numbers are dropped; InputError when none is left. Idempotent, like the planner's own writes.
+    ``table`` is the campaign's accepted recipients (``Recipients.table``): a trial number on the list is
+    sent with its own row's parameters, any other with the first row's, so the trial shows what recipients
+    will see. Opted-out trial numbers are dropped; InputError when none is left. Idempotent, like the
+    planner's own writes.
     """
     wanted = list(dict.fromkeys(spec.schedule.trial_numbers))
     if not wanted:
@@ -73,7 +74,7 @@ async def prepare(
         raise InputError("schedule.trial_numbers: every trial number is on the opt-out list")
     tid = trial_id(cid)
     batches = await write_batches(
-        redis, tid, _rows(frame, numbers), spec.param_columns(), settings.dispatch.batch_size
+        redis, tid, _rows(table, numbers), spec.param_columns(), settings.dispatch.batch_size
     )
     counts = {
         "rows": len(wanted),
@@ -87,10 +88,11 @@ async def prepare(
     return Trial(tid, batches, len(numbers))
 
 
-def _rows(frame: pl.DataFrame, numbers: list[str]) -> pl.DataFrame:
-    own = {row["mobile"]: row for row in frame.filter(pl.col("mobile").is_in(numbers)).iter_rows(named=True)}
-    sample = frame.row(0, named=True)
-    return pl.DataFrame([own.get(n, {**sample, "mobile": n}) for n in numbers], schema=frame.schema)
+def _rows(table: pl.DataFrame, numbers: list[str]) -> pl.DataFrame:
+    keys = [int(n) for n in numbers]  # the table holds numbers as uint64
+    own = {row["mobile"]: row for row in table.filter(pl.col("mobile").is_in(keys)).iter_rows(named=True)}
+    sample = table.row(0, named=True)
+    return pl.DataFrame([own.get(k, {**sample, "mobile": k}) for k in keys], schema=table.schema)
 
 
 def _trial_spec(spec: CampaignSpec) -> CampaignSpec:

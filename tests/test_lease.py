@@ -11,9 +11,10 @@ from engine import keys
 from engine.errors import LeaseLost, StateError, StateLost
 from engine.lease import Leases, run_field
 from engine.progress import Progress
+from engine.ratelimit import RateLimiter
 from engine.records import ChunkRecord, ChunkState, Stage
 from engine.scripts import Scripts
-from engine.settings import DispatchSettings
+from engine.settings import DispatchSettings, RateSettings
 from engine.sweeper import Sweeper
 
 CID = "lease-test"
@@ -74,6 +75,30 @@ async def test_a_final_chunk_is_never_reopened(arq_redis: ArqRedis) -> None:
         with pytest.raises(StateError):
             await progress.in_flight(lease, Stage.SMART, 0, in_flight())
     assert (await progress.chunks())["smart:0"].state is ChunkState.DONE
+
+
+async def test_the_admission_journals_the_call_and_is_fenced_like_the_mark(arq_redis: ArqRedis) -> None:
+    limiter = RateLimiter(arq_redis, RateSettings())
+    progress = Progress(arq_redis, Scripts(arq_redis), CID, 5)
+    async with Leases(arq_redis).hold(CID, 5) as lease:
+        assert lease is not None
+        async with limiter.call("smart", 10, mark=progress.mark(lease, Stage.SMART, 0, in_flight)):
+            # journaled by the admission itself, before the call goes out
+            assert (await progress.chunks())["smart:0"].state is ChunkState.IN_FLIGHT
+            assert await arq_redis.zcard(keys.in_flight("smart")) == 1
+        await limiter.flush("smart")
+        await progress.finish(Stage.SMART, 0, ChunkRecord(ChunkState.DONE, "r", 10), 10, {})
+        with pytest.raises(StateError):  # a final chunk is never reopened, and nothing is admitted
+            async with limiter.call("smart", 10, mark=progress.mark(lease, Stage.SMART, 0, in_flight)):
+                pytest.fail("a final chunk was admitted")
+        await arq_redis.set(lease.key, "successor")
+        with pytest.raises(LeaseLost):  # a worker that lost its lease cannot start a call
+            async with limiter.call("smart", 10, mark=progress.mark(lease, Stage.SMART, 1, in_flight)):
+                pytest.fail("a call was admitted without the lease")
+        assert lease.lost.is_set()
+        await limiter.close()
+    assert set(await progress.chunks()) == {"smart:0"}
+    assert await arq_redis.zcard(keys.in_flight("smart")) == 0, "a refused admission holds no slot"
 
 
 async def test_the_sweeper_takes_over_a_dead_holders_batch_once_and_at_the_front(arq_redis: ArqRedis) -> None:

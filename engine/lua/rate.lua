@@ -22,13 +22,19 @@
 -- ARGV[10] set: new burst seconds or "" | admit: the call's token
 -- ARGV[11] admit: most tokens allowed in flight at once
 -- ARGV[12] admit: lease seconds of the token
--- ARGV[13..] admit: tokens of calls that ended since this process's last admission, freed first
+-- KEYS[3], KEYS[4]  admit, optional: the batch lease and its journal hash; with them the admission also
+--          journals the call in flight (what mark_in_flight.lua does), in the same run
+-- ARGV[13] admit with KEYS[4]: the lease holder's token | ARGV[14] chunk field | ARGV[15] in-flight record
+--          ("" each without KEYS[4])
+-- ARGV[16..] admit: tokens of calls that ended since this process's last admission, freed first
 --
 -- acquire returns "0" when admitted, else the seconds to wait before asking again (as a string,
 -- since Lua numbers reach Redis as integers). admit takes a slot of the in-flight cap and charges the
 -- budget in one step, or does neither: it returns {"ok", "0"}, {"slot", "0"} while the cap is full, or
 -- {"budget", seconds to wait}; one round trip per call instead of one for the slot and one for the
--- budget, and no slot is held while the budget makes the call wait. The other operations return the
+-- budget, and no slot is held while the budget makes the call wait. With the journal keys it admits
+-- nothing and returns {"lease", "0"} when the lease is not the caller's, {"final", "0"} when the chunk
+-- is already done or failed; an admitted call is journaled in flight before the reply. The other operations return the
 -- state after them: {rate, effective rate, factor, burst seconds, backlog seconds}.
 
 local key = KEYS[1]
@@ -78,8 +84,18 @@ if op == 'acquire' then
   return charge(tonumber(ARGV[9]))
 elseif op == 'admit' then
   local slots = KEYS[2]
-  if #ARGV > 12 then
-    redis.call('ZREM', slots, unpack(ARGV, 13))
+  if #ARGV > 15 then
+    redis.call('ZREM', slots, unpack(ARGV, 16))
+  end
+  local journal = KEYS[4]
+  if journal then
+    if redis.call('GET', KEYS[3]) ~= ARGV[13] then
+      return {'lease', '0'}
+    end
+    local previous = redis.call('HGET', journal, ARGV[14])
+    if previous and cjson.decode(previous)['state'] ~= 'in_flight' then
+      return {'final', '0'}
+    end
   end
   redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
   if redis.call('ZCARD', slots) >= tonumber(ARGV[11]) then
@@ -90,6 +106,9 @@ elseif op == 'admit' then
     return {'budget', wait}
   end
   redis.call('ZADD', slots, fmt(now + tonumber(ARGV[12])), ARGV[10])
+  if journal then
+    redis.call('HSET', journal, ARGV[14], ARGV[15])
+  end
   return {'ok', '0'}
 elseif op == 'throttle' then
   if not throttled_at or now - throttled_at >= tonumber(ARGV[8]) then

@@ -38,7 +38,10 @@ def is_capable(mobile: str, share: float) -> bool:
     Any accepted spelling of a mainland mobile gives the same answer; anything else is not capable.
     """
     number = normalize_mobile(mobile)
-    return number is not None and _digest_capable(mobile_digest(number), share)
+    if number is None:
+        return False
+    head = hashlib.sha1(("86" + number).encode()).digest()[:4]  # = int(mobile_digest(number)[:8], 16)
+    return int.from_bytes(head, "big") / _SCALE < share
 
 
 def is_capable_digest(digest: str, share: float) -> bool:
