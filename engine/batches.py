@@ -8,7 +8,6 @@ to is fixed at submission no matter what happens to the source file afterwards.
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -40,22 +39,28 @@ class Batch:
 def _encode(frame: pl.DataFrame, columns: Sequence[str], size: int) -> list[dict[str, bytes]]:
     """The hash fields of each batch of ``frame``: a few polars calls per group, none per recipient."""
     numbers = pack(frame["mobile"])
-    texts = {f"p:{column}": _joined(frame[column], size) for column in columns}
+    texts = _joined(frame.select(columns), size) if columns else {}
     return [
-        {"n": numbers[start * 8 : (start + size) * 8]} | {field: parts[k] for field, parts in texts.items()}
+        {"n": numbers[start * 8 : (start + size) * 8]} | {f"p:{c}": parts[k] for c, parts in texts.items()}
         for k, start in enumerate(range(0, frame.height, size))
     ]
 
 
-def _joined(values: pl.Series, size: int) -> list[bytes]:
-    """``values`` joined by SEPARATOR per batch of ``size``: one join over them all, then cut at the
-    separator that ends each batch (its byte offset: the lengths before it plus one separator each)."""
-    text = values.str.join(SEPARATOR).cast(pl.Binary).item()
-    ends = (values.str.len_bytes().cast(pl.Int64) + 1).cum_sum().gather_every(size, offset=size - 1)
-    bounds = [0, *ends.to_list()]
-    if bounds[-1] <= len(text):  # a last, shorter batch ends at the end of the text
-        bounds.append(len(text) + 1)
-    return [text[start : end - 1] for start, end in itertools.pairwise(bounds)]
+def _joined(params: pl.DataFrame, size: int) -> dict[str, list[bytes]]:
+    """Each column's values joined by SEPARATOR per batch of ``size``: the full batches as rows of a
+    reshaped column (one parallel polars call), a last, shorter one on its own."""
+    full = params.height // size * size
+    whole = pl.all().reshape((-1, size)).arr.join(SEPARATOR).cast(pl.Binary)
+    texts: dict[str, list[bytes]] = (
+        params.head(full).select(whole).to_dict(as_series=False)
+        if full
+        else {column: [] for column in params.columns}
+    )
+    if full < params.height:
+        rest = params.slice(full).select(pl.all().str.join(SEPARATOR).cast(pl.Binary)).row(0)
+        for column, text in zip(params.columns, rest, strict=True):
+            texts[column].append(text)
+    return texts
 
 
 def iter_batches(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
