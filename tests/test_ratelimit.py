@@ -430,3 +430,35 @@ async def test_an_ended_calls_slot_is_freed_soon_when_no_call_follows(
         assert await observer.zcard(keys.in_flight("smart")) == 0
     finally:
         await observer.aclose()
+
+
+async def test_a_call_that_ends_hands_its_slot_to_an_admission_waiting_in_the_same_process(
+    make_limiter: MakeLimiter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a full cap, an ended call wakes a waiting admission, which takes the freed slot at once."""
+    monkeypatch.setattr(ratelimit, "SLOT_POLL", 3600.0)  # asking again on its own would take an hour
+    monkeypatch.setattr(ratelimit, "MAX_SLEEP", 3600.0)
+    monkeypatch.setattr(ratelimit, "RELEASE_DELAY", 3600.0)  # and no timed flush frees the slot either
+    here, elsewhere = make_limiter(), make_limiter()  # the cap of 2 is shared with another worker
+    first_done = asyncio.Event()
+
+    async def first() -> None:
+        async with here.call("smart", 1):
+            await first_done.wait()
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(first())
+        async with elsewhere.call("smart", 1):  # the cap is full now
+            await asyncio.sleep(0.05)
+            waiting = group.create_task(_admitted(here))
+            await asyncio.sleep(0.2)
+            assert not waiting.done(), "admitted past a full cap"
+            first_done.set()
+            async with asyncio.timeout(10):
+                await waiting  # woken by the ended call, while the other worker still holds its slot
+    assert here.slot_wait_seconds["smart"] > 0
+
+
+async def _admitted(limiter: RateLimiter) -> None:
+    async with limiter.call("smart", 1):
+        pass
