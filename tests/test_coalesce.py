@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from engine.coalesce import CoalescedScript
+from engine.coalesce import CoalescedScript, Coalescer
 
 ECHO = "if ARGV[1] == 'boom' then return redis.error_reply('boom') end return ARGV[1]"
 
@@ -47,3 +48,31 @@ async def test_scripts_of_one_client_share_pipelines_with_each_other(redis_clien
         *(echo(args=["x" * i]) if i % 2 else length(args=["x" * i]) for i in range(10))
     )
     assert answers == [b"x" * i if i % 2 else i for i in range(10)]
+
+
+async def test_scripts_started_while_a_pipeline_is_out_go_together_in_the_next(
+    redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One pipeline in flight per client: the busier the worker, the more each round trip carries."""
+    sent: list[int] = []
+    execute = Coalescer._execute
+
+    async def counted(self: Coalescer, calls: list[Any]) -> list[Any]:
+        sent.append(len(calls))
+        return await execute(self, calls)
+
+    monkeypatch.setattr(Coalescer, "_execute", counted)
+    busy = (  # 0.2 s of work in Redis: the first pipeline is out while the others are started
+        "local t = redis.call('TIME') repeat local n = redis.call('TIME') "
+        "until (n[1] - t[1]) * 1e6 + n[2] - t[2] > 200000 return 1"
+    )
+    slow = CoalescedScript(redis_client, redis_client.register_script(busy))
+    echo = CoalescedScript(redis_client, redis_client.register_script(ECHO))
+    first = asyncio.ensure_future(slow())
+    later = []
+    for i in range(20):  # each in an event-loop iteration of its own, while the slow one is out
+        await asyncio.sleep(0)
+        later.append(asyncio.ensure_future(echo(args=[str(i)])))
+    assert await first == 1
+    assert await asyncio.gather(*later) == [str(i).encode() for i in range(20)]
+    assert sent == [1, 20]
