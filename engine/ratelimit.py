@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
 import random
@@ -105,9 +106,15 @@ class RateLimiter:
         self._local = {channel: asyncio.Semaphore(settings.max_in_flight) for channel in CHANNELS}
         self._ended_tokens: dict[Channel, list[str]] = {channel: [] for channel in CHANNELS}
         self._flush_due: set[Channel] = set()
+        self._token_prefix = uuid.uuid4().hex[:16]  # unique per limiter; a serial number per call after it
+        self._serial = itertools.count()
         # admissions of this process waiting for a slot at a full cap, woken one per call that ends here
         self._slot_waiters: dict[Channel, deque[asyncio.Future[None]]] = {c: deque() for c in CHANNELS}
         self._flushes: set[asyncio.Future[None]] = set()
+
+    def _new_token(self) -> str:
+        """A slot token no other call of any worker holds: ``uuid4`` per call cost a system call each."""
+        return f"{self._token_prefix}:{next(self._serial)}"
 
     async def ensure_defaults(self) -> None:
         """Write the configured rate and burst of every channel unless Redis already has them.
@@ -145,7 +152,7 @@ class RateLimiter:
         seconds. The slot is released on exit, also on an exception or cancellation; a slot whose
         holder died is reclaimed once its lease expires.
         """
-        token = uuid.uuid4().hex
+        token = self._new_token()
         try:
             async with asyncio.timeout(max_wait):
                 await self._wait(channel, partial(self._take_slot, channel, token))
@@ -176,7 +183,7 @@ class RateLimiter:
         coming. Raises ValueError when ``n`` < 1, TimeoutError after ``max_wait``.
         """
         _count(n)
-        token = uuid.uuid4().hex
+        token = self._new_token()
         local = self._local[channel]
         async with contextlib.AsyncExitStack() as stack:
             async with asyncio.timeout(max_wait):

@@ -61,13 +61,23 @@ class SmartSender:
         ch = spec.sms_channel
         self.sms_channel = SmsChannel(ch.channel_number, ch.sms_template_id, ch.signature, ch.app_name)
 
-    def _param(self, batch: Batch, index: int) -> SmartParam:
+    def _params(self, chunk: Chunk, batch: Batch) -> list[SmartParam]:
+        """One SmartParam per recipient; the columns are looked up once per call, not per recipient."""
         smart = self.spec.smart
-        dync = {var: batch.params[col][index] for var, col in smart.dync_params.items()} or None
-        return SmartParam(batch.numbers[index], tuple(batch.row(index, smart.sms_params)), dync)
+        numbers = batch.numbers
+        sms = [batch.params[column] for column in smart.sms_params]
+        dync = [(var, batch.params[column]) for var, column in smart.dync_params.items()]
+        return [
+            SmartParam(
+                numbers[i],
+                tuple([values[i] for values in sms]),
+                {var: values[i] for var, values in dync} if dync else None,
+            )
+            for i in chunk.indices
+        ]
 
     async def send(self, chunk: Chunk, batch: Batch) -> SendResult:
-        params = [self._param(batch, i) for i in chunk.indices]
+        params = self._params(chunk, batch)
         smart = self.spec.smart
         return await self.client.create_aim_send_task(
             chunk.ref, self.sms_channel, smart.template_id, params, expiration_days=smart.expiration_days
