@@ -259,10 +259,12 @@ async def test_batches_are_queued_as_arq_itself_would_queue_them(arq_redis: ArqR
         _defer_until=start,
     )  # fmt: skip
     assert ours == 3 and theirs is not None
-    mine = await Job(planner.job_id("c1", 0, 0), arq_redis, _queue_name=keys.QUEUE).info()
+    job = Job(planner.job_id("c1", 0, 0), arq_redis, keys.QUEUE, arq_redis.job_deserializer)
+    mine = await job.info()
     arqs = await theirs.info()
     assert mine is not None and arqs is not None
-    assert (mine.function, mine.args, mine.score) == (planner.JOB_FUNCTION, ("c1", 0), arqs.score)
+    assert (mine.function, mine.args, mine.score) == (arqs.function, ["c1", 0], arqs.score)
+    assert arqs.args == ["c2", 0]  # the same serializer: orjson makes the tuple a list on both
     assert abs(mine.enqueue_time - arqs.enqueue_time) < timedelta(seconds=5)
     lifetimes = [await arq_redis.pttl(f"arq:job:{planner.job_id(c, 0, 0)}") for c in ("c1", "c2")]
     assert abs(lifetimes[0] - lifetimes[1]) < 5000
