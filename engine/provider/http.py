@@ -92,6 +92,7 @@ class ProviderHttp:
                     sock_read=cfg.read_timeout,
                 ),
                 raise_for_status=False,
+                cookie_jar=aiohttp.DummyCookieJar(),  # the provider APIs set no cookies: no jar work per call
             )
         return self
 
