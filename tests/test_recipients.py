@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 import xlsxwriter
 
+from engine import csv_text
 from engine.errors import InputError
 from engine.recipients import ParamRule, Recipients, load_recipients, load_suppression
 
@@ -98,6 +99,26 @@ def test_gbk_beyond_the_first_megabytes_is_detected(tmp_path: Path) -> None:
     path.write_bytes(f"mobile,name\n{ascii_rows}{A},张三\n".encode("gbk"))
     r = load_recipients(path, param_columns=["name"])
     assert r.frame["name"][-1] == "张三"
+
+
+@pytest.mark.parametrize("cut", [1, 2], ids=["after-1-byte", "after-2-bytes"])
+def test_utf8_character_split_across_read_chunks_is_still_utf8(tmp_path: Path, cut: int) -> None:
+    """ASCII chunks are only checked, not decoded: a character cut at a chunk's end must still join the
+    next one, and a file whose character never completes is not UTF-8."""
+    filler = f"{B},y\n".encode()
+    rows = b"mobile,name\n" + filler * ((csv_text._CHUNK - 100) // len(filler))
+    head = rows + f"{A},".encode()
+    head += b"x" * (csv_text._CHUNK - cut - len(head))  # 张 starts ``cut`` bytes before the chunk ends
+    name = "张三".encode()
+    path = tmp_path / "r.csv"
+    path.write_bytes(head + name + b"\n" + filler * 1000)
+    r = load_recipients(path, param_columns=["name"])
+    assert r.frame.filter(pl.col("mobile") == A)["name"].item().endswith("张三")
+    # not UTF-8: the character's first bytes, a whole chunk of ASCII, then the bytes that would complete it
+    ascii_chunk = b"\n" + b"y" * (csv_text._CHUNK - 1)
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(head + name[:cut] + ascii_chunk + name[cut:] + b"\n")
+    assert csv_text._detect_encoding(broken) == "gb18030"
 
 
 def test_mobile_column_as_parameter_gets_the_normalised_number(tmp_path: Path) -> None:
