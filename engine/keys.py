@@ -23,6 +23,11 @@ def campaign(cid: str) -> str:
     return f"{PREFIX}:{{{cid}}}:campaign"
 
 
+def claim(cid: str) -> str:
+    """String: the digest of the submission writing this campaign's batches now (expires)."""
+    return f"{PREFIX}:{{{cid}}}:claim"
+
+
 def epoch(cid: str) -> str:
     """Written at submission; its absence under a known job means Redis lost the campaign."""
     return f"{PREFIX}:{{{cid}}}:epoch"

@@ -37,6 +37,7 @@ JOB_FUNCTION = "dispatch_batch"
 ENQUEUE_PER_CALL = 500  # jobs queued per script call
 TAKEOVER = ":takeover:"  # in the job id of a batch queued again because its worker died
 TAKEOVER_PRIORITY = timedelta(hours=1)  # a taken-over batch is scored this far back: it runs next
+CLAIM_SECONDS = 600  # how long a submission holds its new campaign id against other content
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,26 @@ async def load(redis: aioredis.Redis, settings: Settings, spec: CampaignSpec, pa
     if recipients.accepted == 0:
         raise InputError(f"{path}: no number left to send to after validation, de-duplication and opt-outs")
     return recipients
+
+
+async def _claim(redis: aioredis.Redis, cid: str, digest: str) -> None:
+    """Hold ``cid`` for this spec and file while its batches are written.
+
+    Two submissions of one new id with different content would otherwise both write its batch keys, and the
+    loser's could overwrite the winner's before ``campaigns.create`` picks the winner. The same content
+    submitted twice at once writes the same keys and values, so it may go on.
+    """
+    for _ in range(3):  # the claim may expire between the two commands: ask again
+        if await redis.set(keys.claim(cid), digest, nx=True, ex=CLAIM_SECONDS):
+            return
+        held = await redis.get(keys.claim(cid))
+        if held is not None:
+            if held.decode() != digest:
+                raise ConfigError(
+                    f"campaign id {cid!r} is being submitted right now with a different spec or recipient "
+                    "file; give the new campaign another id (nothing was changed)"
+                )
+            return
 
 
 async def _discard(reading: asyncio.Future[Recipients]) -> None:
@@ -187,6 +208,7 @@ async def submit(
         return await _resubmit(redis, cid, digest)
     loaded = await loading
     warnings = await preflight() if preflight is not None else ()
+    await _claim(redis, cid, digest)
     counts = loaded.counts
     first = await trial.prepare(redis, settings, cid, spec, loaded.table)  # None without trial numbers
     batches = await write_batches(
@@ -197,6 +219,7 @@ async def submit(
     state = CampaignState.PAUSED if held else CampaignState.SCHEDULED if start else CampaignState.RUNNING
     reason = trial.SENDING if held else ""
     created = await campaigns.create(redis, cid, spec, state, batches, counts, reason, digest)
+    await redis.delete(keys.claim(cid))  # the record now refuses other content
     if not created:
         return await _resubmit(redis, cid, digest)
     if first is not None:

@@ -11,6 +11,7 @@ import pytest
 from arq.connections import ArqRedis
 
 from engine import api, campaigns, keys
+from engine.batches import load_batch
 from engine.errors import ConfigError, DispatchError, InputError, StateError
 from engine.records import CampaignState
 from engine.settings import load_settings
@@ -71,6 +72,26 @@ async def test_the_same_id_with_other_content_is_refused_and_changes_nothing(
     with pytest.raises(ConfigError, match="already exists with a different spec or recipient file"):
         await submit(arq_redis, other)
     assert await snapshot(arq_redis) == before
+
+
+async def test_one_new_id_submitted_at_once_with_other_content_keeps_one_batch_set(
+    tmp_path: Path, arq_redis: ArqRedis
+) -> None:
+    """The loser is refused before it writes a batch, so the winner's batches hold the winner's numbers."""
+    files = {
+        "a": numbers(True, 20),
+        "b": numbers(True, 20, start=13900000000),  # another file, the same batch keys
+    }
+    paths = [write(tmp_path / f"{n}.csv", {"mobile": m, "name": [n] * 20}) for n, m in files.items()]
+    results = await asyncio.gather(
+        *(submit(arq_redis, path, cid="race") for path in paths), return_exceptions=True
+    )
+    refused = [r for r in results if isinstance(r, ConfigError)]
+    assert len(refused) == 1 and results.count("race") == 1, results
+    winner = "a" if results[0] == "race" else "b"
+    batch = await load_batch(arq_redis, "race", 0, ["name"])
+    assert batch.numbers == files[winner] and set(batch.params["name"]) == {winner}
+    assert not await arq_redis.exists(keys.claim("race"))
 
 
 @pytest.mark.parametrize("action", ["pause", "resume", "cancel", "campaign_report", "campaign_status"])
