@@ -107,24 +107,22 @@ async def load(redis: aioredis.Redis, settings: Settings, spec: CampaignSpec, pa
     return recipients
 
 
-async def _claim(redis: aioredis.Redis, cid: str, digest: str) -> None:
-    """Hold ``cid`` for this spec and file while its batches are written.
+async def _claim(redis: aioredis.Redis, cid: str, digest: str) -> bool:
+    """Hold ``cid`` for this spec and file while its batches are written (the claim expires, never freed);
+    False when a submission with other content holds it.
 
     Two submissions of one new id with different content would otherwise both write its batch keys, and the
     loser's could overwrite the winner's before ``campaigns.create`` picks the winner. The same content
-    submitted twice at once writes the same keys and values, so it may go on.
+    submitted twice at once writes the same keys and values, so it may go on. The caller checks again,
+    under the claim, that no campaign was created meanwhile.
     """
     for _ in range(3):  # the claim may expire between the two commands: ask again
         if await redis.set(keys.claim(cid), digest, nx=True, ex=CLAIM_SECONDS):
-            return
+            return True
         held = await redis.get(keys.claim(cid))
         if held is not None:
-            if held.decode() != digest:
-                raise ConfigError(
-                    f"campaign id {cid!r} is being submitted right now with a different spec or recipient "
-                    "file; give the new campaign another id (nothing was changed)"
-                )
-            return
+            return bool(held.decode() == digest)
+    return False
 
 
 async def _discard(reading: asyncio.Future[Recipients]) -> None:
@@ -208,7 +206,14 @@ async def submit(
         return await _resubmit(redis, cid, digest)
     loaded = await loading
     warnings = await preflight() if preflight is not None else ()
-    await _claim(redis, cid, digest)
+    claimed = await _claim(redis, cid, digest)
+    if await redis.exists(keys.campaign(cid)):  # created meanwhile, by a submission that held the claim
+        return await _resubmit(redis, cid, digest)
+    if not claimed:
+        raise ConfigError(
+            f"campaign id {cid!r} is being submitted right now with a different spec or recipient file; "
+            "give the new campaign another id (nothing was changed)"
+        )
     counts = loaded.counts
     first = await trial.prepare(redis, settings, cid, spec, loaded.table)  # None without trial numbers
     batches = await write_batches(
@@ -219,7 +224,6 @@ async def submit(
     state = CampaignState.PAUSED if held else CampaignState.SCHEDULED if start else CampaignState.RUNNING
     reason = trial.SENDING if held else ""
     created = await campaigns.create(redis, cid, spec, state, batches, counts, reason, digest)
-    await redis.delete(keys.claim(cid))  # the record now refuses other content
     if not created:
         return await _resubmit(redis, cid, digest)
     if first is not None:
