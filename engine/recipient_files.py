@@ -17,7 +17,7 @@ import polars as pl
 
 from engine.csv_text import first_line, locate_malformed, sniff_separator, utf8
 from engine.errors import InputError
-from engine.phones import mask, normalise
+from engine.phones import mask, mask_numbers, normalise
 
 CSV_SUFFIXES: Final = frozenset({".csv", ".txt"})
 XLSX_SUFFIXES: Final = frozenset({".xlsx", ".xlsm"})
@@ -145,7 +145,7 @@ def require_columns(
     place = f"{path}: sheet {sheet!r}" if sheet else f"{path}"
     if any(normalise(name) for name in found):
         raise InputError(f"{place}: no header row (the first row holds a phone number); add one")
-    columns = ", ".join(repr(c) for c in found)
+    columns = mask_numbers(", ".join(repr(c) for c in found))  # a header cell may hold a number in text
     raise InputError(f"{place}: column {missing[0]!r} not found (columns: {columns})")
 
 

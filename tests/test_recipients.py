@@ -257,6 +257,14 @@ def test_input_errors_name_file_row_and_column(
     assert path.name in text and message in text and "\n" not in text
 
 
+def test_a_missing_column_error_masks_numbers_in_the_header_cells(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.csv", f"联系人{A}的电话,name\n{B},x\n")
+    with pytest.raises(InputError) as caught:
+        load_recipients(path)
+    text = str(caught.value)
+    assert "column 'mobile' not found" in text and A not in text and f"{A[:3]}****{A[-4:]}" in text
+
+
 SMS_RULE = ParamRule("name", "smart.sms_params", 1, 20, frozenset(".。'<>{}"))
 
 
