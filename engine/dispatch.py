@@ -179,8 +179,7 @@ class BatchRun:
 
         async def attempt() -> SendResult:
             nonlocal attempts, path
-            attempts += 1
-            deadline = record.deadline
+            attempts, deadline = record.attempts, record.deadline  # of the mark its admission wrote
             try:
                 return await sender.send(chunk, self.batch)
             except TransientError:  # answered (5xx, 429): this call did not land and nothing is outstanding

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib.resources import files
 
@@ -10,14 +11,19 @@ from redis.commands.core import AsyncScript
 
 from engine.coalesce import CoalescedScript
 
+_INCLUDE = re.compile(r"^--#include (\w+)$", re.MULTILINE)
+
 
 @cache
 def source(name: str) -> str:
     """Text of ``engine/lua/<name>.lua``; cached because the files never change while a process runs.
 
-    Raises FileNotFoundError for a name that is not shipped with the package.
+    A line ``--#include <other>`` is replaced by the text of ``<other>.lua``: Redis scripts cannot call
+    each other, so logic two scripts share lives in one file. Raises FileNotFoundError for a name that
+    is not shipped with the package.
     """
-    return files("engine").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+    text = files("engine").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+    return _INCLUDE.sub(lambda found: source(found.group(1)), text)
 
 
 def load_script(redis: aioredis.Redis, name: str) -> AsyncScript:

@@ -89,10 +89,10 @@ async def prepare(
 
 
 def _rows(table: pl.DataFrame, numbers: list[str]) -> pl.DataFrame:
-    keys = [int(n) for n in numbers]  # the table holds numbers as uint64
-    own = {row["mobile"]: row for row in table.filter(pl.col("mobile").is_in(keys)).iter_rows(named=True)}
+    wanted = [int(n) for n in numbers]  # the table holds numbers as uint64
+    own = {row["mobile"]: row for row in table.filter(pl.col("mobile").is_in(wanted)).iter_rows(named=True)}
     sample = table.row(0, named=True)
-    return pl.DataFrame([own.get(k, {**sample, "mobile": k}) for k in keys], schema=table.schema)
+    return pl.DataFrame([own.get(n, {**sample, "mobile": n}) for n in wanted], schema=table.schema)
 
 
 def _trial_spec(spec: CampaignSpec) -> CampaignSpec:

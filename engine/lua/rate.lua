@@ -34,8 +34,11 @@
 -- {"budget", seconds to wait}; one round trip per call instead of one for the slot and one for the
 -- budget, and no slot is held while the budget makes the call wait. With the journal keys it admits
 -- nothing and returns {"lease", "0"} when the lease is not the caller's, {"final", "0"} when the chunk
--- is already done or failed; an admitted call is journaled in flight before the reply. The other operations return the
--- state after them: {rate, effective rate, factor, burst seconds, backlog seconds}.
+-- is already done or failed (in_flight_fence.lua); an admitted call is journaled in flight before the
+-- reply. The other operations return the state after them: {rate, effective rate, factor, burst
+-- seconds, backlog seconds}.
+
+--#include in_flight_fence
 
 local key = KEYS[1]
 local op = ARGV[1]
@@ -89,12 +92,9 @@ elseif op == 'admit' then
   end
   local journal = KEYS[4]
   if journal then
-    if redis.call('GET', KEYS[3]) ~= ARGV[13] then
-      return {'lease', '0'}
-    end
-    local previous = redis.call('HGET', journal, ARGV[14])
-    if previous and cjson.decode(previous)['state'] ~= 'in_flight' then
-      return {'final', '0'}
+    local refused = in_flight_refused(KEYS[3], ARGV[13], journal, ARGV[14])
+    if refused then
+      return {refused, '0'}
     end
   end
   redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
