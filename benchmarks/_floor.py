@@ -17,6 +17,7 @@ from _common import Stopwatch, bench_spec, floor_recipients, report_to_parent
 
 from engine.batches import Batch, iter_batches
 from engine.dispatch import CHUNKS_IN_PARALLEL
+from engine.gc_tuning import tune_for_service
 from engine.provider.http import ProviderHttp
 from engine.provider.koomessage import KooMessageClient
 from engine.provider.limits import CAPABILITY_MAX_MOBILES
@@ -100,6 +101,7 @@ def measure_floor(path: Path, workers: int, fallback: Literal["sms", "skip"] = "
     settings = load_settings()
 
     async def go() -> None:
+        tune_for_service()  # the collector the engine's services run with: the ratio is about the engine
         with Stopwatch() as watch:
             frame = floor_recipients(path, bench_spec(fallback).param_columns())
             async with ProviderHttp(settings) as http:

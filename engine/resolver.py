@@ -26,7 +26,7 @@ from engine.scripts import Scripts
 REMEMBER_AFTER = 2500
 # Capability checks of one batch in flight at once (the channel's shared in-flight cap bounds the total):
 # one after another, a 5000-number batch spends 50 round trips resolving before its first send.
-CHECKS_IN_PARALLEL = 4
+CHECKS_IN_PARALLEL = 8
 UNKNOWN = "."  # lua/cap_cache.lua's answer for a number it has no fresh verdict for
 
 

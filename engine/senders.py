@@ -62,19 +62,17 @@ class SmartSender:
         self.sms_channel = SmsChannel(ch.channel_number, ch.sms_template_id, ch.signature, ch.app_name)
 
     def _params(self, chunk: Chunk, batch: Batch) -> list[SmartParam]:
-        """One SmartParam per recipient; the columns are looked up once per call, not per recipient."""
+        """One SmartParam per recipient, gathered column by column (this runs for every message sent)."""
         smart = self.spec.smart
-        numbers = batch.numbers
-        sms = [batch.params[column] for column in smart.sms_params]
+        at = chunk.indices
+        mobiles = [batch.numbers[i] for i in at]
+        columns = [[values[i] for i in at] for values in (batch.params[c] for c in smart.sms_params)]
+        rows: list[tuple[str, ...]] = list(zip(*columns, strict=True)) if columns else [()] * len(at)
+        if not smart.dync_params:
+            return [SmartParam(mobile, row) for mobile, row in zip(mobiles, rows, strict=True)]
         dync = [(var, batch.params[column]) for var, column in smart.dync_params.items()]
-        return [
-            SmartParam(
-                numbers[i],
-                tuple([values[i] for values in sms]),
-                {var: values[i] for var, values in dync} if dync else None,
-            )
-            for i in chunk.indices
-        ]
+        maps = [{var: values[i] for var, values in dync} for i in at]
+        return [SmartParam(*param) for param in zip(mobiles, rows, maps, strict=True)]
 
     async def send(self, chunk: Chunk, batch: Batch) -> SendResult:
         params = self._params(chunk, batch)

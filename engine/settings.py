@@ -66,7 +66,7 @@ class RateSettings(_Section):
     sms: float = Field(1000.0, gt=0, description="plain-SMS numbers per second, all workers")
     basic: float = Field(5000.0, gt=0, description="basic-edition numbers per second, all workers")
     burst_seconds: float = Field(0.2, gt=0, description="how many seconds of rate may be spent at once")
-    max_in_flight: int = Field(32, ge=1, description="provider calls in flight per channel, all workers")
+    max_in_flight: int = Field(64, ge=1, description="provider calls in flight per channel, all workers")
     throttle_factor: float = Field(0.5, gt=0, lt=1, description="rate multiplier applied on each 429")
     recover_seconds: float = Field(10.0, gt=0, description="time to climb back to the full rate after a 429")
 

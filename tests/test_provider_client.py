@@ -32,6 +32,7 @@ from engine.provider import (
     limits,
     reason,
 )
+from engine.provider.bodies import smart_body
 from engine.provider.signer import Credentials
 from engine.settings import Settings, load_settings
 from engine.simulator import RunningSimulator, SimulatorThread, is_capable
@@ -614,6 +615,44 @@ async def test_guards_raise_before_anything_is_sent(
     assert (caught.value.code, caught.value.provider_code) == (0, provider_code)
     assert "refused before sending" in str(caught.value)
     assert sum(simulator.ledger.calls.values()) == 0
+
+
+# A whole call is checked at once (bodies.smart_items); a bad value anywhere must still be refused, naming
+# its recipient, exactly as a check per recipient would.
+BAD_AMONG_GOOD: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "empty-value": (NUMBERS[57], ("ok", ""), "sms_param"),
+    "21-char-value": (NUMBERS[57], ("x" * 21,), "sms_param"),
+    "forbidden-char": (NUMBERS[57], ("价格。",), "sms_param"),
+    "20-values": (NUMBERS[57], ("a",) * 20, "20 sms_params"),
+    "empty-cust-flag": ("", ("ok",), "cust_flag length 0"),
+    "65-char-cust-flag": ("1" * 65, ("ok",), "cust_flag length 65"),
+}
+
+
+@pytest.mark.parametrize(("mobile", "values", "named"), BAD_AMONG_GOOD.values(), ids=BAD_AMONG_GOOD.keys())
+def test_one_bad_smart_param_in_a_full_call_is_refused_and_named(
+    mobile: str, values: tuple[str, ...], named: str
+) -> None:
+    params = [SmartParam(n, (f"客户{i}", "x" * 20)) for i, n in enumerate(NUMBERS)]
+    params[57] = SmartParam(mobile, values)
+    with pytest.raises(BadRequest) as caught:
+        smart_body("t", CHANNEL, DEMO_SMART_TPL_ID, params, 3)
+    assert named in str(caught.value)
+    if mobile == NUMBERS[57]:
+        assert "138****0057" in str(caught.value)
+
+
+def test_a_full_call_at_every_limit_is_built_as_given() -> None:
+    """19 values of 20 characters, a NUL and non-ASCII text, no values at all, a dync map: all allowed."""
+    edge = ("\x00" + "y" * 19, *("价" * 20 for _ in range(18)))
+    dync = SmartParam(NUMBERS[2], ("a",), {"v": "1"})
+    params = [SmartParam(NUMBERS[0], edge), SmartParam(NUMBERS[1]), dync]
+    items = smart_body("t", CHANNEL, DEMO_SMART_TPL_ID, params, 3)["resolve_task"]["params"]  # type: ignore[index]
+    assert items == [
+        {"cust_flag": NUMBERS[0], "sms_params": edge},
+        {"cust_flag": NUMBERS[1], "sms_params": ()},
+        {"cust_flag": NUMBERS[2], "sms_params": ("a",), "dync_params": {"v": "1"}},
+    ]
 
 
 # -- logs ----------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import typer
 
 from engine.cli.app import app
 from engine.cli.common import console, fail, required_redis_url, run, settings, setup_logging
+from engine.gc_tuning import tune_for_service
 from engine.provider.http import ProviderHttp
 from engine.provider.koomessage import KooMessageClient
 from engine.receipts.register import register_callbacks, sms_urls
@@ -41,6 +42,7 @@ def receipts(
         redis = aioredis.Redis.from_url(url)
         try:
             async with serve(cfg, redis, host, port) as where:
+                tune_for_service()
                 console.print(
                     f"receipts service listening on {where}/receipts/<token>/<kind>", highlight=False
                 )

@@ -20,6 +20,7 @@ from engine.cli.app import app
 from engine.cli.common import console, fail, queue, required_redis_url, run, settings, setup_logging
 from engine.cli.view import render_report, watch
 from engine.errors import StateLost
+from engine.gc_tuning import tune_for_service
 from engine.records import CampaignState
 from engine.redis_server import redis_url_or_private
 
@@ -47,6 +48,7 @@ def worker(
 
     async def go() -> None:
         w = build_worker(cfg, url, burst=burst)  # built inside the loop it runs on
+        tune_for_service()
         try:
             await w.async_run()
         except asyncio.CancelledError:

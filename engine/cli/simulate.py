@@ -14,6 +14,7 @@ import typer
 from engine.cli.app import app
 from engine.cli.common import run
 from engine.errors import ConfigError
+from engine.gc_tuning import tune_for_service
 from engine.simulator.config import SimConfig
 from engine.simulator.testing import run_simulator
 
@@ -54,6 +55,7 @@ async def _serve(config: SimConfig, host: str, port: int, access_log: bool) -> N
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with run_simulator(config, host, port, access_log=access_log) as sim:
+        tune_for_service()
         typer.echo(
             f"KooMessage + Message&SMS simulator listening on {sim.url} (admin: {sim.url}/_simulator/)"
         )

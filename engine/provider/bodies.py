@@ -37,6 +37,7 @@ from engine.provider.shaping import (
     check_required,
     check_sms_params,
     check_tpl_id,
+    smart_params_fit,
 )
 
 _ALNUM: Final = re.compile(r"[A-Za-z0-9]+")
@@ -62,13 +63,12 @@ def smart_body(
     check_range(expiration_days, limits.INDIVIDUAL_EXPIRATION_DAYS, "expiration_time")
     check_channel_number(channel.channel_number, "channel_number")
     check_required(channel.signature, "sms_sign", limits.KM_SIGN_EMPTY)
-    checked: set[tuple[str, ...]] = set()
     resolve_task = {
         "tpl_id": tpl_id,
         "resolve_times": 1,
         "aim_code_type": "individual",
         "expiration_time": expiration_days,
-        "params": [smart_item(param, checked) for param in params],
+        "params": smart_items(params),
     }
     sms_channel = {
         "channel_number": channel.channel_number,
@@ -79,22 +79,22 @@ def smart_body(
     return {"task_name": task_name, "sms_channel": sms_channel, "resolve_task": resolve_task}
 
 
-def smart_item(param: SmartParam, checked: set[tuple[str, ...]]) -> dict[str, object]:
-    """One ``resolve_task.params`` entry of a smart send.
+def smart_items(params: Sequence[SmartParam]) -> list[dict[str, object]]:
+    """The ``resolve_task.params`` entries of a smart send, checked for the whole call at once.
 
-    ``checked`` holds the ``sms_params`` tuples already validated in this call: campaigns mostly repeat
-    the same values, so each distinct tuple is checked once.
+    Only when the call holds a bad value are the recipients checked one by one, to name the first
+    offender in the error.
     """
-    check_len(param.mobile, limits.CUST_FLAG_MAX, "cust_flag", low=1)
-    if param.sms_params not in checked:
-        check_sms_params(param.sms_params, param.mobile)
-        checked.add(param.sms_params)
-    item: dict[str, object] = {"cust_flag": param.mobile, "sms_params": param.sms_params}
-    if param.dync_params:
-        item["dync_params"] = (
-            param.dync_params if type(param.dync_params) is dict else dict(param.dync_params)
-        )
-    return item
+    if not smart_params_fit([p.mobile for p in params], [p.sms_params for p in params]):
+        for param in params:
+            check_len(param.mobile, limits.CUST_FLAG_MAX, "cust_flag", low=1)
+            check_sms_params(param.sms_params, param.mobile)
+    items: list[dict[str, object]] = [{"cust_flag": p.mobile, "sms_params": p.sms_params} for p in params]
+    for item, param in zip(items, params, strict=True):
+        if param.dync_params:
+            dync = param.dync_params
+            item["dync_params"] = dync if type(dync) is dict else dict(dync)
+    return items
 
 
 def smart_answer(data: Json, params: Sequence[SmartParam]) -> SendResult:

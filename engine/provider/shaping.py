@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence, Sized
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from engine.errors import Ambiguous, BadRequest, TooManyNumbers
@@ -125,6 +125,23 @@ def check_sms_params(values: Sequence[str], mobile: str) -> None:
                 f"an sms_param of {mask(mobile)} is empty, longer than {limits.SMS_PARAM_MAX_LEN} "
                 f"or contains one of {''.join(sorted(limits.SMS_PARAM_FORBIDDEN))}"
             )
+
+
+def smart_params_fit(mobiles: Sequence[str], rows: Sequence[Sequence[str]]) -> bool:
+    """Whether every ``cust_flag`` and every row of ``sms_params`` of a smart send passes ``check_len`` and
+    :func:`check_sms_params`: a few passes over the call's values instead of two checks per recipient,
+    since this runs for every smart message sent. On False, check recipient by recipient to name one."""
+    flags = list(map(len, mobiles))
+    if flags and not (min(flags) >= 1 and max(flags) <= limits.CUST_FLAG_MAX):
+        return False
+    if rows and max(map(len, rows)) > limits.SMS_PARAMS_MAX:
+        return False
+    values = list(chain.from_iterable(rows))
+    if not values:
+        return True
+    lengths = list(map(len, values))
+    fit = min(lengths) >= 1 and max(lengths) <= limits.SMS_PARAM_MAX_LEN
+    return fit and not _FORBIDDEN.search("\x00".join(values))  # NUL is allowed and in no forbidden set
 
 
 def check_sms_batch(to: Sequence[str], template_params: Sequence[str], max_to: int) -> None:
