@@ -51,7 +51,7 @@ async def plan(
         rates=rates,
         prices=ctx.settings.prices,
         texts=_texts(spec, preflight),
-        recheck=check_capability and ctx.resolver.ttl <= 0,
+        recheck=check_capability and ctx.resolver.cache.ttl <= 0,
         checked_calls=checked,
         notes=[*notes, *(preflight.warnings if preflight else ())],
         errors=preflight.errors if preflight else (),

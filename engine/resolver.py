@@ -7,13 +7,12 @@ resumed or taken over sends to exactly the same split of smart and fallback numb
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 import redis.asyncio as aioredis
 
 from engine import keys
+from engine.capability_cache import CapabilityCache
 from engine.provider.koomessage import KooMessageClient
 from engine.provider.limits import CAPABILITY_MAX_MOBILES
 from engine.ratelimit import RateLimiter
@@ -27,7 +26,6 @@ REMEMBER_AFTER = 2500
 # Capability checks of one batch in flight at once (the channel's shared in-flight cap bounds the total):
 # one after another, a 5000-number batch spends 50 round trips resolving before its first send.
 CHECKS_IN_PARALLEL = 8
-UNKNOWN = "."  # lua/cap_cache.lua's answer for a number it has no fresh verdict for
 
 
 class Resolver:
@@ -47,7 +45,7 @@ class Resolver:
         self.client = client
         self.limiter = limiter
         self.policy = policy
-        self.ttl = cache_ttl_hours * 3600
+        self.cache = CapabilityCache(redis, cache_ttl_hours * 3600)
 
     async def verdicts(
         self,
@@ -82,7 +80,7 @@ class Resolver:
         """Verdicts from the shared cache and, with ``check``, from the provider for the rest (≤100 per
         call, remembered in the cache). Numbers the provider did not answer for are absent; nothing is
         frozen, so ``koodispatch plan`` can use it without touching a campaign."""
-        known = await self._cached(numbers)
+        known = await self.cache.get(numbers)
         if not check:
             return known
         unknown = [n for n in numbers if n not in known]
@@ -97,7 +95,7 @@ class Resolver:
             fresh.update(found)
             if len(fresh) >= REMEMBER_AFTER:
                 full, fresh = fresh, {}  # swapped before the await: no other check writes into it
-                await self._remember(full)
+                await self.cache.put(full)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -105,7 +103,7 @@ class Resolver:
                     group.create_task(one(unknown[start : start + CAPABILITY_MAX_MOBILES]))
         except BaseExceptionGroup as failed:  # a halt or outage surfaces as itself
             raise failed.exceptions[0] from None
-        await self._remember(fresh)
+        await self.cache.put(fresh)
         return known
 
     async def _check(
@@ -123,19 +121,3 @@ class Resolver:
         found = dict.fromkeys(result.supported, Verdict.CAPABLE.value)
         found.update(dict.fromkeys(result.unsupported, Verdict.NOT_CAPABLE.value))
         return found
-
-    async def _cached(self, numbers: Sequence[str]) -> dict[str, str]:
-        if self.ttl <= 0 or not numbers:
-            return {}
-        found: bytes = await self._cache("get", numbers)
-        return {n: v for n, v in zip(numbers, found.decode(), strict=True) if v != UNKNOWN}
-
-    async def _remember(self, found: dict[str, str]) -> None:
-        if self.ttl <= 0 or not found:
-            return
-        await self._cache("put", list(found), "".join(found.values()))
-
-    async def _cache(self, op: str, numbers: Sequence[str], *args: str) -> Any:
-        """Run lua/cap_cache.lua: a batch's numbers go as one string, not one field each."""
-        head: list[str | float] = [op, keys.CAP_CACHE, ",".join(numbers), int(time.time()), self.ttl]
-        return await self.scripts.cap_cache(args=[*head, *args])

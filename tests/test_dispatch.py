@@ -17,6 +17,7 @@ from arq.jobs import Job
 from engine import campaigns, keys, planner
 from engine.batches import load_batch
 from engine.campaign import CampaignSpec
+from engine.capability_cache import CapabilityCache
 from engine.context import EngineContext
 from engine.dispatch import BatchRun, dispatch_batch
 from engine.progress import open_chunks
@@ -126,7 +127,7 @@ async def test_cached_verdicts_expire_and_unknown_numbers_are_left_out(
 ) -> None:
     """The cache answers only for numbers it has a verdict younger than ``cache_ttl_hours`` for."""
     fresh, yesterday, stale, unknown = "13800000001", "13800000002", "13900000064", "13700000128"
-    ttl = engine.resolver.ttl
+    ttl = engine.resolver.cache.ttl
     assert ttl == 24 * 3600
     now = int(time.time())
     for number, verdict, at in (
@@ -134,7 +135,7 @@ async def test_cached_verdicts_expire_and_unknown_numbers_are_left_out(
         (yesterday, "n", now - 23 * 3600),
         (stale, "n", now - 25 * 3600),
     ):
-        await engine.scripts.cap_cache(args=["put", keys.CAP_CACHE, number, at, ttl, verdict])
+        await CapabilityCache(arq_redis, ttl, clock=lambda at=at: at).put({number: verdict})
 
     async def no_halt() -> None:
         return None
@@ -144,6 +145,18 @@ async def test_cached_verdicts_expire_and_unknown_numbers_are_left_out(
     day_keys = [k async for k in arq_redis.scan_iter(match=f"{keys.CAP_CACHE}*")]
     lifetimes = [await arq_redis.ttl(k) for k in day_keys]
     assert lifetimes and all(0 < t <= 2 * 24 * 3600 for t in lifetimes), "every day's verdicts expire"
+
+
+async def test_the_capability_cache_survives_its_connection_being_dropped(arq_redis: ArqRedis) -> None:
+    """The cache sends its own packed commands on pooled connections: one Redis closed is replaced."""
+    cache = CapabilityCache(arq_redis, 3600)
+    await cache.put({"13800000001": "c", "13800000002": "n"})
+    killed = await arq_redis.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no")
+    assert killed >= 1
+    assert await cache.get(["13800000003", "13800000002", "13800000001"]) == {
+        "13800000001": "c",
+        "13800000002": "n",
+    }
 
 
 async def test_finished_batch_is_never_sent_again(

@@ -1,0 +1,92 @@
+"""The cross-campaign capability cache: number -> "<verdict><unix time>", one Redis hash per UTC day.
+
+A day's hash expires once no verdict in it can be trusted any more, so the cache holds at most a TTL's
+worth of numbers instead of every number ever checked. Lookups go newest day first; only the numbers
+still unknown are looked up in the day before.
+
+Every number of a batch is looked up and every fresh verdict written, and Redis, which all workers share,
+pays for it. Done in Lua, moving one field per number between Lua and Redis cost Redis ~3 µs per number,
+three quarters of the engine's script time; plain HMGET / HSET cost it less than half of that. The
+commands carry thousands of arguments, which redis-py's asyncio packer encodes one by one in Python;
+hiredis packs them in C instead.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+
+import hiredis
+import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection
+
+from engine import keys
+
+DAY: Final = 86400
+
+
+class CapabilityCache:
+    """Verdict characters (``engine.records.Verdict`` values) by number, trusted for ``ttl`` seconds."""
+
+    def __init__(self, redis: aioredis.Redis, ttl: float, clock: Callable[[], float] = time.time) -> None:
+        self.redis = redis
+        self.ttl = ttl
+        self.clock = clock
+
+    async def get(self, numbers: Sequence[str]) -> dict[str, str]:
+        """The verdicts younger than the TTL of ``numbers``; numbers without one are left out."""
+        if self.ttl <= 0 or not numbers:
+            return {}
+        now = int(self.clock())
+        oldest = now - self.ttl
+        found: dict[str, str] = {}
+        missing, day = list(numbers), now // DAY
+        while missing and (day + 1) * DAY > oldest:
+            [values] = await self._send(("HMGET", keys.CAP_CACHE + str(day), *missing))
+            still: list[str] = []
+            for number, value in zip(missing, values, strict=True):
+                if value is not None and int(value[1:]) >= oldest:
+                    found[number] = chr(value[0])
+                else:
+                    still.append(number)
+            missing, day = still, day - 1
+        return found
+
+    async def put(self, verdicts: Mapping[str, str]) -> None:
+        """Remember ``verdicts`` (number -> verdict character) as of now, in today's hash."""
+        if self.ttl <= 0 or not verdicts:
+            return
+        now = int(self.clock())
+        day = now // DAY
+        key = keys.CAP_CACHE + str(day)
+        stamp = str(now)
+        fields = [part for number, verdict in verdicts.items() for part in (number, verdict + stamp)]
+        await self._send(("HSET", key, *fields), ("EXPIREAT", key, math.ceil((day + 1) * DAY + self.ttl)))
+
+    async def _send(self, *commands: tuple[str | int, ...]) -> list[Any]:
+        """Run ``commands`` as one pipeline, packed by hiredis, on a pooled connection.
+
+        Retried and disconnected on failure as redis-py does for its own commands (the client's ``Retry``:
+        a Redis restart is ridden out); HMGET, HSET and EXPIREAT may run twice.
+        """
+        pool = self.redis.connection_pool
+        # hiredis' stub types its argument as a 1-tuple; it takes a command of any length
+        packed = b"".join(hiredis.pack_command(command) for command in commands)  # type: ignore[arg-type]
+        connection: Connection = await pool.get_connection()
+
+        async def run() -> list[Any]:
+            await connection.send_packed_command(packed)
+            return [await connection.read_response() for _ in commands]
+
+        async def drop(error: BaseException) -> None:  # as redis-py's own _disconnect_raise
+            await connection.disconnect()
+            if not isinstance(error, tuple(connection.retry_on_error or ())):
+                raise error
+
+        try:
+            result: list[Any] = await connection.retry.call_with_retry(run, drop)
+            return result
+        finally:
+            await pool.release(connection)
