@@ -7,8 +7,7 @@ still unknown are looked up in the day before.
 Every number of a batch is looked up and every fresh verdict written, and Redis, which all workers share,
 pays for it. Done in Lua, moving one field per number between Lua and Redis cost Redis ~3 µs per number,
 three quarters of the engine's script time; plain HMGET / HSET cost it less than half of that. The
-commands carry thousands of arguments, which redis-py's asyncio packer encodes one by one in Python;
-hiredis packs them in C instead.
+commands carry thousands of arguments: they are packed by hiredis (``engine/packed.py``).
 """
 
 from __future__ import annotations
@@ -18,11 +17,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-import hiredis
 import redis.asyncio as aioredis
-from redis.asyncio.connection import Connection
 
 from engine import keys
+from engine.packed import Command, send_packed
 
 DAY: Final = 86400
 
@@ -44,7 +42,7 @@ class CapabilityCache:
         found: dict[str, str] = {}
         missing, day = list(numbers), now // DAY
         while missing and (day + 1) * DAY > oldest:
-            [values] = await self._send(("HMGET", keys.CAP_CACHE + str(day), *missing))
+            [values] = await _sent(self.redis, ("HMGET", keys.CAP_CACHE + str(day), *missing))
             still: list[str] = []
             for number, value in zip(missing, values, strict=True):
                 if value is not None and int(value[1:]) >= oldest:
@@ -63,30 +61,16 @@ class CapabilityCache:
         key = keys.CAP_CACHE + str(day)
         stamp = str(now)
         fields = [part for number, verdict in verdicts.items() for part in (number, verdict + stamp)]
-        await self._send(("HSET", key, *fields), ("EXPIREAT", key, math.ceil((day + 1) * DAY + self.ttl)))
+        await _sent(
+            self.redis, ("HSET", key, *fields), ("EXPIREAT", key, math.ceil((day + 1) * DAY + self.ttl))
+        )
 
-    async def _send(self, *commands: tuple[str | int, ...]) -> list[Any]:
-        """Run ``commands`` as one pipeline, packed by hiredis, on a pooled connection.
 
-        Retried and disconnected on failure as redis-py does for its own commands (the client's ``Retry``:
-        a Redis restart is ridden out); HMGET, HSET and EXPIREAT may run twice.
-        """
-        pool = self.redis.connection_pool
-        # hiredis' stub types its argument as a 1-tuple; it takes a command of any length
-        packed = b"".join(hiredis.pack_command(command) for command in commands)  # type: ignore[arg-type]
-        connection: Connection = await pool.get_connection()
-
-        async def run() -> list[Any]:
-            await connection.send_packed_command(packed)
-            return [await connection.read_response() for _ in commands]
-
-        async def drop(error: BaseException) -> None:  # as redis-py's own _disconnect_raise
-            await connection.disconnect()
-            if not isinstance(error, tuple(connection.retry_on_error or ())):
-                raise error
-
-        try:
-            result: list[Any] = await connection.retry.call_with_retry(run, drop)
-            return result
-        finally:
-            await pool.release(connection)
+async def _sent(redis: aioredis.Redis, *commands: Command) -> list[Any]:
+    """The replies of ``commands`` sent packed in C (they carry thousands of arguments); raises an error
+    reply."""
+    replies = await send_packed(redis, commands)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
