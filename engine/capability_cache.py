@@ -15,12 +15,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 import redis.asyncio as aioredis
 
 from engine import keys
-from engine.packed import Command, send_packed
+from engine.packed import send_packed
 
 DAY: Final = 86400
 
@@ -42,7 +42,7 @@ class CapabilityCache:
         found: dict[str, str] = {}
         missing, day = list(numbers), now // DAY
         while missing and (day + 1) * DAY > oldest:
-            [values] = await _sent(self.redis, ("HMGET", keys.CAP_CACHE + str(day), *missing))
+            [values] = await send_packed(self.redis, ("HMGET", keys.CAP_CACHE + str(day), *missing))
             still: list[str] = []
             for number, value in zip(missing, values, strict=True):
                 if value is not None and int(value[1:]) >= oldest:
@@ -61,16 +61,5 @@ class CapabilityCache:
         key = keys.CAP_CACHE + str(day)
         stamp = str(now)
         fields = [part for number, verdict in verdicts.items() for part in (number, verdict + stamp)]
-        await _sent(
-            self.redis, ("HSET", key, *fields), ("EXPIREAT", key, math.ceil((day + 1) * DAY + self.ttl))
-        )
-
-
-async def _sent(redis: aioredis.Redis, *commands: Command) -> list[Any]:
-    """The replies of ``commands`` sent packed in C (they carry thousands of arguments); raises an error
-    reply."""
-    replies = await send_packed(redis, commands)
-    for reply in replies:
-        if isinstance(reply, Exception):
-            raise reply
-    return replies
+        expires = math.ceil((day + 1) * DAY + self.ttl)
+        await send_packed(self.redis, ("HSET", key, *fields), ("EXPIREAT", key, expires))

@@ -6,7 +6,6 @@ every argument in Python, ~0.7 µs each; hiredis packs them in C, as redis-py's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import hiredis
@@ -18,9 +17,9 @@ Arg = str | bytes | int | float
 Command = tuple[Arg, ...]
 
 
-async def send_packed(redis: aioredis.Redis, commands: Sequence[Command]) -> list[Any]:
-    """The replies to ``commands``, in order; an error reply is returned as its exception (a script's
-    NoScriptError among them), as ``Pipeline.execute(raise_on_error=False)`` returns it.
+async def send_packed(redis: aioredis.Redis, *commands: Command) -> list[Any]:
+    """The replies to ``commands``, in order. An error reply is raised once every reply is read, so the
+    connection goes back to the pool clean.
 
     A dropped connection is disconnected and the whole pipeline sent again under the client's ``Retry``,
     as redis-py does for its own commands: the engine's writes are idempotent (``engine/queue.py``).
@@ -47,6 +46,9 @@ async def send_packed(redis: aioredis.Redis, commands: Sequence[Command]) -> lis
 
     try:
         replies: list[Any] = await connection.retry.call_with_retry(run, drop)
-        return replies
     finally:
         await pool.release(connection)
+    for reply in replies:
+        if isinstance(reply, ResponseError):
+            raise reply
+    return replies

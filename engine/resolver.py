@@ -20,8 +20,8 @@ from engine.records import Verdict
 from engine.retry import RetryPolicy, call_with_retry
 from engine.scripts import Scripts
 
-# Verdicts written to the cache together (one HSET per shard per write, instead of ~50 per 100-number
-# check); a crash loses at most this many verdicts, which are then checked again.
+# Verdicts written to the cache together (one HSET per write instead of one per 100-number check); a crash
+# loses at most this many verdicts, which are then checked again.
 REMEMBER_AFTER = 2500
 # Capability checks of one batch in flight at once (the channel's shared in-flight cap bounds the total):
 # one after another, a 5000-number batch spends 50 round trips resolving before its first send.

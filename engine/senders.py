@@ -65,7 +65,7 @@ class SmartSender:
         """One SmartParam per recipient, gathered column by column (this runs for every message sent)."""
         smart = self.spec.smart
         at = chunk.indices
-        mobiles = [batch.numbers[i] for i in at]
+        mobiles = chunk.numbers(batch)
         columns = [[values[i] for i in at] for values in (batch.params[c] for c in smart.sms_params)]
         rows: list[tuple[str, ...]] = list(zip(*columns, strict=True)) if columns else [()] * len(at)
         if not smart.dync_params:

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from arq.connections import ArqRedis
 from arq.jobs import Job
+from redis.exceptions import ResponseError
 
 from engine import campaigns, keys, planner
 from engine.batches import load_batch
@@ -20,6 +21,7 @@ from engine.campaign import CampaignSpec
 from engine.capability_cache import CapabilityCache
 from engine.context import EngineContext
 from engine.dispatch import BatchRun, dispatch_batch
+from engine.packed import send_packed
 from engine.progress import open_chunks
 from engine.provider.models import SendResult
 from engine.records import ChunkRecord, ChunkState
@@ -157,6 +159,16 @@ async def test_the_capability_cache_survives_its_connection_being_dropped(arq_re
         "13800000001": "c",
         "13800000002": "n",
     }
+
+
+async def test_an_error_reply_in_a_packed_pipeline_is_raised_after_every_reply_is_read(
+    arq_redis: ArqRedis,
+) -> None:
+    await arq_redis.set("plain", "x")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await send_packed(arq_redis, ("HSET", "plain", "a", "1"), ("SET", "after", "y"))
+    assert await arq_redis.get("after") == b"y"  # the command behind the error ran
+    assert await send_packed(arq_redis, ("GET", "after")) == [b"y"]  # and its reply did not linger
 
 
 async def test_finished_batch_is_never_sent_again(
