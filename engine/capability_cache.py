@@ -41,14 +41,22 @@ class CapabilityCache:
         oldest = now - self.ttl
         found: dict[str, str] = {}
         missing, day = list(numbers), now // DAY
-        while missing and (day + 1) * DAY > oldest:
-            [values] = await send_packed(self.redis, ("HMGET", keys.CAP_CACHE + str(day), *missing))
+        while missing:
+            # whether the day before may hold a verdict young enough: if so, ask whether its hash exists
+            # in the same round trip, and skip a lookup of thousands of numbers in a day that has none
+            earlier = day * DAY > oldest
+            lookup = ("HMGET", keys.CAP_CACHE + str(day), *missing)
+            values, *exists = await send_packed(
+                self.redis, lookup, *([("EXISTS", keys.CAP_CACHE + str(day - 1))] if earlier else [])
+            )
             still: list[str] = []
             for number, value in zip(missing, values, strict=True):
                 if value is not None and int(value[1:]) >= oldest:
                     found[number] = chr(value[0])
                 else:
                     still.append(number)
+            if not (exists and exists[0]):
+                break
             missing, day = still, day - 1
         return found
 

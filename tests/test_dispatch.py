@@ -18,7 +18,7 @@ from redis.exceptions import ResponseError
 from engine import campaigns, keys, planner
 from engine.batches import load_batch
 from engine.campaign import CampaignSpec
-from engine.capability_cache import CapabilityCache
+from engine.capability_cache import DAY, CapabilityCache
 from engine.context import EngineContext
 from engine.dispatch import BatchRun, dispatch_batch
 from engine.packed import send_packed
@@ -147,6 +147,25 @@ async def test_cached_verdicts_expire_and_unknown_numbers_are_left_out(
     day_keys = [k async for k in arq_redis.scan_iter(match=f"{keys.CAP_CACHE}*")]
     lifetimes = [await arq_redis.ttl(k) for k in day_keys]
     assert lifetimes and all(0 < t <= 2 * 24 * 3600 for t in lifetimes), "every day's verdicts expire"
+
+
+async def test_the_cache_looks_in_the_day_before_only_for_verdicts_it_may_hold(arq_redis: ArqRedis) -> None:
+    """Lookups go back a day while the TTL reaches into it and that day's hash exists: a verdict from
+    yesterday evening is found this morning, with or without a hash for today."""
+    day = int(time.time()) // DAY * DAY  # today's UTC midnight: the hashes expire after real time
+    evening, early, morning = day - 4 * 3600, day + 5 * 3600, day + 6 * 3600
+
+    def at(moment: int) -> CapabilityCache:
+        return CapabilityCache(arq_redis, 24 * 3600, clock=lambda: moment)
+
+    await at(evening).put({"13800000001": "c"})
+    assert await at(morning).get(["13800000001", "13800000002"]) == {"13800000001": "c"}  # no hash today
+    await at(early).put({"13800000002": "n"})
+    assert await at(morning).get(["13800000003", "13800000002", "13800000001"]) == {
+        "13800000001": "c",
+        "13800000002": "n",
+    }
+    assert await at(day + 3 * DAY).get(["13800000001", "13800000002"]) == {}  # out of the TTL
 
 
 async def test_the_capability_cache_survives_its_connection_being_dropped(arq_redis: ArqRedis) -> None:

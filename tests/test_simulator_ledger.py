@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.simulator import RunningSimulator, SimulatorThread
+from engine.simulator.ledger import Ledger
 from engine.simulator.testing import SignedClient, smart_send_body
 
 CAPABILITY = "/v1/aim/mobile-capabilities/check"
@@ -116,3 +117,14 @@ def test_thread_helpers(simulator_thread: SimulatorThread) -> None:
     assert simulator_thread.ledger()["smart"]["accepted"] == 0
     simulator_thread.reset()
     assert simulator_thread.url.startswith("http://127.0.0.1:")
+
+
+def test_counts_per_number_follow_every_call_recorded() -> None:
+    """Counts are made from the recorded calls when asked for: one asked for between two calls must
+    not be served stale afterwards."""
+    ledger = Ledger()
+    ledger.record("smart", ["13600000001", "13600000002"], {"task_id": "a"})
+    assert ledger.count("smart", "13600000001") == 1
+    ledger.record("smart", ["13600000001"], {"task_id": "b"})
+    assert ledger.count("smart", "13600000001") == 2 and ledger.count("smart", "13600000002") == 1
+    assert ledger.snapshot()["smart"] == {"accepted": 3, "unique": 2, "duplicates": 1}

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from engine.simulator import RunningSimulator
+from engine.simulator.capability import mobile_digest
 from engine.simulator.config import RateConfig
 from engine.simulator.ratelimit import RateLimiter as SimRateLimiter
 from engine.simulator.testing import SignedClient, smart_send_body
@@ -266,6 +267,29 @@ async def test_per_item_failures_are_data_not_errors(
     everyone_bad = patched(SEND[1], "resolve_task.params", [{"cust_flag": "abc"}])
     reply = await sim_client.call("POST", SEND[0], json=everyone_bad)
     assert (reply.status, reply.body["task_state"], reply.body["send_count"]) == (200, "Failed", 0)
+
+
+async def test_a_number_gets_one_verdict_in_every_spelling_and_hashed(sim_client: SignedClient) -> None:
+    """The capability check's verdict is a function of the number: plain, in another spelling or sent as
+    its SHA-1 digest (encryption_alg=SHA1), the same numbers come back capable; the lists partition the
+    input in its order, the unusable entries among the unsupported."""
+    plain = numbers(98, start=5000)  # + 2 unusable entries = the 100 a check takes
+    spelled = [("+86", "0086", "86", "")[i % 4] + n for i, n in enumerate(plain)]
+
+    async def check(mobiles: list[str], algorithm: str = "NONE") -> tuple[list[str], list[str]]:
+        body = {"mobiles": mobiles, "tpl_id": "100000001", "encryption_alg": algorithm}
+        reply = await sim_client.call("POST", CAPABILITY[0], json=body)
+        assert reply.status == 200, reply.body
+        return reply.body["supported_mobiles"], reply.body["unsupported_mobiles"]
+
+    supported, unsupported = await check([*plain, "12345", "1390000000x"])
+    assert 0 < len(supported) < len(plain)  # the share splits them: a verdict that is always one fails here
+    assert unsupported[-2:] == ["12345", "1390000000x"]
+    assert supported + unsupported[:-2] == sorted(plain, key=lambda n: (n not in supported, plain.index(n)))
+    again = await check(spelled)
+    assert again[0] == [s for s, n in zip(spelled, plain, strict=True) if n in supported]
+    hashed = await check([mobile_digest(n) for n in plain], "SHA1")
+    assert hashed[0] == [mobile_digest(n) for n in supported]
 
 
 @pytest.mark.parametrize("numbers", [1501, 1507, 2999, 4999])

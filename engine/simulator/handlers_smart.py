@@ -9,7 +9,7 @@ from aiohttp import web
 
 from engine.provider import limits
 from engine.simulator import validate as v
-from engine.simulator.capability import is_capable, is_capable_digest, normalize_mobile
+from engine.simulator.capability import is_capable_digest, normalize_mobile, split_capable
 from engine.simulator.reports import schedule_smart
 from engine.simulator.state import STATE, SimState
 from engine.simulator.store import DEFAULT_LINK_DOMAIN, ResolveTask, SmartTask, aim_code
@@ -21,7 +21,7 @@ _SCHEMES = ("http://", "https://")
 
 
 async def check_mobile_capability(request: web.Request) -> web.Response:
-    """``POST /v1/aim/mobile-capabilities/check``: split numbers by :func:`is_capable`.
+    """``POST /v1/aim/mobile-capabilities/check``: split numbers by :func:`split_capable`.
 
     Anything that is not a mainland mobile (or a well-formed SHA-1 digest) lands in unsupported_mobiles,
     so the two lists always partition the input.
@@ -39,12 +39,14 @@ async def check_mobile_capability(request: web.Request) -> web.Response:
     if algorithm not in ("NONE", "SHA1"):
         bad(limits.KM_INVALID_PARAMETER, "encryption_alg must be NONE or SHA1")
     state.admit("capability", len(mobiles))
-    verdict = is_capable_digest if algorithm == "SHA1" else is_capable
     share = state.config.capable_share
-    supported: list[str] = []
-    unsupported: list[str] = []
-    for mobile in mobiles:
-        (supported if verdict(mobile, share) else unsupported).append(mobile)
+    if algorithm == "SHA1":
+        supported: list[str] = []
+        unsupported: list[str] = []
+        for mobile in mobiles:
+            (supported if is_capable_digest(mobile, share) else unsupported).append(mobile)
+    else:
+        supported, unsupported = split_capable(mobiles, share)
     return json_response({"supported_mobiles": supported, "unsupported_mobiles": unsupported, "tpl_id": tpl})
 
 
