@@ -7,7 +7,8 @@ it is out wait for its answer and go together as the next one, and a script star
 at the end of its event-loop iteration, with the others started in it. The busier the worker, the more
 each round trip carries (six scripts on average in the end-to-end benchmark, where a pipeline per
 iteration carried under three); nothing waits for a timer. Each caller still gets its own result or
-error, and ordering is kept.
+error, and ordering is kept. Pipelines are packed by hiredis (``engine/packed.py``): redis-py's asyncio
+pipeline cost ~200 µs of CPU for six scripts, this ~90.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-Arg = str | bytes | int | float
+from engine.packed import Arg, send_packed
 
 
 @dataclass(slots=True)
@@ -83,11 +84,8 @@ class Coalescer:
                 return [await only.script(keys=only.keys, args=only.args)]
             except Exception as exc:
                 return [exc]
-        pipe = self.redis.pipeline(transaction=False)
-        for call in calls:
-            pipe.execute_command("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
-        results: list[Any] = await pipe.execute(raise_on_error=False)
-        return results
+        commands = [("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args) for call in calls]
+        return await send_packed(self.redis, *commands, raise_on_error=False)
 
 
 def _settle(future: asyncio.Future[Any], result: Any) -> None:

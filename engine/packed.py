@@ -1,11 +1,15 @@
-"""Commands packed by hiredis and sent as one pipeline on a pooled connection of a redis-py client.
+"""Commands packed outside redis-py and sent as one pipeline on a pooled connection of a redis-py client.
 
-For commands with thousands of arguments (``engine/capability_cache.py``): redis-py's asyncio client packs
-every argument in Python, ~0.7 µs each; hiredis packs them in C, as redis-py's own synchronous client does.
+redis-py's asyncio client packs every argument in Python, ~0.7 µs each, and its pipelines add their own
+bookkeeping per command. hiredis packs in C, as redis-py's own synchronous client does: the coalesced
+journal and budget scripts (``engine/coalesce.py``) go out that way. The capability cache
+(``engine/capability_cache.py``) sends thousands of arguments of one length per command (numbers, stamped
+verdicts); :func:`pack_command` packs those with one ``str.join``, ten times faster than hiredis.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import hiredis
@@ -17,15 +21,37 @@ Arg = str | bytes | int | float
 Command = tuple[Arg, ...]
 
 
-async def send_packed(redis: aioredis.Redis, *commands: Command) -> list[Any]:
-    """The replies to ``commands``, in order. An error reply is raised once every reply is read, so the
-    connection goes back to the pool clean.
+def pack_command(head: Sequence[str], tail: Sequence[str]) -> bytes:
+    """``(*head, *tail)`` in Redis' protocol. When the command is ASCII and every ``tail`` argument has one
+    length, as 11-digit numbers do, the tail is one ``str.join`` (~40 µs for 5,000 arguments against
+    hiredis' ~400); anything else is packed by hiredis."""
+    width = len(tail[0]) if tail else 0
+    if tail and min(map(len, tail)) == width == max(map(len, tail)):
+        sep = f"\r\n${width}\r\n"
+        lines = [f"*{len(head) + len(tail)}", *(f"${len(arg)}\r\n{arg}" for arg in head), ""]
+        text = "\r\n".join(lines) + f"${width}\r\n{sep.join(tail)}\r\n"
+        if text.isascii():  # then characters are bytes, and every length above is right
+            return text.encode()
+    return _pack((*head, *tail))
+
+
+def _pack(command: Command) -> bytes:
+    # hiredis' stub types its argument as a 1-tuple; it takes a command of any length
+    packed: bytes = hiredis.pack_command(command)  # type: ignore[arg-type]
+    return packed
+
+
+async def send_packed(
+    redis: aioredis.Redis, *commands: Command | bytes, raise_on_error: bool = True
+) -> list[Any]:
+    """The replies to ``commands`` (tuples, or bytes from :func:`pack_command`), in order. An error reply is
+    raised once every reply is read, so the connection goes back to the pool clean; without
+    ``raise_on_error`` it is returned in its place.
 
     A dropped connection is disconnected and the whole pipeline sent again under the client's ``Retry``,
     as redis-py does for its own commands: the engine's writes are idempotent (``engine/queue.py``).
     """
-    # hiredis' stub types its argument as a 1-tuple; it takes a command of any length
-    packed = b"".join(hiredis.pack_command(command) for command in commands)  # type: ignore[arg-type]
+    packed = b"".join(c if isinstance(c, bytes) else _pack(c) for c in commands)
     pool = redis.connection_pool
     connection: Connection = await pool.get_connection()
 
@@ -48,7 +74,7 @@ async def send_packed(redis: aioredis.Redis, *commands: Command) -> list[Any]:
         replies: list[Any] = await connection.retry.call_with_retry(run, drop)
     finally:
         await pool.release(connection)
-    for reply in replies:
+    for reply in replies if raise_on_error else ():
         if isinstance(reply, ResponseError):
             raise reply
     return replies

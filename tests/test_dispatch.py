@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import hiredis
 import polars as pl
 import pytest
 from arq.connections import ArqRedis
@@ -21,7 +22,7 @@ from engine.campaign import CampaignSpec
 from engine.capability_cache import DAY, CapabilityCache
 from engine.context import EngineContext
 from engine.dispatch import BatchRun, dispatch_batch
-from engine.packed import send_packed
+from engine.packed import pack_command, send_packed
 from engine.progress import open_chunks
 from engine.provider.models import SendResult
 from engine.records import ChunkRecord, ChunkState
@@ -188,6 +189,28 @@ async def test_an_error_reply_in_a_packed_pipeline_is_raised_after_every_reply_i
         await send_packed(arq_redis, ("HSET", "plain", "a", "1"), ("SET", "after", "y"))
     assert await arq_redis.get("after") == b"y"  # the command behind the error ran
     assert await send_packed(arq_redis, ("GET", "after")) == [b"y"]  # and its reply did not linger
+
+
+@pytest.mark.parametrize(
+    ("head", "tail"),
+    [
+        (("HMGET", "kd:capcache:20422"), [str(13800000000 + 7 * i) for i in range(5000)]),  # the fast path
+        (("HSET", "k"), ["13800000001", "c1764489600", "13800000002", "n1764489600"]),
+        (("HMGET", "k"), ["1", "22", "333"]),  # lengths differ: hiredis
+        (("HMGET", "k"), ["é1", "ab"]),  # one length in characters, not in bytes: hiredis
+        (("HMGET", "ké"), ["ab", "cd"]),
+        (("HMGET", "k"), ["a\r\n$1", "b$*\r\n"]),
+        (("DEL", "k"), []),
+    ],
+)
+async def test_packed_commands_are_byte_for_byte_what_hiredis_packs(
+    arq_redis: ArqRedis, head: tuple[str, ...], tail: list[str]
+) -> None:
+    assert pack_command(head, tail) == hiredis.pack_command((*head, *tail))
+    await arq_redis.hset("k", mapping={"ab": "x", "a\r\n$1": "y"})
+    [reply] = await send_packed(arq_redis, pack_command(head, tail))  # and Redis reads it as one command
+    if head == ("HMGET", "k"):
+        assert reply == [{"ab": b"x", "a\r\n$1": b"y"}.get(field) for field in tail]
 
 
 async def test_finished_batch_is_never_sent_again(
