@@ -51,11 +51,14 @@ class CapabilityCache:
                 self.redis, lookup, *([("EXISTS", keys.CAP_CACHE + str(day - 1))] if earlier else [])
             )
             still: list[str] = []
-            for number, value in zip(missing, values, strict=True):
-                if value is not None and int(value[1:]) >= oldest:
-                    found[number] = chr(value[0])
-                else:
-                    still.append(number)
+            if values.count(None) == len(values):  # nothing known, a new campaign's usual case: no loop
+                still = missing
+            else:
+                for number, value in zip(missing, values, strict=True):
+                    if value is not None and int(value[1:]) >= oldest:
+                        found[number] = chr(value[0])
+                    else:
+                        still.append(number)
             if not (exists and exists[0]):
                 break
             missing, day = still, day - 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from itertools import repeat
 
 import redis.asyncio as aioredis
 
@@ -61,7 +62,7 @@ class Resolver:
             return bytes(frozen).decode()
         known = await self.classify(numbers, tpl_id, checkpoint)
         invalid = Verdict.INVALID.value  # unanswered numbers count as invalid
-        text = "".join([known.get(n, invalid) for n in numbers])
+        text = "".join(map(known.get, numbers, repeat(invalid)))
         tally = {v: text.count(v.value) for v in Verdict}
         frozen = await self.scripts.freeze_verdicts(
             keys=[keys.verdicts(cid, batch), keys.counters(cid)],

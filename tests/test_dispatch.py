@@ -25,7 +25,7 @@ from engine.dispatch import BatchRun, dispatch_batch
 from engine.packed import pack_command, send_packed
 from engine.progress import open_chunks
 from engine.provider.models import SendResult
-from engine.records import ChunkRecord, ChunkState
+from engine.records import ChunkRecord, ChunkState, Verdict
 from engine.report import build_report
 from engine.senders import Chunk, SmartSender
 from engine.settings import Settings, load_settings
@@ -189,6 +189,17 @@ async def test_an_error_reply_in_a_packed_pipeline_is_raised_after_every_reply_i
         await send_packed(arq_redis, ("HSET", "plain", "a", "1"), ("SET", "after", "y"))
     assert await arq_redis.get("after") == b"y"  # the command behind the error ran
     assert await send_packed(arq_redis, ("GET", "after")) == [b"y"]  # and its reply did not linger
+
+
+def test_verdict_positions_partition_a_frozen_verdict_string() -> None:
+    """Each number's index lands in exactly the list of its verdict, in order, as plain ints."""
+    frozen = "".join("cnx"[(i * 7) % 3] if i % 11 else "c" for i in range(5000))
+    found = {verdict: verdict.positions(frozen) for verdict in Verdict}
+    assert sorted(i for indices in found.values() for i in indices) == list(range(5000))
+    for verdict, indices in found.items():
+        assert indices == sorted(indices) and all(frozen[i] == verdict.value for i in indices)
+        assert all(type(i) is int for i in indices)
+    assert Verdict.CAPABLE.positions("") == []
 
 
 @pytest.mark.parametrize(
