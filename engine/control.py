@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 import redis.asyncio as aioredis
 
@@ -39,8 +41,10 @@ class StateView:
 
     Every provider call passes a checkpoint (several per call with retries); a short-lived per-process copy
     keeps that to a few Redis reads per second while pause and cancel still reach every worker within
-    ``ttl`` plus one call's latency. Only "running" is taken from the copy; any other state is read again
-    before it halts a batch. ``clock`` (aware datetimes) decides the send window; tests replace it.
+    ``ttl`` plus one call's latency. When the copy says "running" but is stale, the checkpoints that find it
+    so share one read in flight (dozens of calls of a busy worker find it stale at once). Only "running" is
+    taken from the copy or a shared read; any other state is read again, by the checkpoint itself, before it
+    halts a batch. ``clock`` (aware datetimes) decides the send window; tests replace it.
     """
 
     def __init__(
@@ -50,6 +54,7 @@ class StateView:
         self.ttl = ttl
         self.clock = clock
         self._seen: dict[str, tuple[float, CampaignState]] = {}
+        self._reading: dict[str, asyncio.Future[tuple[float, CampaignState]]] = {}
 
     async def checkpoint(self, cid: str, schedule: ScheduleSpec | None = None) -> None:
         """Raise Halt unless the campaign is running; called right before each provider call.
@@ -58,17 +63,41 @@ class StateView:
         """
         now = time.monotonic()
         seen = self._seen.get(cid)
-        # a halt is never taken from the copy: a job queued by a resume must not stop on the pause before it
         if seen is None or now - seen[0] > self.ttl or seen[1] is not CampaignState.RUNNING:
-            try:
-                seen = (now, await campaigns.state_of(self.redis, cid))
-            except StateError as gone:  # a checkpoint only runs inside a batch of a campaign that existed
-                raise StateLost(f"campaign {cid}: state vanished from Redis mid-batch; stopping") from gone
-            self._seen[cid] = seen
+            if seen is None or seen[1] is CampaignState.RUNNING:
+                seen = await self._shared_read(cid)
+            # a halt is never taken from the copy or another checkpoint's read: a job queued by a resume
+            # must not stop on the pause before it
+            if seen[1] is not CampaignState.RUNNING:
+                seen = await self._read(cid)
         if seen[1] is not CampaignState.RUNNING:
             raise Halt(cid, seen[1])
         if schedule is not None:
             self.check_window(cid, schedule)
+
+    async def _shared_read(self, cid: str) -> tuple[float, CampaignState]:
+        """The read of ``cid``'s state in flight, or a new one; shielded, so one caller's cancellation
+        does not fail the others."""
+        reading = self._reading.get(cid)
+        if reading is None:
+            reading = self._reading[cid] = asyncio.ensure_future(self._read(cid))
+            reading.add_done_callback(partial(self._read_done, cid))
+        return await asyncio.shield(reading)
+
+    def _read_done(self, cid: str, reading: asyncio.Future[tuple[float, CampaignState]]) -> None:
+        del self._reading[cid]
+        if not reading.cancelled():
+            reading.exception()  # retrieved here too: every caller may have been cancelled meanwhile
+
+    async def _read(self, cid: str) -> tuple[float, CampaignState]:
+        """Read the state from Redis now and keep it as the copy."""
+        started = time.monotonic()
+        try:
+            state = await campaigns.state_of(self.redis, cid)
+        except StateError as gone:  # a checkpoint only runs inside a batch of a campaign that existed
+            raise StateLost(f"campaign {cid}: state vanished from Redis mid-batch; stopping") from gone
+        self._seen[cid] = seen = (started, state)
+        return seen
 
     def check_window(self, cid: str, schedule: ScheduleSpec) -> None:
         """Raise WindowClosed outside the campaign's start time and send window."""

@@ -99,6 +99,32 @@ async def test_a_resumed_campaign_is_not_halted_by_the_pause_a_worker_saw_before
     await view.checkpoint("w2")
 
 
+async def test_checkpoints_that_find_the_copy_stale_share_one_read_but_halt_on_their_own(
+    redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy worker's calls find the copy stale together: one Redis read serves them while the campaign
+    runs; once it is paused, each checkpoint reads for itself before it halts."""
+    await campaigns.create(
+        redis_client, "w3", CampaignSpec.model_validate(spec("skip")), CampaignState.RUNNING, 1, {}
+    )
+    reads = 0
+    state_of = campaigns.state_of
+
+    async def counted(redis: aioredis.Redis, cid: str) -> CampaignState:
+        nonlocal reads
+        reads += 1
+        return await state_of(redis, cid)
+
+    monkeypatch.setattr(campaigns, "state_of", counted)
+    view = StateView(redis_client, ttl=0)  # every checkpoint finds the copy stale
+    await asyncio.gather(*(view.checkpoint("w3") for _ in range(20)))
+    assert reads == 1
+    await campaigns.transition(redis_client, "w3", CampaignState.PAUSED)
+    halted = await asyncio.gather(*(view.checkpoint("w3") for _ in range(5)), return_exceptions=True)
+    assert all(isinstance(h, Halt) and h.state is CampaignState.PAUSED for h in halted)
+    assert reads == 1 + 1 + 5  # the shared read that saw the pause, then one read per halting checkpoint
+
+
 OPENS_IN = 3.0  # the window closed a minute ago and opens again within this many seconds of submission
 
 
