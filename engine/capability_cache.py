@@ -50,10 +50,10 @@ class CapabilityCache:
             values, *exists = await send_packed(
                 self.redis, lookup, *([("EXISTS", keys.CAP_CACHE + str(day - 1))] if earlier else [])
             )
-            still: list[str] = []
             if values.count(None) == len(values):  # nothing known, a new campaign's usual case: no loop
                 still = missing
             else:
+                still = []
                 for number, value in zip(missing, values, strict=True):
                     if value is not None and int(value[1:]) >= oldest:
                         found[number] = chr(value[0])

@@ -41,16 +41,21 @@ def is_capable(mobile: str, share: float) -> bool:
     return bool(split_capable([mobile], share)[0])
 
 
-def split_capable(mobiles: Iterable[str], share: float) -> tuple[list[str], list[str]]:
-    """``mobiles`` split into capable and not capable by :func:`is_capable`'s verdict, in input order.
+def split_capable(mobiles: Iterable[str], share: float, hashed: bool = False) -> tuple[list[str], list[str]]:
+    """``mobiles`` (SHA-1 digests if ``hashed``) split into capable and not capable, in input order.
 
-    One loop with the digest inlined: a capability check carries up to 100 numbers, and in benchmarks the
-    simulator shares the cores with the engine it measures, so its CPU per number counts.
+    Plain numbers go through one loop with the digest inlined: a capability check carries up to 100
+    numbers, and in benchmarks the simulator shares the cores with the engine it measures, so its CPU per
+    number counts.
     """
-    limit = share * _SCALE  # head / 2**32 < share  <=>  head < share * 2**32: both sides are exact floats
-    sha1 = hashlib.sha1
     capable: list[str] = []
     other: list[str] = []
+    if hashed:
+        for digest in mobiles:
+            (capable if is_capable_digest(digest, share) else other).append(digest)
+        return capable, other
+    limit = share * _SCALE  # head / 2**32 < share  <=>  head < share * 2**32: both sides are exact floats
+    sha1 = hashlib.sha1
     for mobile in mobiles:
         number = normalize_mobile(mobile)
         # the first 4 bytes of the digest = int(mobile_digest(number)[:8], 16)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from engine.provider import limits
 from engine.simulator import validate as v
-from engine.simulator.capability import is_capable_digest, normalize_mobile, split_capable
+from engine.simulator.capability import normalize_mobile, split_capable
 from engine.simulator.reports import schedule_smart
 from engine.simulator.state import STATE, SimState
 from engine.simulator.store import DEFAULT_LINK_DOMAIN, ResolveTask, SmartTask, aim_code
@@ -39,14 +39,7 @@ async def check_mobile_capability(request: web.Request) -> web.Response:
     if algorithm not in ("NONE", "SHA1"):
         bad(limits.KM_INVALID_PARAMETER, "encryption_alg must be NONE or SHA1")
     state.admit("capability", len(mobiles))
-    share = state.config.capable_share
-    if algorithm == "SHA1":
-        supported: list[str] = []
-        unsupported: list[str] = []
-        for mobile in mobiles:
-            (supported if is_capable_digest(mobile, share) else unsupported).append(mobile)
-    else:
-        supported, unsupported = split_capable(mobiles, share)
+    supported, unsupported = split_capable(mobiles, state.config.capable_share, algorithm == "SHA1")
     return json_response({"supported_mobiles": supported, "unsupported_mobiles": unsupported, "tpl_id": tpl})
 
 
