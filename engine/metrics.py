@@ -8,9 +8,8 @@ never a campaign id or a number.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -64,22 +63,32 @@ def serve(port: int, addr: str = "0.0.0.0") -> None:
     start_http_server(port, addr=addr, registry=REGISTRY)
 
 
+class _ProviderCall:
+    """Counts one provider call and holds it in the in-flight gauge while it runs.
+
+    Keeps no state of its own between enter and exit, so one per channel serves every call (a generator
+    context manager per call cost more than the two metrics it updates).
+    """
+
+    __slots__ = ("_calls", "_in_flight")
+
+    def __init__(self, channel: str) -> None:
+        # the labelled children: ``labels`` takes a lock and builds a key on every use
+        self._calls = CALLS.labels(channel)
+        self._in_flight = IN_FLIGHT.labels(channel)
+
+    def __enter__(self) -> None:
+        self._calls.inc()
+        self._in_flight.inc()
+
+    def __exit__(self, *_: object) -> None:
+        self._in_flight.dec()
+
+
 @functools.cache
-def _call_metrics(channel: str) -> tuple[Counter, Gauge]:
-    """The labelled children of one channel: ``labels`` takes a lock and builds a key on every use."""
-    return CALLS.labels(channel), IN_FLIGHT.labels(channel)
-
-
-@contextlib.contextmanager
-def provider_call(channel: str) -> Iterator[None]:
-    """Count one provider call and hold it in the in-flight gauge while it runs."""
-    calls, in_flight = _call_metrics(channel)
-    calls.inc()
-    in_flight.inc()
-    try:
-        yield
-    finally:
-        in_flight.dec()
+def provider_call(channel: str) -> _ProviderCall:
+    """``with provider_call(channel):`` around one provider call."""
+    return _ProviderCall(channel)
 
 
 def provider_error(channel: str, error: ProviderError) -> None:

@@ -459,6 +459,59 @@ async def test_a_call_that_ends_hands_its_slot_to_an_admission_waiting_in_the_sa
     assert here.slot_wait_seconds["smart"] > 0
 
 
+async def test_admissions_wait_in_line_behind_a_slot_waiter_of_their_process_without_asking_redis(
+    make_limiter: MakeLimiter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a full cap, a new admission of a process that already has one waiting for a slot does not ask
+    Redis for a slot it cannot get: it waits behind, woken in turn by the calls that end here."""
+    monkeypatch.setattr(ratelimit, "SLOT_POLL", 3600.0)  # only an ended call wakes a waiter
+    monkeypatch.setattr(ratelimit, "MAX_SLEEP", 3600.0)
+    monkeypatch.setattr(ratelimit, "RELEASE_DELAY", 3600.0)
+    settings = RATES.model_copy(update={"max_in_flight": 4})  # 4 calls in flight here pass the local gate
+    here, elsewhere = make_limiter(settings), make_limiter(settings)  # the cap of 4 is shared by both
+    admits = 0
+    run_rate = here._run_rate
+
+    async def counted(op: str, *args: Any, **kwargs: Any) -> Any:
+        nonlocal admits
+        admits += op == "admit"
+        return await run_rate(op, *args, **kwargs)
+
+    monkeypatch.setattr(here, "_run_rate", counted)
+    release, release_elsewhere = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
+
+    async def holder(limiter: RateLimiter, event: asyncio.Event) -> None:
+        async with limiter.call("smart", 1):
+            await event.wait()
+
+    async def call(name: str) -> None:
+        async with here.call("smart", 1):
+            order.append(name)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(3):
+            group.create_task(holder(elsewhere, release_elsewhere))
+        await asyncio.sleep(0.05)
+        group.create_task(holder(here, release))  # the cap is full now
+        await asyncio.sleep(0.05)
+        try:
+            first = group.create_task(call("first"))
+            await asyncio.sleep(0.2)
+            asked = admits  # the holder's admission and the first's refused one
+            second = group.create_task(call("second"))
+            third = group.create_task(call("third"))
+            await asyncio.sleep(0.2)
+            assert admits == asked, "asked Redis while a call of this process already waits for a slot"
+            assert not (first.done() or second.done() or third.done()), "admitted past a full cap"
+            release.set()  # the holder ends: its slot goes to the first in line, whose end frees it on
+            async with asyncio.timeout(10):
+                await asyncio.gather(first, second, third)
+        finally:
+            release_elsewhere.set()
+    assert order == ["first", "second", "third"]
+
+
 async def _admitted(limiter: RateLimiter) -> None:
     async with limiter.call("smart", 1):
         pass

@@ -128,3 +128,15 @@ def test_counts_per_number_follow_every_call_recorded() -> None:
     ledger.record("smart", ["13600000001"], {"task_id": "b"})
     assert ledger.count("smart", "13600000001") == 2 and ledger.count("smart", "13600000002") == 1
     assert ledger.snapshot()["smart"] == {"accepted": 3, "unique": 2, "duplicates": 1}
+
+
+def test_unique_numbers_follow_every_call_recorded() -> None:
+    """Unique numbers are counted from the recorded calls when asked for, not as they arrive: a summary
+    asked for between two calls must not be served stale afterwards."""
+    ledger = Ledger()
+    ledger.record("sms", ["13600000001", "13600000002"], {"task_id": "a"})
+    assert ledger.snapshot()["sms"] == {"accepted": 2, "unique": 2, "duplicates": 0}
+    ledger.record("sms", ["13600000002", "13600000003"], {"task_id": "b"})
+    assert ledger.snapshot()["sms"] == {"accepted": 4, "unique": 3, "duplicates": 1}
+    ledger.reset()
+    assert ledger.snapshot()["sms"] == {"accepted": 0, "unique": 0, "duplicates": 0}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from engine.simulator import RunningSimulator
-from engine.simulator.capability import mobile_digest
+from engine.simulator.capability import is_capable, is_capable_digest, mobile_digest, split_capable
 from engine.simulator.config import RateConfig
 from engine.simulator.ratelimit import RateLimiter as SimRateLimiter
 from engine.simulator.testing import SignedClient, smart_send_body
@@ -290,6 +290,113 @@ async def test_a_number_gets_one_verdict_in_every_spelling_and_hashed(sim_client
     assert again[0] == [s for s, n in zip(spelled, plain, strict=True) if n in supported]
     hashed = await check([mobile_digest(n) for n in plain], "SHA1")
     assert hashed[0] == [mobile_digest(n) for n in supported]
+
+
+SMS_PARAMS_MESSAGE = "sms_params values must be 1-20 characters without . 。 ' < > { }"
+TO_MESSAGE = "each to number must be a string of 1-21 characters"
+FULL_SEND = (SEND[0], smart_send_body("t", numbers(100), sms_params=["a"]))
+FULL_DIFF = (
+    SMS_DIFF[0],
+    {
+        "channel_num": "10690000",
+        "sms_content": [{"to": [n], "template_id": "t", "template_params": ["a"]} for n in numbers(500)],
+    },
+)
+# (call, list of items, field of its last item (None: the item itself), value, code, message)
+LATE_ITEM_CASES = [
+    (FULL_SEND, "resolve_task.params", "sms_params", ["a.b"], "KM.00000400", SMS_PARAMS_MESSAGE),
+    (FULL_SEND, "resolve_task.params", "sms_params", [""], "KM.00000400", SMS_PARAMS_MESSAGE),
+    (FULL_SEND, "resolve_task.params", "sms_params", ["a" * 15 + "\x00" + "b" * 10], "KM.00000400", None),
+    (FULL_SEND, "resolve_task.params", "sms_params", "a", "KM.00000400", "sms_params must be a list"),
+    (FULL_SEND, "resolve_task.params", "sms_params", ["a"] * 20, "KM.00001376", None),
+    (FULL_SEND, "resolve_task.params", "cust_flag", "", "KM.00000400", None),
+    (FULL_SEND, "resolve_task.params", None, "13900000099", "KM.00000400", "params items must be objects"),
+    (FULL_SEND, "resolve_task.params", "custom_url", "ftp://x", "KM.00000400", None),
+    (FULL_DIFF, "sms_content", "to", ["1" * 22], "KM.90016301", TO_MESSAGE),
+    (FULL_DIFF, "sms_content", "to", [], "KM.00001083", "to is empty"),
+    (FULL_DIFF, "sms_content", "to", "13900000499", "KM.00000400", "to must be a list"),
+    (FULL_DIFF, "sms_content", "template_id", " ", "KM.00000400", None),
+    (FULL_DIFF, "sms_content", "template_params", ["a"] * 21, "KM.00000400", None),
+    (
+        FULL_DIFF,
+        "sms_content",
+        "template_params",
+        [1],
+        "KM.00000400",
+        "template_params values must be strings",
+    ),
+    (FULL_DIFF, "sms_content", None, [], "KM.00000400", "message content items must be objects"),
+]
+
+
+@pytest.mark.parametrize(
+    "case", LATE_ITEM_CASES, ids=[f"{c[1]}.{c[2]}={c[3]!r:.12}:{c[4]}" for c in LATE_ITEM_CASES]
+)
+async def test_a_bad_item_at_the_end_of_a_full_call_is_rejected_as_if_alone(
+    sim_client: SignedClient, simulator: RunningSimulator, case: tuple[Any, ...]
+) -> None:
+    """Full calls are checked as a whole first; one bad item after many good ones still gets the per-item
+    check's code and message, the same as when it is the only item."""
+    (path, valid), items_key, field, value, code, message = case
+    items = valid
+    for part in items_key.split("."):
+        items = items[part]
+    bad_item = value if field is None else {**items[-1], field: value}
+    replies = [
+        await sim_client.call("POST", path, json=patched(valid, items_key, [*items[:-1], bad_item])),
+        await sim_client.call("POST", path, json=patched(valid, items_key, [bad_item])),
+    ]
+    late, alone = ((r.status, r.body["error_code"], r.body["error_msg"]) for r in replies)
+    assert late == alone and late[:2] == (400, code), late
+    assert message is None or late[2] == message
+    snapshot = simulator.ledger.snapshot()
+    assert snapshot["smart"]["accepted"] == 0 == snapshot["sms"]["accepted"]
+
+
+async def test_the_first_bad_item_names_the_error(sim_client: SignedClient) -> None:
+    """Items are judged in order, as one by one: a bad template id before a bad number is the error."""
+    body = copy.deepcopy(FULL_DIFF[1])
+    body["sms_content"][10]["template_id"] = ""
+    body["sms_content"][400]["to"] = ["1" * 22]
+    reply = await sim_client.call("POST", FULL_DIFF[0], json=body)
+    assert (reply.status, reply.body["error_code"]) == (400, "KM.00000400"), reply.body
+    assert reply.body["error_msg"] == "template_id is required and must be a non-empty string"
+
+
+async def test_full_calls_pass_and_are_ledgered(
+    sim_client: SignedClient, simulator: RunningSimulator
+) -> None:
+    for path, body in (FULL_SEND, FULL_DIFF):
+        reply = await sim_client.call("POST", path, json=body)
+        assert reply.status == 200, reply.body
+    diff = reply.body["result"]
+    assert [(r["to"], r["msg_id"], r["send_status"]) for r in diff] == [
+        (n, f"{reply.body['task_id']}_{i}", "000000") for i, n in enumerate(numbers(500))
+    ]
+    snapshot = simulator.ledger.snapshot()
+    assert (snapshot["smart"]["unique"], snapshot["sms"]["unique"]) == (100, 500)
+
+
+@pytest.mark.parametrize("offset", [0, 1])
+def test_the_capable_share_bounds_the_digest_head_strictly(offset: int) -> None:
+    """A number is capable when its digest's first 4 bytes / 2**32 < share: exactly at the share it is
+    not, one step above it is, in every spelling and hashed alike."""
+    number = "13900000001"
+    share = (int(mobile_digest(number)[:8], 16) + offset) / 2**32
+    expected = offset == 1
+    assert is_capable(number, share) is expected and is_capable("+86" + number, share) is expected
+    assert is_capable_digest(mobile_digest(number), share) is expected
+
+
+@pytest.mark.parametrize(("share", "capable"), [(0.0, 0), (0.3, None), (1.0, 300)])
+def test_plain_and_hashed_verdicts_agree_at_any_share(share: float, capable: int | None) -> None:
+    plain = numbers(300, start=7000)
+    supported, unsupported = split_capable([*plain, "12345"], share)
+    assert unsupported[-1] == "12345"
+    assert split_capable([mobile_digest(n) for n in plain], share, hashed=True)[0] == [
+        mobile_digest(n) for n in supported
+    ]
+    assert len(supported) == capable if capable is not None else 0 < len(supported) < len(plain)
 
 
 @pytest.mark.parametrize("numbers", [1501, 1507, 2999, 4999])

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 from aiohttp import web
 
 from engine.provider import limits
 from engine.simulator import validate as v
-from engine.simulator.capability import normalize_mobile, split_capable
+from engine.simulator.capability import all_normal, normalize_mobile, split_capable
 from engine.simulator.reports import schedule_smart
 from engine.simulator.state import STATE, SimState
 from engine.simulator.store import DEFAULT_LINK_DOMAIN, ResolveTask, SmartTask, aim_code
@@ -18,6 +20,8 @@ from engine.simulator.wire import bad, iso, iso_ms, json_response, read_json
 DAY = 86400.0
 _BRACKETS = frozenset("【】[]")
 _SCHEMES = ("http://", "https://")
+_PLAIN_PARAM_KEYS = frozenset(("cust_flag", "sms_params"))
+_cust_flag = itemgetter("cust_flag")
 
 
 async def check_mobile_capability(request: web.Request) -> web.Response:
@@ -142,21 +146,7 @@ def _accept_send(
     resolve = body["resolve_task"]
     params: list[dict[str, Any]] = resolve["params"]
     custom = links[0] == "2"
-    cust_flags: list[str] = []
-    mobiles: list[str] = []
-    codes: list[str] = []
-    failed: list[dict[str, Any]] = []
-    for param in params:
-        mobile = normalize_mobile(param["cust_flag"])
-        if mobile is None:
-            failed.append(
-                _param_mode(param, limits.KM_INVALID_MOBILE, "cust_flag is not a valid mobile number")
-            )
-            continue
-        cust_flags.append(param["cust_flag"])
-        mobiles.append(mobile)
-        if custom:
-            codes.append(param["custom_short_code"])
+    cust_flags, mobiles, codes, failed = _split_flags(params, custom)
     outcomes, due = state.draw_delivery(len(mobiles))
     now = time.time()
     task = SmartTask(
@@ -182,6 +172,32 @@ def _accept_send(
     state.store.smart[task.task_id] = task
     state.ledger.record("smart", mobiles, {"task_id": task.task_id, "task_name": task.task_name})
     return task
+
+
+def _split_flags(
+    params: list[dict[str, Any]], custom: bool
+) -> tuple[list[str], list[str], list[str], list[dict[str, Any]]]:
+    """(cust_flags, normalised mobiles, custom short codes) of the params whose cust_flag is a mainland
+    mobile, and the failed links (KM.00001084) of the others."""
+    flags: list[str] = list(map(_cust_flag, params))
+    if all_normal(flags):  # the common case, without a call per number
+        return flags, flags.copy(), [param["custom_short_code"] for param in params] if custom else [], []
+    cust_flags: list[str] = []
+    mobiles: list[str] = []
+    codes: list[str] = []
+    failed: list[dict[str, Any]] = []
+    for param, flag in zip(params, flags, strict=True):
+        mobile = normalize_mobile(flag)
+        if mobile is None:
+            failed.append(
+                _param_mode(param, limits.KM_INVALID_MOBILE, "cust_flag is not a valid mobile number")
+            )
+            continue
+        cust_flags.append(flag)
+        mobiles.append(mobile)
+        if custom:
+            codes.append(param["custom_short_code"])
+    return cust_flags, mobiles, codes, failed
 
 
 def _name(template: dict[str, Any] | None) -> str | None:
@@ -221,9 +237,11 @@ def _check_link_params(
 ) -> None:
     """Per-link fields of resolve and send tasks; any violation rejects the whole call.
 
-    This runs once per number on the hottest path, hence the inline checks before the helpers that
-    build the error message.
+    This runs once per number on the hottest path, hence the all-good check over the whole call first,
+    then the inline checks before the helpers that build the error message.
     """
+    if generation != "2" and _plain_params_fit(params):
+        return
     for param in params:
         if type(param) is not dict:
             bad(limits.KM_INVALID_PARAMETER, "params items must be objects")
@@ -232,6 +250,17 @@ def _check_link_params(
             v.req_str(param, "cust_flag", limits.CUST_FLAG_MAX)
         if len(param) > 1:
             _check_link_extras(param, group, generation, url_max, with_sms_params)
+
+
+def _plain_params_fit(params: list[Any]) -> bool:
+    """Whether every param holds just a valid cust_flag and (optionally) valid sms_params, as the engine
+    sends them: such params pass :func:`_check_link_params` for any link type but custom short codes."""
+    if set(map(type, params)) != {dict} or not _PLAIN_PARAM_KEYS.issuperset(chain.from_iterable(params)):
+        return False
+    if not v.all_fit(list(map(dict.get, params, repeat("cust_flag"))), str, 1, limits.CUST_FLAG_MAX):
+        return False
+    rows = [row for row in map(dict.get, params, repeat("sms_params")) if row is not None]
+    return v.sms_params_fit(rows)
 
 
 def _check_link_extras(
