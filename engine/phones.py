@@ -67,8 +67,10 @@ def _apply_rules(values: pl.Series) -> pl.Series:
     scientific = (
         values.str.contains(_SCIENTIFIC) & (as_float == as_float.floor()) & (as_float < _SCIENTIFIC_MAX)
     )
+    # not strict: polars casts every row, also long digit strings that are no scientific number (a
+    # 30-digit cell is 1.1e29, beyond Int64); those rows keep their text and end up invalid
     values = pl.select(
-        pl.when(scientific).then(as_float.cast(pl.Int64).cast(pl.Utf8)).otherwise(values)
+        pl.when(scientific).then(as_float.cast(pl.Int64, strict=False).cast(pl.Utf8)).otherwise(values)
     ).to_series()
     for pattern, replacement in _RESHAPE:
         values = values.str.replace_all(pattern, replacement)

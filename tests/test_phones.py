@@ -53,6 +53,9 @@ CASES = [
     ("   ", None),
     ("abc", None),
     ("13800138000;13900139000", None),
+    # digit strings too long to be a number: read as a float they overflow Int64 (or float itself)
+    ("1" * 30, None),
+    ("9" * 400, None),
 ]
 
 

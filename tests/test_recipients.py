@@ -265,6 +265,12 @@ def test_a_missing_column_error_masks_numbers_in_the_header_cells(tmp_path: Path
     assert "column 'mobile' not found" in text and A not in text and f"{A[:3]}****{A[-4:]}" in text
 
 
+def test_a_long_digit_string_is_an_invalid_number_not_a_broken_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.csv", f"mobile\n{A}\n{'1' * 30}\n1.3800138E+10\n{'9' * 400}\n")
+    r = load_recipients(path)
+    assert (r.counts["invalid"], r.counts["duplicates"], r.frame["mobile"].to_list()) == (2, 1, [A])
+
+
 SMS_RULE = ParamRule("name", "smart.sms_params", 1, 20, frozenset(".。'<>{}"))
 
 
