@@ -173,12 +173,18 @@ class LedgerCheck:
 
 @dataclass(frozen=True)
 class EngineRun:
-    """One engine run: wall seconds from submit to completed, CPU seconds of submitter + workers +
-    redis-server in that window, and the Redis commands sent (INFO commandstats)."""
+    """One engine run: wall seconds from submit to completed, CPU seconds of the submitting process, the
+    workers and redis-server in that window, and the Redis commands sent (INFO commandstats)."""
 
     seconds: float
-    cpu: float
+    submit_cpu: float
+    workers_cpu: float
+    redis_cpu: float
     redis_commands: int
+
+    @property
+    def cpu(self) -> float:
+        return self.submit_cpu + self.workers_cpu + self.redis_cpu
 
 
 def run_engine(
@@ -205,13 +211,14 @@ def run_engine(
         ):
             wait_until(lambda: len(client.client_list()) > workers, procs, "the workers to connect")
             assert server.process is not None
-            pids = [server.process.pid, *(proc.pid for proc in procs)]
-            before = sum(process_cpu(pid) for pid in pids)
+            redis_pid, worker_pids = server.process.pid, [proc.pid for proc in procs]
+            redis_before, workers_before = process_cpu(redis_pid), sum(map(process_cpu, worker_pids))
             with Stopwatch() as watch:
                 uvloop.run(_submit_and_wait(server.url, spec, path, procs, on_poll))
-            cpu = watch.cpu + sum(process_cpu(pid) for pid in pids) - before
+            workers_cpu = sum(map(process_cpu, worker_pids)) - workers_before
+            redis_cpu = process_cpu(redis_pid) - redis_before
             commands = sum(stat["calls"] for stat in client.info("commandstats").values())
-            return EngineRun(watch.seconds, cpu, commands)
+            return EngineRun(watch.seconds, watch.cpu, workers_cpu, redis_cpu, commands)
     finally:
         server.close()
 

@@ -51,6 +51,7 @@ from _sim import (
 )
 
 from engine.settings import RateSettings
+from engine.types import Channel
 
 SHARE_GOAL: Final = 0.98
 THROTTLE_GOAL: Final = 0.001
@@ -102,7 +103,7 @@ def measure(
         ledger = sim_call(sim_url, "/_simulator/ledger", None)
         samples.append(Sample(time.monotonic(), ledger["smart"]["accepted"]))
 
-    budgets = {"smart": caps.smart, "sms": caps.sms, "basic": caps.basic}
+    budgets: dict[Channel, float] = {"smart": caps.smart, "sms": caps.sms, "basic": caps.basic}
     env = engine_env(sim_url, budgets)
     run = run_engine(bench_spec(), data.path, workers, env, logs, on_poll=sample)
     sample()  # the last accepted number is in the ledger once the campaign is completed

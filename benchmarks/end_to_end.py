@@ -45,7 +45,8 @@ TIME_GOAL: Final = 1.3
 COLUMNS: Final = [
     "recipients", "numbers sent", "workers",
     "floor", "floor numbers/s", "ours", "ours numbers/s",
-    "ours/floor", "time ≤ 1.3×", "CPU floor → ours", "simulator CPU", "ledger floor", "ledger ours",
+    "ours/floor", "time ≤ 1.3×", "CPU floor → ours", "ours CPU: submit / workers / Redis", "simulator CPU",
+    "ledger floor", "ledger ours",
 ]  # fmt: skip
 
 
@@ -54,14 +55,16 @@ COLUMNS: Final = [
 
 @dataclass(frozen=True)
 class Run:
-    """One side's run: wall seconds; CPU seconds of its own processes and of the simulator in that time;
-    the Redis commands it sent (none for the floor); the ledger."""
+    """One side's run: wall seconds; CPU seconds of its own processes (ours: also per kind, submitting
+    process / workers / redis-server) and of the simulator in that time; the Redis commands it sent (none
+    for the floor); the ledger."""
 
     seconds: float
     cpu: float
     sim_cpu: float
     redis_commands: int
     ledger: LedgerCheck
+    cpu_split: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 def main(args: argparse.Namespace) -> None:
@@ -90,7 +93,8 @@ def main(args: argparse.Namespace) -> None:
             run = run_engine(bench_spec(), data.path, args.workers, engine_env(sim.url), logs)
             sim_cpu = process_cpu(sim.pid) - sim_before
             ledger = LedgerCheck.read(sim.url, expected, "ours")
-            return Run(run.seconds, run.cpu, sim_cpu, run.redis_commands, ledger)
+            split = (run.submit_cpu, run.workers_cpu, run.redis_cpu)
+            return Run(run.seconds, run.cpu, sim_cpu, run.redis_commands, ledger, split)
 
         floors, ourses = interleaved("end to end", args.repeat, floor, ours)
     publish(summarise(args, data, expected, floors, ourses), machine, not args.no_record)
@@ -110,6 +114,7 @@ def summarise(
         seconds(floor_s), per_second(total, floor_s), seconds(ours_s), per_second(total, ours_s),
         ratio(ours_s, floor_s), goal(ours_s / floor_s, TIME_GOAL),
         cpu_change([r.cpu for r in floors], [r.cpu for r in ourses]),
+        " / ".join(f"{median_of([r.cpu_split[k] for r in ourses]):.1f}" for k in range(3)) + " s",
         cpu_change([r.sim_cpu for r in floors], [r.sim_cpu for r in ourses]),
         floors[0].ledger.verdict(), ourses[0].ledger.verdict(),  # the same in every run, or we failed
     ]  # fmt: skip
@@ -120,7 +125,7 @@ def summarise(
         f"provider calls per channel (simulator ledger) {same_calls}: {floors[0].ledger.calls}; "
         f"ours sent {per_call:.0f} Redis commands per provider call",
         "CPU: seconds the side's processes used in the timed window (floor: its process; ours: submitting "
-        "process + workers + redis-server); simulator CPU: the simulator's in the same run",
+        "process + workers + redis-server, also shown apart); simulator CPU: the simulator's in the same run",
         f"smart-capable {expected.smart:,} of {total:,} (simulator share); "
         "simulator: own process, rates lifted, 0 ms latency",
     ]

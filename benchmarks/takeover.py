@@ -23,7 +23,7 @@ import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 import redis
 import uvloop
@@ -67,9 +67,10 @@ class Takeover:
     running: float | None
 
 
-def pid_of(token: bytes | None) -> int | None:
-    """The process id in a lease token ``host:pid:rand`` (engine.lease.holder_token)."""
-    return None if token is None else int(token.rsplit(b":", 2)[1])
+def pid_of(token: object) -> int | None:
+    """The process id in a lease token ``host:pid:rand`` (engine.lease.holder_token), as Redis returns
+    it (None when the key does not exist)."""
+    return int(token.rsplit(b":", 2)[1]) if isinstance(token, bytes) else None
 
 
 async def submitted(url: str, path: Path) -> tuple[str, int]:
@@ -84,7 +85,7 @@ async def submitted(url: str, path: Path) -> tuple[str, int]:
 
 def victim(client: redis.Redis, cid: str, batches: int, pids: set[int]) -> tuple[int, int] | None:
     """A batch whose lease one of ``pids`` holds and whose journal is not empty: (pid, batch), or None."""
-    tokens = client.mget([keys.lease(cid, n) for n in range(batches)])
+    tokens = cast("list[bytes | None]", client.mget([keys.lease(cid, n) for n in range(batches)]))
     for number, token in enumerate(tokens):
         pid = pid_of(token)
         if pid in pids and client.hlen(keys.journal(cid, number)):
