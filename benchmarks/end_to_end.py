@@ -1,6 +1,7 @@
 """How much slower than a bare aiohttp loop making the same provider calls is the whole engine, end to end?
 
     python benchmarks/end_to_end.py [--recipients 1000000] [--workers 2] [--repeat 3] [--no-record]
+                                    [--task-cpu]
 
 Against one provider simulator in its own process (rate limits lifted, no latency), in the same run:
   floor  one process, no Redis: the ingest floor, then for each 5000-number batch capability checks of
@@ -9,13 +10,16 @@ Against one provider simulator in its own process (rate limits lifted, no latenc
   ours   ``planner.submit`` plus N already-running ``koodispatch worker`` processes on a private Redis
          (engine rate budgets lifted to 1e9/s) until the campaign is completed
 The simulator's ledger must show, for each run, no duplicate and every number sent exactly once on the
-channel its capability decides. Goal: ours ≤ 1.3× the floor's time.
+channel its capability decides. Goal: ours ≤ 1.3× the floor's time. ``--task-cpu`` also prints both
+sides' CPU per asyncio task kind (``_task_cpu.py``), to see where ours spends what the floor does not.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -40,6 +44,7 @@ from _common import (
 )
 from _floor import measure_floor
 from _sim import Expected, LedgerCheck, dataset_split, engine_env, run_engine, sim_call, simulator_process
+from _task_cpu import ENV, HOOK, OUTSIDE, read
 
 TIME_GOAL: Final = 1.3
 COLUMNS: Final = [
@@ -72,9 +77,10 @@ def main(args: argparse.Namespace) -> None:
     data = dataset(args.cache_dir, args.recipients, "csv")
     logs = args.cache_dir / "logs"  # simulator and worker logs of the latest run, for when one fails
     logs.mkdir(parents=True, exist_ok=True)
+    tasks = Path(tempfile.mkdtemp(prefix="kd-task-cpu-")) if args.task_cpu else None
     with simulator_process(logs) as sim:
         expected = dataset_split(data, sim.url)
-        env = {**os.environ, **engine_env(sim.url)}
+        env = {**os.environ, **engine_env(sim.url), **task_cpu_env(tasks, "floor")}
         argv = child_argv(
             __file__, "--child", "floor", "--file", str(data.path), "--workers", str(args.workers)
         )
@@ -90,14 +96,47 @@ def main(args: argparse.Namespace) -> None:
         def ours() -> Run:
             sim_call(sim.url, "/_simulator/reset", {})
             sim_before = process_cpu(sim.pid)
-            run = run_engine(bench_spec(), data.path, args.workers, engine_env(sim.url), logs)
+            workers_env = {**engine_env(sim.url), **task_cpu_env(tasks, "ours")}
+            run = run_engine(bench_spec(), data.path, args.workers, workers_env, logs)
             sim_cpu = process_cpu(sim.pid) - sim_before
             ledger = LedgerCheck.read(sim.url, expected, "ours")
             split = (run.submit_cpu, run.workers_cpu, run.redis_cpu)
             return Run(run.seconds, run.cpu, sim_cpu, run.redis_commands, ledger, split)
 
         floors, ourses = interleaved("end to end", args.repeat, floor, ours)
-    publish(summarise(args, data, expected, floors, ourses), machine, not args.no_record)
+    record = not (args.no_record or args.task_cpu)  # counting costs CPU: such runs are not the ratios
+    publish(summarise(args, data, expected, floors, ourses), machine, record)
+    if tasks is not None:
+        publish(task_cpu_table(tasks, args.repeat), machine, record=False)
+        shutil.rmtree(tasks)
+
+
+def task_cpu_env(tasks: Path | None, side: str) -> dict[str, str]:
+    """What makes one side's processes count their CPU per task kind into ``tasks/side`` (none without)."""
+    if tasks is None:
+        return {}
+    (tasks / side).mkdir(exist_ok=True)
+    path = os.pathsep.join(p for p in (str(HOOK), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHONPATH": path, ENV: str(tasks / side)}
+
+
+def task_cpu_table(tasks: Path, repeat: int, most: int = 15) -> Result:
+    """The floor's process and ours' workers side by side, kind by kind, the costliest first."""
+    floor, ours = read(tasks / "floor"), read(tasks / "ours")
+    kinds = list(dict.fromkeys([*list(ours)[:most], *list(floor)[:most]]))
+    rows = [[kind, *(_cell(side, kind) for side in (floor, ours))] for kind in kinds]
+    rows.append(["total", *(f"{sum(cpu for cpu, _ in side.values()):.2f} s" for side in (floor, ours))])
+    notes = [
+        f"CPU seconds / coroutine steps per task kind (its coroutine's name), summed over {repeat} run(s): "
+        "the floor's one process, ours' worker processes (the submitting process and Redis not counted)",
+        f"{OUTSIDE}: the event loop's CPU outside every task step (I/O callbacks, the loop itself)",
+        "counted by a task factory (benchmarks/_task_cpu.py) that costs a few per cent of CPU itself",
+    ]
+    return Result("end to end: CPU per asyncio task kind", ["task kind", "floor", "ours"], rows, notes)
+
+
+def _cell(side: dict[str, tuple[float, int]], kind: str) -> str:
+    return f"{side[kind][0]:.2f} s / {side[kind][1]:,}" if kind in side else ""
 
 
 def summarise(
@@ -142,6 +181,11 @@ def cli() -> None:
         "--recipients", type=int, default=1_000_000, help="rows in the recipient file (default 1M)"
     )
     p.add_argument("--workers", type=int, default=2, help="worker processes of ours (default 2)")
+    p.add_argument(
+        "--task-cpu",
+        action="store_true",
+        help="also count CPU per asyncio task kind on both sides and print it (implies --no-record)",
+    )
     p.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child == "floor":

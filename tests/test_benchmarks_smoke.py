@@ -46,6 +46,14 @@ def test_end_to_end_prints_its_table(tmp_path: Path) -> None:
     assert "ours/floor" in out and out.count("✓ 0 dup, each once") == 2  # the simulator's ledger
 
 
+def test_end_to_end_counts_cpu_per_task_kind_in_both_sides_processes(tmp_path: Path) -> None:
+    out = run_program("end_to_end.py", tmp_path, "--recipients", "3000", "--task-cpu")
+    table = out.split("end to end: CPU per asyncio task kind", 1)[1]
+    # the floor's own process and ours' worker processes each wrote their counts
+    assert "FloorRun.batch" in table and "dispatch_batch" in table and "Resolver.classify" in table
+    assert "(outside any task)" in table
+
+
 def test_cap_utilisation_prints_its_table(tmp_path: Path) -> None:
     out = run_program("cap_utilisation.py", tmp_path, "--recipients", "2000", "--workers", "1", "2")
     assert "cap utilisation: share of the provider's smart-message cap" in out
