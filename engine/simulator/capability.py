@@ -41,10 +41,6 @@ def mobile_digest(mobile: str) -> str:
     return hashlib.sha1(("86" + mobile).encode()).hexdigest()
 
 
-def _digest_capable(digest: str, share: float) -> bool:
-    return int(digest[:8], 16) / _SCALE < share
-
-
 def is_capable(mobile: str, share: float) -> bool:
     """Whether the simulator reports ``mobile`` as supporting smart messages.
 
@@ -56,37 +52,29 @@ def is_capable(mobile: str, share: float) -> bool:
 def split_capable(mobiles: Iterable[str], share: float, hashed: bool = False) -> tuple[list[str], list[str]]:
     """``mobiles`` (SHA-1 digests if ``hashed``) split into capable and not capable, in input order.
 
-    Plain numbers go through one loop with the common case of :func:`normalize_mobile` and the digest
-    inlined: a capability check carries up to 100 numbers, and in benchmarks the simulator shares the cores
-    with the engine it measures, so its CPU per number counts.
+    Plain numbers are normalised one by one only when some of the call's are not normal already, and the
+    digest is inlined: a capability check carries up to 100 numbers, and in benchmarks the simulator shares
+    the cores with the engine it measures, so its CPU per number counts.
     """
     capable: list[str] = []
     other: list[str] = []
+    bound = _digest_bound(share)
     if hashed:
         for digest in mobiles:
-            (capable if is_capable_digest(digest, share) else other).append(digest)
+            (capable if _hashed_capable(digest, bound) else other).append(digest)
         return capable, other
-    bound = _digest_bound(share)
     sha1 = hashlib.sha1
-    for mobile in mobiles:
-        if (
-            type(mobile) is str
-            and len(mobile) == 11
-            and mobile.isdigit()
-            and mobile[0] == "1"
-            and mobile[1] in "3456789"
-        ):
-            number: str | None = mobile  # normalize_mobile's common case, inlined
-        else:
-            number = normalize_mobile(mobile)
+    raws = list(mobiles)
+    numbers = raws if all_normal(raws) else list(map(normalize_mobile, raws))
+    for raw, number in zip(raws, numbers, strict=True):
         verdict = number is not None and sha1(b"86" + number.encode()).digest() < bound
-        (capable if verdict else other).append(mobile)
+        (capable if verdict else other).append(raw)
     return capable, other
 
 
 def _digest_bound(share: float) -> bytes:
-    """The 20-byte digests below this bound are the capable ones: the same verdict as
-    ``int(digest[:8], 16) / 2**32 < share``, by one bytes comparison per number.
+    """The 20-byte digests below this bound are the capable ones: ``int(digest[:8], 16) / 2**32 < share``
+    (a uniform draw from the digest's head), by one bytes comparison per number, plain or hashed.
 
     For an integer head, ``head / 2**32 < share`` (exact floats) <=> ``head < ceil(share * 2**32)``; a digest
     is below that 4-byte head followed by zeros exactly when its own first 4 bytes are.
@@ -97,4 +85,8 @@ def _digest_bound(share: float) -> bytes:
 
 def is_capable_digest(digest: str, share: float) -> bool:
     """The verdict for a number sent SHA-1 hashed; a malformed digest is not capable."""
-    return bool(_SHA1_HEX.fullmatch(digest)) and _digest_capable(digest.lower(), share)
+    return _hashed_capable(digest, _digest_bound(share))
+
+
+def _hashed_capable(digest: str, bound: bytes) -> bool:
+    return bool(_SHA1_HEX.fullmatch(digest)) and bytes.fromhex(digest) < bound

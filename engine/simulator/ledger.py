@@ -39,15 +39,11 @@ class ChannelLedger:
         self.entries.append((reference, numbers))
         self._counts = None
 
-    def _numbers(self) -> chain[str]:
-        """Every accepted number, once per acceptance, in the order of the calls."""
-        return chain.from_iterable(map(itemgetter(1), self.entries))
-
     @property
     def counts(self) -> Counter[str]:
         """Acceptances per number, counted from the calls when first asked for after a change."""
         if self._counts is None:
-            self._counts = Counter(self._numbers())
+            self._counts = Counter(_numbers(self.entries))
         return self._counts
 
     def unique(self) -> int:
@@ -55,7 +51,7 @@ class ChannelLedger:
         to the set then, so a ledger read often (a benchmark samples it every 50 ms) costs no more in all
         than a set kept up to date by every call."""
         new = self.entries[self._folded :]
-        self._seen.update(chain.from_iterable(map(itemgetter(1), new)))
+        self._seen.update(_numbers(new))
         self._folded += len(new)
         return len(self._seen)
 
@@ -70,6 +66,11 @@ class ChannelLedger:
             for number in numbers:
                 out[number]["sends"].append(reference)
         return out
+
+
+def _numbers(entries: list[tuple[dict[str, str], list[str]]]) -> chain[str]:
+    """Every number of the recorded calls ``entries``, once per acceptance, in the order of the calls."""
+    return chain.from_iterable(map(itemgetter(1), entries))
 
 
 class Ledger:
