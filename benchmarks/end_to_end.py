@@ -46,6 +46,8 @@ from _floor import measure_floor
 from _sim import Expected, LedgerCheck, dataset_split, engine_env, run_engine, sim_call, simulator_process
 from _task_cpu import ENV, HOOK, OUTSIDE, read
 
+from engine.malloc_tuning import keep_freed_memory
+
 TIME_GOAL: Final = 1.3
 COLUMNS: Final = [
     "recipients", "numbers sent", "workers",
@@ -176,6 +178,7 @@ def cpu_change(floor: list[float], ours: list[float]) -> str:
 
 
 def cli() -> None:
+    keep_freed_memory()  # in every process of either side, as the koodispatch CLI does
     p = parser(__doc__.splitlines()[0])
     p.add_argument(
         "--recipients", type=int, default=1_000_000, help="rows in the recipient file (default 1M)"

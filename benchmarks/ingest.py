@@ -43,6 +43,7 @@ from _common import (
 
 from engine import planner
 from engine.demo_data import Format
+from engine.malloc_tuning import keep_freed_memory
 from engine.queue import open_queue
 from engine.redis_server import RedisServer
 from engine.settings import load_settings
@@ -142,6 +143,7 @@ def main(args: argparse.Namespace) -> None:
 
 
 def cli() -> None:
+    keep_freed_memory()  # in every process of either side, as the koodispatch CLI does
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=10_000_000, help="CSV rows (default 10M)")
     p.add_argument("--xlsx-rows", type=int, default=200_000, help="xlsx rows (default 200k; 0 = skip xlsx)")

@@ -1,0 +1,28 @@
+"""C-library malloc settings for koodispatch's processes: freed memory is kept for reuse, not handed back.
+
+A submission moves hundreds of megabytes through Python objects of tens of kilobytes (10M numbers are
+~200 MB of batch fields, written to Redis round trip after round trip). glibc gives the top of its heap
+back to the kernel whenever more than 128 KB of it is free, then takes page faults to get the same pages
+back for the next round trip: a fifth of the batch write's CPU at 10M rows (0.75 → 0.6 s). Keeping up to
+KEEP_FREED bytes of freed memory avoids that; the peak memory is unchanged, only released at exit.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from typing import Final
+
+M_TRIM_THRESHOLD: Final = -1  # glibc's mallopt parameter (malloc.h)
+KEEP_FREED: Final = 256 << 20  # free bytes at the heap's top kept before any is returned to the kernel
+
+
+def keep_freed_memory() -> bool:
+    """Raise glibc's trim threshold to KEEP_FREED for this process; False where the C library is not
+    glibc (nothing is changed there)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None)  # the C library this interpreter is linked with
+    if not hasattr(libc, "gnu_get_libc_version"):  # musl and others: another allocator, other settings
+        return False
+    return bool(libc.mallopt(M_TRIM_THRESHOLD, KEEP_FREED))
