@@ -7,7 +7,7 @@ still unknown are looked up in the day before.
 Every number of a batch is looked up and every fresh verdict written, and Redis, which all workers share,
 pays for it. Done in Lua, moving one field per number between Lua and Redis cost Redis ~3 µs per number,
 three quarters of the engine's script time; plain HMGET / HSET cost it less than half of that. The
-commands carry thousands of arguments of one length: ``engine/packed.py`` packs them with one join.
+commands carry thousands of arguments of one length: ``engine/packed.py`` packs them with a join or two.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from itertools import chain
 from typing import Final
 
 import redis.asyncio as aioredis
 
 from engine import keys
-from engine.packed import pack_command, send_packed
+from engine.packed import pack_command, pack_pairs, send_packed
 
 DAY: Final = 86400
 
@@ -64,16 +63,18 @@ class CapabilityCache:
             missing, day = still, day - 1
         return found
 
-    async def put(self, verdicts: Mapping[str, str]) -> None:
-        """Remember ``verdicts`` (number -> verdict character) as of now, in today's hash."""
-        if self.ttl <= 0 or not verdicts:
+    async def put(self, verdicts: Mapping[str, Sequence[str]]) -> None:
+        """Remember ``verdicts`` (verdict character -> its numbers) as of now, in today's hash.
+
+        Numbers come grouped by verdict, as the provider answers them: every number of a group gets the
+        same stamped value, so the whole command is packed with a join per group (``pack_pairs``),
+        without a Python-level step per number.
+        """
+        if self.ttl <= 0 or not any(verdicts.values()):
             return
         now = int(self.clock())
         day = now // DAY
         key = keys.CAP_CACHE + str(day)
-        stamped = {verdict: verdict + str(now) for verdict in set(verdicts.values())}
-        # number, stamped verdict, number, ... without a Python-level step per number
-        values = map(stamped.__getitem__, verdicts.values())
-        fields = list(chain.from_iterable(zip(verdicts, values, strict=True)))
+        stamped = {verdict + str(now): numbers for verdict, numbers in verdicts.items()}
         expires = math.ceil((day + 1) * DAY + self.ttl)
-        await send_packed(self.redis, pack_command(("HSET", key), fields), ("EXPIREAT", key, expires))
+        await send_packed(self.redis, pack_pairs(("HSET", key), stamped), ("EXPIREAT", key, expires))

@@ -16,6 +16,7 @@ from engine import keys
 from engine.capability_cache import CapabilityCache
 from engine.provider.koomessage import KooMessageClient
 from engine.provider.limits import CAPABILITY_MAX_MOBILES
+from engine.provider.models import CapabilityResult
 from engine.ratelimit import RateLimiter
 from engine.records import Verdict
 from engine.retry import RetryPolicy, call_with_retry
@@ -27,6 +28,7 @@ REMEMBER_AFTER = 2500
 # Capability checks of one batch in flight at once (the channel's shared in-flight cap bounds the total):
 # one after another, a 5000-number batch spends 50 round trips resolving before its first send.
 CHECKS_IN_PARALLEL = 8
+CAPABLE, NOT_CAPABLE = Verdict.CAPABLE.value, Verdict.NOT_CAPABLE.value
 
 
 class Resolver:
@@ -85,17 +87,19 @@ class Resolver:
         if not check:
             return known
         unknown = [n for n in numbers if n not in known]
-        fresh: dict[str, str] = {}
+        found: dict[str, list[str]] = {CAPABLE: [], NOT_CAPABLE: []}  # the provider's verdicts, by verdict
+        unsaved: dict[str, list[str]] = {CAPABLE: [], NOT_CAPABLE: []}  # of those, not yet in the cache
         gate = asyncio.Semaphore(CHECKS_IN_PARALLEL)
 
         async def one(chunk: list[str]) -> None:
-            nonlocal fresh
+            nonlocal unsaved
             async with gate:
-                found = await self._check(chunk, tpl_id, checkpoint)
-            known.update(found)
-            fresh.update(found)
-            if len(fresh) >= REMEMBER_AFTER:
-                full, fresh = fresh, {}  # swapped before the await: no other check writes into it
+                result = await self._check(chunk, tpl_id, checkpoint)
+            for verdict, got in ((CAPABLE, result.supported), (NOT_CAPABLE, result.unsupported)):
+                found[verdict] += got
+                unsaved[verdict] += got
+            if len(unsaved[CAPABLE]) + len(unsaved[NOT_CAPABLE]) >= REMEMBER_AFTER:
+                full, unsaved = unsaved, {CAPABLE: [], NOT_CAPABLE: []}  # swapped before the await
                 await self.cache.put(full)
 
         try:
@@ -104,13 +108,15 @@ class Resolver:
                     group.create_task(one(unknown[start : start + CAPABILITY_MAX_MOBILES]))
         except BaseExceptionGroup as failed:  # a halt or outage surfaces as itself
             raise failed.exceptions[0] from None
-        await self.cache.put(fresh)
+        await self.cache.put(unsaved)
+        for verdict, got in found.items():  # one dict build per verdict, not one update per check
+            known.update(dict.fromkeys(got, verdict))
         return known
 
     async def _check(
         self, chunk: list[str], tpl_id: str | None, checkpoint: Callable[[], Awaitable[None]]
-    ) -> dict[str, str]:
-        result = await call_with_retry(
+    ) -> CapabilityResult:
+        return await call_with_retry(
             lambda: self.client.check_capability(chunk, tpl_id),
             channel="capability",
             count=len(chunk),
@@ -119,6 +125,3 @@ class Resolver:
             checkpoint=checkpoint,
             retry_ambiguous=True,  # a capability check changes nothing at the provider
         )
-        found = dict.fromkeys(result.supported, Verdict.CAPABLE.value)
-        found.update(dict.fromkeys(result.unsupported, Verdict.NOT_CAPABLE.value))
-        return found

@@ -22,7 +22,7 @@ from engine.campaign import CampaignSpec
 from engine.capability_cache import DAY, CapabilityCache
 from engine.context import EngineContext
 from engine.dispatch import BatchRun, dispatch_batch
-from engine.packed import pack_command, send_packed
+from engine.packed import pack_command, pack_pairs, send_packed
 from engine.progress import open_chunks
 from engine.provider.models import SendResult
 from engine.records import ChunkRecord, ChunkState, Verdict
@@ -138,7 +138,7 @@ async def test_cached_verdicts_expire_and_unknown_numbers_are_left_out(
         (yesterday, "n", now - 23 * 3600),
         (stale, "n", now - 25 * 3600),
     ):
-        await CapabilityCache(arq_redis, ttl, clock=lambda at=at: at).put({number: verdict})
+        await CapabilityCache(arq_redis, ttl, clock=lambda at=at: at).put({verdict: [number]})
 
     async def no_halt() -> None:
         return None
@@ -159,9 +159,9 @@ async def test_the_cache_looks_in_the_day_before_only_for_verdicts_it_may_hold(a
     def at(moment: int) -> CapabilityCache:
         return CapabilityCache(arq_redis, 24 * 3600, clock=lambda: moment)
 
-    await at(evening).put({"13800000001": "c"})
+    await at(evening).put({"c": ["13800000001"]})
     assert await at(morning).get(["13800000001", "13800000002"]) == {"13800000001": "c"}  # no hash today
-    await at(early).put({"13800000002": "n"})
+    await at(early).put({"n": ["13800000002"]})
     assert await at(morning).get(["13800000003", "13800000002", "13800000001"]) == {
         "13800000001": "c",
         "13800000002": "n",
@@ -172,7 +172,7 @@ async def test_the_cache_looks_in_the_day_before_only_for_verdicts_it_may_hold(a
 async def test_the_capability_cache_survives_its_connection_being_dropped(arq_redis: ArqRedis) -> None:
     """The cache sends its own packed commands on pooled connections: one Redis closed is replaced."""
     cache = CapabilityCache(arq_redis, 3600)
-    await cache.put({"13800000001": "c", "13800000002": "n"})
+    await cache.put({"c": ["13800000001"], "n": ["13800000002"]})
     killed = await arq_redis.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no")
     assert killed >= 1
     assert await cache.get(["13800000003", "13800000002", "13800000001"]) == {
@@ -222,6 +222,30 @@ async def test_packed_commands_are_byte_for_byte_what_hiredis_packs(
     [reply] = await send_packed(arq_redis, pack_command(head, tail))  # and Redis reads it as one command
     if head == ("HMGET", "k"):
         assert reply == [{"ab": b"x", "a\r\n$1": b"y"}.get(field) for field in tail]
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        {  # the capability cache's put: numbers grouped by their stamped verdict, one join per group
+            "c1764489600": [str(13800000000 + 7 * i) for i in range(2500)],
+            "n1764489600": [str(13900000000 + 3 * i) for i in range(1700)],
+        },
+        {"c1": ["13800000001"], "n1": []},  # an empty group adds nothing
+        {"c1": ["1", "22"], "n1": ["333"]},  # names of several lengths: hiredis
+        {"é": ["ab", "cd"]},  # a value that is not ASCII: hiredis
+        {"v": ["a\r\n$1", "b$*\r\n"]},
+    ],
+)
+async def test_packed_pairs_are_byte_for_byte_what_hiredis_packs(
+    arq_redis: ArqRedis, groups: dict[str, list[str]]
+) -> None:
+    pairs = [arg for value, names in groups.items() for name in names for arg in (name, value)]
+    assert pack_pairs(("HSET", "k"), groups) == hiredis.pack_command(("HSET", "k", *pairs))
+    [added] = await send_packed(arq_redis, pack_pairs(("HSET", "k"), groups))  # Redis reads one command
+    stored = await arq_redis.hgetall("k")  # type: ignore[misc]
+    assert added == len(stored) == len(pairs) // 2
+    assert stored == {name.encode(): value.encode() for value, names in groups.items() for name in names}
 
 
 async def test_finished_batch_is_never_sent_again(
