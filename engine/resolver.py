@@ -88,19 +88,24 @@ class Resolver:
             return known
         unknown = [n for n in numbers if n not in known]
         found: dict[str, list[str]] = {CAPABLE: [], NOT_CAPABLE: []}  # the provider's verdicts, by verdict
-        unsaved: dict[str, list[str]] = {CAPABLE: [], NOT_CAPABLE: []}  # of those, not yet in the cache
+        saved = dict.fromkeys(found, 0)  # how many of each list are in the cache already
         gate = asyncio.Semaphore(CHECKS_IN_PARALLEL)
 
+        async def remember(at_least: int) -> None:
+            """Write the verdicts not in the cache yet once there are ``at_least`` of them; marked written
+            before the await, so no other check writes them too."""
+            if sum(len(got) - saved[verdict] for verdict, got in found.items()) < at_least:
+                return
+            fresh = {verdict: got[saved[verdict] :] for verdict, got in found.items()}
+            saved.update((verdict, len(got)) for verdict, got in found.items())
+            await self.cache.put(fresh)
+
         async def one(chunk: list[str]) -> None:
-            nonlocal unsaved
             async with gate:
                 result = await self._check(chunk, tpl_id, checkpoint)
-            for verdict, got in ((CAPABLE, result.supported), (NOT_CAPABLE, result.unsupported)):
-                found[verdict] += got
-                unsaved[verdict] += got
-            if len(unsaved[CAPABLE]) + len(unsaved[NOT_CAPABLE]) >= REMEMBER_AFTER:
-                full, unsaved = unsaved, {CAPABLE: [], NOT_CAPABLE: []}  # swapped before the await
-                await self.cache.put(full)
+            found[CAPABLE] += result.supported
+            found[NOT_CAPABLE] += result.unsupported
+            await remember(REMEMBER_AFTER)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -108,7 +113,7 @@ class Resolver:
                     group.create_task(one(unknown[start : start + CAPABILITY_MAX_MOBILES]))
         except BaseExceptionGroup as failed:  # a halt or outage surfaces as itself
             raise failed.exceptions[0] from None
-        await self.cache.put(unsaved)
+        await remember(1)
         for verdict, got in found.items():  # one dict build per verdict, not one update per check
             known.update(dict.fromkeys(got, verdict))
         return known

@@ -17,6 +17,7 @@ from arq.jobs import Job
 from redis.exceptions import ResponseError
 
 from engine import campaigns, keys, planner
+from engine import resolver as engine_resolver
 from engine.batches import load_batch
 from engine.campaign import CampaignSpec
 from engine.capability_cache import DAY, CapabilityCache
@@ -123,6 +124,33 @@ async def test_capability_verdicts_are_cached_across_campaigns(
     assert simulator.ledger.calls["capability"] == checks  # every verdict came from the cache
     report = await build_report(arq_redis, second.cid)
     assert (report.capable, report.not_capable, report.skipped) == (150, 150, 150)
+
+
+async def test_verdicts_are_written_to_the_cache_while_a_batch_resolves_each_once(
+    engine: EngineContext, arq_redis: ArqRedis, simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every REMEMBER_AFTER fresh verdicts go to the cache as the checks answer (a crash loses at most
+    that many), the rest at the end, and no verdict is written twice."""
+    monkeypatch.setattr(engine_resolver, "REMEMBER_AFTER", 250)
+    writes: list[dict[str, list[str]]] = []
+    put = CapabilityCache.put
+
+    async def noting(self: CapabilityCache, verdicts: dict[str, list[str]]) -> None:
+        writes.append({verdict: list(got) for verdict, got in verdicts.items()})
+        await put(self, verdicts)
+
+    monkeypatch.setattr(CapabilityCache, "put", noting)
+    mobiles = numbers(True, 600) + numbers(False, 450, start=13900000000)
+
+    async def no_halt() -> None:
+        return None
+
+    known = await engine.resolver.classify(mobiles, None, no_halt)
+    written = [number for write in writes for got in write.values() for number in got]
+    assert sorted(written) == sorted(mobiles)  # each number once
+    assert len(writes) >= 4 and all(sum(map(len, w.values())) >= 250 for w in writes[:-1])
+    assert known == dict.fromkeys(mobiles[:600], "c") | dict.fromkeys(mobiles[600:], "n")
+    assert await engine.resolver.cache.get(mobiles) == known
 
 
 async def test_cached_verdicts_expire_and_unknown_numbers_are_left_out(
