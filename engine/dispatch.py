@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from engine import campaigns, control, metrics, trial
+from engine import campaigns, control, metrics, ratelimit, trial
 from engine.batches import Batch, load_batch
 from engine.campaigns import CampaignRecord
 from engine.context import EngineContext
@@ -74,7 +74,18 @@ class BatchRun:
         await self.ctx.states.checkpoint(self.cid, self.record.spec.schedule)
 
     async def run(self) -> str:
-        """Resolve and send the whole batch; returns the campaign state after the batch finished."""
+        """Resolve and send the whole batch; returns the campaign state after the batch finished.
+
+        Where budgets bind, its calls wait behind those of the batches this process started before it
+        (``ratelimit.ADMISSION_ORDER``), so the batches of a worker move through their stages staggered.
+        """
+        order = ratelimit.ADMISSION_ORDER.set(time.monotonic())
+        try:
+            return await self._run()
+        finally:
+            ratelimit.ADMISSION_ORDER.reset(order)
+
+    async def _run(self) -> str:
         self.journal = await self.progress.chunks()
         spec = self.record.spec
         verdicts = await self.ctx.resolver.verdicts(

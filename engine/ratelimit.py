@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import itertools
 import logging
 import math
@@ -18,6 +19,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final, Literal, NoReturn, get_args
@@ -38,6 +40,11 @@ MAX_SLEEP: Final = 0.25  # waiters ask again at least this often, so a raised ra
 SLOT_POLL: Final = 0.02  # mean pause between attempts at a full in-flight cap, jittered ±50%
 RELEASE_DELAY: Final = 0.003  # an ended call's slot waits this long for the next admission to free it
 WaitKind = Literal["budget", "slot"]
+# Where the admissions made in this context stand in their process's line for a channel's budget: lower
+# first. The batch job sets its start time, so a worker's oldest batch gets the budget first and moves on
+# to its next stage first. Shared evenly, every batch of a worker finished its smart stage at the same
+# moment and the smart budget stayed idle while they all sent their SMS and their successors checked.
+ADMISSION_ORDER: Final[ContextVar[float]] = ContextVar("koodispatch_admission_order", default=0.0)
 Attempt = Callable[[], Awaitable[tuple[float, WaitKind]]]  # (0 = admitted, else seconds to pause; why)
 
 
@@ -110,6 +117,7 @@ class RateLimiter:
         self._serial = itertools.count()
         # admissions of this process waiting for a slot at a full cap, woken one per call that ends here
         self._slot_waiters: dict[Channel, deque[asyncio.Future[None]]] = {c: deque() for c in CHANNELS}
+        self._budget_lines = {channel: BudgetLine() for channel in CHANNELS}
         self._flushes: set[asyncio.Future[None]] = set()
         # what every rate.lua run of a channel sends besides its operation: its keys, the default rate and
         # burst, and the throttling policy (ARGV[3..8]); built once, since every provider call sends them
@@ -152,7 +160,7 @@ class RateLimiter:
         unless the deadline cut off the reply of the very attempt that was admitted.
         """
         async with asyncio.timeout(max_wait):
-            await self._wait(channel, partial(self._charge, channel, n))
+            await self._wait(channel, partial(self._charge, channel, n), line=self._budget_lines[channel])
 
     @contextlib.asynccontextmanager
     async def slot(self, channel: Channel, *, max_wait: float | None = None) -> AsyncIterator[None]:
@@ -182,15 +190,16 @@ class RateLimiter:
         """Hold a slot and charge ``n`` numbers: what the dispatcher wraps around one provider call
         (``async with limiter.call(...)``).
 
-        Slot and budget are taken in one script run (``rate.lua`` admit), both or neither, so the call
-        leaves right after admission and no slot is held while the budget makes it wait; with ``mark``
-        the same run journals the call (see :class:`Mark`). In front, a local semaphore of
-        ``max_in_flight`` per channel: callers beyond it wait in this process, woken by a release,
-        instead of polling Redis. ``checkpoint`` runs before every attempt that follows a wait, so the
-        admission that lets the call go always comes right after one. ``max_wait`` bounds the waits, not
-        the body. The slot goes back with this process's next admission on the channel (the same script
-        run), or RELEASE_DELAY after the call when none follows: no round trip of its own while calls keep
-        coming. Raises ValueError when ``n`` < 1, TimeoutError after ``max_wait``.
+        Slot and budget are taken in one script run (``rate.lua`` admit), both or neither, so the call leaves
+        right after admission and no slot is held while the budget makes it wait; with ``mark`` the same run
+        journals the call (see :class:`Mark`). In front, a local semaphore of ``max_in_flight`` per channel:
+        callers beyond it wait in this process, woken by a release, instead of polling Redis; while the budget
+        makes this process's calls wait, they queue in ``ADMISSION_ORDER`` and only the first asks Redis
+        (:class:`BudgetLine`). ``checkpoint`` runs before every attempt that follows a wait, so the admission
+        that lets the call go always comes right after one. ``max_wait`` bounds the waits, not the body. The
+        slot goes back with this process's next admission on the channel (the same script run), or
+        RELEASE_DELAY after the call when none follows: no round trip of its own while calls keep coming.
+        Raises ValueError when ``n`` < 1, TimeoutError after ``max_wait``.
         """
         return Admission(self, channel, _count(n), max_wait, mark, checkpoint)
 
@@ -234,29 +243,50 @@ class RateLimiter:
         attempt: Attempt,
         queued: float = 0.0,
         checkpoint: Callable[[], Awaitable[None]] | None = None,
+        line: BudgetLine | None = None,
     ) -> None:
         """Repeat ``attempt`` until it admits (pause 0) and add each pause to the wait of its kind;
         ``queued`` is slot wait already spent in front of the local semaphore; ``checkpoint`` runs after
-        every pause."""
+        every pause. With ``line``, budget waits take turns in it (see :class:`Turn`)."""
         waited: dict[WaitKind, float] = {"budget": 0.0, "slot": queued}
+        # made only when needed: with budget to spare, no admission waits and none pays for a turn
+        turn = Turn(line) if line is not None and line.held else None  # others here wait for budget
         try:
+            if turn is not None:
+                await self._pause(waited, "budget", turn.take(), checkpoint)
             while (answer := await attempt())[0] > 0:
                 pause, kind = answer
-                started = time.monotonic()
-                try:
-                    if kind == "slot":
-                        await self._slot_freed(channel, pause)
-                    else:
-                        await asyncio.sleep(min(pause, MAX_SLEEP))
-                finally:
-                    waited[kind] += time.monotonic() - started
-                if checkpoint is not None:
-                    await checkpoint()
+                if kind == "slot":
+                    step = self._slot_freed(channel, pause)
+                elif line is None:
+                    step = asyncio.sleep(min(pause, MAX_SLEEP))
+                else:
+                    turn = turn or Turn(line)
+                    step = turn.pause(pause)
+                await self._pause(waited, kind, step, checkpoint)
         finally:
+            if turn is not None:
+                turn.leave()
             for kind, elapsed in waited.items():
                 if elapsed > 0:
                     self._waited[kind][channel] += elapsed
                     metrics.rate_waited(channel, kind, elapsed)
+
+    @staticmethod
+    async def _pause(
+        waited: dict[WaitKind, float],
+        kind: WaitKind,
+        step: Awaitable[None],
+        checkpoint: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        """Await ``step``, count its time as a wait of ``kind``, then run ``checkpoint``."""
+        started = time.monotonic()
+        try:
+            await step
+        finally:
+            waited[kind] += time.monotonic() - started
+        if checkpoint is not None:
+            await checkpoint()
 
     async def _charge(self, channel: Channel, n: int) -> tuple[float, WaitKind]:
         return await self.try_acquire(channel, n), "budget"
@@ -420,7 +450,8 @@ class Admission:
                 if checkpoint is not None:
                     await checkpoint()
             admit = partial(limiter._admit, channel, self._n, self._token, self._mark)
-            await limiter._wait(channel, admit, queued=queued, checkpoint=checkpoint)
+            line = limiter._budget_lines[channel]
+            await limiter._wait(channel, admit, queued=queued, checkpoint=checkpoint, line=line)
         except BaseException:
             self._release()
             raise
@@ -431,6 +462,76 @@ class Admission:
     def _release(self) -> None:
         self._limiter._ended(self._channel, self._token)
         self._limiter._local[self._channel].release()
+
+
+class Turn:
+    """One admission's place in its process's :class:`BudgetLine` of a channel, in ``ADMISSION_ORDER``:
+    taken on its first budget refusal (or before its first attempt when others wait already), held while
+    it sleeps for budget and asks again, and handed on when it is admitted or gives up."""
+
+    __slots__ = ("held", "line", "order")
+
+    def __init__(self, line: BudgetLine) -> None:
+        self.line = line
+        self.order = ADMISSION_ORDER.get()
+        self.held = False
+
+    async def take(self) -> None:
+        await self.line.take(self.order)
+        self.held = True
+
+    async def pause(self, seconds: float) -> None:
+        """The budget asked for ``seconds`` of patience: sleep them holding the turn, taking it first."""
+        if not self.held:
+            behind = self.line.held
+            await self.take()
+            if behind:  # its turn came when the holder was admitted, so the budget has room: ask at once
+                return
+        await asyncio.sleep(min(seconds, MAX_SLEEP))
+
+    def leave(self) -> None:
+        if self.held:
+            self.held = False
+            self.line.hand_on()
+
+
+class BudgetLine:
+    """The admissions of one process that a channel's budget made wait, served lowest order first.
+
+    One of them holds the turn: it sleeps until the budget has room and asks Redis again. The others wait
+    here without asking, and the turn goes to the first of them in order once the holder is admitted or
+    gives up. Order, not arrival, decides: arrival would serve a process's batches round and round.
+    """
+
+    __slots__ = ("_serial", "_waiting", "held")
+
+    def __init__(self) -> None:
+        self.held = False
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._serial = itertools.count()  # equal orders in arrival order
+
+    async def take(self, order: float) -> None:
+        """Wait for the turn: at once when nobody holds it."""
+        if not self.held:
+            self.held = True
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (order, next(self._serial), turn))
+        try:
+            await turn
+        except BaseException:
+            if turn.done() and not turn.cancelled():  # handed the turn as the caller gave up: pass it on
+                self.hand_on()
+            raise  # a cancelled turn stays in the heap; ``hand_on`` skips it
+
+    def hand_on(self) -> None:
+        """The holder is done with the turn: it goes to the first waiter in order, or to nobody."""
+        while self._waiting:
+            turn = heapq.heappop(self._waiting)[2]
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self.held = False
 
 
 def _count(n: int) -> int:

@@ -276,6 +276,33 @@ async def test_packed_pairs_are_byte_for_byte_what_hiredis_packs(
     assert stored == {name.encode(): value.encode() for value, names in groups.items() for name in names}
 
 
+async def test_a_workers_older_batch_gets_the_smart_budget_first(
+    tmp_path: Path, settings: Settings, arq_redis: ArqRedis, simulator: RunningSimulator
+) -> None:
+    """Where the smart budget binds, a worker's batches do not share it evenly: the one it started first
+    sends all its smart chunks first. Shared evenly, every batch of a worker reached its fallback stage at
+    the same moment, and the smart budget stayed idle while they all sent SMS."""
+    tight = settings.model_copy(
+        update={
+            "rates": settings.rates.model_copy(update={"smart": 1000.0}),  # 0.2 s burst: two calls of 100
+            "dispatch": settings.dispatch.model_copy(update={"batch_size": 1000}),
+        }
+    )
+    path = write(tmp_path / "r.csv", {"mobile": numbers(True, 2000)})
+    result = await planner.submit(arq_redis, tight, make_spec("skip"), path)
+    assert result.batches == 2
+    async with await EngineContext.open(tight, arq_redis) as ctx:
+        older = asyncio.create_task(dispatch_batch(ctx, result.cid, 1))
+        # its checks are out, then 8 of its 10 smart chunks (CHUNKS_IN_PARALLEL); the younger batch's
+        # arrive before its last 2, which still go first
+        await asyncio.sleep(0.01)
+        younger = asyncio.create_task(dispatch_batch(ctx, result.cid, 0))
+        outcomes = await asyncio.gather(older, younger)
+    assert [outcome.result for outcome in outcomes] == ["finished", "finished"]
+    sent = [task.task_name.split(":")[1] for task in simulator.store.smart.values()]  # in acceptance order
+    assert sent == ["1"] * 10 + ["0"] * 10
+
+
 async def test_finished_batch_is_never_sent_again(
     tmp_path: Path, engine: EngineContext, arq_redis: ArqRedis, simulator: RunningSimulator
 ) -> None:

@@ -515,3 +515,82 @@ async def test_admissions_wait_in_line_behind_a_slot_waiter_of_their_process_wit
 async def _admitted(limiter: RateLimiter) -> None:
     async with limiter.call("smart", 1):
         pass
+
+
+# --- the budget line of a process --------------------------------------------------------------------
+
+LINED = RATES.model_copy(update={"max_in_flight": 20})  # slots never bind: only the budget makes calls wait
+SPENDS_IT = 15  # numbers per call: 0.15 s of budget, over the 0.1 s burst, so each call but the first waits
+
+
+async def _calls(limiter: RateLimiter, order: float, count: int, admitted: list[float]) -> None:
+    """``count`` calls at once from a context whose admissions stand at ``order`` (a batch's job)."""
+    ratelimit.ADMISSION_ORDER.set(order)  # this task's context, inherited by the calls' tasks
+
+    async def call() -> None:
+        async with limiter.call("smart", SPENDS_IT):
+            admitted.append(order)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(count):
+            group.create_task(call())
+
+
+async def test_a_process_serves_its_budget_waiters_lowest_order_first_and_only_the_first_asks_redis(
+    make_limiter: MakeLimiter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the budget makes a process's calls wait, they go in ADMISSION_ORDER, not by arrival: calls of
+    an older batch that arrive later still go before the younger batch's waiting ones, so the older batch
+    finishes its stage first. Waiters behind the first in line do not ask Redis."""
+    limiter = make_limiter(LINED)
+    asks = 0
+    run_rate = limiter._run_rate
+
+    async def counted(op: str, *args: Any, **kwargs: Any) -> Any:
+        nonlocal asks
+        asks += op == "admit"
+        return await run_rate(op, *args, **kwargs)
+
+    monkeypatch.setattr(limiter, "_run_rate", counted)
+    admitted: list[float] = []
+    async with asyncio.TaskGroup() as group:
+        group.create_task(_calls(limiter, 2.0, 5, admitted))  # admitted at 0, 0.05, 0.2, 0.35, 0.5 s alone
+        await asyncio.sleep(0.1)  # the younger batch's third call holds the turn, two more wait behind it
+        group.create_task(_calls(limiter, 1.0, 5, admitted))
+    assert admitted == [2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0]
+    # 5 first attempts, then about two per later call (refused once on its turn, then admitted); every
+    # waiter asking on its own would ask at every pause of up to 0.25 s for 1.5 s
+    assert asks <= 5 + 3 * 9, asks
+
+
+async def test_a_budget_waiter_that_gives_up_hands_its_turn_on(make_limiter: MakeLimiter) -> None:
+    """Cancelled while it holds the turn or waits for it, an admission leaves the line working for the
+    rest of its process."""
+    limiter = make_limiter(LINED)
+    admitted: list[float] = []
+    await _calls(limiter, 0.0, 1, admitted)  # the budget is spent for the next 0.05 s
+    holder = asyncio.create_task(_calls(limiter, 1.0, 1, admitted))
+    await asyncio.sleep(0.01)  # refused: it holds the turn and sleeps
+    waiter = asyncio.create_task(_calls(limiter, 2.0, 1, admitted))
+    last = asyncio.create_task(_calls(limiter, 3.0, 1, admitted))
+    await asyncio.sleep(0.01)  # both wait behind the holder without asking
+    holder.cancel()
+    waiter.cancel()
+    async with asyncio.timeout(5):
+        await last
+    assert admitted == [0.0, 3.0]
+    assert holder.cancelled() and waiter.cancelled()
+
+
+async def test_a_turn_handed_to_a_waiter_that_was_just_cancelled_goes_on() -> None:
+    line = ratelimit.BudgetLine()
+    await line.take(1.0)  # held at once
+    waiter = asyncio.create_task(line.take(2.0))
+    await asyncio.sleep(0)  # in line
+    line.hand_on()  # the turn is the waiter's, but it is cancelled before it resumes
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert not line.held
+    async with asyncio.timeout(1):
+        await line.take(3.0)  # nobody holds it: at once
