@@ -74,18 +74,7 @@ class BatchRun:
         await self.ctx.states.checkpoint(self.cid, self.record.spec.schedule)
 
     async def run(self) -> str:
-        """Resolve and send the whole batch; returns the campaign state after the batch finished.
-
-        Where budgets bind, its calls wait behind those of the batches this process started before it
-        (``ratelimit.ADMISSION_ORDER``), so the batches of a worker move through their stages staggered.
-        """
-        order = ratelimit.ADMISSION_ORDER.set(time.monotonic())
-        try:
-            return await self._run()
-        finally:
-            ratelimit.ADMISSION_ORDER.reset(order)
-
-    async def _run(self) -> str:
+        """Resolve and send the whole batch; returns the campaign state after the batch finished."""
         self.journal = await self.progress.chunks()
         spec = self.record.spec
         verdicts = await self.ctx.resolver.verdicts(
@@ -266,8 +255,13 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first(leaf) if isinstance(leaf, BaseExceptionGroup) else leaf
 
 
-async def dispatch_batch(ctx: EngineContext, cid: str, number: int) -> BatchOutcome:
+async def dispatch_batch(ctx: EngineContext, cid: str, number: int, queued_at: float = 0.0) -> BatchOutcome:
     """Run batch ``number`` of campaign ``cid`` under its lease, to the end or until control halts it.
+
+    Where a budget binds, its calls wait behind those of the batches this process got from further up the
+    queue (``queued_at``: the job's score, an hour early for a taken-over batch), and of those queued at the
+    same time, the ones it started earlier (``ratelimit.ADMISSION_ORDER``): so a worker's batches move
+    through their stages staggered, and a taken-over batch goes on at once.
 
     Returns result ``busy`` when another worker holds the batch (the caller tries again shortly: the holder
     may be dead) and ``lease_lost`` when this worker stalled past the lease TTL (a successor continues).
@@ -275,14 +269,18 @@ async def dispatch_batch(ctx: EngineContext, cid: str, number: int) -> BatchOutc
     than the configured limit pauses the campaign with the reason instead of burning retries.
     """
     await campaigns.ensure_alive(ctx.redis, cid)
-    async with ctx.leases.hold(cid, number) as lease:
-        if lease is None:
-            return BatchOutcome(cid, number, "busy", "")
-        try:
-            return await _run_batch(ctx, cid, number, lease)
-        except LeaseLost as lost:
-            log.error("%s", lost)
-            return BatchOutcome(cid, number, "lease_lost", "")
+    order = ratelimit.ADMISSION_ORDER.set((queued_at, time.monotonic()))
+    try:
+        async with ctx.leases.hold(cid, number) as lease:
+            if lease is None:
+                return BatchOutcome(cid, number, "busy", "")
+            try:
+                return await _run_batch(ctx, cid, number, lease)
+            except LeaseLost as lost:
+                log.error("%s", lost)
+                return BatchOutcome(cid, number, "lease_lost", "")
+    finally:
+        ratelimit.ADMISSION_ORDER.reset(order)
 
 
 async def _run_batch(ctx: EngineContext, cid: str, number: int, lease: Lease) -> BatchOutcome:

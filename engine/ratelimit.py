@@ -40,11 +40,13 @@ MAX_SLEEP: Final = 0.25  # waiters ask again at least this often, so a raised ra
 SLOT_POLL: Final = 0.02  # mean pause between attempts at a full in-flight cap, jittered ±50%
 RELEASE_DELAY: Final = 0.003  # an ended call's slot waits this long for the next admission to free it
 WaitKind = Literal["budget", "slot"]
+Order = tuple[float, float]
 # Where the admissions made in this context stand in their process's line for a channel's budget: lower
-# first. The batch job sets its start time, so a worker's oldest batch gets the budget first and moves on
-# to its next stage first. Shared evenly, every batch of a worker finished its smart stage at the same
-# moment and the smart budget stayed idle while they all sent their SMS and their successors checked.
-ADMISSION_ORDER: Final[ContextVar[float]] = ContextVar("koodispatch_admission_order", default=0.0)
+# first. The batch job sets (its place in the queue, its start time), so a worker's first batch gets the
+# budget first and moves on to its next stage first. Shared evenly, every batch of a worker finished its
+# smart stage at the same moment and the smart budget stayed idle while they all sent their SMS and their
+# successors checked.
+ADMISSION_ORDER: Final[ContextVar[Order]] = ContextVar("koodispatch_admission_order", default=(0.0, 0.0))
 Attempt = Callable[[], Awaitable[tuple[float, WaitKind]]]  # (0 = admitted, else seconds to pause; why)
 
 
@@ -507,10 +509,10 @@ class BudgetLine:
 
     def __init__(self) -> None:
         self.held = False
-        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[Order, int, asyncio.Future[None]]] = []
         self._serial = itertools.count()  # equal orders in arrival order
 
-    async def take(self, order: float) -> None:
+    async def take(self, order: Order) -> None:
         """Wait for the turn: at once when nobody holds it."""
         if not self.held:
             self.held = True

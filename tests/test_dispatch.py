@@ -276,12 +276,23 @@ async def test_packed_pairs_are_byte_for_byte_what_hiredis_packs(
     assert stored == {name.encode(): value.encode() for value, names in groups.items() for name in names}
 
 
-async def test_a_workers_older_batch_gets_the_smart_budget_first(
-    tmp_path: Path, settings: Settings, arq_redis: ArqRedis, simulator: RunningSimulator
+@pytest.mark.parametrize(
+    ("queued", "first"),
+    [((0.0, 0.0), "started"), ((5.0, 1.0), "queued")],
+    ids=["queued-together-started-first", "taken-over-queued-ahead-started-later"],
+)
+async def test_a_worker_gives_the_smart_budget_to_its_first_batch_in_queue_order(
+    tmp_path: Path,
+    settings: Settings,
+    arq_redis: ArqRedis,
+    simulator: RunningSimulator,
+    queued: tuple[float, float],
+    first: str,
 ) -> None:
-    """Where the smart budget binds, a worker's batches do not share it evenly: the one it started first
-    sends all its smart chunks first. Shared evenly, every batch of a worker reached its fallback stage at
-    the same moment, and the smart budget stayed idle while they all sent SMS."""
+    """Where the smart budget binds, a worker's batches do not share it evenly: the one first in the queue
+    (a taken-over batch is queued ahead), or of those queued together the one started first, sends all its
+    smart chunks first. Shared evenly, every batch of a worker reached its fallback stage at the same
+    moment, and the smart budget stayed idle while they all sent SMS."""
     tight = settings.model_copy(
         update={
             "rates": settings.rates.model_copy(update={"smart": 1000.0}),  # 0.2 s burst: two calls of 100
@@ -291,16 +302,22 @@ async def test_a_workers_older_batch_gets_the_smart_budget_first(
     path = write(tmp_path / "r.csv", {"mobile": numbers(True, 2000)})
     result = await planner.submit(arq_redis, tight, make_spec("skip"), path)
     assert result.batches == 2
+    started, later = queued
     async with await EngineContext.open(tight, arq_redis) as ctx:
-        older = asyncio.create_task(dispatch_batch(ctx, result.cid, 1))
-        # its checks are out, then 8 of its 10 smart chunks (CHUNKS_IN_PARALLEL); the younger batch's
-        # arrive before its last 2, which still go first
+        one = asyncio.create_task(dispatch_batch(ctx, result.cid, 1, queued_at=started))
+        # its checks are out, then 8 of its 10 smart chunks (CHUNKS_IN_PARALLEL); the other batch's arrive
+        # before its last 2
         await asyncio.sleep(0.01)
-        younger = asyncio.create_task(dispatch_batch(ctx, result.cid, 0))
-        outcomes = await asyncio.gather(older, younger)
+        zero = asyncio.create_task(dispatch_batch(ctx, result.cid, 0, queued_at=later))
+        outcomes = await asyncio.gather(one, zero)
     assert [outcome.result for outcome in outcomes] == ["finished", "finished"]
-    sent = [task.task_name.split(":")[1] for task in simulator.store.smart.values()]  # in acceptance order
-    assert sent == ["1"] * 10 + ["0"] * 10
+    # the batch of each smart call, in the order the simulator accepted them
+    sent = "".join(task.task_name.split(":")[1] for task in simulator.store.smart.values())
+    if first == "started":
+        assert sent == "1" * 10 + "0" * 10
+    else:  # batch 1 had the burst and the calls admitted before batch 0 queued; then batch 0 went first
+        before = len(sent) - len(sent.lstrip("1"))
+        assert 2 <= before < 10 and sent == "1" * before + "0" * 10 + "1" * (10 - before), sent
 
 
 async def test_finished_batch_is_never_sent_again(

@@ -525,7 +525,7 @@ SPENDS_IT = 15  # numbers per call: 0.15 s of budget, over the 0.1 s burst, so e
 
 async def _calls(limiter: RateLimiter, order: float, count: int, admitted: list[float]) -> None:
     """``count`` calls at once from a context whose admissions stand at ``order`` (a batch's job)."""
-    ratelimit.ADMISSION_ORDER.set(order)  # this task's context, inherited by the calls' tasks
+    ratelimit.ADMISSION_ORDER.set((order, 0.0))  # this task's context, inherited by the calls' tasks
 
     async def call() -> None:
         async with limiter.call("smart", SPENDS_IT):
@@ -584,8 +584,8 @@ async def test_a_budget_waiter_that_gives_up_hands_its_turn_on(make_limiter: Mak
 
 async def test_a_turn_handed_to_a_waiter_that_was_just_cancelled_goes_on() -> None:
     line = ratelimit.BudgetLine()
-    await line.take(1.0)  # held at once
-    waiter = asyncio.create_task(line.take(2.0))
+    await line.take((1.0, 0.0))  # held at once
+    waiter = asyncio.create_task(line.take((2.0, 0.0)))
     await asyncio.sleep(0)  # in line
     line.hand_on()  # the turn is the waiter's, but it is cancelled before it resumes
     waiter.cancel()
@@ -593,4 +593,4 @@ async def test_a_turn_handed_to_a_waiter_that_was_just_cancelled_goes_on() -> No
         await waiter
     assert not line.held
     async with asyncio.timeout(1):
-        await line.take(3.0)  # nobody holds it: at once
+        await line.take((3.0, 0.0))  # nobody holds it: at once

@@ -47,7 +47,7 @@ async def dispatch_batch(ctx: dict[str, Any], cid: str, batch: int) -> dict[str,
     logs.bind(cid, batch)
     started = time.monotonic()
     async with guarded(ctx, cid, batch):
-        outcome = await run_batch(engine, cid, batch)
+        outcome = await run_batch(engine, cid, batch, queued_at=float(ctx.get("score") or 0))
     metrics.batch_finished(outcome.result, time.monotonic() - started)
     if outcome.result == "busy":
         raise Retry(defer=BUSY_RETRY_SECONDS)
