@@ -32,6 +32,7 @@ from engine.senders import Chunk, SmartSender
 from engine.settings import Settings, load_settings
 from engine.simulator import RunningSimulator
 from engine.simulator.capability import is_capable
+from workers import jobs
 
 SHARE = 0.7
 LIFTED = {"smart": 1e6, "sms": 1e6, "basic": 1e6, "capability": 1e6}
@@ -278,7 +279,7 @@ async def test_packed_pairs_are_byte_for_byte_what_hiredis_packs(
 
 @pytest.mark.parametrize(
     ("queued", "first"),
-    [((0.0, 0.0), "started"), ((5.0, 1.0), "queued")],
+    [((1_000, 1_000), "started"), ((5_000, 1_000), "queued")],  # arq's scores: ms when each job may run
     ids=["queued-together-started-first", "taken-over-queued-ahead-started-later"],
 )
 async def test_a_worker_gives_the_smart_budget_to_its_first_batch_in_queue_order(
@@ -286,13 +287,14 @@ async def test_a_worker_gives_the_smart_budget_to_its_first_batch_in_queue_order
     settings: Settings,
     arq_redis: ArqRedis,
     simulator: RunningSimulator,
-    queued: tuple[float, float],
+    queued: tuple[int, int],
     first: str,
 ) -> None:
     """Where the smart budget binds, a worker's batches do not share it evenly: the one first in the queue
     (a taken-over batch is queued ahead), or of those queued together the one started first, sends all its
     smart chunks first. Shared evenly, every batch of a worker reached its fallback stage at the same
-    moment, and the smart budget stayed idle while they all sent SMS."""
+    moment, and the smart budget stayed idle while they all sent SMS. Run through the worker's job
+    function, with the job context arq gives it."""
     tight = settings.model_copy(
         update={
             "rates": settings.rates.model_copy(update={"smart": 1000.0}),  # 0.2 s burst: two calls of 100
@@ -302,15 +304,19 @@ async def test_a_worker_gives_the_smart_budget_to_its_first_batch_in_queue_order
     path = write(tmp_path / "r.csv", {"mobile": numbers(True, 2000)})
     result = await planner.submit(arq_redis, tight, make_spec("skip"), path)
     assert result.batches == 2
-    started, later = queued
     async with await EngineContext.open(tight, arq_redis) as ctx:
-        one = asyncio.create_task(dispatch_batch(ctx, result.cid, 1, queued_at=started))
+
+        def job(batch: int, score: int) -> asyncio.Task[dict[str, Any]]:
+            job_ctx = {"engine": ctx, "redis": arq_redis, "score": score}  # what arq passes besides
+            return asyncio.create_task(jobs.dispatch_batch(job_ctx, result.cid, batch))
+
+        one = job(1, queued[0])
         # its checks are out, then 8 of its 10 smart chunks (CHUNKS_IN_PARALLEL); the other batch's arrive
         # before its last 2
         await asyncio.sleep(0.01)
-        zero = asyncio.create_task(dispatch_batch(ctx, result.cid, 0, queued_at=later))
+        zero = job(0, queued[1])
         outcomes = await asyncio.gather(one, zero)
-    assert [outcome.result for outcome in outcomes] == ["finished", "finished"]
+    assert [outcome["result"] for outcome in outcomes] == ["finished", "finished"]
     # the batch of each smart call, in the order the simulator accepted them
     sent = "".join(task.task_name.split(":")[1] for task in simulator.store.smart.values())
     if first == "started":
