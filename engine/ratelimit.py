@@ -249,7 +249,8 @@ class RateLimiter:
     ) -> None:
         """Repeat ``attempt`` until it admits (pause 0) and add each pause to the wait of its kind;
         ``queued`` is slot wait already spent in front of the local semaphore; ``checkpoint`` runs after
-        every pause. With ``line``, budget waits take turns in it (see :class:`Turn`)."""
+        every pause. Budget waits take turns in ``line`` (see :class:`Turn`); ``slot`` alone passes none, as
+        its attempts never meet the budget."""
         waited: dict[WaitKind, float] = {"budget": 0.0, "slot": queued}
         # made only when needed: with budget to spare, no admission waits and none pays for a turn
         turn = Turn(line) if line is not None and line.held else None  # others here wait for budget
@@ -260,9 +261,8 @@ class RateLimiter:
                 pause, kind = answer
                 if kind == "slot":
                     step = self._slot_freed(channel, pause)
-                elif line is None:
-                    step = asyncio.sleep(min(pause, MAX_SLEEP))
                 else:
+                    assert line is not None, "a budget wait without a line"
                     turn = turn or Turn(line)
                     step = turn.pause(pause)
                 await self._pause(waited, kind, step, checkpoint)

@@ -62,6 +62,20 @@ async def make_limiter(redis_url: str) -> AsyncIterator[MakeLimiter]:
         await client.aclose()
 
 
+class AdmitCounter:
+    """Counts the admissions (``rate.lua`` admit runs) a limiter sends to Redis."""
+
+    def __init__(self, limiter: RateLimiter, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        run_rate = limiter._run_rate
+
+        async def counted(op: str, *args: Any, **kwargs: Any) -> Any:
+            self.count += op == "admit"
+            return await run_rate(op, *args, **kwargs)
+
+        monkeypatch.setattr(limiter, "_run_rate", counted)
+
+
 async def redis_now(client: aioredis.Redis) -> float:
     seconds, micros = await client.time()
     return float(seconds) + float(micros) / 1_000_000
@@ -469,15 +483,7 @@ async def test_admissions_wait_in_line_behind_a_slot_waiter_of_their_process_wit
     monkeypatch.setattr(ratelimit, "RELEASE_DELAY", 3600.0)
     settings = RATES.model_copy(update={"max_in_flight": 4})  # 4 calls in flight here pass the local gate
     here, elsewhere = make_limiter(settings), make_limiter(settings)  # the cap of 4 is shared by both
-    admits = 0
-    run_rate = here._run_rate
-
-    async def counted(op: str, *args: Any, **kwargs: Any) -> Any:
-        nonlocal admits
-        admits += op == "admit"
-        return await run_rate(op, *args, **kwargs)
-
-    monkeypatch.setattr(here, "_run_rate", counted)
+    admits = AdmitCounter(here, monkeypatch)
     release, release_elsewhere = asyncio.Event(), asyncio.Event()
     order: list[str] = []
 
@@ -498,11 +504,11 @@ async def test_admissions_wait_in_line_behind_a_slot_waiter_of_their_process_wit
         try:
             first = group.create_task(call("first"))
             await asyncio.sleep(0.2)
-            asked = admits  # the holder's admission and the first's refused one
+            asked = admits.count  # the holder's admission and the first's refused one
             second = group.create_task(call("second"))
             third = group.create_task(call("third"))
             await asyncio.sleep(0.2)
-            assert admits == asked, "asked Redis while a call of this process already waits for a slot"
+            assert admits.count == asked, "asked Redis while a call of this process already waits for a slot"
             assert not (first.done() or second.done() or third.done()), "admitted past a full cap"
             release.set()  # the holder ends: its slot goes to the first in line, whose end frees it on
             async with asyncio.timeout(10):
@@ -543,15 +549,7 @@ async def test_a_process_serves_its_budget_waiters_lowest_order_first_and_only_t
     an older batch that arrive later still go before the younger batch's waiting ones, so the older batch
     finishes its stage first. Waiters behind the first in line do not ask Redis."""
     limiter = make_limiter(LINED)
-    asks = 0
-    run_rate = limiter._run_rate
-
-    async def counted(op: str, *args: Any, **kwargs: Any) -> Any:
-        nonlocal asks
-        asks += op == "admit"
-        return await run_rate(op, *args, **kwargs)
-
-    monkeypatch.setattr(limiter, "_run_rate", counted)
+    asks = AdmitCounter(limiter, monkeypatch)
     admitted: list[float] = []
     async with asyncio.TaskGroup() as group:
         group.create_task(_calls(limiter, 2.0, 5, admitted))  # admitted at 0, 0.05, 0.2, 0.35, 0.5 s alone
@@ -560,7 +558,7 @@ async def test_a_process_serves_its_budget_waiters_lowest_order_first_and_only_t
     assert admitted == [2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0]
     # 5 first attempts, then about two per later call (refused once on its turn, then admitted); every
     # waiter asking on its own would ask at every pause of up to 0.25 s for 1.5 s
-    assert asks <= 5 + 3 * 9, asks
+    assert asks.count <= 5 + 3 * 9, asks.count
 
 
 async def test_a_budget_waiter_that_gives_up_hands_its_turn_on(make_limiter: MakeLimiter) -> None:
