@@ -32,5 +32,7 @@ def keep_freed_memory() -> bool:
     libc = ctypes.CDLL(None)  # the C library this interpreter is linked with
     if not hasattr(libc, "gnu_get_libc_version"):  # musl and others: another allocator, other settings
         return False
+    # where the mmap threshold cannot go that high (32-bit glibc), the trim threshold alone would map every
+    # large block fresh: then neither is changed
     heap = bool(libc.mallopt(M_MMAP_THRESHOLD, HEAP_UP_TO))
     return heap and bool(libc.mallopt(M_TRIM_THRESHOLD, KEEP_FREED))
