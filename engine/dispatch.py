@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from engine import campaigns, control, metrics, ratelimit, trial
+from engine import budget_line, campaigns, control, metrics, trial
 from engine.batches import Batch, load_batch
 from engine.campaigns import CampaignRecord
 from engine.context import EngineContext
@@ -260,7 +260,7 @@ async def dispatch_batch(ctx: EngineContext, cid: str, number: int, queued_at: f
 
     Where a budget binds, its calls wait behind those of the batches this process got from further up the
     queue (``queued_at``: the job's score, an hour early for a taken-over batch), and of those queued at the
-    same time, the ones it started earlier (``ratelimit.ADMISSION_ORDER``): so a worker's batches move
+    same time, the ones it started earlier (``budget_line.ADMISSION_ORDER``): so a worker's batches move
     through their stages staggered, and a taken-over batch goes on at once.
 
     Returns result ``busy`` when another worker holds the batch (the caller tries again shortly: the holder
@@ -269,7 +269,7 @@ async def dispatch_batch(ctx: EngineContext, cid: str, number: int, queued_at: f
     than the configured limit pauses the campaign with the reason instead of burning retries.
     """
     await campaigns.ensure_alive(ctx.redis, cid)
-    order = ratelimit.ADMISSION_ORDER.set((queued_at, time.monotonic()))
+    order = budget_line.ADMISSION_ORDER.set((queued_at, time.monotonic()))
     try:
         async with ctx.leases.hold(cid, number) as lease:
             if lease is None:
@@ -280,7 +280,7 @@ async def dispatch_batch(ctx: EngineContext, cid: str, number: int, queued_at: f
                 log.error("%s", lost)
                 return BatchOutcome(cid, number, "lease_lost", "")
     finally:
-        ratelimit.ADMISSION_ORDER.reset(order)
+        budget_line.ADMISSION_ORDER.reset(order)
 
 
 async def _run_batch(ctx: EngineContext, cid: str, number: int, lease: Lease) -> BatchOutcome:

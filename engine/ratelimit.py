@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import itertools
 import logging
 import math
@@ -19,7 +18,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final, Literal, NoReturn, get_args
@@ -27,6 +25,7 @@ from typing import Any, Final, Literal, NoReturn, get_args
 import redis.asyncio as aioredis
 
 from engine import keys, metrics
+from engine.budget_line import BudgetLine, Turn
 from engine.coalesce import CoalescedScript
 from engine.errors import ConfigError
 from engine.scripts import load_script
@@ -40,13 +39,6 @@ MAX_SLEEP: Final = 0.25  # waiters ask again at least this often, so a raised ra
 SLOT_POLL: Final = 0.02  # mean pause between attempts at a full in-flight cap, jittered ±50%
 RELEASE_DELAY: Final = 0.003  # an ended call's slot waits this long for the next admission to free it
 WaitKind = Literal["budget", "slot"]
-Order = tuple[float, float]
-# Where the admissions made in this context stand in their process's line for a channel's budget: lower
-# first. The batch job sets (its place in the queue, its start time), so a worker's first batch gets the
-# budget first and moves on to its next stage first. Shared evenly, every batch of a worker finished its
-# smart stage at the same moment and the smart budget stayed idle while they all sent their SMS and their
-# successors checked.
-ADMISSION_ORDER: Final[ContextVar[Order]] = ContextVar("koodispatch_admission_order", default=(0.0, 0.0))
 Attempt = Callable[[], Awaitable[tuple[float, WaitKind]]]  # (0 = admitted, else seconds to pause; why)
 
 
@@ -196,11 +188,11 @@ class RateLimiter:
         right after admission and no slot is held while the budget makes it wait; with ``mark`` the same run
         journals the call (see :class:`Mark`). In front, a local semaphore of ``max_in_flight`` per channel:
         callers beyond it wait in this process, woken by a release, instead of polling Redis; while the budget
-        makes this process's calls wait, they queue in ``ADMISSION_ORDER`` and only the first asks Redis
-        (:class:`BudgetLine`). ``checkpoint`` runs before every attempt that follows a wait, so the admission
-        that lets the call go always comes right after one. ``max_wait`` bounds the waits, not the body. The
-        slot goes back with this process's next admission on the channel (the same script run), or
-        RELEASE_DELAY after the call when none follows: no round trip of its own while calls keep coming.
+        makes this process's calls wait, they queue in ``budget_line.ADMISSION_ORDER`` and only the first asks
+        Redis (``engine/budget_line.py``). ``checkpoint`` runs before every attempt that follows a wait, so
+        the admission that lets the call go always comes right after one. ``max_wait`` bounds the waits, not
+        the body. The slot goes back with this process's next admission on the channel (the same script run),
+        or RELEASE_DELAY after the call when none follows: no round trip of its own while calls keep coming.
         Raises ValueError when ``n`` < 1, TimeoutError after ``max_wait``.
         """
         return Admission(self, channel, _count(n), max_wait, mark, checkpoint)
@@ -264,7 +256,7 @@ class RateLimiter:
                 else:
                     assert line is not None, "a budget wait without a line"
                     turn = turn or Turn(line)
-                    step = turn.pause(pause)
+                    step = turn.pause(min(pause, MAX_SLEEP))
                 await self._pause(waited, kind, step, checkpoint)
         finally:
             if turn is not None:
@@ -464,76 +456,6 @@ class Admission:
     def _release(self) -> None:
         self._limiter._ended(self._channel, self._token)
         self._limiter._local[self._channel].release()
-
-
-class Turn:
-    """One admission's place in its process's :class:`BudgetLine` of a channel, in ``ADMISSION_ORDER``:
-    taken on its first budget refusal (or before its first attempt when others wait already), held while
-    it sleeps for budget and asks again, and handed on when it is admitted or gives up."""
-
-    __slots__ = ("held", "line", "order")
-
-    def __init__(self, line: BudgetLine) -> None:
-        self.line = line
-        self.order = ADMISSION_ORDER.get()
-        self.held = False
-
-    async def take(self) -> None:
-        await self.line.take(self.order)
-        self.held = True
-
-    async def pause(self, seconds: float) -> None:
-        """The budget asked for ``seconds`` of patience: sleep them holding the turn, taking it first."""
-        if not self.held:
-            behind = self.line.held
-            await self.take()
-            if behind:  # its turn came when the holder was admitted, so the budget has room: ask at once
-                return
-        await asyncio.sleep(min(seconds, MAX_SLEEP))
-
-    def leave(self) -> None:
-        if self.held:
-            self.held = False
-            self.line.hand_on()
-
-
-class BudgetLine:
-    """The admissions of one process that a channel's budget made wait, served lowest order first.
-
-    One of them holds the turn: it sleeps until the budget has room and asks Redis again. The others wait
-    here without asking, and the turn goes to the first of them in order once the holder is admitted or
-    gives up. Order, not arrival, decides: arrival would serve a process's batches round and round.
-    """
-
-    __slots__ = ("_serial", "_waiting", "held")
-
-    def __init__(self) -> None:
-        self.held = False
-        self._waiting: list[tuple[Order, int, asyncio.Future[None]]] = []
-        self._serial = itertools.count()  # equal orders in arrival order
-
-    async def take(self, order: Order) -> None:
-        """Wait for the turn: at once when nobody holds it."""
-        if not self.held:
-            self.held = True
-            return
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (order, next(self._serial), turn))
-        try:
-            await turn
-        except BaseException:
-            if turn.done() and not turn.cancelled():  # handed the turn as the caller gave up: pass it on
-                self.hand_on()
-            raise  # a cancelled turn stays in the heap; ``hand_on`` skips it
-
-    def hand_on(self) -> None:
-        """The holder is done with the turn: it goes to the first waiter in order, or to nobody."""
-        while self._waiting:
-            turn = heapq.heappop(self._waiting)[2]
-            if not turn.done():
-                turn.set_result(None)
-                return
-        self.held = False
 
 
 def _count(n: int) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from engine import keys, ratelimit
+from engine import budget_line, keys, ratelimit
 from engine.errors import ConfigError
 from engine.ratelimit import CHANNELS, MIN_FACTOR, RELEASE_DELAY, RateLimiter
 from engine.settings import RateSettings
@@ -531,7 +531,7 @@ SPENDS_IT = 15  # numbers per call: 0.15 s of budget, over the 0.1 s burst, so e
 
 async def _calls(limiter: RateLimiter, order: float, count: int, admitted: list[float]) -> None:
     """``count`` calls at once from a context whose admissions stand at ``order`` (a batch's job)."""
-    ratelimit.ADMISSION_ORDER.set((order, 0.0))  # this task's context, inherited by the calls' tasks
+    budget_line.ADMISSION_ORDER.set((order, 0.0))  # this task's context, inherited by the calls' tasks
 
     async def call() -> None:
         async with limiter.call("smart", SPENDS_IT):
@@ -581,7 +581,7 @@ async def test_a_budget_waiter_that_gives_up_hands_its_turn_on(make_limiter: Mak
 
 
 async def test_a_turn_handed_to_a_waiter_that_was_just_cancelled_goes_on() -> None:
-    line = ratelimit.BudgetLine()
+    line = budget_line.BudgetLine()
     await line.take((1.0, 0.0))  # held at once
     waiter = asyncio.create_task(line.take((2.0, 0.0)))
     await asyncio.sleep(0)  # in line
