@@ -28,6 +28,7 @@ from engine import keys, metrics
 from engine.budget_line import BudgetLine, Turn
 from engine.coalesce import CoalescedScript
 from engine.errors import ConfigError
+from engine.lease import HOLDER
 from engine.scripts import load_script
 from engine.settings import RateSettings
 from engine.types import Channel
@@ -76,8 +77,9 @@ class RateLimiter:
     """Admits provider calls of every worker against one budget and one in-flight cap per channel.
 
     ``settings`` gives the defaults of the live rates (see ``ensure_defaults``) and the throttling
-    policy. ``lease_seconds`` bounds how long a slot of a dead worker blocks capacity; it must exceed
-    the longest provider call (connect + read timeout), since slots are not renewed. ``throttle_hold``
+    policy. ``lease_seconds`` bounds how long a slot of a dead worker blocks capacity (a slot taken under a
+    batch lease is freed sooner, when the batch is taken over); it must exceed the longest provider call
+    (connect + read timeout), since slots are not renewed. ``throttle_hold``
     is how long after a back-off further throttling answers are taken as replies to calls sent before
     it and do not lower the rate again. ``clock`` replaces Redis TIME, for tests only.
 
@@ -125,7 +127,14 @@ class RateLimiter:
         }
 
     def _new_token(self) -> str:
-        """A slot token no other call of any worker holds: ``uuid4`` per call cost a system call each."""
+        """A slot token no other call of any worker holds: ``uuid4`` per call cost a system call each.
+
+        A call made under a batch lease is tagged ``<lease token>#<serial>`` (``lease.HOLDER``): when the
+        holder dies, the sweeper that takes the batch over frees its slots with the claim.
+        """
+        holder = HOLDER.get()
+        if holder:
+            return f"{holder}#{next(self._serial)}"
         return f"{self._token_prefix}:{next(self._serial)}"
 
     async def ensure_defaults(self) -> None:

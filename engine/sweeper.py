@@ -4,9 +4,10 @@ worker when Redis came back empty.
 arq alone re-runs a job of a killed worker only after ``job_timeout + 10 s``. A batch run registers itself in
 ``kd:running`` together with its lease (``engine/lease.py``); a run entry whose lease has expired belongs to a
 worker that died or stalled past the TTL, so the sweeper claims it (one sweeper wins, by Lua) and queues the
-batch again at the front. The fenced journal makes a stalled former holder harmless. A worker killed after
-arq marked a job in progress but before the job took its lease leaves no run entry: such long-in-progress
-jobs without a lease are queued again too.
+batch again at the front, and frees the in-flight slots the holder's calls for that batch still held. The
+fenced journal makes a stalled former holder harmless. A worker killed after arq marked a job in progress
+but before the job took its lease leaves no run entry: such long-in-progress jobs without a lease are
+queued again too.
 
 Each Redis dataset carries a random ``kd:instance`` id, set by the first worker. If it changes or vanishes,
 Redis restarted without persistence (or was flushed): campaign state is gone, so the worker stops with a
@@ -20,6 +21,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable
+from typing import get_args
 
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix as ARQ_IN_PROGRESS
@@ -31,9 +33,11 @@ from engine.lease import run_field
 from engine.records import CampaignState
 from engine.scripts import Scripts
 from engine.settings import DispatchSettings
+from engine.types import Channel
 
 log = logging.getLogger(__name__)
 STUCK_SCAN = 128  # lowest-scored queue entries checked for jobs that lost their worker before starting
+IN_FLIGHT = [keys.in_flight(channel) for channel in get_args(Channel)]  # where a dead holder's slots are
 LOST = (
     "Redis lost its data (kd:instance changed or vanished: restarted without persistence, or flushed); "
     "campaign state is gone, so this worker stops instead of starting anything again from zero. "
@@ -105,12 +109,16 @@ class Sweeper:
             # queued before the claim: a sweeper killed in between leaves the run entry for another one,
             # whose enqueue of the same job id is then a no-op
             await planner.enqueue_takeover(self.redis, cid, number, token.rsplit(":", 1)[-1])
-            claimed = await self.scripts.lease_orphan(
-                keys=[keys.lease(cid, number), keys.RUNNING], args=[token, where]
+            claimed, freed = await self.scripts.lease_orphan(
+                keys=[keys.lease(cid, number), keys.RUNNING, *IN_FLIGHT], args=[token, where]
             )
             if claimed:
                 log.warning(
-                    "campaign %s batch %d: holder %s stopped renewing; taken over", cid, number, token
+                    "campaign %s batch %d: holder %s stopped renewing; taken over, %d in-flight slots freed",
+                    cid,
+                    number,
+                    token,
+                    freed,
                 )
                 taken.append((cid, number))
         return taken

@@ -40,8 +40,9 @@ FAST_TAKEOVER = {
     "KOODISPATCH_PROVIDER__CONNECT_TIMEOUT": "1",
     "KOODISPATCH_PROVIDER__READ_TIMEOUT": "3",
     "KOODISPATCH_PROVIDER__ANSWER_GRACE": "2",
-    # a killed worker's in-flight slots stay held for a call's lifetime (6 s here): with a kill every second
-    # and 4 capability + 4 smart calls per running batch, a small cap would be all dead workers' slots
+    # a killed worker's in-flight slots are freed when its batches are taken over (3 s here): with a kill
+    # every second and 8 capability or 8 smart calls per running batch, a small cap would be all dead
+    # workers' slots until then
     "KOODISPATCH_RATES__MAX_IN_FLIGHT": "1024",
 }
 
@@ -78,7 +79,7 @@ class Started:
 
 @contextlib.asynccontextmanager
 async def started(
-    redis_url: str, sim_url: str, tmp_path: Path, rows: int, seed: int, **env: str
+    redis_url: str, sim_url: str, tmp_path: Path, rows: int, seed: int, batch_size: int = 5000, **env: str
 ) -> AsyncIterator[Started]:
     """Generate recipients and submit them through the public API (preflight is tested on its own)."""
     truth = generate_recipients(tmp_path / "r.csv", rows, seed=seed)
@@ -90,7 +91,7 @@ async def started(
             spec("basic"),
             redis=redis,
             recipients=tmp_path / "r.csv",
-            settings=load_settings(provider=provider),
+            settings=load_settings(provider=provider, dispatch={"batch_size": batch_size}),
             preflight=False,
         )
         yield Started(redis, result.cid, truth, environment)
@@ -160,6 +161,45 @@ async def test_kill_9_at_20_random_moments_loses_and_duplicates_nothing(
         finally:
             fleet.stop()
     assert kills >= 20, f"the campaign ended after only {kills} kills: make it longer"
+    assert_exact(sim.url, run.truth, report)
+
+
+async def test_a_worker_restarted_alone_after_kill_9_gets_the_dead_workers_slots_back_at_takeover(
+    tmp_path: Path, redis_url: str, simulator_thread: Any
+) -> None:
+    """The killed worker held every in-flight slot of the capability channel, and a call's lifetime (how
+    long an untagged slot stays held) is 303 s here: its successor, alone, gets them back when its sweeper
+    takes the batches over, and completes the campaign exactly long before that."""
+    sim = simulator_thread
+    slots = 4
+    env = {
+        **FAST_TAKEOVER,
+        "KOODISPATCH_RATES__MAX_IN_FLIGHT": str(slots),
+        "KOODISPATCH_PROVIDER__READ_TIMEOUT": "300",
+    }
+    reset(sim.url, channel_faults={"capability": {"latency_ms": [2000, 2000]}})  # checks stay in flight
+    try:
+        async with started(redis_url, sim.url, tmp_path, 2_000, 9, batch_size=500, **env) as run:
+            fleet = Fleet(run.env, tmp_path)
+            try:
+                fleet.spawn()
+                checks = keys.in_flight("capability")
+                deadline = time.monotonic() + 60
+                while await run.redis.zcard(checks) < slots:
+                    assert time.monotonic() < deadline, "the first worker never filled the in-flight cap"
+                    await asyncio.sleep(0.02)
+                held = {token.decode() for token in await run.redis.zrange(checks, 0, -1)}
+                holders = {token.decode() for token in await run.redis.hvals(keys.RUNNING)}  # type: ignore[misc]
+                assert {token.rpartition("#")[0] for token in held} <= holders  # tagged with batch leases
+                fleet.kill_one(random.Random(0))
+                fleet.spawn()
+                report = await wait_for(run.redis, run.cid, max_wait=120)
+                left = {token.decode() for token in await run.redis.zrange(checks, 0, -1)}
+            finally:
+                fleet.stop()
+    finally:
+        sim_post(sim.url, "/_simulator/config", {"channel_faults": {"capability": None}})
+    assert not held & left, "the dead worker's slots were not freed"
     assert_exact(sim.url, run.truth, report)
 
 

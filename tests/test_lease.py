@@ -117,6 +117,25 @@ async def test_the_sweeper_takes_over_a_dead_holders_batch_once_and_at_the_front
     assert not await arq_redis.hexists(keys.RUNNING, run_field(CID, 5))
 
 
+async def test_a_takeover_frees_the_dead_holders_slots_and_only_those(arq_redis: ArqRedis) -> None:
+    limiter = RateLimiter(arq_redis, RateSettings(), lease_seconds=3600)
+    leases = Leases(arq_redis, ttl=5)
+    smart, checks = keys.in_flight("smart"), keys.in_flight("capability")
+    dead = "host:99:dead"
+    left_alone = ["host:99:dead2#1", "0123456789abcdef:7"]  # another holder's tag; a call outside a lease
+    await arq_redis.zadd(smart, dict.fromkeys([f"{dead}#1", f"{dead}#2", *left_alone], 2e9))
+    await arq_redis.zadd(checks, {f"{dead}#3": 2e9})
+    async with leases.hold(CID, 4) as alive, limiter.slot("smart"):
+        assert alive is not None
+        live = [token.decode() for token in await arq_redis.zrange(smart, 0, -1)]
+        assert [t for t in live if t.startswith(alive.token + "#")], "a call under a lease is tagged with it"
+        await arq_redis.hset(keys.RUNNING, run_field(CID, 5), dead)  # killed: its lease has expired
+        assert await Sweeper(arq_redis, Scripts(arq_redis), DispatchSettings()).sweep() == [(CID, 5)]
+        kept = {token.decode() for token in await arq_redis.zrange(smart, 0, -1)}
+        assert kept == {*left_alone, *(t for t in live if t.startswith(alive.token))}
+        assert await arq_redis.zcard(checks) == 0
+
+
 async def test_the_sweeper_notices_that_redis_lost_its_data(arq_redis: ArqRedis) -> None:
     sweeper = Sweeper(arq_redis, Scripts(arq_redis), DispatchSettings(sweep_interval=0.05))
     await sweeper.start()
