@@ -317,6 +317,12 @@ def ratio(ours: float, floor: float) -> str:
     return f"{ours / floor:.2f}×"
 
 
+def pair_ratios(ours: Sequence[float], floors: Sequence[float]) -> str:
+    """The ratio of each interleaved pair, in run order: how far one run's ratio strays from the medians'
+    on this machine (the shared cores' speed drifts by a fifth within minutes)."""
+    return ", ".join(ratio(o, f) for o, f in zip(ours, floors, strict=True))
+
+
 # -- output -----------------------------------------------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ from _common import (
     goal,
     interleaved,
     median_of,
+    pair_ratios,
     parser,
     per_second,
     process_cpu,
@@ -159,8 +160,10 @@ def summarise(
         cpu_change([r.sim_cpu for r in floors], [r.sim_cpu for r in ourses]),
         floors[0].ledger.verdict(), ourses[0].ledger.verdict(),  # the same in every run, or we failed
     ]  # fmt: skip
+    pairs = pair_ratios([r.seconds for r in ourses], [r.seconds for r in floors])
     notes = [
         f"median of {args.repeat} interleaved run(s) per side; numbers/s = distinct valid numbers / seconds",
+        f"ours/floor of each interleaved pair, in run order: {pairs}",
         "floor: ingest floor + the same provider calls from one asyncio process, no Redis; "
         "ours: planner.submit + workers already running, until the campaign is completed",
         f"provider calls per channel (simulator ledger) {same_calls}: {floors[0].ledger.calls}; "

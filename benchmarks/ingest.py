@@ -31,6 +31,7 @@ from _common import (
     goal,
     interleaved,
     median_of,
+    pair_ratios,
     parser,
     per_second,
     publish,
@@ -88,8 +89,9 @@ def measure_ours(path: Path, redis_url: str) -> None:
 # -- parent side ------------------------------------------------------------------------------------------
 
 
-def compare(data: Dataset, fmt: Format, server: RedisServer, repeat: int) -> list[str]:
-    """Floor and ours on one file, interleaved ``repeat`` times; one table row of medians and peaks."""
+def compare(data: Dataset, fmt: Format, server: RedisServer, repeat: int) -> tuple[list[str], str]:
+    """Floor and ours on one file, interleaved ``repeat`` times; one table row of medians and peaks, and
+    the note with each pair's ratio."""
 
     def floor() -> Report:
         return checked(run_child(child_argv(__file__, "--child", "floor", "--file", str(data.path))), data)
@@ -103,14 +105,16 @@ def compare(data: Dataset, fmt: Format, server: RedisServer, repeat: int) -> lis
     floors, ourses = interleaved(fmt, repeat, floor, ours)
     floor_s = median_of([r["seconds"] for r in floors])
     ours_s = median_of([r["seconds"] for r in ourses])
+    pairs = pair_ratios([r["seconds"] for r in ourses], [r["seconds"] for r in floors])
     floor_rss = max(r["peak_rss"] for r in floors)
     ours_rss = max(r["peak_rss"] for r in ourses)
-    return [
+    row = [
         fmt, f"{data.rows:,}",
         seconds(floor_s), per_second(data.rows, floor_s), size(floor_rss),
         seconds(ours_s), per_second(data.rows, ours_s), size(ours_rss),
         ratio(ours_s, floor_s), goal(ours_s / floor_s, TIME_GOAL), goal(ours_rss, RSS_GOAL),
     ]  # fmt: skip
+    return row, f"{fmt}: ours/floor of each interleaved pair, in run order: {pairs}"
 
 
 def checked(report: Report, data: Dataset) -> Report:
@@ -129,11 +133,13 @@ def main(args: argparse.Namespace) -> None:
     server = RedisServer()
     server.start()
     try:
-        rows = [compare(data, fmt, server, args.repeat) for fmt, data in datasets]
+        compared = [compare(data, fmt, server, args.repeat) for fmt, data in datasets]
     finally:
         server.close()
+    rows = [row for row, _ in compared]
     notes = [
         f"median of {args.repeat} interleaved run(s) per side; peak RSS (VmHWM) is the largest of them",
+        *(pairs for _, pairs in compared),
         "floor: polars read + normalise_expr + dedup; ours: planner.submit to frozen batches + enqueue",
         "data: engine.demo_data (5% duplicates in other spellings, 2% invalid), columns mobile, name, amount",
     ]
