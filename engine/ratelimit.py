@@ -79,9 +79,9 @@ class RateLimiter:
     ``settings`` gives the defaults of the live rates (see ``ensure_defaults``) and the throttling
     policy. ``lease_seconds`` bounds how long a slot of a dead worker blocks capacity (a slot taken under a
     batch lease is freed sooner, when the batch is taken over); it must exceed the longest provider call
-    (connect + read timeout), since slots are not renewed. ``throttle_hold``
-    is how long after a back-off further throttling answers are taken as replies to calls sent before
-    it and do not lower the rate again. ``clock`` replaces Redis TIME, for tests only.
+    (connect + read timeout), since slots are not renewed. ``throttle_hold`` is how long after a back-off
+    further throttling answers are taken as replies to calls sent before it and do not lower the rate
+    again. ``clock`` replaces Redis TIME, for tests only.
 
     ``budget_wait_seconds`` and ``slot_wait_seconds`` sum the time callers spent waiting, per channel,
     for the dispatcher's metrics.
