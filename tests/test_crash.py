@@ -11,7 +11,7 @@ import contextlib
 import random
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
@@ -103,11 +103,19 @@ async def sent(redis: aioredis.Redis, cid: str) -> int:
     return sum((await api.campaign_report(cid, redis=redis)).sent.values())
 
 
-async def wait_sent(redis: aioredis.Redis, cid: str, at_least: int, max_wait: float = 120) -> None:
+async def wait_until(ready: Callable[[], Awaitable[bool]], what: str, max_wait: float = 120) -> None:
+    """Poll ``ready`` until it holds; fail naming ``what`` did not happen within ``max_wait`` seconds."""
     deadline = time.monotonic() + max_wait
-    while await sent(redis, cid) < at_least:
-        assert time.monotonic() < deadline, f"fewer than {at_least} sent after {max_wait}s"
+    while not await ready():
+        assert time.monotonic() < deadline, f"{what} within {max_wait}s"
         await asyncio.sleep(0.05)
+
+
+async def wait_sent(redis: aioredis.Redis, cid: str, at_least: int, max_wait: float = 120) -> None:
+    async def enough() -> bool:
+        return await sent(redis, cid) >= at_least
+
+    await wait_until(enough, f"not {at_least} sent", max_wait)
 
 
 class Fleet:
@@ -184,10 +192,11 @@ async def test_a_worker_restarted_alone_after_kill_9_gets_the_dead_workers_slots
             try:
                 fleet.spawn()
                 checks = keys.in_flight("capability")
-                deadline = time.monotonic() + 60
-                while await run.redis.zcard(checks) < slots:
-                    assert time.monotonic() < deadline, "the first worker never filled the in-flight cap"
-                    await asyncio.sleep(0.02)
+
+                async def full() -> bool:
+                    return bool(await run.redis.zcard(checks) >= slots)
+
+                await wait_until(full, "the first worker did not fill the in-flight cap", max_wait=60)
                 held = {token.decode() for token in await run.redis.zrange(checks, 0, -1)}
                 holders = {token.decode() for token in await run.redis.hvals(keys.RUNNING)}  # type: ignore[misc]
                 assert {token.rpartition("#")[0] for token in held} <= holders  # tagged with batch leases
