@@ -15,7 +15,7 @@ CONTROL_CHANNEL: Final = "kd:control"  # pub/sub: control changes broadcast to w
 RUNNING: Final = "kd:running"  # hash "<cid>:<batch>" -> lease token of the run holding it (sweeper input)
 INSTANCE: Final = "kd:instance"  # random id set once per Redis dataset; a change means Redis lost its data
 RECEIPT_STATS: Final = "kd:receipts:stats"  # hash: receipts received, recorded, duplicate, unmatched, ...
-CAP_CACHE: Final = f"{PREFIX}:capcache:"  # + UTC day number: number -> "<verdict><unix time>"
+CAP_CACHE: Final = f"{PREFIX}:caplist:"  # + UTC day number: list of packed verdict records
 
 
 def campaign(cid: str) -> str:

@@ -2,15 +2,12 @@
 
 redis-py's asyncio client packs every argument in Python, ~0.7 µs each, and its pipelines add their own
 bookkeeping per command. hiredis packs in C, as redis-py's own synchronous client does: the coalesced
-journal and budget scripts (``engine/coalesce.py``) go out that way. The capability cache
-(``engine/capability_cache.py``) sends thousands of arguments of one length per command (numbers, stamped
-verdicts): :func:`pack_command` and :func:`pack_pairs` pack those with a ``str.join`` per command or
-per shared value.
+journal and budget scripts (``engine/coalesce.py``) and the capability cache's reads and writes go out
+that way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import hiredis
@@ -20,47 +17,6 @@ from redis.exceptions import ResponseError
 
 Arg = str | bytes | int | float
 Command = tuple[Arg, ...]
-
-
-def pack_command(head: Sequence[str], tail: Sequence[str]) -> bytes:
-    """``(*head, *tail)`` in Redis' protocol. When the command is ASCII and every ``tail`` argument has one
-    length, as 11-digit numbers do, the tail is one ``str.join`` (~0.2 ms for 5,000 arguments against
-    hiredis' ~0.4 ms); anything else is packed by hiredis."""
-    width = _width(tail)
-    if width is not None:
-        text = _head(head, len(tail)) + f"${width}\r\n" + f"\r\n${width}\r\n".join(tail) + "\r\n"
-        if text.isascii():  # then characters are bytes, and every length above is right
-            return text.encode()
-    return _pack((*head, *tail))
-
-
-def pack_pairs(head: Sequence[str], groups: Mapping[str, Sequence[str]]) -> bytes:
-    """``(*head, name, value, name, value, ...)`` for every name of every ``groups`` value, the value being
-    its group's key: an HSET of many fields that share a few values. Each group is one ``str.join`` when
-    its names have one length and everything is ASCII, as the capability cache's numbers are; else
-    hiredis packs the whole command."""
-    widths = {value: _width(names) for value, names in groups.items() if names}
-    if None not in widths.values():
-        parts = [_head(head, 2 * sum(map(len, groups.values())))]
-        for value, width in widths.items():
-            shared = f"\r\n${len(value)}\r\n{value}\r\n"
-            parts.append(f"${width}\r\n" + f"{shared}${width}\r\n".join(groups[value]) + shared)
-        text = "".join(parts)
-        if text.isascii():
-            return text.encode()
-    pairs = (arg for value, names in groups.items() for name in names for arg in (name, value))
-    return _pack((*head, *pairs))
-
-
-def _width(args: Sequence[str]) -> int | None:
-    """The one length of every argument, or None (none given, or lengths differ); one pass in C."""
-    lengths = set(map(len, args))
-    return lengths.pop() if len(lengths) == 1 else None
-
-
-def _head(head: Sequence[str], more: int) -> str:
-    """The array header and the ``head`` arguments of a command with ``more`` arguments after them."""
-    return "\r\n".join([f"*{len(head) + more}", *(f"${len(arg)}\r\n{arg}" for arg in head), ""])
 
 
 def _pack(command: Command) -> bytes:

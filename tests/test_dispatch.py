@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import hiredis
 import polars as pl
 import pytest
 from arq.connections import ArqRedis
@@ -20,10 +19,10 @@ from engine import campaigns, keys, planner
 from engine import resolver as engine_resolver
 from engine.batches import load_batch
 from engine.campaign import CampaignSpec
-from engine.capability_cache import DAY, CapabilityCache
+from engine.capability_cache import CapabilityCache
 from engine.context import EngineContext
 from engine.dispatch import BatchRun, dispatch_batch
-from engine.packed import pack_command, pack_pairs, send_packed
+from engine.packed import send_packed
 from engine.progress import open_chunks
 from engine.provider.models import SendResult
 from engine.records import ChunkRecord, ChunkState, Verdict
@@ -179,37 +178,6 @@ async def test_cached_verdicts_expire_and_unknown_numbers_are_left_out(
     assert lifetimes and all(0 < t <= 2 * 24 * 3600 for t in lifetimes), "every day's verdicts expire"
 
 
-async def test_the_cache_looks_in_the_day_before_only_for_verdicts_it_may_hold(arq_redis: ArqRedis) -> None:
-    """Lookups go back a day while the TTL reaches into it and that day's hash exists: a verdict from
-    yesterday evening is found this morning, with or without a hash for today."""
-    day = int(time.time()) // DAY * DAY  # today's UTC midnight: the hashes expire after real time
-    evening, early, morning = day - 4 * 3600, day + 5 * 3600, day + 6 * 3600
-
-    def at(moment: int) -> CapabilityCache:
-        return CapabilityCache(arq_redis, 24 * 3600, clock=lambda: moment)
-
-    await at(evening).put({"c": ["13800000001"]})
-    assert await at(morning).get(["13800000001", "13800000002"]) == {"13800000001": "c"}  # no hash today
-    await at(early).put({"n": ["13800000002"]})
-    assert await at(morning).get(["13800000003", "13800000002", "13800000001"]) == {
-        "13800000001": "c",
-        "13800000002": "n",
-    }
-    assert await at(day + 3 * DAY).get(["13800000001", "13800000002"]) == {}  # out of the TTL
-
-
-async def test_the_capability_cache_survives_its_connection_being_dropped(arq_redis: ArqRedis) -> None:
-    """The cache sends its own packed commands on pooled connections: one Redis closed is replaced."""
-    cache = CapabilityCache(arq_redis, 3600)
-    await cache.put({"c": ["13800000001"], "n": ["13800000002"]})
-    killed = await arq_redis.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no")
-    assert killed >= 1
-    assert await cache.get(["13800000003", "13800000002", "13800000001"]) == {
-        "13800000001": "c",
-        "13800000002": "n",
-    }
-
-
 async def test_an_error_reply_in_a_packed_pipeline_is_raised_after_every_reply_is_read(
     arq_redis: ArqRedis,
 ) -> None:
@@ -229,52 +197,6 @@ def test_verdict_positions_partition_a_frozen_verdict_string() -> None:
         assert indices == sorted(indices) and all(frozen[i] == verdict.value for i in indices)
         assert all(type(i) is int for i in indices)
     assert Verdict.CAPABLE.positions("") == []
-
-
-@pytest.mark.parametrize(
-    ("head", "tail"),
-    [
-        (("HMGET", "kd:capcache:20422"), [str(13800000000 + 7 * i) for i in range(5000)]),  # the fast path
-        (("HSET", "k"), ["13800000001", "c1764489600", "13800000002", "n1764489600"]),
-        (("HMGET", "k"), ["1", "22", "333"]),  # lengths differ: hiredis
-        (("HMGET", "k"), ["é1", "ab"]),  # one length in characters, not in bytes: hiredis
-        (("HMGET", "ké"), ["ab", "cd"]),
-        (("HMGET", "k"), ["a\r\n$1", "b$*\r\n"]),
-        (("DEL", "k"), []),
-    ],
-)
-async def test_packed_commands_are_byte_for_byte_what_hiredis_packs(
-    arq_redis: ArqRedis, head: tuple[str, ...], tail: list[str]
-) -> None:
-    assert pack_command(head, tail) == hiredis.pack_command((*head, *tail))
-    await arq_redis.hset("k", mapping={"ab": "x", "a\r\n$1": "y"})
-    [reply] = await send_packed(arq_redis, pack_command(head, tail))  # and Redis reads it as one command
-    if head == ("HMGET", "k"):
-        assert reply == [{"ab": b"x", "a\r\n$1": b"y"}.get(field) for field in tail]
-
-
-@pytest.mark.parametrize(
-    "groups",
-    [
-        {  # the capability cache's put: numbers grouped by their stamped verdict, one join per group
-            "c1764489600": [str(13800000000 + 7 * i) for i in range(2500)],
-            "n1764489600": [str(13900000000 + 3 * i) for i in range(1700)],
-        },
-        {"c1": ["13800000001"], "n1": []},  # an empty group adds nothing
-        {"c1": ["1", "22"], "n1": ["333"]},  # names of several lengths: hiredis
-        {"é": ["ab", "cd"]},  # a value that is not ASCII: hiredis
-        {"v": ["a\r\n$1", "b$*\r\n"]},
-    ],
-)
-async def test_packed_pairs_are_byte_for_byte_what_hiredis_packs(
-    arq_redis: ArqRedis, groups: dict[str, list[str]]
-) -> None:
-    pairs = [arg for value, names in groups.items() for name in names for arg in (name, value)]
-    assert pack_pairs(("HSET", "k"), groups) == hiredis.pack_command(("HSET", "k", *pairs))
-    [added] = await send_packed(arq_redis, pack_pairs(("HSET", "k"), groups))  # Redis reads one command
-    stored = await arq_redis.hgetall("k")  # type: ignore[misc]
-    assert added == len(stored) == len(pairs) // 2
-    assert stored == {name.encode(): value.encode() for value, names in groups.items() for name in names}
 
 
 @pytest.mark.parametrize(
