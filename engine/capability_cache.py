@@ -45,7 +45,7 @@ class CapabilityCache:
         oldest = math.ceil(now - self.ttl)
         days = await self._catch_up(range(oldest // DAY, now // DAY + 1))
         wanted = as_integers(numbers)
-        order = np.argsort(wanted)  # sorted lookups walk the runs in order: ~8x faster than random ones
+        order = np.argsort(wanted)  # sorted, the binary searches walk each run once: twice as fast
         wanted = wanted[order]
         newest = np.zeros(len(wanted), dtype=np.uint64)
         for held in days:
@@ -65,9 +65,9 @@ class CapabilityCache:
                 del self.days[day]
             held = [self.days.setdefault(day, DayRecords(day)) for day in days]
             commands: list[Command] = []
-            for day, runs in zip(days, held, strict=True):
+            for day, copy in zip(days, held, strict=True):
                 commands += [
-                    ("LRANGE", keys.CAP_CACHE + str(day), runs.seen, -1),
+                    ("LRANGE", keys.CAP_CACHE + str(day), copy.seen, -1),
                     ("LLEN", keys.CAP_CACHE + str(day)),
                 ]
             replies = await send_packed(self.redis, *commands)
