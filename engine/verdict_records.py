@@ -89,9 +89,13 @@ class DayRecords:
     def __init__(self, day: int) -> None:
         self.day = day
         self.seen = 0  # elements of the day's Redis list read so far
-        self.held = 0  # records
         self.runs: list[Array] = []
         self.filter = Filter()
+
+    @property
+    def held(self) -> int:
+        """Records held: the runs' lengths (a few dozen runs at most)."""
+        return sum(map(len, self.runs))
 
     def add(self, elements: Sequence[bytes]) -> None:
         """Take in list elements (each a run of packed records) read after the ones seen."""
@@ -100,11 +104,11 @@ class DayRecords:
         if not len(new):
             return
         self.runs.append(new)
-        self.held += len(new)
-        if self.filter.fits(self.held):
+        held = self.held
+        if self.filter.fits(held):
             self.filter.add(new >> NUMBER_SHIFT)
         else:
-            self.filter = Filter.of(self.runs, self.held)
+            self.filter = Filter.of(self.runs, held)
         while len(self.runs) >= MERGE_WAY and len(self.runs[-MERGE_WAY]) <= 2 * len(self.runs[-1]):
             merged = np.sort(np.concatenate(self.runs[-MERGE_WAY:]), kind="stable")  # a merge of sorted runs
             self.runs[-MERGE_WAY:] = [merged]

@@ -95,7 +95,7 @@ async def test_lookups_agree_with_a_plain_dict_over_many_writes_from_several_pro
             assert await reader.get(asked) == {n: latest[n] for n in asked if n in latest}
     for process in processes:
         held = process.days[start // DAY]
-        assert held.held == sum(map(len, held.runs)) > 0
+        assert held.held > 0
         assert len(held.runs) < MERGE_WAY * (math.log(held.held, MERGE_WAY) + 1)  # merged as they came
 
 
