@@ -29,9 +29,9 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-import engine.demo_data
-from engine.campaign import CampaignSpec
-from engine.demo_data import Format, generate_recipients
+import engine.ingest.demo_data
+from engine.ingest.demo_data import Format, generate_recipients
+from engine.ingest.spec import CampaignSpec
 from engine.phones import normalise_expr
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -85,7 +85,7 @@ def dataset(cache: Path, rows: int, fmt: Format, seed: int = 0) -> Dataset:
     """The demo-data file of ``rows`` rows, generated once and reused (10M CSV rows take ~30 s, xlsx
     ~40k rows/s). The name carries a digest of the generator, so a changed generator never reuses a file.
     """
-    version = hashlib.blake2b(Path(engine.demo_data.__file__).read_bytes(), digest_size=4).hexdigest()
+    version = hashlib.blake2b(Path(engine.ingest.demo_data.__file__).read_bytes(), digest_size=4).hexdigest()
     path = cache / f"recipients-{rows}-s{seed}-{version}.{fmt}"
     meta = path.with_name(path.name + ".json")
     if path.is_file() and meta.is_file():

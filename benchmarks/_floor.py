@@ -15,17 +15,17 @@ import polars as pl
 import uvloop
 from _common import Stopwatch, bench_spec, floor_recipients, report_to_parent
 
-from engine.batches import Batch, iter_batches
-from engine.dispatch import CHUNKS_IN_PARALLEL
-from engine.gc_tuning import tune_for_service
+from engine.dispatch.batch_run import CHUNKS_IN_PARALLEL
+from engine.dispatch.senders import Chunk, Sender, SmartSender, cut, fallback_sender
 from engine.provider.http import ProviderHttp
 from engine.provider.koomessage import KooMessageClient
 from engine.provider.limits import CAPABILITY_MAX_MOBILES
 from engine.provider.smsapi import SmsApiClient
-from engine.records import chunk_ref
-from engine.resolver import CHECKS_IN_PARALLEL
-from engine.senders import Chunk, Sender, SmartSender, cut, fallback_sender
-from engine.settings import Settings, load_settings
+from engine.resolve.resolver import CHECKS_IN_PARALLEL
+from engine.runtime.gc_tuning import tune_for_service
+from engine.runtime.settings import Settings, load_settings
+from engine.state.batches import Batch, iter_batches
+from engine.state.records import chunk_ref
 from engine.types import Channel
 
 T = TypeVar("T")

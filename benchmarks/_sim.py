@@ -23,15 +23,16 @@ import uvloop
 from _common import Dataset, Stopwatch, floor_recipients, process_cpu, stopped_on_exit, wait_until
 from arq.connections import ArqRedis
 
-from engine import keys, planner
-from engine.campaign import CampaignSpec
 from engine.cli.service import worker_processes
-from engine.queue import open_queue
-from engine.records import TERMINAL, CampaignState
-from engine.redis_server import RedisServer, free_port
-from engine.report import build_report
-from engine.settings import Settings, load_settings
+from engine.ingest.spec import CampaignSpec
+from engine.plan import planner
+from engine.reports.summary import build_report
+from engine.runtime.redis_server import RedisServer, free_port
+from engine.runtime.settings import Settings, load_settings
 from engine.simulator.capability import is_capable
+from engine.state.records import TERMINAL, CampaignState
+from engine.store import keys
+from engine.store.connection import open_queue
 from engine.types import Channel
 
 LIFTED_RATE: Final = 1e9

@@ -50,7 +50,7 @@ from _sim import (
     simulator_process,
 )
 
-from engine.settings import RateSettings
+from engine.runtime.settings import RateSettings
 from engine.types import Channel
 
 SHARE_GOAL: Final = 0.98

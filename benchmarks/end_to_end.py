@@ -47,7 +47,7 @@ from _floor import measure_floor
 from _sim import Expected, LedgerCheck, dataset_split, engine_env, run_engine, sim_call, simulator_process
 from _task_cpu import ENV, HOOK, OUTSIDE, read
 
-from engine.malloc_tuning import keep_freed_memory
+from engine.runtime.malloc_tuning import keep_freed_memory
 
 TIME_GOAL: Final = 1.3
 COLUMNS: Final = [

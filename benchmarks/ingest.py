@@ -4,8 +4,8 @@
 
 Per input format, in the same run and each in a fresh process (so peak RSS is that measurement's own):
   floor  polars read + ``normalise_expr`` + dedup (first row per number, parameter columns kept), nothing else
-  ours   ``engine.planner.submit``: ingest, validation, batch packing, Redis writes and enqueue, against a
-         private redis-server
+  ours   ``engine.plan.planner.submit``: ingest, validation, batch packing, Redis writes and enqueue,
+         against a private redis-server
 Seconds exclude interpreter start and imports (a submitting process is already up); goals: time ≤ 1.3× the
 floor, peak RSS ≤ 1.5 GB.
 """
@@ -42,12 +42,12 @@ from _common import (
     size,
 )
 
-from engine import planner
-from engine.demo_data import Format
-from engine.malloc_tuning import keep_freed_memory
-from engine.queue import open_queue
-from engine.redis_server import RedisServer
-from engine.settings import load_settings
+from engine.ingest.demo_data import Format
+from engine.plan import planner
+from engine.runtime.malloc_tuning import keep_freed_memory
+from engine.runtime.redis_server import RedisServer
+from engine.runtime.settings import load_settings
+from engine.store.connection import open_queue
 
 Report = dict[str, Any]  # what a measuring child printed: seconds, numbers, peak_rss
 TIME_GOAL = 1.3
@@ -141,7 +141,8 @@ def main(args: argparse.Namespace) -> None:
         f"median of {args.repeat} interleaved run(s) per side; peak RSS (VmHWM) is the largest of them",
         *(pairs for _, pairs in compared),
         "floor: polars read + normalise_expr + dedup; ours: planner.submit to frozen batches + enqueue",
-        "data: engine.demo_data (5% duplicates in other spellings, 2% invalid), columns mobile, name, amount",
+        "data: engine.ingest.demo_data (5% duplicates in other spellings, 2% invalid),"
+        " columns mobile, name, amount",
     ]
     publish(
         Result("ingest: file → frozen batches in Redis", COLUMNS, rows, notes), machine, not args.no_record

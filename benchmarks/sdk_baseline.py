@@ -71,7 +71,7 @@ from huaweicloudsdkkoomessage.v1 import (
 )
 
 from engine.provider.limits import CAPABILITY_MAX_MOBILES
-from engine.settings import load_settings
+from engine.runtime.settings import load_settings
 
 SPEEDUP_GOAL: Final = 50.0
 LATENCY_MS: Final = 50  # the goal is judged at this latency

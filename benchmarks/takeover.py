@@ -41,11 +41,11 @@ from _common import (
 )
 from _sim import engine_env, sim_call, simulator_process, submit
 
-from engine import keys
 from engine.cli.service import worker_processes
-from engine.queue import open_queue
-from engine.redis_server import RedisServer
-from engine.settings import load_settings
+from engine.runtime.redis_server import RedisServer
+from engine.runtime.settings import load_settings
+from engine.store import keys
+from engine.store.connection import open_queue
 
 GOAL_SECONDS: Final = 10.0
 POLL: Final = 0.02  # seconds between looks at the lease and the journal: the timing resolution
@@ -68,7 +68,7 @@ class Takeover:
 
 
 def pid_of(token: object) -> int | None:
-    """The process id in a lease token ``host:pid:rand`` (engine.lease.holder_token), as Redis returns
+    """The process id in a lease token ``host:pid:rand`` (engine.state.lease.holder_token), as Redis returns
     it (None when the key does not exist)."""
     return int(token.rsplit(b":", 2)[1]) if isinstance(token, bytes) else None
 

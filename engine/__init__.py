@@ -11,7 +11,6 @@ from engine.api import (
     set_rates,
     submit_campaign,
 )
-from engine.campaign import CampaignSpec, load_spec
 from engine.errors import (
     ConfigError,
     DispatchError,
@@ -22,11 +21,12 @@ from engine.errors import (
     TerminalError,
     TransientError,
 )
-from engine.forecast import Forecast
-from engine.planner import SubmitResult
-from engine.queue import open_queue
-from engine.report import Report
-from engine.settings import Settings, load_settings
+from engine.ingest.spec import CampaignSpec, load_spec
+from engine.plan.forecast import Forecast
+from engine.plan.planner import SubmitResult
+from engine.reports.summary import Report
+from engine.runtime.settings import Settings, load_settings
+from engine.store.connection import open_queue
 
 __all__ = [
     "CampaignSpec",

@@ -1,6 +1,6 @@
 """Python API for applications that submit and steer campaigns through the queue.
 
-Each function takes an open Redis connection (an ``ArqRedis`` from ``engine.queue.open_queue`` for
+Each function takes an open Redis connection (an ``ArqRedis`` from ``engine.store.connection.open_queue`` for
 submission) so applications control connection lifetimes; nothing here reads the environment implicitly
 except ``load_settings()`` when no settings are passed.
 """
@@ -15,18 +15,19 @@ from typing import Any, get_args
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
-from engine import control, planner, resend, trial
-from engine.campaign import CampaignSpec, load_spec
-from engine.context import EngineContext
+from engine.budget.limiter import CHANNELS, RateInfo, RateLimiter
+from engine.dispatch.context import EngineContext
 from engine.errors import ConfigError
-from engine.forecast import Forecast
-from engine.plan import plan
-from engine.planner import SubmitResult
-from engine.preflight import run_preflight
-from engine.ratelimit import CHANNELS, RateInfo, RateLimiter
-from engine.report import Report, build_report
+from engine.ingest.spec import CampaignSpec, load_spec
+from engine.plan import planner, resend
+from engine.plan.dry_run import plan
+from engine.plan.forecast import Forecast
+from engine.plan.planner import SubmitResult
+from engine.plan.preflight import run_preflight
 from engine.reports.failed import FailureFilter
-from engine.settings import Settings, load_settings
+from engine.reports.summary import Report, build_report
+from engine.runtime.settings import Settings, load_settings
+from engine.state import control, trial
 from engine.types import Channel
 
 

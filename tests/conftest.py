@@ -11,8 +11,8 @@ import redis
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
-from engine.queue import open_queue
-from engine.redis_server import RedisServer
+from engine.runtime.redis_server import RedisServer
+from engine.store.connection import open_queue
 
 _DATABASES = 64
 

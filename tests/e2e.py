@@ -16,8 +16,8 @@ import redis.asyncio as aioredis
 import urllib3
 
 from engine.cli.service import worker_processes
-from engine.records import TERMINAL, CampaignState
-from engine.report import Report, build_report
+from engine.reports.summary import Report, build_report
+from engine.state.records import TERMINAL, CampaignState
 
 HTTP = urllib3.PoolManager()
 

@@ -17,8 +17,9 @@ import orjson
 import polars as pl
 from arq.connections import ArqRedis
 
-from engine import api, keys
-from engine.settings import load_settings
+from engine import api
+from engine.runtime.settings import load_settings
+from engine.store import keys
 
 Row = tuple[str, ...]
 BATCH_SIZE: Final = 5

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from arq.connections import ArqRedis
 
-from engine import api, campaigns, keys
-from engine.batches import load_batch
+from engine import api
 from engine.errors import ConfigError, DispatchError, InputError, StateError
-from engine.records import CampaignState
-from engine.settings import load_settings
+from engine.runtime.settings import load_settings
+from engine.state import campaigns
+from engine.state.batches import load_batch
+from engine.state.records import CampaignState
+from engine.store import keys
 from tests.test_dispatch import make_spec, numbers, write
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from engine.campaign import CampaignSpec, SendWindow, load_spec
 from engine.errors import ConfigError, InputError
-from engine.settings import IngestSettings
+from engine.ingest.spec import CampaignSpec, SendWindow, load_spec
+from engine.runtime.settings import IngestSettings
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "config" / "campaigns").glob("*.toml"))
 

@@ -9,9 +9,9 @@ import time
 
 from arq.connections import ArqRedis
 
-from engine import keys
-from engine.capability_cache import CapabilityCache
-from engine.verdict_records import DAY, MERGE_WAY
+from engine.resolve.capability_cache import CapabilityCache
+from engine.resolve.verdict_records import DAY, MERGE_WAY
+from engine.store import keys
 
 
 def at(redis: ArqRedis, moment: float, ttl: float = 24 * 3600) -> CapabilityCache:

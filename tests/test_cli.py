@@ -17,13 +17,13 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from engine import keys
-from engine.demo_data import generate_recipients
-from engine.ratelimit import RateLimiter
-from engine.report import Report, build_report
-from engine.settings import RateSettings
+from engine.budget.limiter import RateLimiter
+from engine.ingest.demo_data import generate_recipients
+from engine.reports.summary import Report, build_report
+from engine.runtime.settings import RateSettings
 from engine.simulator import SimulatorThread
 from engine.simulator.capability import is_capable
+from engine.store import keys
 from tests.conftest import SHARE
 from tests.e2e import engine_env, wait_for, workers
 

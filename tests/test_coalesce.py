@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from engine.coalesce import CoalescedScript, Coalescer
+from engine.store.coalesce import CoalescedScript, Coalescer
 
 ECHO = "if ARGV[1] == 'boom' then return redis.error_reply('boom') end return ARGV[1]"
 

@@ -21,15 +21,16 @@ import pytest
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
-from engine import api, keys
+from engine import api
 from engine.cli.service import start_worker
-from engine.demo_data import Truth, generate_recipients
-from engine.queue import open_queue
-from engine.records import CampaignState, ChunkRecord
-from engine.redis_server import RedisServer
-from engine.report import Report
-from engine.settings import load_settings
+from engine.ingest.demo_data import Truth, generate_recipients
+from engine.reports.summary import Report
+from engine.runtime.redis_server import RedisServer
+from engine.runtime.settings import load_settings
 from engine.simulator.capability import is_capable
+from engine.state.records import CampaignState, ChunkRecord
+from engine.store import keys
+from engine.store.connection import open_queue
 from tests.e2e import engine_env, sim_get, sim_post, wait_for, workers
 from tests.test_pipeline import SHARE, spec
 

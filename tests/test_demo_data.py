@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from engine.demo_data import generate_recipients
+from engine.ingest.demo_data import generate_recipients
+from engine.ingest.recipients import load_recipients
 from engine.phones import VALID
-from engine.recipients import load_recipients
 
 
 @pytest.mark.parametrize(("suffix", "rows"), [(".csv", 50_000), (".xlsx", 3_000)])

@@ -15,22 +15,24 @@ from arq.connections import ArqRedis
 from arq.jobs import Job
 from redis.exceptions import ResponseError
 
-from engine import campaigns, keys, planner
-from engine import resolver as engine_resolver
-from engine.batches import load_batch
-from engine.campaign import CampaignSpec
-from engine.capability_cache import CapabilityCache
-from engine.context import EngineContext
-from engine.dispatch import BatchRun, dispatch_batch
-from engine.packed import send_packed
-from engine.progress import open_chunks
+from engine.dispatch.batch_run import BatchRun, dispatch_batch
+from engine.dispatch.context import EngineContext
+from engine.dispatch.senders import Chunk, SmartSender
+from engine.ingest.spec import CampaignSpec
+from engine.plan import planner
 from engine.provider.models import SendResult
-from engine.records import ChunkRecord, ChunkState, Verdict
-from engine.report import build_report
-from engine.senders import Chunk, SmartSender
-from engine.settings import Settings, load_settings
+from engine.reports.summary import build_report
+from engine.resolve import resolver as engine_resolver
+from engine.resolve.capability_cache import CapabilityCache
+from engine.runtime.settings import Settings, load_settings
 from engine.simulator import RunningSimulator
 from engine.simulator.capability import is_capable
+from engine.state import campaigns
+from engine.state.batches import load_batch
+from engine.state.progress import open_chunks
+from engine.state.records import ChunkRecord, ChunkState, Verdict
+from engine.store import keys
+from engine.store.packed import send_packed
 from workers import jobs
 
 SHARE = 0.7

@@ -11,13 +11,13 @@ import pytest
 from arq.connections import ArqRedis
 
 from engine import api
-from engine.campaign import CampaignSpec
-from engine.context import EngineContext
-from engine.demo_data import generate_recipients
-from engine.dispatch import dispatch_batch
-from engine.forecast import LINK_CHARS, UNKNOWN, Inputs, SmsText, forecast, segments
-from engine.report import build_report
-from engine.settings import PriceSettings, Settings, load_settings
+from engine.dispatch.batch_run import dispatch_batch
+from engine.dispatch.context import EngineContext
+from engine.ingest.demo_data import generate_recipients
+from engine.ingest.spec import CampaignSpec
+from engine.plan.forecast import LINK_CHARS, UNKNOWN, Inputs, SmsText, forecast, segments
+from engine.reports.summary import build_report
+from engine.runtime.settings import PriceSettings, Settings, load_settings
 from engine.simulator import RunningSimulator, SimulatorThread
 from engine.simulator.capability import is_capable
 from tests.test_cli import cli_env, koodispatch

@@ -7,15 +7,15 @@ import asyncio
 import pytest
 from arq.connections import ArqRedis
 
-from engine import keys
+from engine.budget.limiter import RateLimiter
+from engine.dispatch.sweeper import Sweeper
 from engine.errors import LeaseLost, StateError, StateLost
-from engine.lease import Leases, run_field
-from engine.progress import Progress
-from engine.ratelimit import RateLimiter
-from engine.records import ChunkRecord, ChunkState, Stage
-from engine.scripts import Scripts
-from engine.settings import DispatchSettings, RateSettings
-from engine.sweeper import Sweeper
+from engine.runtime.settings import DispatchSettings, RateSettings
+from engine.state.lease import Leases, run_field
+from engine.state.progress import Progress
+from engine.state.records import ChunkRecord, ChunkState, Stage
+from engine.store import keys
+from engine.store.scripts import Scripts
 
 CID = "lease-test"
 

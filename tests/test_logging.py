@@ -11,11 +11,12 @@ from typing import Any
 import orjson
 import pytest
 
-from engine import api, logs
-from engine.demo_data import generate_recipients
-from engine.logs import JsonFormatter
-from engine.queue import open_queue
-from engine.settings import DEMO_AK, DEMO_SK, DEMO_SMS_APP_KEY, DEMO_SMS_APP_SECRET, load_settings
+from engine import api
+from engine.ingest.demo_data import generate_recipients
+from engine.runtime import logs
+from engine.runtime.logs import JsonFormatter
+from engine.runtime.settings import DEMO_AK, DEMO_SK, DEMO_SMS_APP_KEY, DEMO_SMS_APP_SECRET, load_settings
+from engine.store.connection import open_queue
 from tests.e2e import engine_env, sim_post, wait_for, workers
 from tests.test_pipeline import SHARE, spec
 

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from engine.malloc_tuning import KEEP_FREED
+from engine.runtime.malloc_tuning import KEEP_FREED
 
 PROGRAM = """
 import os, sys
-from engine.malloc_tuning import keep_freed_memory
+from engine.runtime.malloc_tuning import keep_freed_memory
 tuned = keep_freed_memory() if sys.argv[1] == "tuned" else None
 def rss():
     with open("/proc/self/statm") as statm:
@@ -41,7 +41,7 @@ def test_freed_memory_is_kept_for_reuse_instead_of_returned_to_the_kernel() -> N
 
 FAULTS = """
 import resource, sys
-from engine.malloc_tuning import keep_freed_memory
+from engine.runtime.malloc_tuning import keep_freed_memory
 if sys.argv[1] == "tuned":
     keep_freed_memory()
 block = 4 << 20  # a CSV encoding check's read, or a pipeline of batch fields

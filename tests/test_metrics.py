@@ -10,11 +10,11 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine import api
-from engine.demo_data import generate_recipients
 from engine.errors import ProviderUnavailable
-from engine.metrics import REGISTRY, provider_call, provider_error
-from engine.queue import open_queue
-from engine.settings import load_settings
+from engine.ingest.demo_data import generate_recipients
+from engine.runtime.metrics import REGISTRY, provider_call, provider_error
+from engine.runtime.settings import load_settings
+from engine.store.connection import open_queue
 from tests.e2e import HTTP, engine_env, sim_get, sim_post, wait_for, workers
 from tests.test_pipeline import SHARE, spec
 
@@ -42,7 +42,7 @@ def free_port() -> int:
 
 
 def scrape_local() -> Samples:
-    """This process's own registry (the one ``engine.metrics.serve`` exposes)."""
+    """This process's own registry (the one ``engine.runtime.metrics.serve`` exposes)."""
     return scrape(generate_latest(REGISTRY).decode())
 
 

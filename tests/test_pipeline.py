@@ -9,11 +9,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from engine import api
-from engine.demo_data import generate_recipients
-from engine.queue import open_queue
-from engine.records import CampaignState
-from engine.settings import load_settings
+from engine.ingest.demo_data import generate_recipients
+from engine.runtime.settings import load_settings
 from engine.simulator.capability import is_capable
+from engine.state.records import CampaignState
+from engine.store.connection import open_queue
 from tests.e2e import engine_env, sim_get, sim_post, wait_for, workers
 
 pytestmark = pytest.mark.slow

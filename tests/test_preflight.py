@@ -18,14 +18,14 @@ from huaweicloudsdkkoomessage.v1 import (
 )
 
 from engine import api
-from engine.campaign import CampaignSpec
-from engine.demo_data import generate_recipients
 from engine.errors import ConfigError
-from engine.preflight import UNSUBSCRIBE_HINT, run_preflight
-from engine.queue import open_queue
-from engine.settings import Settings, load_settings
+from engine.ingest.demo_data import generate_recipients
+from engine.ingest.spec import CampaignSpec
+from engine.plan.preflight import UNSUBSCRIBE_HINT, run_preflight
+from engine.runtime.settings import Settings, load_settings
 from engine.simulator import RunningSimulator, SimConfig, SimulatorThread
 from engine.simulator.templates import default_ports, default_templates, sms_template
+from engine.store.connection import open_queue
 
 
 def spec_data(**sections: dict[str, Any]) -> dict[str, Any]:

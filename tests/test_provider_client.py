@@ -34,7 +34,7 @@ from engine.provider import (
 )
 from engine.provider.bodies import smart_body
 from engine.provider.signer import Credentials
-from engine.settings import Settings, load_settings
+from engine.runtime.settings import Settings, load_settings
 from engine.simulator import RunningSimulator, SimulatorThread, is_capable
 from engine.simulator.templates import DEMO_BASIC_TPL_ID, DEMO_SMART_TPL_ID
 

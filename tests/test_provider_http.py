@@ -27,7 +27,7 @@ from engine.errors import (
 )
 from engine.provider.http import ProviderHttp
 from engine.provider.signer import Credentials, verify
-from engine.settings import Settings, load_settings
+from engine.runtime.settings import Settings, load_settings
 
 CREDS = Credentials("TESTAK", "test-secret-never-logged")
 PROJECT = "0123456789abcdef0123456789abcdef"

@@ -7,7 +7,7 @@ import inspect
 from arq.worker import Worker
 
 import engine
-from engine.settings import load_settings
+from engine.runtime.settings import load_settings
 from workers.settings import worker_kwargs
 
 

@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from engine import budget_line, keys, ratelimit
+from engine.budget import limiter as ratelimit
+from engine.budget import line as budget_line
+from engine.budget.limiter import CHANNELS, MIN_FACTOR, RELEASE_DELAY, RateLimiter
 from engine.errors import ConfigError
-from engine.ratelimit import CHANNELS, MIN_FACTOR, RELEASE_DELAY, RateLimiter
-from engine.settings import RateSettings
+from engine.runtime.settings import RateSettings
+from engine.store import keys
 
 # 100 numbers/s with 0.1 s of burst (10 numbers); recovering from throttling over 10 s.
 RATES = RateSettings(
@@ -182,8 +184,8 @@ async def test_workers_in_separate_processes_stay_within_the_budget(
 BUDGET_WORKER = """
 import asyncio, sys
 import redis.asyncio as aioredis
-from engine.ratelimit import RateLimiter
-from engine.settings import RateSettings
+from engine.budget.limiter import RateLimiter
+from engine.runtime.settings import RateSettings
 
 async def now(client):
     seconds, micros = await client.time()
@@ -373,8 +375,8 @@ async def test_slot_of_a_killed_worker_is_reclaimed_after_its_lease(
 SLOT_HOLDER = """
 import asyncio, contextlib, sys
 import redis.asyncio as aioredis
-from engine.ratelimit import RateLimiter
-from engine.settings import RateSettings
+from engine.budget.limiter import RateLimiter
+from engine.runtime.settings import RateSettings
 
 async def main(url, slots):
     limiter = RateLimiter(aioredis.Redis.from_url(url), RateSettings(max_in_flight=slots), lease_seconds=3600)

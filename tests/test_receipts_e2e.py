@@ -20,19 +20,21 @@ from arq.connections import ArqRedis
 from arq.jobs import Job, JobStatus
 from pydantic import SecretStr
 
-from engine import api, keys, late
-from engine.demo_data import generate_recipients
-from engine.progress import counters
+from engine import api
+from engine.dispatch import late
+from engine.ingest.demo_data import generate_recipients
 from engine.provider.http import ProviderHttp
 from engine.provider.koomessage import KooMessageClient
-from engine.queue import open_queue
 from engine.receipts.auth import receipt_url
 from engine.receipts.register import register_callbacks
 from engine.receipts.server import serve
-from engine.settings import Settings, load_settings
+from engine.runtime.settings import Settings, load_settings
 from engine.simulator import RunningSimulator
 from engine.simulator.capability import is_capable
 from engine.simulator.store import DELIVERED
+from engine.state.progress import counters
+from engine.store import keys
+from engine.store.connection import open_queue
 from tests.e2e import engine_env, wait_for, workers
 
 pytestmark = pytest.mark.slow

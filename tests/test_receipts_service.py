@@ -15,16 +15,17 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from engine import keys, planner
-from engine.campaign import CampaignSpec
-from engine.progress import counters
+from engine.ingest.spec import CampaignSpec
+from engine.plan import planner
 from engine.provider.signer import Credentials, sign
-from engine.queue import open_queue
 from engine.receipts import server
 from engine.receipts.auth import TOKEN_HEADER, receipt_url
 from engine.receipts.parse import PARSERS
 from engine.receipts.server import serve
-from engine.settings import Settings, load_settings
+from engine.runtime.settings import Settings, load_settings
+from engine.state.progress import counters
+from engine.store import keys
+from engine.store.connection import open_queue
 
 TOKEN = "receipts-test-token-0123456789"
 CID = "rcpt"

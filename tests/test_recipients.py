@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 import xlsxwriter
 
-from engine import csv_text
 from engine.errors import InputError
-from engine.recipients import ParamRule, Recipients, load_recipients, load_suppression
+from engine.ingest import csv_text
+from engine.ingest.recipients import ParamRule, Recipients, load_recipients, load_suppression
 
 A, B, C = "13800138000", "13900139000", "15000150000"
 

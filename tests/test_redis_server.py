@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from engine.redis_server import RedisServer, find_redis_server, redis_url_or_private
+from engine.runtime.redis_server import RedisServer, find_redis_server, redis_url_or_private
 
 
 def test_private_server_starts_answers_and_stops() -> None:

@@ -11,14 +11,14 @@ import polars as pl
 import pytest
 from arq.connections import ArqRedis
 
-from engine import keys
 from engine.errors import ConfigError
-from engine.progress import counters
-from engine.report import build_report
 from engine.reports import export
 from engine.reports.export import export_failed
 from engine.reports.failed import FailureFilter
 from engine.reports.html import render_html
+from engine.reports.summary import build_report
+from engine.state.progress import counters
+from engine.store import keys
 from tests.failures import NUMBERS, accept, embedded, read_export, typical_outcome
 from tests.failures import submit_small as submit
 from tests.test_cli import FULL_NUMBER, cli_env, koodispatch, report_json

@@ -11,13 +11,15 @@ import pytest
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
-from engine import api, campaigns, keys
-from engine.batches import load_batch
-from engine.demo_data import generate_recipients
+from engine import api
 from engine.errors import ConfigError, InputError, StateError
-from engine.progress import counters
+from engine.ingest.demo_data import generate_recipients
 from engine.simulator import SimulatorThread
 from engine.simulator.capability import is_capable
+from engine.state import campaigns
+from engine.state.batches import load_batch
+from engine.state.progress import counters
+from engine.store import keys
 from tests.e2e import wait_for, workers
 from tests.failures import embedded, name_of, read_export, typical_outcome
 from tests.failures import submit_small as submit

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
-from engine.scripts import load_script, source
+from engine.store.scripts import load_script, source
 
 
 def test_source_is_read_once_and_unknown_names_fail() -> None:

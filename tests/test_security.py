@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.demo_data import generate_recipients
 from engine.errors import ConfigError
-from engine.settings import PROJECT_DIR, load_settings
+from engine.ingest.demo_data import generate_recipients
+from engine.runtime.settings import PROJECT_DIR, load_settings
 from engine.simulator.config import SimConfig
 from engine.simulator.testing import SimulatorThread
 from tests.e2e import engine_env, sim_get, sim_post, wait_for, workers
@@ -83,7 +83,7 @@ async def test_a_whole_campaign_logs_no_secret_and_no_full_number(tmp_path: Path
         assert submitted.code == 0, submitted.err
         cid = submitted.out.split()[0]
         with workers(2, env, tmp_path, ("--log-level", "DEBUG")):
-            from engine.queue import open_queue
+            from engine.store.connection import open_queue
 
             redis = await open_queue(redis_url)
             try:

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from engine.errors import ConfigError
-from engine.settings import DEFAULT_CONFIG, Settings, load_settings
+from engine.runtime.settings import DEFAULT_CONFIG, Settings, load_settings
 
 
 def test_default_toml_matches_the_model_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from engine.errors import ConfigError
-from engine.settings import DEMO_AK
+from engine.runtime.settings import DEMO_AK
 from engine.simulator import SimConfig, is_capable, normalize_mobile
 from engine.simulator.capability import is_capable_digest
 from engine.simulator.config import RateConfig

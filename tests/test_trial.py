@@ -10,13 +10,15 @@ from typing import Any
 import pytest
 from arq.connections import ArqRedis
 
-from engine import api, campaigns, keys, trial
-from engine.batches import load_batch
-from engine.demo_data import generate_recipients
+from engine import api
 from engine.errors import StateError
-from engine.queue import open_queue
-from engine.records import CampaignState
-from engine.settings import load_settings
+from engine.ingest.demo_data import generate_recipients
+from engine.runtime.settings import load_settings
+from engine.state import campaigns, trial
+from engine.state.batches import load_batch
+from engine.state.records import CampaignState
+from engine.store import keys
+from engine.store.connection import open_queue
 from tests.e2e import engine_env, sim_get, sim_post, wait_for, workers
 from tests.test_pipeline import SHARE, spec
 

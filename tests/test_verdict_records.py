@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.verdict_records import DAY, DayRecords, Filter, as_integers, records
+from engine.resolve.verdict_records import DAY, DayRecords, Filter, as_integers, records
 
 MIDNIGHT = 20422 * DAY
 

@@ -11,10 +11,11 @@ from typing import Any
 from arq import Retry
 from redis.exceptions import RedisError
 
-from engine import late, logs, metrics
-from engine.context import EngineContext
-from engine.dispatch import dispatch_batch as run_batch
+from engine.dispatch import late
+from engine.dispatch.batch_run import dispatch_batch as run_batch
+from engine.dispatch.context import EngineContext
 from engine.errors import StateLost
+from engine.runtime import logs, metrics
 
 log = logging.getLogger(__name__)
 BUSY_RETRY_SECONDS = 2.0

@@ -11,12 +11,13 @@ from typing import Any
 
 from arq.worker import Worker, func
 
-from engine import keys, late
-from engine.context import EngineContext
+from engine.dispatch import late
+from engine.dispatch.context import EngineContext
+from engine.dispatch.sweeper import Sweeper
 from engine.errors import StateLost
-from engine.queue import dumps, loads, redis_settings
-from engine.settings import Settings
-from engine.sweeper import Sweeper
+from engine.runtime.settings import Settings
+from engine.store import keys
+from engine.store.connection import dumps, loads, redis_settings
 from workers.jobs import dispatch_batch, late_fallback
 
 MAX_TRIES = 1_000_000  # a batch is never abandoned: Retry re-queues it until it finishes

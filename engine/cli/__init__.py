@@ -11,10 +11,10 @@ from engine.cli import (  # noqa: F401  (register the sub-commands)
     simulate,
 )
 from engine.cli.app import app
-from engine.malloc_tuning import keep_freed_memory
+from engine.runtime.malloc_tuning import keep_freed_memory
 
 
 def main() -> None:
     """Console-script entry point."""
-    keep_freed_memory()  # before any command allocates: see engine/malloc_tuning.py
+    keep_freed_memory()  # before any command allocates: see engine/runtime/malloc_tuning.py
     app()

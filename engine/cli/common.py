@@ -19,10 +19,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from engine.errors import ConfigError, DispatchError
-from engine.logs import JsonFormatter
 from engine.phones import mask_numbers
-from engine.queue import open_queue, redis_settings
-from engine.settings import Settings, load_settings
+from engine.runtime.logs import JsonFormatter
+from engine.runtime.settings import Settings, load_settings
+from engine.store.connection import open_queue, redis_settings
 
 T = TypeVar("T")
 console = Console()

@@ -12,8 +12,8 @@ from rich.table import Table
 from engine import api
 from engine.cli.app import app
 from engine.cli.common import console, queue, run, settings
-from engine.forecast import Forecast
-from engine.redis_server import redis_url_or_private
+from engine.plan.forecast import Forecast
+from engine.runtime.redis_server import redis_url_or_private
 
 
 @app.command()

@@ -11,11 +11,11 @@ import typer
 
 from engine.cli.app import app
 from engine.cli.common import console, fail, required_redis_url, run, settings, setup_logging
-from engine.gc_tuning import tune_for_service
 from engine.provider.http import ProviderHttp
 from engine.provider.koomessage import KooMessageClient
 from engine.receipts.register import register_callbacks, sms_urls
 from engine.receipts.server import serve
+from engine.runtime.gc_tuning import tune_for_service
 
 callbacks = typer.Typer(help="Receipt callback URLs at the provider.", no_args_is_help=True)
 app.add_typer(callbacks, name="callbacks")

@@ -15,9 +15,9 @@ from engine.cli.commands import CampaignId
 from engine.cli.common import console, errors, queue, required_redis_url, run, settings
 from engine.cli.view import render_report
 from engine.errors import ConfigError
-from engine.report import Report
 from engine.reports.export import check_target, export_failed
 from engine.reports.html import write_html
+from engine.reports.summary import Report
 
 
 @app.command()

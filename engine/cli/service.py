@@ -15,14 +15,15 @@ from typing import Annotated
 
 import typer
 
-from engine import api, metrics
+from engine import api
 from engine.cli.app import app
 from engine.cli.common import console, fail, queue, required_redis_url, run, settings, setup_logging
 from engine.cli.view import render_report, watch
 from engine.errors import StateLost
-from engine.gc_tuning import tune_for_service
-from engine.records import CampaignState
-from engine.redis_server import redis_url_or_private
+from engine.runtime import metrics
+from engine.runtime.gc_tuning import tune_for_service
+from engine.runtime.redis_server import redis_url_or_private
+from engine.state.records import CampaignState
 
 
 @app.command()
@@ -135,7 +136,7 @@ def demo(
     policy: Annotated[str, typer.Option(help="fallback policy: skip | sms | basic")] = "sms",
 ) -> None:
     """A complete campaign against the built-in simulator on a private Redis: nothing to set up."""
-    from engine.demo_data import generate_recipients
+    from engine.ingest.demo_data import generate_recipients
     from engine.simulator.testing import SimulatorThread
 
     if policy not in ("skip", "sms", "basic"):

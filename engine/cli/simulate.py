@@ -14,7 +14,7 @@ import typer
 from engine.cli.app import app
 from engine.cli.common import run
 from engine.errors import ConfigError
-from engine.gc_tuning import tune_for_service
+from engine.runtime.gc_tuning import tune_for_service
 from engine.simulator.config import SimConfig
 from engine.simulator.testing import run_simulator
 

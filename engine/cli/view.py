@@ -11,10 +11,10 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from engine import campaigns, window
 from engine.cli.common import console
-from engine.records import TERMINAL, CampaignState
-from engine.report import FUNNEL_STEPS, Report, build_report
+from engine.reports.summary import FUNNEL_STEPS, Report, build_report
+from engine.state import campaigns, window
+from engine.state.records import TERMINAL, CampaignState
 
 REFRESH_SECONDS = 0.5
 

@@ -32,7 +32,7 @@ from engine.errors import Ambiguous, ConfigError, ProviderError, ProviderUnavail
 from engine.provider.codes import call_error
 from engine.provider.shaping import mask_text
 from engine.provider.signer import Credentials, canonical_query, query_pairs, sign
-from engine.settings import Settings
+from engine.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 

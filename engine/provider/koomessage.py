@@ -50,7 +50,7 @@ from engine.provider.shaping import (
     sms_answer,
 )
 from engine.provider.signer import Credentials
-from engine.settings import Settings
+from engine.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 

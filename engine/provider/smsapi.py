@@ -27,7 +27,7 @@ from engine.provider.shaping import (
 )
 from engine.provider.signer import Credentials
 from engine.receipts import auth as receipts
-from engine.settings import Settings
+from engine.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Final
 
 from engine.errors import ConfigError, DispatchError
 from engine.provider.signer import SignatureError, verify
-from engine.settings import Settings
+from engine.runtime.settings import Settings
 
 TOKEN_HEADER: Final = "X-Koodispatch-Token"
 ROUTE_PREFIX: Final = "/receipts"

@@ -22,7 +22,7 @@ from engine.phones import mask
 from engine.receipts.auth import ROUTE_PREFIX, TOKEN_HEADER, Authenticator, Unauthorized
 from engine.receipts.parse import PARSERS, BadReceipt, Receipt
 from engine.receipts.store import ReceiptStore
-from engine.settings import Settings
+from engine.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a batch post of receipts is a few hundred KB at most

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from engine import keys
 from engine.phones import mask
 from engine.receipts.parse import Receipt, Reply
-from engine.receipts.tasks import chunk_refs
-from engine.scripts import load_script
+from engine.state.tasks import chunk_refs
+from engine.store import keys
+from engine.store.scripts import load_script
 
 log = logging.getLogger(__name__)
 Target = tuple[str, int, str]  # campaign id, batch, receipt kind

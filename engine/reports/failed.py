@@ -15,9 +15,10 @@ from typing import Final, Literal
 import orjson
 import redis.asyncio as aioredis
 
-from engine import campaigns, keys
-from engine.batches import Batch, load_batch
-from engine.progress import counters
+from engine.state import campaigns
+from engine.state.batches import Batch, load_batch
+from engine.state.progress import counters
+from engine.store import keys
 
 UNDELIVERED: Final = "undelivered"  # the reason of a number whose status report said not delivered
 Stage = Literal["send", "delivery"]

@@ -14,8 +14,8 @@ from typing import Final
 
 import orjson
 
-from engine.report import FUNNEL_STEPS, Report
 from engine.reports import charts
+from engine.reports.summary import FUNNEL_STEPS, Report
 
 STYLE: Final = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal, get_args, get_origin, get_type_hints
 
 from engine.errors import ConfigError
 from engine.provider import limits
-from engine.settings import DEMO_AK, DEMO_PROJECT_ID, DEMO_SK, DEMO_SMS_APP_KEY, DEMO_SMS_APP_SECRET
+from engine.runtime.settings import DEMO_AK, DEMO_PROJECT_ID, DEMO_SK, DEMO_SMS_APP_KEY, DEMO_SMS_APP_SECRET
 from engine.simulator.templates import ID_KEYS, default_ports, default_templates
 
 Channel = Literal["capability", "smart", "sms", "basic", "other"]

@@ -1,0 +1,486 @@
+"""Rate budgets per provider channel, shared in Redis by every worker on every machine (invariant 2).
+
+Each channel has a GCRA budget charged by message count (``lua/rate.lua``) that backs off when the
+provider throttles and recovers gradually, plus a cap on calls in flight (``lua/in_flight.lua``); a
+provider call takes both in one script run (``rate.lua`` admit).
+Rates are live settings in Redis: a change reaches every worker on its next call, without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Final, Literal, NoReturn, get_args
+
+import redis.asyncio as aioredis
+
+from engine.budget.line import BudgetLine, Turn
+from engine.errors import ConfigError
+from engine.runtime import metrics
+from engine.runtime.settings import RateSettings
+from engine.state.lease import HOLDER
+from engine.store import keys
+from engine.store.coalesce import CoalescedScript
+from engine.store.scripts import load_script
+from engine.types import Channel
+
+log = logging.getLogger(__name__)
+CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
+MIN_FACTOR: Final = 0.05  # however often the provider throttles, a channel keeps 5% of its rate
+MAX_SLEEP: Final = 0.25  # waiters ask again at least this often, so a raised rate reaches them fast
+SLOT_POLL: Final = 0.02  # mean pause between attempts at a full in-flight cap, jittered ±50%
+RELEASE_DELAY: Final = 0.003  # an ended call's slot waits this long for the next admission to free it
+WaitKind = Literal["budget", "slot"]
+Attempt = Callable[[], Awaitable[tuple[float, WaitKind]]]  # (0 = admitted, else seconds to pause; why)
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A journal entry that the admission of a call writes in its own script run, so a journaled call
+    costs no round trip of its own (the dispatcher's in-flight mark; ``engine/state/progress.py`` makes it).
+
+    ``entry()`` is stored at ``field`` of hash ``journal`` only while ``lease_key`` holds ``token`` and the
+    field holds no final record; otherwise nothing is admitted and ``refused("lease" | "final")`` raises.
+    """
+
+    lease_key: str
+    token: str
+    journal: str
+    field: str
+    entry: Callable[[], bytes]
+    refused: Callable[[str], NoReturn]
+
+
+@dataclass(frozen=True)
+class RateInfo:
+    """A channel's budget as every worker sees it now; what ``koodispatch status`` shows."""
+
+    channel: Channel
+    rate: float  # configured numbers per second (the live setting)
+    effective: float  # numbers per second admitted now: rate × factor
+    factor: float  # 1.0 = full rate; lower while recovering from throttling
+    burst_seconds: float  # seconds of the effective rate that may be spent at once
+    backlog: float  # seconds until the numbers already admitted are paid for at the effective rate
+    in_flight: int  # provider calls holding a live slot
+
+
+class RateLimiter:
+    """Admits provider calls of every worker against one budget and one in-flight cap per channel.
+
+    ``settings`` gives the defaults of the live rates (see ``ensure_defaults``) and the throttling
+    policy. ``lease_seconds`` bounds how long a slot of a dead worker blocks capacity (a slot taken under a
+    batch lease is freed sooner, when the batch is taken over); it must exceed the longest provider call
+    (connect + read timeout), since slots are not renewed. ``throttle_hold`` is how long after a back-off
+    further throttling answers are taken as replies to calls sent before it and do not lower the rate
+    again. ``clock`` replaces Redis TIME, for tests only.
+
+    ``budget_wait_seconds`` and ``slot_wait_seconds`` sum the time callers spent waiting, per channel,
+    for the dispatcher's metrics.
+    """
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        settings: RateSettings,
+        *,
+        lease_seconds: float = 60.0,
+        throttle_hold: float = 1.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._lease = lease_seconds
+        self._hold = throttle_hold
+        self._clock = clock
+        self._rate_script = CoalescedScript(redis, load_script(redis, "rate"))  # one per provider call
+        self._slot_script = load_script(redis, "in_flight")
+        self.budget_wait_seconds: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
+        self.slot_wait_seconds: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
+        self._waited = {"budget": self.budget_wait_seconds, "slot": self.slot_wait_seconds}
+        self._local = {channel: asyncio.Semaphore(settings.max_in_flight) for channel in CHANNELS}
+        self._ended_tokens: dict[Channel, list[str]] = {channel: [] for channel in CHANNELS}
+        self._flush_due: set[Channel] = set()
+        self._token_prefix = uuid.uuid4().hex[:16]  # unique per limiter; a serial number per call after it
+        self._serial = itertools.count()
+        # admissions of this process waiting for a slot at a full cap, woken one per call that ends here
+        self._slot_waiters: dict[Channel, deque[asyncio.Future[None]]] = {c: deque() for c in CHANNELS}
+        self._budget_lines = {channel: BudgetLine() for channel in CHANNELS}
+        self._flushes: set[asyncio.Future[None]] = set()
+        # what every rate.lua run of a channel sends besides its operation: its keys, the default rate and
+        # burst, and the throttling policy (ARGV[3..8]); built once, since every provider call sends them
+        policy = (settings.throttle_factor, MIN_FACTOR, settings.recover_seconds, throttle_hold)
+        self._rate_call = {
+            channel: (
+                (keys.rate(channel), keys.in_flight(channel)),
+                (self._default_rate(channel), settings.burst_seconds, *policy),
+            )
+            for channel in CHANNELS
+        }
+
+    def _new_token(self) -> str:
+        """A slot token no other call of any worker holds: ``uuid4`` per call cost a system call each.
+
+        A call made under a batch lease is tagged ``<lease token>#<serial>`` (``lease.HOLDER``): when the
+        holder dies, the sweeper that takes the batch over frees its slots with the claim.
+        """
+        holder = HOLDER.get()
+        if holder:
+            return f"{holder}#{next(self._serial)}"
+        return f"{self._token_prefix}:{next(self._serial)}"
+
+    async def ensure_defaults(self) -> None:
+        """Write the configured rate and burst of every channel unless Redis already has them.
+
+        Called at worker startup; HSETNX keeps a rate changed live (``set_rate``) across restarts.
+        """
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channel in CHANNELS:
+                pipe.hsetnx(keys.rate(channel), "rate", str(self._default_rate(channel)))
+                pipe.hsetnx(keys.rate(channel), "burst", str(self._settings.burst_seconds))
+            await pipe.execute()
+
+    async def try_acquire(self, channel: Channel, n: int) -> float:
+        """Charge ``n`` numbers if the budget admits them now: return 0.0, else the seconds to wait.
+
+        A call larger than the burst is admitted once the budget is idle and delays the calls after
+        it, so no ``n`` waits forever. Raises ValueError when ``n`` < 1.
+        """
+        return float(await self._run_rate("acquire", channel, _count(n)))
+
+    async def acquire(self, channel: Channel, n: int, *, max_wait: float | None = None) -> None:
+        """Wait until the budget of ``channel`` admits ``n`` numbers, and charge them.
+
+        Raises TimeoutError after ``max_wait`` seconds without admission; nothing is charged then,
+        unless the deadline cut off the reply of the very attempt that was admitted.
+        """
+        async with asyncio.timeout(max_wait):
+            await self._wait(channel, partial(self._charge, channel, n), line=self._budget_lines[channel])
+
+    @contextlib.asynccontextmanager
+    async def slot(self, channel: Channel, *, max_wait: float | None = None) -> AsyncIterator[None]:
+        """Hold one of the ``max_in_flight`` call slots of ``channel`` for the body of the block.
+
+        Waits (polling with jitter) while every slot is taken; raises TimeoutError after ``max_wait``
+        seconds. The slot is released on exit, also on an exception or cancellation; a slot whose
+        holder died is reclaimed once its lease expires.
+        """
+        token = self._new_token()
+        try:
+            async with asyncio.timeout(max_wait):
+                await self._wait(channel, partial(self._take_slot, channel, token))
+            yield
+        finally:
+            await self._release(channel, token)
+
+    def call(
+        self,
+        channel: Channel,
+        n: int,
+        *,
+        max_wait: float | None = None,
+        mark: Mark | None = None,
+        checkpoint: Callable[[], Awaitable[None]] | None = None,
+    ) -> Admission:
+        """Hold a slot and charge ``n`` numbers: what the dispatcher wraps around one provider call
+        (``async with limiter.call(...)``).
+
+        Slot and budget are taken in one script run (``rate.lua`` admit), both or neither, so the call leaves
+        right after admission and no slot is held while the budget makes it wait; with ``mark`` the same run
+        journals the call (see :class:`Mark`). In front, a local semaphore of ``max_in_flight`` per channel:
+        callers beyond it wait in this process, woken by a release, instead of polling Redis; while the budget
+        makes this process's calls wait, they queue in ``budget_line.ADMISSION_ORDER`` and only the first asks
+        Redis (``engine/budget/line.py``). ``checkpoint`` runs before every attempt that follows a wait, so
+        the admission that lets the call go always comes right after one. ``max_wait`` bounds the waits, not
+        the body. The slot goes back with this process's next admission on the channel (the same script run),
+        or RELEASE_DELAY after the call when none follows: no round trip of its own while calls keep coming.
+        Raises ValueError when ``n`` < 1, TimeoutError after ``max_wait``.
+        """
+        return Admission(self, channel, _count(n), max_wait, mark, checkpoint)
+
+    async def throttled(self, channel: Channel, retry_after: float | None = None) -> RateInfo:
+        """Back off after the provider throttled a call (HTTP 429 or its flow-control code).
+
+        The effective rate drops by ``throttle_factor`` (not below MIN_FACTOR of the rate) and climbs
+        back linearly over ``recover_seconds``; with ``retry_after`` nobody is admitted before it.
+        """
+        return await self._run_info("throttle", channel, "" if retry_after is None else retry_after)
+
+    async def set_rate(
+        self, channel: Channel, per_second: float, *, burst_seconds: float | None = None
+    ) -> RateInfo:
+        """Change the rate (and optionally the burst) of ``channel`` for every worker, at once.
+
+        Numbers already admitted keep their count: their backlog is rescaled to the new rate.
+        Raises ConfigError for an unknown channel or a value that is not a positive number.
+        """
+        if channel not in CHANNELS:
+            raise ConfigError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
+        for name, value in (("rate", per_second), ("burst_seconds", burst_seconds)):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} of channel {channel} must be a positive number, got {value}")
+        return await self._run_info(
+            "set", channel, per_second, "" if burst_seconds is None else burst_seconds
+        )
+
+    async def get_rate(self, channel: Channel) -> RateInfo:
+        """The budget of ``channel`` as every worker sees it now."""
+        return await self._run_info("info", channel)
+
+    async def get_rates(self) -> dict[Channel, RateInfo]:
+        """The budgets of all channels, for ``koodispatch status``."""
+        infos = await asyncio.gather(*(self.get_rate(channel) for channel in CHANNELS))
+        return dict(zip(CHANNELS, infos, strict=True))
+
+    async def _wait(
+        self,
+        channel: Channel,
+        attempt: Attempt,
+        queued: float = 0.0,
+        checkpoint: Callable[[], Awaitable[None]] | None = None,
+        line: BudgetLine | None = None,
+    ) -> None:
+        """Repeat ``attempt`` until it admits (pause 0) and add each pause to the wait of its kind;
+        ``queued`` is slot wait already spent in front of the local semaphore; ``checkpoint`` runs after
+        every pause. Budget waits take turns in ``line`` (see :class:`Turn`); ``slot`` alone passes none, as
+        its attempts never meet the budget."""
+        waited: dict[WaitKind, float] = {"budget": 0.0, "slot": queued}
+        # made only when needed: with budget to spare, no admission waits and none pays for a turn
+        turn = Turn(line) if line is not None and line.held else None  # others here wait for budget
+        try:
+            if turn is not None:
+                await self._pause(waited, "budget", turn.take(), checkpoint)
+            while (answer := await attempt())[0] > 0:
+                pause, kind = answer
+                if kind == "slot":
+                    step = self._slot_freed(channel, pause)
+                else:
+                    assert line is not None, "a budget wait without a line"
+                    turn = turn or Turn(line)
+                    step = turn.pause(min(pause, MAX_SLEEP))
+                await self._pause(waited, kind, step, checkpoint)
+        finally:
+            if turn is not None:
+                turn.leave()
+            for kind, elapsed in waited.items():
+                if elapsed > 0:
+                    self._waited[kind][channel] += elapsed
+                    metrics.rate_waited(channel, kind, elapsed)
+
+    @staticmethod
+    async def _pause(
+        waited: dict[WaitKind, float],
+        kind: WaitKind,
+        step: Awaitable[None],
+        checkpoint: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        """Await ``step``, count its time as a wait of ``kind``, then run ``checkpoint``."""
+        started = time.monotonic()
+        try:
+            await step
+        finally:
+            waited[kind] += time.monotonic() - started
+        if checkpoint is not None:
+            await checkpoint()
+
+    async def _charge(self, channel: Channel, n: int) -> tuple[float, WaitKind]:
+        return await self.try_acquire(channel, n), "budget"
+
+    async def _take_slot(self, channel: Channel, token: str) -> tuple[float, WaitKind]:
+        taken, _ = await self._run_slot(channel, token)
+        return (0.0 if taken else _slot_pause()), "slot"
+
+    async def _admit(self, channel: Channel, n: int, token: str, mark: Mark | None) -> tuple[float, WaitKind]:
+        # the slots of calls that ended since the last admission go back in the same script run
+        ended, self._ended_tokens[channel] = self._ended_tokens[channel], []
+        journal: list[float | str | bytes] = ["", "", ""]
+        journal_keys: list[str] = []
+        if mark is not None:
+            journal = [mark.token, mark.field, mark.entry()]
+            journal_keys = [mark.lease_key, mark.journal]
+        args = [n, token, self._settings.max_in_flight, self._lease, *journal, *ended]
+        try:
+            verdict, wait = await self._run_rate("admit", channel, *args, journal_keys=journal_keys)
+        except BaseException:  # not known to have run: released again later (ZREM is idempotent)
+            self._ended_tokens[channel].extend(ended)
+            raise
+        if verdict == b"slot":
+            return _slot_pause(), "slot"
+        if mark is not None and verdict in (b"lease", b"final"):
+            mark.refused(verdict.decode())
+        return float(wait), "budget"
+
+    async def _slot_freed(self, channel: Channel, pause: float) -> None:
+        """Wait until a call of this process on ``channel`` ends, or ``pause`` passed (a slot freed by
+        another process is only seen by asking again): the woken admission frees the ended call's slot
+        and takes it in one script run, where polling alone would leave it idle for SLOT_POLL/2 on
+        average."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        waiters = self._slot_waiters[channel]
+        waiters.append(waiter)
+        timer = loop.call_later(pause, _stop_waiting, waiters, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            if waiter.cancelled():  # with its caller: out of the line, so no ended call wakes it
+                waiters.remove(waiter)
+
+    def _ended(self, channel: Channel, token: str) -> None:
+        """A call ended: its slot is freed by the next admission (a waiting one is woken for it), or by a
+        flush RELEASE_DELAY from now."""
+        self._ended_tokens[channel].append(token)
+        waiters = self._slot_waiters[channel]
+        if waiters:
+            waiters.popleft().set_result(None)
+        if channel not in self._flush_due:
+            self._flush_due.add(channel)
+            asyncio.get_running_loop().call_later(RELEASE_DELAY, self._start_flush, channel)
+
+    def _start_flush(self, channel: Channel) -> None:
+        self._flush_due.discard(channel)
+        if self._ended_tokens[channel]:
+            task = asyncio.ensure_future(self.flush(channel))
+            self._flushes.add(task)
+            task.add_done_callback(self._flush_done)
+
+    def _flush_done(self, task: asyncio.Future[None]) -> None:
+        self._flushes.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # the slots expire with their lease
+            log.warning("releasing in-flight slots failed: %s", task.exception())
+
+    async def flush(self, channel: Channel) -> None:
+        """Free the slots of this process's ended calls on ``channel`` now."""
+        ended, self._ended_tokens[channel] = self._ended_tokens[channel], []
+        if ended:
+            await self._release(channel, *ended)
+
+    async def close(self) -> None:
+        """Free every ended call's slot before the process stops (a killed one's expire with their lease)."""
+        await asyncio.gather(*self._flushes, return_exceptions=True)
+        for channel in CHANNELS:
+            await self.flush(channel)
+
+    async def _release(self, channel: Channel, *tokens: str) -> None:
+        # shielded: a second cancellation must not leave the tokens to expire with their lease
+        await asyncio.shield(self._redis.zrem(keys.in_flight(channel), *tokens))
+
+    async def _run_info(self, op: str, channel: Channel, *args: float | str) -> RateInfo:
+        await self.flush(channel)  # what this process reports counts none of its ended calls
+        (rate, effective, factor, burst, backlog), (_, holders) = await asyncio.gather(
+            self._run_rate(op, channel, *args), self._run_slot(channel, "")
+        )
+        return RateInfo(
+            channel, float(rate), float(effective), float(factor), float(burst), float(backlog), holders
+        )
+
+    async def _run_rate(
+        self, op: str, channel: Channel, *args: float | str | bytes, journal_keys: Sequence[str] = ()
+    ) -> Any:
+        names, static = self._rate_call[channel]
+        argv: list[float | str | bytes] = [op, self._now(), *static, *args]
+        return await self._rate_script(keys=[*names, *journal_keys], args=argv)
+
+    async def _run_slot(self, channel: Channel, token: str) -> tuple[bool, int]:
+        args: list[float | str] = [self._now(), token, self._settings.max_in_flight, self._lease]
+        taken, holders = await self._slot_script(keys=[keys.in_flight(channel)], args=args)
+        return bool(taken), int(holders)
+
+    def _default_rate(self, channel: Channel) -> float:
+        return float(getattr(self._settings, channel))
+
+    def _now(self) -> str:
+        """The clock argument of the scripts: empty for Redis TIME, the injected clock in tests."""
+        return "" if self._clock is None else f"{self._clock():.6f}"
+
+
+class Admission:
+    """``RateLimiter.call``'s context: admitted on entry, the slot handed back on exit.
+
+    A plain class rather than an ``asynccontextmanager`` with an exit stack and a timeout scope: every
+    provider call goes through it, and the generator machinery cost a third of an admission's client CPU.
+    """
+
+    __slots__ = ("_channel", "_checkpoint", "_limiter", "_mark", "_max_wait", "_n", "_token")
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        channel: Channel,
+        n: int,
+        max_wait: float | None,
+        mark: Mark | None,
+        checkpoint: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        self._limiter = limiter
+        self._channel = channel
+        self._n = n
+        self._max_wait = max_wait
+        self._mark = mark
+        self._checkpoint = checkpoint
+        self._token = limiter._new_token()
+
+    async def __aenter__(self) -> None:
+        if self._max_wait is None:
+            await self._enter()
+        else:
+            async with asyncio.timeout(self._max_wait):
+                await self._enter()
+
+    async def _enter(self) -> None:
+        limiter, channel, checkpoint = self._limiter, self._channel, self._checkpoint
+        local, waiters = limiter._local[channel], limiter._slot_waiters[channel]
+        started, waited = time.monotonic(), local.locked()
+        await local.acquire()
+        try:
+            if waiters:
+                # calls of this process already wait for a slot at a full cap: wait in line behind them
+                # (woken by a call that ends here) instead of asking Redis for a slot it has not got
+                await limiter._slot_freed(channel, _slot_pause())
+                waited = True
+            queued = 0.0
+            if waited:
+                queued = time.monotonic() - started
+                if checkpoint is not None:
+                    await checkpoint()
+            admit = partial(limiter._admit, channel, self._n, self._token, self._mark)
+            line = limiter._budget_lines[channel]
+            await limiter._wait(channel, admit, queued=queued, checkpoint=checkpoint, line=line)
+        except BaseException:
+            self._release()
+            raise
+
+    async def __aexit__(self, *_: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        self._limiter._ended(self._channel, self._token)
+        self._limiter._local[self._channel].release()
+
+
+def _count(n: int) -> int:
+    if n < 1:
+        raise ValueError(f"a provider call carries at least one number, got n={n}")
+    return n
+
+
+def _stop_waiting(waiters: deque[asyncio.Future[None]], waiter: asyncio.Future[None]) -> None:
+    """A slot waiter's pause is over: out of the line (``_ended`` wakes only waiters still in it)."""
+    if not waiter.done():
+        waiters.remove(waiter)
+        waiter.set_result(None)
+
+
+def _slot_pause() -> float:
+    """Jittered, so waiters of several workers do not ask again in lockstep."""
+    return SLOT_POLL * random.uniform(0.5, 1.5)

@@ -1,0 +1,84 @@
+"""Retrying provider calls through the shared rate budget: backoff with jitter, retry-after, outage limit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from engine.budget.limiter import Mark, RateLimiter
+from engine.errors import Ambiguous, DispatchError, ProviderError, Throttled, TransientError
+from engine.runtime import metrics
+from engine.types import Channel
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class ProviderDown(DispatchError):
+    """The provider kept failing for longer than ``outage_pause_after``; the campaign should pause."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff ``base * 2**attempt`` capped at ``cap``, full jitter; give up after ``outage`` seconds."""
+
+    base: float
+    cap: float
+    outage: float
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        backoff = random.uniform(0, min(self.cap, self.base * 2**attempt))
+        return max(backoff, retry_after or 0.0)
+
+
+async def call_with_retry(
+    op: Callable[[], Awaitable[T]],
+    *,
+    channel: Channel,
+    count: int,
+    limiter: RateLimiter,
+    policy: RetryPolicy,
+    checkpoint: Callable[[], Awaitable[None]],
+    retry_ambiguous: bool = False,
+    mark: Mark | None = None,
+) -> T:
+    """Run ``op`` within the channel's budget, retrying what surely did not land.
+
+    Throttled and ProviderUnavailable are retried (a 429 also slows the shared budget for every worker);
+    Ambiguous is retried only for idempotent reads (``retry_ambiguous``), otherwise raised for the caller to
+    reconcile. ``checkpoint`` runs right before every admission attempt (the limiter runs it after each
+    wait) so pause/cancel stop retries at once; ``mark`` is journaled by the admission of each attempt.
+    Raises ProviderDown after ``policy.outage`` seconds of uninterrupted failures, and any TerminalError.
+    """
+    attempt = 0
+    failing_since: float | None = None
+    while True:
+        await checkpoint()  # do not queue for budget on behalf of a paused or cancelled campaign
+        try:
+            async with limiter.call(channel, count, mark=mark, checkpoint=checkpoint):
+                with metrics.provider_call(channel):
+                    return await op()
+        except ProviderError as exc:
+            metrics.provider_error(channel, exc)
+            if not _retryable(exc, retry_ambiguous):
+                raise
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since > policy.outage:
+                raise ProviderDown(
+                    f"{channel}: provider failing for over {policy.outage:.0f}s ({exc})"
+                ) from exc
+            if isinstance(exc, Throttled):
+                await limiter.throttled(channel, exc.retry_after)
+            delay = policy.delay(attempt, exc.retry_after)
+            log.info("%s call failed (%s); retry %d in %.2fs", channel, exc, attempt + 1, delay)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+
+def _retryable(exc: ProviderError, retry_ambiguous: bool) -> bool:
+    return isinstance(exc, TransientError) or (retry_ambiguous and isinstance(exc, Ambiguous))

@@ -1,0 +1,308 @@
+"""Dispatcher: one batch from frozen numbers to journaled provider calls, exactly once per number.
+
+Order per batch: control check → resolve (frozen verdicts) → smart sends for capable numbers → fallback
+sends for the rest by policy → batch finished (the last batch completes the campaign).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+
+from engine.budget import line as budget_line
+from engine.budget.retry import ProviderDown, call_with_retry
+from engine.dispatch.context import EngineContext
+from engine.dispatch.senders import Chunk, Sender, SmartSender, Unconfirmable, cut, fallback_sender
+from engine.errors import (
+    Ambiguous,
+    LeaseLost,
+    ProviderError,
+    ProviderUnavailable,
+    StateError,
+    TerminalError,
+    TransientError,
+)
+from engine.provider.codes import reason as reason_of
+from engine.provider.models import SendResult
+from engine.runtime import metrics
+from engine.state import campaigns, control, trial
+from engine.state.batches import Batch, load_batch
+from engine.state.campaigns import CampaignRecord
+from engine.state.lease import Lease
+from engine.state.progress import Failure, Progress
+from engine.state.records import CampaignState, ChunkRecord, ChunkState, Stage, Verdict, chunk_ref
+
+log = logging.getLogger(__name__)
+UNCONFIRMED = "unconfirmed"  # the provider could not say whether the call landed
+LOCAL_REASONS = frozenset({UNCONFIRMED})
+# Sends of one batch in flight at once (the channel's shared in-flight cap bounds the total): with 50 ms
+# answers, 8 batches per worker at 4 each left the cap half used while every batch sat in the same stage.
+CHUNKS_IN_PARALLEL = 8
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What one run of a batch job ended with: ``finished``, ``halted:<state>`` or ``provider_down``.
+
+    ``window`` means the send window is closed: the job should run again in ``retry_in`` seconds.
+    """
+
+    cid: str
+    batch: int
+    result: str
+    campaign_state: str
+    retry_in: float | None = None
+
+
+class BatchRun:
+    """Runs one batch; a new instance per job so no state leaks between batches."""
+
+    def __init__(self, ctx: EngineContext, record: CampaignRecord, batch: Batch, lease: Lease) -> None:
+        self.ctx = ctx
+        self.lease = lease
+        self.record = record
+        self.batch = batch
+        self.cid = record.cid
+        self.progress = Progress(ctx.redis, ctx.scripts, self.cid, batch.number)
+        self.journal: dict[str, ChunkRecord] = {}
+
+    async def checkpoint(self) -> None:
+        """Before every provider call: stop if the lease lapsed or the campaign must not send now."""
+        self.lease.check()
+        await self.ctx.states.checkpoint(self.cid, self.record.spec.schedule)
+
+    async def run(self) -> str:
+        """Resolve and send the whole batch; returns the campaign state after the batch finished."""
+        self.journal = await self.progress.chunks()
+        spec = self.record.spec
+        verdicts = await self.ctx.resolver.verdicts(
+            self.cid, self.batch.number, self.batch.numbers, spec.smart.template_id, self.checkpoint
+        )
+        capable = Verdict.CAPABLE.positions(verdicts)
+        others = Verdict.NOT_CAPABLE.positions(verdicts)
+        await self._stage(SmartSender(self.ctx.koomessage, spec), capable)
+        fallback = fallback_sender(
+            spec, self.ctx.koomessage, self.ctx.smsapi, self.ctx.settings.provider.sms_api
+        )
+        skipped = len(others)
+        if fallback is not None:
+            await self._stage(fallback, others)
+            skipped = 0
+        await self._mark_invalid(verdicts)
+        return await self.progress.finish_batch(skipped)
+
+    async def _stage(self, sender: Sender, indices: list[int]) -> None:
+        prefix = chunk_ref(self.cid, self.batch.number, sender.stage, 0).rsplit(":", 1)[0]
+        chunks = cut(prefix, indices, sender.chunk_size)
+        gate = asyncio.Semaphore(CHUNKS_IN_PARALLEL)
+
+        stops: list[Exception] = []
+
+        async def one(k: int, chunk: Chunk) -> None:
+            # a halt or outage seen by one chunk must not cancel a sibling mid-call (its request may
+            # have landed): each chunk stops at its own next checkpoint instead
+            async with gate:
+                try:
+                    await self._chunk(sender, k, chunk)
+                except (control.Halt, ProviderDown, LeaseLost) as stop:
+                    stops.append(stop)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for k, chunk in enumerate(chunks):
+                    group.create_task(one(k, chunk))
+        except BaseExceptionGroup as failed:
+            raise _first(failed) from None
+        if stops:
+            raise stops[0]
+
+    async def _chunk(self, sender: Sender, k: int, chunk: Chunk) -> None:
+        previous = self.journal.get(f"{sender.stage.value}:{k}")
+        if previous is not None and previous.state is not ChunkState.IN_FLIGHT:
+            return  # done or failed in an earlier run: never again
+        attempts = previous.attempts if previous else 0
+        if previous is not None:
+            found = await self._reconcile_until(sender, chunk, previous.deadline)
+            if found is not None:
+                await self._record(sender, k, chunk, found, path="reconciled", attempts=attempts)
+                return
+        await self._send(sender, k, chunk, attempts, path="resent" if previous else "sent")
+
+    async def _reconcile_until(self, sender: Sender, chunk: Chunk, deadline: float) -> SendResult | None:
+        """Reconcile a call whose answer was lost: left in flight by a dead worker, or ambiguous just now.
+
+        Most such calls landed, so ask at once. If the provider has no record yet but the call could still
+        be outstanding (its deadline is ahead), ask again once the deadline passed: only then is "no record"
+        proof that it never landed, and only then may the chunk be sent again.
+        """
+        found = await self._reconcile(sender, chunk)
+        while found is None and time.time() < deadline:
+            await asyncio.sleep(min(1.0, deadline - time.time()))
+            await self.checkpoint()
+            if time.time() >= deadline:
+                found = await self._reconcile(sender, chunk)
+        return found
+
+    async def _reconcile(self, sender: Sender, chunk: Chunk) -> SendResult | None:
+        """Ask the provider whether an in-flight call landed; None means it has no record of it."""
+        try:
+            return await call_with_retry(
+                lambda: sender.find(chunk, self.batch),
+                channel="capability",
+                count=1,
+                limiter=self.ctx.limiter,
+                policy=self.ctx.retry_policy,
+                checkpoint=self.checkpoint,
+                retry_ambiguous=True,
+            )
+        except Unconfirmable:
+            # Never resend blindly: the numbers are reported as unconfirmed instead of risking duplicates.
+            return SendResult(
+                task_id="", accepted=(), failed=dict.fromkeys(chunk.numbers(self.batch), UNCONFIRMED)
+            )
+
+    async def _send(self, sender: Sender, k: int, chunk: Chunk, attempts: int, path: str) -> None:
+        numbers = len(chunk.indices)
+        lifetime = self.ctx.settings.provider.call_lifetime
+        record = ChunkRecord(ChunkState.IN_FLIGHT, chunk.ref, numbers)
+
+        def in_flight() -> ChunkRecord:
+            # journaled by the admission that lets the call go (after the budget and control checks,
+            # right before the bytes leave): a halt or a wait for budget never leaves a chunk in_flight
+            # that was not sent
+            nonlocal record
+            deadline = time.time() + lifetime
+            record = ChunkRecord(
+                ChunkState.IN_FLIGHT, chunk.ref, numbers, attempts=attempts + 1, deadline=deadline
+            )
+            return record
+
+        async def attempt() -> SendResult:
+            nonlocal attempts, path
+            attempts, deadline = record.attempts, record.deadline  # of the mark its admission wrote
+            try:
+                return await sender.send(chunk, self.batch)
+            except TransientError:  # answered (5xx, 429): this call did not land and nothing is outstanding
+                settled = dataclasses.replace(record, deadline=0.0)
+                await self.progress.in_flight(self.lease, sender.stage, k, settled)
+                raise
+            except Ambiguous as exc:
+                log.warning("campaign %s %s: ambiguous answer (%s); reconciling", self.cid, chunk.ref, exc)
+                found = await self._reconcile_until(sender, chunk, deadline)
+                if found is None:  # surely not landed: retried with backoff and the outage limit
+                    path = "resent"
+                    raise ProviderUnavailable(f"{chunk.ref}: the provider has no record of it") from exc
+                path = "reconciled"
+                return found
+
+        try:
+            result = await call_with_retry(
+                attempt,
+                channel=sender.channel,
+                count=numbers,
+                limiter=self.ctx.limiter,
+                policy=self.ctx.retry_policy,
+                checkpoint=self.checkpoint,
+                mark=self.progress.mark(self.lease, sender.stage, k, in_flight),
+            )
+        except TerminalError as exc:
+            code = exc.provider_code if isinstance(exc, ProviderError) else ""
+            failed = SendResult("", (), dict.fromkeys(chunk.numbers(self.batch), code))
+            await self._record(sender, k, chunk, failed, path=path, attempts=attempts, reason=str(exc))
+            return
+        await self._record(sender, k, chunk, result, path=path, attempts=attempts)
+
+    async def _record(
+        self,
+        sender: Sender,
+        k: int,
+        chunk: Chunk,
+        result: SendResult,
+        *,
+        path: str,
+        attempts: int,
+        reason: str = "",
+    ) -> None:
+        failures = {n: _failure(sender.channel, code) for n, code in result.failed.items()}
+        state = ChunkState.FAILED if reason or (not result.accepted and failures) else ChunkState.DONE
+        record = ChunkRecord(state, chunk.ref, len(chunk.indices), result.task_id, reason, path, attempts)
+        if await self.progress.finish(sender.stage, k, record, len(result.accepted), failures):
+            metrics.recorded(sender.channel, len(result.accepted), (f.reason for f in failures.values()))
+
+    async def _mark_invalid(self, verdicts: str) -> None:
+        """Numbers the provider called invalid are failed once, under the resolve stage."""
+        invalid = Verdict.INVALID.positions(verdicts)
+        if not invalid or f"{Stage.RESOLVE.value}:0" in self.journal:
+            return
+        ref = chunk_ref(self.cid, self.batch.number, Stage.RESOLVE, 0)
+        failures = {self.batch.numbers[i]: Failure("capability", "invalid_number") for i in invalid}
+        record = ChunkRecord(ChunkState.DONE, ref, len(invalid))
+        await self.progress.finish(Stage.RESOLVE, 0, record, 0, failures)
+
+
+def _failure(channel: str, code: str) -> Failure:
+    """A provider code becomes an outcome reason; our own reasons (``unconfirmed``) carry no code."""
+    if code in LOCAL_REASONS:
+        return Failure(channel, code)
+    return Failure(channel, reason_of(code).value, code)
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first leaf of a TaskGroup failure: control halts and outages surface as themselves."""
+    leaf = group.exceptions[0]
+    return _first(leaf) if isinstance(leaf, BaseExceptionGroup) else leaf
+
+
+async def dispatch_batch(ctx: EngineContext, cid: str, number: int, queued_at: float = 0.0) -> BatchOutcome:
+    """Run batch ``number`` of campaign ``cid`` under its lease, to the end or until control halts it.
+
+    Where a budget binds, its calls wait behind those of the batches this process got from further up the
+    queue (``queued_at``: the job's score, an hour early for a taken-over batch), and of those queued at the
+    same time, the ones it started earlier (``budget_line.ADMISSION_ORDER``): so a worker's batches move
+    through their stages staggered, and a taken-over batch goes on at once.
+
+    Returns result ``busy`` when another worker holds the batch (the caller tries again shortly: the holder
+    may be dead) and ``lease_lost`` when this worker stalled past the lease TTL (a successor continues).
+    Raises StateLost when Redis lost the campaign (never restarts it from zero). A provider outage longer
+    than the configured limit pauses the campaign with the reason instead of burning retries.
+    """
+    await campaigns.ensure_alive(ctx.redis, cid)
+    order = budget_line.ADMISSION_ORDER.set((queued_at, time.monotonic()))
+    try:
+        async with ctx.leases.hold(cid, number) as lease:
+            if lease is None:
+                return BatchOutcome(cid, number, "busy", "")
+            try:
+                return await _run_batch(ctx, cid, number, lease)
+            except LeaseLost as lost:
+                log.error("%s", lost)
+                return BatchOutcome(cid, number, "lease_lost", "")
+    finally:
+        budget_line.ADMISSION_ORDER.reset(order)
+
+
+async def _run_batch(ctx: EngineContext, cid: str, number: int, lease: Lease) -> BatchOutcome:
+    record = await campaigns.load(ctx.redis, cid)
+    if record.state is CampaignState.SCHEDULED:
+        await campaigns.transition(ctx.redis, cid, CampaignState.RUNNING)
+        record = await campaigns.load(ctx.redis, cid)
+    batch = await load_batch(ctx.redis, cid, number, record.spec.param_columns())
+    try:
+        state = await BatchRun(ctx, record, batch, lease).run()
+    except control.WindowClosed as closed:  # not a halt: the batch runs again when the window opens
+        wait = (closed.opens_at - ctx.states.clock()).total_seconds()
+        return BatchOutcome(cid, number, "window", CampaignState.RUNNING.value, max(wait, 0.0))
+    except control.Halt as halted:
+        return BatchOutcome(cid, number, f"halted:{halted.state.value}", halted.state.value)
+    except ProviderDown as down:
+        log.error("campaign %s: pausing, %s", cid, down)
+        with contextlib.suppress(StateError):  # already paused or cancelled by someone else
+            await control.pause(ctx.redis, cid, reason=f"provider down: {down}", generation=record.generation)
+        return BatchOutcome(cid, number, "provider_down", "paused")
+    if state == CampaignState.COMPLETED:
+        await trial.completed(ctx.redis, cid)
+    return BatchOutcome(cid, number, "finished", state)

@@ -1,0 +1,164 @@
+"""Late fallback: the campaign's fallback channel for smart messages not delivered ``after_minutes`` later.
+
+Per batch, one arq job with a deterministic id, deferred by ``fallback.after_minutes`` from the end of the
+batch. It freezes the batch indices whose smart message was accepted but has no delivered receipt (failed
+receipt or none at all) with SETNX, so a re-run sends to the same list even if receipts arrived meanwhile,
+then sends them through ``BatchRun``'s stage machinery under the ``late_sms`` / ``late_basic`` stage:
+deterministic chunks, journaled in_flight → done, counted as ``sent:<channel>`` — each number once.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+import orjson
+from arq.connections import ArqRedis
+
+from engine.budget.retry import ProviderDown
+from engine.dispatch.batch_run import BatchRun
+from engine.dispatch.context import EngineContext
+from engine.dispatch.senders import Chunk, Sender, fallback_sender
+from engine.errors import LeaseLost
+from engine.provider.models import SendResult
+from engine.state import campaigns, control
+from engine.state.batches import Batch, load_batch
+from engine.state.records import CampaignState, Stage, Verdict
+from engine.store import keys
+
+log = logging.getLogger(__name__)
+JOB_FUNCTION: Final = "late_fallback"
+SENDABLE: Final = frozenset({CampaignState.RUNNING, CampaignState.COMPLETED})
+_INDEX: Final = "<H"  # batches hold ≤5000 numbers: an index fits two bytes
+
+
+def job_id(cid: str, batch: int) -> str:
+    """One late-fallback job per batch; enqueuing it again while it waits changes nothing."""
+    return f"late:{cid}:{batch}"
+
+
+async def schedule(redis: ArqRedis, cid: str, batch: int) -> bool:
+    """Queue the late fallback of a finished batch when its campaign asks for one; True if newly queued."""
+    record = await campaigns.load(redis, cid)
+    minutes = record.spec.fallback.after_minutes
+    if minutes is None:
+        return False
+    job = await redis.enqueue_job(
+        JOB_FUNCTION,
+        cid,
+        batch,
+        _job_id=job_id(cid, batch),
+        _queue_name=keys.QUEUE,
+        _defer_by=timedelta(minutes=minutes),
+    )
+    return job is not None
+
+
+class LateSender:
+    """The campaign's fallback sender under its late stage: the same calls, own journal fields and refs."""
+
+    def __init__(self, inner: Sender) -> None:
+        self.inner = inner
+        self.stage = Stage(f"late_{inner.stage.value}")
+        self.channel = inner.channel
+        self.chunk_size = inner.chunk_size
+
+    async def send(self, chunk: Chunk, batch: Batch) -> SendResult:
+        return await self.inner.send(chunk, batch)
+
+    async def find(self, chunk: Chunk, batch: Batch) -> SendResult | None:
+        return await self.inner.find(chunk, batch)
+
+
+def _pack(indices: list[int]) -> bytes:
+    return struct.pack(f"<{len(indices)}H", *indices)
+
+
+def _unpack(raw: bytes) -> list[int]:
+    return [value for (value,) in struct.iter_unpack(_INDEX, raw)]
+
+
+class LateRun(BatchRun):
+    """The late stage of one finished batch."""
+
+    async def checkpoint(self) -> None:
+        """Late sends happen after the last batch completed the campaign: completed may still send."""
+        self.lease.check()
+        state = await campaigns.state_of(self.ctx.redis, self.cid)
+        if state not in SENDABLE:
+            raise control.Halt(self.cid, state)
+        self.ctx.states.check_window(self.cid, self.record.spec.schedule)
+
+    async def send_late(self) -> int:
+        """Freeze (once) and send the late fallback of the batch; returns how many numbers it covers."""
+        await self.checkpoint()
+        inner = fallback_sender(
+            self.record.spec, self.ctx.koomessage, self.ctx.smsapi, self.ctx.settings.provider.sms_api
+        )
+        if inner is None:  # the spec forbids after_minutes without a fallback channel
+            return 0
+        sender = LateSender(inner)
+        self.journal = await self.progress.chunks()
+        indices = await self._freeze(sender.channel)
+        await self._stage(sender, indices)
+        return len(indices)
+
+    async def _freeze(self, channel: str) -> list[int]:
+        """The frozen late list: computed now if no earlier run froze one, else the earlier one."""
+        undelivered = await self._undelivered()
+        frozen = await self.ctx.scripts.freeze_late(
+            keys=[keys.late(self.cid, self.batch.number), keys.counters(self.cid)],
+            args=[_pack(undelivered), f"late:{channel}", len(undelivered)],
+        )
+        return _unpack(frozen)
+
+    async def _undelivered(self) -> list[int]:
+        """Indices of numbers whose smart message was accepted but is not confirmed delivered."""
+        verdicts: bytes | None = await self.ctx.redis.get(keys.verdicts(self.cid, self.batch.number))
+        capable = Verdict.CAPABLE.positions((verdicts or b"").decode())
+        numbers = [self.batch.numbers[i] for i in capable]
+        if not numbers:
+            return []
+        pipe = self.ctx.redis.pipeline(transaction=False)
+        pipe.hmget(keys.delivery(self.cid, self.batch.number), [f"smart:{n}" for n in numbers])
+        pipe.hmget(keys.failed(self.cid), numbers)
+        receipts, failed = await pipe.execute()
+        return [
+            i
+            for i, receipt, failure in zip(capable, receipts, failed, strict=True)
+            if failure is None and (receipt is None or not orjson.loads(receipt)["ok"])
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class LateOutcome:
+    """What one run of a late-fallback job did; ``retry`` asks the job to run again later."""
+
+    result: str
+    numbers: int = 0
+    retry: bool = False
+
+
+async def late_fallback(ctx: EngineContext, cid: str, number: int) -> LateOutcome:
+    """Send the late fallback of batch ``number``; a paused campaign, busy batch or outage retries later.
+
+    Raises StateLost when Redis lost the campaign.
+    """
+    await campaigns.ensure_alive(ctx.redis, cid)
+    async with ctx.leases.hold(cid, number) as lease:
+        if lease is None:
+            return LateOutcome("busy", retry=True)
+        record = await campaigns.load(ctx.redis, cid)
+        batch = await load_batch(ctx.redis, cid, number, record.spec.param_columns())
+        try:
+            sent = await LateRun(ctx, record, batch, lease).send_late()
+        except control.Halt as halted:
+            later = halted.state is CampaignState.PAUSED or isinstance(halted, control.WindowClosed)
+            return LateOutcome(f"halted:{halted.state.value}", retry=later)
+        except (ProviderDown, LeaseLost) as stop:
+            log.warning("campaign %s batch %d: late fallback postponed: %s", cid, number, stop)
+            return LateOutcome("postponed", retry=True)
+    return LateOutcome("finished", sent)

@@ -1,0 +1,170 @@
+"""Opening recipient files: a CSV (any encoding, sniffed separator) or the chosen xlsx sheets, as one lazy
+frame of text columns tagged with sheet, row number and a blank-row flag; polars' errors as InputErrors.
+
+``engine/ingest/recipients.py`` validates, counts and deduplicates what this reads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final, Literal, NamedTuple
+
+import fastexcel
+import polars as pl
+
+from engine.errors import InputError
+from engine.ingest.csv_text import first_line, locate_malformed, sniff_separator, utf8
+from engine.phones import mask, mask_numbers, normalise
+
+CSV_SUFFIXES: Final = frozenset({".csv", ".txt"})
+XLSX_SUFFIXES: Final = frozenset({".xlsx", ".xlsm"})
+# Columns the readers add next to the file's own.
+SHEET, ROW, BLANK = "__kd_sheet", "__kd_row", "__kd_blank"
+_DIGIT_RUN: Final = re.compile(r"[0-9]{7,}")
+_MESSAGE_MAX: Final = 200
+
+Sheet = str | int | None | Literal["all"]
+
+
+def check_file(path: Path) -> str:
+    """The lower-case suffix of a readable, non-empty CSV or xlsx file; InputError otherwise."""
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if suffix not in CSV_SUFFIXES | XLSX_SUFFIXES:
+        expected = ", ".join(sorted(CSV_SUFFIXES | XLSX_SUFFIXES))
+        raise InputError(f"{path}: unsupported file type {suffix or '(none)'!r}; expected one of {expected}")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+    return suffix
+
+
+class Source(NamedTuple):
+    """An opened recipient file (see :func:`open_source`)."""
+
+    frame: pl.LazyFrame  # SHEET, ROW, BLANK + the needed columns
+    sheet_names: list[str | None]  # by SHEET index; [None] for CSV
+    csv: Path | None  # the UTF-8 text behind a CSV frame, to locate a malformed row
+
+
+@contextmanager
+def open_source(
+    path: Path, suffix: str, needed: list[str], sheet: Sheet, max_xlsx_mb: float
+) -> Iterator[Source]:
+    """The file as one lazy frame, valid while the context lasts (a transcoded CSV lives in a temp dir)."""
+    if suffix in XLSX_SUFFIXES:
+        yield Source(*_read_xlsx(path, needed, sheet, max_xlsx_mb), None)
+        return
+    with utf8(path) as text:
+        frame = scan_csv(path, text, has_header=True)
+        require_columns(path, frame.collect_schema().names(), needed)
+        yield Source(_tagged(frame, 0, needed), [None], text)
+
+
+def _tagged(frame: pl.LazyFrame, sheet: int, needed: list[str]) -> pl.LazyFrame:
+    """Row number (header = 1), sheet index and blank-row flag, then only the needed columns."""
+    return frame.with_row_index(ROW, offset=2).select(
+        pl.lit(sheet, dtype=pl.UInt16).alias(SHEET),
+        pl.col(ROW),
+        pl.all_horizontal(pl.all().exclude(ROW).is_null()).alias(BLANK),
+        *needed,
+    )
+
+
+def scan_csv(path: Path, source: Path, *, has_header: bool) -> pl.LazyFrame:
+    """Every column as text, so leading zeros and long digit strings survive; header names trimmed."""
+    with polars_errors(path):
+        return pl.scan_csv(
+            source,
+            has_header=has_header,
+            separator=sniff_separator(first_line(source)),
+            infer_schema=False,
+            with_column_names=lambda names: [name.strip() for name in names],
+        )
+
+
+def _read_xlsx(
+    path: Path, needed: list[str], sheet: Sheet, max_xlsx_mb: float
+) -> tuple[pl.LazyFrame, list[str | None]]:
+    """Chosen sheets as text (numeric cells without ``.0``, formula cells as their cached values)."""
+    size_mb = path.stat().st_size / 2**20
+    if size_mb > max_xlsx_mb:
+        raise InputError(f"{path}: {size_mb:.1f} MB exceeds the {max_xlsx_mb:g} MB limit for xlsx files")
+    try:
+        sheets = pl.read_excel(
+            path,
+            sheet_id=0,
+            engine="calamine",
+            read_options={"dtypes": "string"},
+            drop_empty_rows=False,
+            drop_empty_cols=False,
+            raise_if_empty=False,
+        )
+    except (fastexcel.FastExcelError, pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"{path}: unreadable xlsx file: {_first(exc)}") from None
+    chosen = _choose_sheets(path, sheets, sheet)
+    frames = []
+    for index, (name, frame) in enumerate(chosen):
+        stripped = [c.strip() for c in frame.columns]
+        if len(set(stripped)) == len(stripped):  # as CSV headers are; never at the price of a clash
+            frame.columns = stripped
+        require_columns(path, frame.columns, needed, sheet=name)
+        frames.append(_tagged(frame.lazy(), index, needed))
+    if not frames:
+        raise InputError(f"{path}: every sheet is empty")
+    return pl.concat(frames), [name for name, _ in chosen]
+
+
+def _choose_sheets(
+    path: Path, sheets: dict[str, pl.DataFrame], sheet: Sheet
+) -> list[tuple[str, pl.DataFrame]]:
+    names = list(sheets)
+    if sheet == "all":
+        return [(name, frame) for name, frame in sheets.items() if frame.width]
+    if sheet is None:
+        sheet = 1
+    if isinstance(sheet, int) and 1 <= sheet <= len(names):
+        sheet = names[sheet - 1]
+    if sheet not in sheets:
+        raise InputError(f"{path}: no sheet {sheet!r} (sheets: {', '.join(names)}; numbers start at 1)")
+    if not sheets[str(sheet)].width:
+        raise InputError(f"{path}: sheet {sheet!r} is empty")
+    return [(str(sheet), sheets[str(sheet)])]
+
+
+def require_columns(
+    path: Path, found: Sequence[str], needed: Sequence[str], *, sheet: str | None = None
+) -> None:
+    """Every needed column is in the header; a header that is really a phone number means there is none."""
+    missing = [column for column in needed if column not in found]
+    if not missing:
+        return
+    place = f"{path}: sheet {sheet!r}" if sheet else f"{path}"
+    if any(normalise(name) for name in found):
+        raise InputError(f"{place}: no header row (the first row holds a phone number); add one")
+    columns = mask_numbers(", ".join(repr(c) for c in found))  # a header cell may hold a number in text
+    raise InputError(f"{place}: column {missing[0]!r} not found (columns: {columns})")
+
+
+@contextmanager
+def polars_errors(path: Path, source: Path | None = None) -> Iterator[None]:
+    """The one place polars' CSV errors become InputErrors; ``source`` (UTF-8) lets us name the bad row."""
+    try:
+        yield
+    except pl.exceptions.NoDataError:
+        raise InputError(f"{path}: no header row (the file holds only blank lines)") from None
+    except pl.exceptions.PolarsError as exc:
+        found = locate_malformed(source) if source else None
+        raise InputError(f"{path}: malformed CSV: {found or _first(exc)}") from None
+
+
+def _first(exc: BaseException) -> str:
+    """A third-party message on one line, short, and with any number in it masked."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    for tail in (" You might want to try", " Consider setting", " Context:"):
+        text = text.split(tail)[0]
+    text = _DIGIT_RUN.sub(lambda m: mask(m.group()), text)
+    return text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 1] + "…"

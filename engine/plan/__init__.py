@@ -1,0 +1,1 @@
+"""Planner: submitting a campaign, its dry-run forecast, preflight and resending failures."""

@@ -1,0 +1,167 @@
+"""Campaign report: the console's import/resolution table, a delivery funnel per channel, failure reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+import redis.asyncio as aioredis
+
+from engine.state import campaigns
+from engine.state.progress import counters, open_chunks
+from engine.store import keys
+
+CHANNELS: Final = ("smart", "sms", "basic")
+
+
+@dataclass(frozen=True, slots=True)
+class Funnel:
+    """One send channel from attempt to handset, in numbers.
+
+    ``submitted`` = ``accepted`` + ``failed`` (numbers the provider took or refused at send time);
+    ``accepted`` splits into ``delivered``, ``undelivered`` (status reports) and ``awaiting`` receipts;
+    ``failed`` splits by send-time reason, ``undelivered`` by the status the report carried.
+    """
+
+    submitted: int
+    accepted: int
+    delivered: int
+    undelivered: int
+    awaiting: int
+    failed: int
+    undelivered_by_status: dict[str, int]
+    failed_by_reason: dict[str, int]
+
+    def steps(self) -> list[tuple[str, int]]:
+        """(step, numbers) in funnel order, as the CLI table and the HTML chart show them."""
+        return [(step, getattr(self, step)) for step in FUNNEL_STEPS]
+
+
+FUNNEL_STEPS: Final = ("submitted", "accepted", "delivered", "undelivered", "awaiting", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Every figure a campaign team asks for; ``unsent`` is what a cancel or pause left behind."""
+
+    campaign: str
+    state: str
+    reason: str
+    rows: int
+    imported: int
+    duplicates: int
+    invalid: int
+    suppressed: int
+    accepted: int
+    capable: int
+    not_capable: int
+    provider_invalid: int
+    sent: dict[str, int]
+    skipped: int
+    failed: int
+    failed_by_reason: dict[str, int]
+    failed_by_channel: dict[str, int]
+    unsent: int
+    batches: int
+    batches_done: int
+    in_flight: int
+    funnel: dict[str, Funnel] = field(default_factory=dict)
+    timeline: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def figures(self) -> list[tuple[str, int]]:
+        """The console's import and resolution table with the send outcome, as (label, numbers) rows."""
+        return [
+            ("rows read", self.rows),
+            ("导入号码总数(已去重) imported, de-duplicated", self.imported),
+            ("重复 duplicates", self.duplicates),
+            ("无效号码数 invalid", self.invalid),
+            ("退订 suppressed (opted out)", self.suppressed),
+            ("可解析 capable of smart messages", self.capable),
+            ("不可解析 not capable", self.not_capable),
+            ("provider-invalid (capability check)", self.provider_invalid),
+            ("提交发送信息号码数 submitted", self.accepted),
+            ("sent: smart", self.sent["smart"]),
+            ("sent: plain SMS (fallback)", self.sent["sms"]),
+            ("sent: basic edition (fallback)", self.sent["basic"]),
+            ("skipped by policy", self.skipped),
+            ("failed", self.failed),
+            ("not sent (paused/cancelled)", self.unsent),
+        ]
+
+    def used_channels(self) -> dict[str, Funnel]:
+        """The funnels of channels this campaign submitted anything to."""
+        return {channel: f for channel, f in self.funnel.items() if f.submitted}
+
+
+def _suffixed(c: Mapping[str, int], prefix: str) -> dict[str, int]:
+    """Counters ``<prefix>:<rest>`` as {rest: value}, sorted by rest."""
+    head = f"{prefix}:"
+    return dict(sorted((k.removeprefix(head), v) for k, v in c.items() if k.startswith(head)))
+
+
+def funnel(c: Mapping[str, int], channel: str) -> Funnel:
+    """The funnel of ``channel`` from the campaign counters (the delivery ones come from status reports)."""
+    accepted = c.get(f"sent:{channel}", 0)
+    failed = c.get(f"failed_on:{channel}", 0)
+    delivered = c.get(f"delivered:{channel}", 0)
+    undelivered = c.get(f"undelivered:{channel}", 0)
+    return Funnel(
+        submitted=accepted + failed,
+        accepted=accepted,
+        delivered=delivered,
+        undelivered=undelivered,
+        awaiting=max(0, accepted - delivered - undelivered),
+        failed=failed,
+        undelivered_by_status=_suffixed(c, f"undelivered_status:{channel}"),
+        failed_by_reason=_suffixed(c, f"failed_reason:{channel}"),
+    )
+
+
+async def _timeline(redis: aioredis.Redis, cid: str) -> dict[str, dict[str, int]]:
+    raw: dict[bytes, bytes] = await redis.hgetall(keys.timeline(cid))  # type: ignore[misc]
+    out: dict[str, dict[str, int]] = {}
+    for key, value in raw.items():
+        minute, channel = key.decode().split(":")
+        out.setdefault(minute, {})[channel] = int(value)
+    return dict(sorted(out.items()))
+
+
+async def build_report(redis: aioredis.Redis, cid: str) -> Report:
+    """Read a campaign's record and counters; raises StateError for an unknown campaign."""
+    record = await campaigns.load(redis, cid)
+    c = await counters(redis, cid)
+    counts = record.counts
+    sent = {ch: c.get(f"sent:{ch}", 0) for ch in CHANNELS}
+    accepted = counts.get("accepted", 0)
+    skipped = c.get("skipped", 0)
+    failed = c.get("failed", 0)
+    done: int = await redis.scard(keys.batches_done(cid))  # type: ignore[misc]
+    return Report(
+        campaign=cid,
+        state=record.state.value,
+        reason=record.reason,
+        rows=counts.get("rows", 0),
+        imported=counts.get("imported", 0),
+        duplicates=counts.get("duplicates", 0),
+        invalid=counts.get("invalid", 0),
+        suppressed=counts.get("suppressed", 0),
+        accepted=accepted,
+        capable=c.get("capable", 0),
+        not_capable=c.get("not_capable", 0),
+        provider_invalid=c.get("provider_invalid", 0),
+        sent=sent,
+        skipped=skipped,
+        failed=failed,
+        failed_by_reason=_suffixed(c, "failed"),
+        failed_by_channel=_suffixed(c, "failed_on"),
+        unsent=max(0, accepted - sum(sent.values()) - skipped - failed),
+        batches=record.batches,
+        batches_done=done,
+        in_flight=await open_chunks(redis, cid, record.batches),
+        funnel={ch: funnel(c, ch) for ch in CHANNELS},
+        timeline=await _timeline(redis, cid),
+    )

@@ -1,0 +1,222 @@
+"""Validated engine settings: model defaults < config/default.toml (or KOODISPATCH_CONFIG) < environment.
+
+Secrets (AK/SK, SMS app key/secret) come only from the environment or an env file outside the repo
+(``KOODISPATCH_ENV_FILE``); the demo defaults are valid only against the built-in simulator.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from engine.errors import ConfigError
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = PROJECT_DIR / "config" / "default.toml"
+SECRETS = frozenset({"ak", "sk", "sms_app_key", "sms_app_secret", "receipts_token"})
+
+# Demo credentials: accepted by `koodispatch simulate` out of the box, by nothing real.
+DEMO_AK = "KDDEMOAK0000000000"
+DEMO_SK = "kd-demo-secret-key-for-the-built-in-simulator"
+DEMO_PROJECT_ID = "0123456789abcdef0123456789abcdef"
+DEMO_SMS_APP_KEY = "KDDEMOAPPKEY00000000"
+DEMO_SMS_APP_SECRET = "kd-demo-app-secret-for-the-built-in-simulator"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderSettings(_Section):
+    koomessage_url: str = Field("http://127.0.0.1:8640", description="KooMessage base URL")
+    smsapi_url: str = Field("http://127.0.0.1:8640", description="Message&SMS send API base URL")
+    sms_api: Literal["koomessage", "smsapi"] = Field(
+        "koomessage",
+        description="which API carries plain-SMS fallback: KooMessage /v1/aim/sms or batchSendSms",
+    )
+    connect_timeout: float = Field(5.0, gt=0, description="seconds to open a connection")
+    read_timeout: float = Field(30.0, gt=0, description="seconds to wait for an answer once sent")
+    max_connections: int = Field(100, ge=1, description="connection pool size per process")
+
+    answer_grace: float = Field(
+        10.0,
+        ge=0,
+        description="seconds past the read timeout in which an unanswered call may still land",
+    )
+
+    @property
+    def call_lifetime(self) -> float:
+        """Seconds after which a call made now can no longer be outstanding (journal deadline, slot lease)."""
+        return self.connect_timeout + self.read_timeout + self.answer_grace
+
+
+class RateSettings(_Section):
+    capability: float = Field(1000.0, gt=0, description="capability-check numbers per second, all workers")
+    smart: float = Field(1000.0, gt=0, description="smart-message numbers per second, all workers")
+    sms: float = Field(1000.0, gt=0, description="plain-SMS numbers per second, all workers")
+    basic: float = Field(5000.0, gt=0, description="basic-edition numbers per second, all workers")
+    burst_seconds: float = Field(0.2, gt=0, description="how many seconds of rate may be spent at once")
+    max_in_flight: int = Field(64, ge=1, description="provider calls in flight per channel, all workers")
+    throttle_factor: float = Field(0.5, gt=0, lt=1, description="rate multiplier applied on each 429")
+    recover_seconds: float = Field(10.0, gt=0, description="time to climb back to the full rate after a 429")
+
+
+class DispatchSettings(_Section):
+    batch_size: int = Field(5000, ge=1, le=5000, description="numbers per batch (one job)")
+    retry_base_delay: float = Field(
+        0.5, gt=0, description="first retry delay in seconds (exponential, jittered)"
+    )
+    retry_max_delay: float = Field(30.0, gt=0, description="cap on one retry delay in seconds")
+    outage_pause_after: float = Field(
+        300.0, gt=0, description="seconds of continuous provider failure after which a campaign pauses itself"
+    )
+    job_timeout: float = Field(3600.0, gt=0, description="seconds one batch job may run")
+    worker_concurrency: int = Field(8, ge=1, description="batch jobs one worker process runs at once")
+    lease_seconds: float = Field(
+        5.0, gt=0, description="batch lease TTL: a dead worker's batch is taken over this long after it died"
+    )
+    sweep_interval: float = Field(
+        1.0, gt=0, description="seconds between a worker's checks for orphaned batches and a wiped Redis"
+    )
+
+
+class ResolverSettings(_Section):
+    cache_ttl_hours: float = Field(24.0, ge=0, description="how long a capability verdict is reused")
+
+
+class IngestSettings(_Section):
+    max_xlsx_mb: float = Field(40.0, gt=0, description="largest xlsx accepted, as the console's 40 MB")
+    mobile_column: str = Field("mobile", description="default name of the phone-number column")
+
+
+class PriceSettings(_Section):
+    """Contract prices for `koodispatch plan`; list prices differ per account, so they default to 0."""
+
+    smart: float = Field(
+        0.0, ge=0, description="per smart message (the parse fee; its carrier SMS is priced per segment)"
+    )
+    sms_segment: float = Field(
+        0.0, ge=0, description="per SMS segment (70 characters, 67 per part when longer)"
+    )
+    basic: float = Field(0.0, ge=0, description="per basic-edition (video SMS) message")
+    currency: str = Field("CNY", min_length=1, description="currency the prices are in, for display")
+
+
+class ReceiptSettings(_Section):
+    public_url: str = Field(
+        "",
+        description="base URL the provider reaches `koodispatch receipts` at (https://host:port); "
+        "empty = no statusCallback on Message&SMS sends",
+    )
+    opt_out_words: list[str] = Field(
+        ["R", "T", "TD", "退订"],
+        description="uplink replies (trimmed, case-insensitive) that add the sender to kd:suppression",
+    )
+    sms_push_signature: bool = Field(
+        False, description="require SDK-HMAC-SHA256 (app key/secret) on SMS status reports and uplinks"
+    )
+
+
+class _TomlWithoutSecrets(TomlConfigSettingsSource):
+    """Config files get committed and shared: a secret found in one is refused, never used."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls, toml_file=path)
+        self.path = path
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        found = SECRETS & data.keys()
+        if found:
+            raise ConfigError(
+                f"{self.path}: {', '.join(sorted(found))} must come from the environment or "
+                "KOODISPATCH_ENV_FILE, never from a config file"
+            )
+        return data
+
+
+class Settings(BaseSettings):
+    """Every knob of the engine. Unknown keys (in TOML or KOODISPATCH_* env) are rejected."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KOODISPATCH_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    redis_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("REDIS_URL", "KOODISPATCH_REDIS_URL"),
+        description="Redis to use; unset = start a private redis-server",
+    )
+    ak: SecretStr = Field(SecretStr(DEMO_AK), description="KooMessage access key (env KOODISPATCH_AK)")
+    sk: SecretStr = Field(SecretStr(DEMO_SK), description="KooMessage secret key (env KOODISPATCH_SK)")
+    project_id: str = Field(DEMO_PROJECT_ID, description="KooMessage project id sent as X-Project-Id")
+    sms_app_key: SecretStr = Field(SecretStr(DEMO_SMS_APP_KEY), description="Message&SMS app key")
+    sms_app_secret: SecretStr = Field(SecretStr(DEMO_SMS_APP_SECRET), description="Message&SMS app secret")
+    receipts_token: SecretStr | None = Field(
+        None, description="shared secret in the receipt callback URLs (env KOODISPATCH_RECEIPTS_TOKEN)"
+    )
+    provider: ProviderSettings = ProviderSettings()
+    rates: RateSettings = RateSettings()
+    dispatch: DispatchSettings = DispatchSettings()
+    resolver: ResolverSettings = ResolverSettings()
+    ingest: IngestSettings = IngestSettings()
+    receipts: ReceiptSettings = ReceiptSettings()
+    prices: PriceSettings = PriceSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """init > environment > secrets env file > TOML file > model defaults."""
+        toml_path = Path(os.environ.get("KOODISPATCH_CONFIG", DEFAULT_CONFIG))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        env_file = os.environ.get("KOODISPATCH_ENV_FILE")
+        if env_file:
+            if Path(env_file).resolve().is_relative_to(PROJECT_DIR):
+                raise ConfigError(
+                    f"KOODISPATCH_ENV_FILE={env_file}: keep the secrets file outside the project"
+                )
+            sources.append(DotEnvSettingsSource(settings_cls, env_file=env_file))
+        if toml_path.is_file():
+            sources.append(_TomlWithoutSecrets(settings_cls, toml_path))
+        return tuple(sources)
+
+
+META_VARIABLES = frozenset({"config", "env_file"})  # KOODISPATCH_CONFIG, KOODISPATCH_ENV_FILE
+
+
+def _check_environment() -> None:
+    """pydantic-settings ignores unknown prefixed variables; a typo must be an error, not a no-op."""
+    known = set(Settings.model_fields) | META_VARIABLES
+    for name in os.environ:
+        if name.startswith("KOODISPATCH_"):
+            field = name.removeprefix("KOODISPATCH_").lower().split("__", 1)[0]
+            if field not in known:
+                raise ConfigError(f"{name}: unknown setting (known: {', '.join(sorted(known))})")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings now (never at import time), with explicit overrides on top.
+
+    Raises ConfigError for an unknown KOODISPATCH_* variable and pydantic's ValidationError for bad values.
+    """
+    _check_environment()
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,103 @@
+"""Batch leases: at most one worker runs a batch at a time, and a dead worker's lease expires in seconds.
+
+The holder renews the lease from a heartbeat task; a worker killed with ``kill -9`` stops renewing, so the
+lease lapses after ``ttl`` and the sweeper (``engine/dispatch/sweeper.py``) hands the batch to another worker.
+Taking a lease also registers the run in ``kd:running``; a run entry without its lease is the sign of a dead
+holder.
+A holder that stalls past the TTL loses the lease: ``lost`` is set, and the fenced in-flight journal
+(``mark_in_flight.lua``) refuses its next call, so two holders never send the same chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+
+from engine.errors import LeaseLost
+from engine.store import keys
+from engine.store.scripts import load_script
+
+log = logging.getLogger(__name__)
+# The token of the batch lease the current task runs under ("" outside any): the rate limiter tags the
+# in-flight slots of the batch's calls with it, so that the sweeper frees a dead holder's slots when it
+# takes the batch over (lease_orphan.lua) instead of leaving them held for a call's whole lifetime.
+HOLDER: ContextVar[str] = ContextVar("batch lease holder", default="")
+
+
+def holder_token() -> str:
+    """Unique per acquisition; says which host and process holds a batch (for `status` and benchmarks)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def run_field(cid: str, batch: int) -> str:
+    """Field of a batch run in the ``kd:running`` hash."""
+    return f"{cid}:{batch}"
+
+
+@dataclass(slots=True)
+class Lease:
+    """A held batch lease: its key and token fence the journal; ``lost`` is set when it lapsed under us."""
+
+    cid: str
+    batch: int
+    key: str
+    token: str
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def check(self) -> None:
+        """Raise LeaseLost once the heartbeat found the lease gone; called at every checkpoint."""
+        if self.lost.is_set():
+            raise LeaseLost(f"campaign {self.cid} batch {self.batch}: lease lost; a successor takes over")
+
+
+class Leases:
+    """Acquire/renew/release batch leases with a TTL in seconds, renewed every third of it."""
+
+    def __init__(self, redis: aioredis.Redis, ttl: float = 5.0) -> None:
+        self.redis = redis
+        self.ttl_ms = int(ttl * 1000)
+        self._acquire = load_script(redis, "lease_acquire")
+        self._renew = load_script(redis, "lease_renew")
+        self._release = load_script(redis, "lease_release")
+
+    @contextlib.asynccontextmanager
+    async def hold(self, cid: str, batch: int) -> AsyncIterator[Lease | None]:
+        """Yield the lease of a batch (renewed in the background) while the block runs; None if taken."""
+        lease = Lease(cid, batch, keys.lease(cid, batch), holder_token())
+        where = run_field(cid, batch)
+        taken = await self._acquire(keys=[lease.key, keys.RUNNING], args=[lease.token, self.ttl_ms, where])
+        if not taken:
+            yield None
+            return
+        beat = asyncio.create_task(self._heartbeat(lease))
+        holder = HOLDER.set(lease.token)
+        try:
+            yield lease
+        finally:
+            HOLDER.reset(holder)
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+            await self._release(keys=[lease.key, keys.RUNNING], args=[lease.token, where])
+
+    async def _heartbeat(self, lease: Lease) -> None:
+        while True:
+            await asyncio.sleep(self.ttl_ms / 3000)
+            try:
+                renewed = await self._renew(keys=[lease.key], args=[lease.token, self.ttl_ms])
+            except aioredis.RedisError as exc:  # Redis restarting: keep trying; the fence guards the journal
+                log.warning("%s: renewal failed (%s); retrying", lease.key, exc)
+                continue
+            if not renewed:
+                log.error("%s lost; the batch stops before its next call", lease.key)
+                lease.lost.set()
+                return

@@ -1,0 +1,147 @@
+"""Persisted progress: the per-chunk journal, campaign counters and batch completion.
+
+Progress only advances after a confirmed provider answer: a chunk is journaled ``in_flight`` before its call
+and ``done``/``failed`` after, in one Lua script together with its counters, so a crash at any point leaves
+either an ``in_flight`` chunk (to reconcile) or a final one (to skip) — never half-counted numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import NoReturn
+
+import orjson
+import redis.asyncio as aioredis
+
+from engine.budget.limiter import Mark
+from engine.errors import StateError
+from engine.state.lease import Lease
+from engine.state.records import ChunkRecord, ChunkState, Stage, chunk_field
+from engine.state.tasks import TASK_TTL_SECONDS
+from engine.store import keys
+from engine.store.scripts import Scripts
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why one number was not sent on a channel: an outcome reason and the provider's code, if any."""
+
+    channel: str
+    reason: str
+    code: str = ""
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"channel": self.channel, "reason": self.reason, "code": self.code})
+
+
+class Progress:
+    """Journal and counters of campaign ``cid``; one instance per batch run."""
+
+    def __init__(self, redis: aioredis.Redis, scripts: Scripts, cid: str, batch: int) -> None:
+        self.redis = redis
+        self.scripts = scripts
+        self.cid = cid
+        self.batch = batch
+        self._journal = keys.journal(cid, batch)
+
+    async def chunks(self) -> dict[str, ChunkRecord]:
+        """Every journaled chunk of the batch, by field (``smart:3``)."""
+        raw: dict[bytes, bytes] = await self.redis.hgetall(self._journal)  # type: ignore[misc]
+        return {k.decode(): ChunkRecord.decode(v) for k, v in raw.items()}
+
+    async def in_flight(self, lease: Lease, stage: Stage, chunk: int, record: ChunkRecord) -> None:
+        """Journal a call as in flight, fenced by the batch lease (a call's first mark is made by its
+        admission: :meth:`mark`; this one re-marks it, e.g. as settled after an answered failure).
+
+        Raises LeaseLost when this worker no longer holds the batch (a successor owns it now), StateError
+        when the chunk is already final.
+        """
+        field = chunk_field(stage, chunk)
+        marked = await self.scripts.mark_in_flight(
+            keys=[lease.key, self._journal], args=[lease.token, field, record.encode()]
+        )
+        if marked != 1:
+            self._refused(lease, field, "lease" if marked == 0 else "final")
+
+    def mark(self, lease: Lease, stage: Stage, chunk: int, record: Callable[[], ChunkRecord]) -> Mark:
+        """The in-flight mark that the admission of a chunk's call writes (``ratelimit.Mark``), fenced
+        like :meth:`in_flight`; ``record`` is called at each admission attempt."""
+        field = chunk_field(stage, chunk)
+        return Mark(
+            lease.key,
+            lease.token,
+            self._journal,
+            field,
+            lambda: record().encode(),
+            partial(self._refused, lease, field),
+        )
+
+    def _refused(self, lease: Lease, field: str, why: str) -> NoReturn:
+        if why == "lease":
+            lease.lost.set()
+            lease.check()
+        raise StateError(f"campaign {self.cid}: {field} is already final")
+
+    async def finish(
+        self,
+        stage: Stage,
+        chunk: int,
+        record: ChunkRecord,
+        accepted: int,
+        failures: Mapping[str, Failure],
+    ) -> bool:
+        """Record a confirmed outcome and its counters atomically; False when already recorded."""
+        args: list[str | bytes | int] = [
+            chunk_field(stage, chunk),
+            record.encode(),
+            stage.channel,
+            accepted,
+            int(time.time() // 60),
+            record.ref,
+            TASK_TTL_SECONDS,
+        ]
+        for number, failure in failures.items():
+            args.extend((number, failure.encode()))
+        names = [self._journal, keys.counters(self.cid), keys.failed(self.cid), keys.timeline(self.cid)]
+        if record.task_id:  # receipts name only the provider's task id: mapped in the same step
+            names.append(keys.task(record.task_id))
+        done = await self.scripts.finish_chunk(keys=names, args=args)
+        return bool(done)
+
+    async def finish_batch(self, skipped: int) -> str:
+        """Mark the batch finished; completes the campaign when it was the last. Returns the state."""
+        state = await self.scripts.finish_batch(
+            keys=[keys.batches_done(self.cid), keys.campaign(self.cid), keys.counters(self.cid)],
+            args=[self.batch, skipped, time.time()],
+        )
+        return state.decode() if isinstance(state, bytes) else str(state)
+
+
+async def counters(redis: aioredis.Redis, cid: str) -> dict[str, int]:
+    """All counters of a campaign as ints."""
+    raw: dict[bytes, bytes] = await redis.hgetall(keys.counters(cid))  # type: ignore[misc]
+    return {k.decode(): int(v) for k, v in raw.items()}
+
+
+async def unfinished(redis: aioredis.Redis, cid: str, total: int) -> list[int]:
+    """Batches of a campaign not yet finished."""
+    done: set[bytes] = await redis.smembers(keys.batches_done(cid))  # type: ignore[misc]
+    finished = {int(d) for d in done}
+    return [b for b in range(total) if b not in finished]
+
+
+async def open_chunks(redis: aioredis.Redis, cid: str, batches: int) -> int:
+    """How many chunks of the campaign are journaled ``in_flight`` right now.
+
+    Finished batches cannot hold one, so only the journals of unfinished batches are read, in one round trip.
+    """
+    pipe = redis.pipeline(transaction=False)
+    for batch in await unfinished(redis, cid, batches):
+        pipe.hvals(keys.journal(cid, batch))
+    journals: list[list[bytes]] = await pipe.execute()
+    return sum(
+        ChunkRecord.decode(value).state is ChunkState.IN_FLIGHT for values in journals for value in values
+    )

@@ -1,0 +1,1 @@
+"""Talking to Redis: the connection, every key, the Lua scripts and how they are sent."""
