@@ -30,10 +30,9 @@ from engine.reports.summary import build_report
 from engine.runtime.redis_server import RedisServer, free_port
 from engine.runtime.settings import Settings, load_settings
 from engine.simulator.capability import is_capable
-from engine.state.records import TERMINAL, CampaignState
 from engine.store import keys
 from engine.store.connection import open_queue
-from engine.types import Channel
+from engine.types import TERMINAL, CampaignState, Channel
 
 LIFTED_RATE: Final = 1e9
 POLL_SECONDS: Final = 0.05  # how often the parent looks for the campaign's end: its timing resolution

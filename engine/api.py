@@ -27,7 +27,7 @@ from engine.plan.preflight import run_preflight
 from engine.reports.failed import FailureFilter
 from engine.reports.summary import Report, build_report
 from engine.runtime.settings import Settings, load_settings
-from engine.state import control, trial
+from engine.state import control, jobs, trial
 from engine.types import Channel
 
 
@@ -130,7 +130,7 @@ async def resume(cid: str, *, redis: ArqRedis) -> str:
     """
     await trial.ensure_ended(redis, cid)
     previous = await control.resume(redis, cid)
-    await planner.requeue(redis, cid)
+    await jobs.requeue(redis, cid)
     return previous.value
 
 

@@ -3,9 +3,16 @@
 DispatchError
 ├── ConfigError                      bad settings or campaign spec (names the field)
 ├── InputError                       bad recipient file (names file, row, column)
+│   └── BadReceipt                   a callback body not in its route's format (answered 400)
 ├── StateError                       campaign state missing, unknown or in the wrong state
 │   └── StateLost                    Redis came back empty under a running campaign
 ├── LeaseLost                        this worker no longer holds the batch it runs (stalled past the TTL)
+├── Halt                             a checkpoint found the campaign must not send now (paused, cancelled …)
+│   └── WindowClosed                 … or outside its send window: it may send again at ``opens_at``
+├── ProviderDown                     the provider failed for longer than the outage limit: pause the campaign
+├── Unconfirmable                    no provider query can tell whether a call landed (plain SMS)
+├── Unauthorized                     a receipt request without the right token or signature (answered 401)
+├── SignatureError                   a signed request's Authorization is missing, malformed, stale or wrong
 └── ProviderError(code, provider_code, retryable, retry_after)
     ├── TransientError (marker)      safe to retry once the request surely did not land
     │   ├── Throttled                HTTP 429 / flow control; carries retry_after
@@ -17,9 +24,15 @@ DispatchError
         ├── TooManyNumbers           KM.90016301 / KM.90016403 / KM.90016416
         ├── BadRequest               any other 4xx: template, params, signature ...
         └── InvalidNumber            permanent for one number (raised per item, never per call)
-"""
 
+The provider simulator answers with its own ``SimError`` (``engine/simulator/wire.py``): that is the simulated
+provider's reply on the wire, never an error of koodispatch's.
+"""
 from __future__ import annotations
+
+from datetime import datetime
+
+from engine.types import CampaignState
 
 
 class DispatchError(Exception):
@@ -44,6 +57,46 @@ class StateLost(StateError):
 
 class LeaseLost(DispatchError):
     """The batch lease expired under a running batch; it stops before its next call (a successor owns it)."""
+
+
+class BadReceipt(InputError):
+    """A callback request whose body is not in the format its route expects (answered 400)."""
+
+
+class Halt(DispatchError):
+    """Raised at a checkpoint when the campaign must not send now (paused, cancelled, finished)."""
+
+    def __init__(self, cid: str, state: CampaignState) -> None:
+        super().__init__(f"campaign {cid} is {state.value}")
+        self.state = state
+
+
+class WindowClosed(Halt):
+    """Raised at a checkpoint of a running campaign outside its send window; it may send at ``opens_at``."""
+
+    def __init__(self, cid: str, opens_at: datetime) -> None:
+        super().__init__(cid, CampaignState.RUNNING)
+        self.cid = cid
+        self.opens_at = opens_at
+
+    def __str__(self) -> str:
+        return f"campaign {self.cid} is outside its send window until {self.opens_at.isoformat()}"
+
+
+class ProviderDown(DispatchError):
+    """The provider kept failing for longer than ``outage_pause_after``; the campaign should pause."""
+
+
+class Unconfirmable(DispatchError):
+    """The provider offers no query that could confirm whether a call landed."""
+
+
+class Unauthorized(DispatchError):
+    """A receipt request without the right token or signature (answered 401, nothing recorded)."""
+
+
+class SignatureError(DispatchError):
+    """A request's Authorization is missing, malformed, stale or does not match."""
 
 
 class TransientError(DispatchError):

@@ -17,7 +17,7 @@ import urllib3
 
 from engine.cli.service import worker_processes
 from engine.reports.summary import Report, build_report
-from engine.state.records import TERMINAL, CampaignState
+from engine.types import TERMINAL, CampaignState
 
 HTTP = urllib3.PoolManager()
 

@@ -15,8 +15,8 @@ from engine.errors import ConfigError, DispatchError, InputError, StateError
 from engine.runtime.settings import load_settings
 from engine.state import campaigns
 from engine.state.batches import load_batch
-from engine.state.records import CampaignState
 from engine.store import keys
+from engine.types import CampaignState
 from tests.test_dispatch import make_spec, numbers, write
 
 

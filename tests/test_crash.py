@@ -28,9 +28,10 @@ from engine.reports.summary import Report
 from engine.runtime.redis_server import RedisServer
 from engine.runtime.settings import load_settings
 from engine.simulator.capability import is_capable
-from engine.state.records import CampaignState, ChunkRecord
+from engine.state.records import ChunkRecord
 from engine.store import keys
 from engine.store.connection import open_queue
+from engine.types import CampaignState
 from tests.e2e import engine_env, sim_get, sim_post, wait_for, workers
 from tests.test_pipeline import SHARE, spec
 

@@ -28,12 +28,13 @@ from engine.runtime.settings import Settings, load_settings
 from engine.simulator import RunningSimulator
 from engine.simulator.capability import is_capable
 from engine.state import campaigns
+from engine.state import jobs as queued_jobs
 from engine.state.batches import load_batch
 from engine.state.progress import open_chunks
 from engine.state.records import ChunkRecord, ChunkState, Verdict
 from engine.store import keys
 from engine.store.packed import send_packed
-from workers import jobs
+from workers import jobs as worker_jobs
 
 SHARE = 0.7
 LIFTED = {"smart": 1e6, "sms": 1e6, "basic": 1e6, "capability": 1e6}
@@ -232,7 +233,7 @@ async def test_a_worker_gives_the_smart_budget_to_its_first_batch_in_queue_order
 
         def job(batch: int, score: int) -> asyncio.Task[dict[str, Any]]:
             job_ctx = {"engine": ctx, "redis": arq_redis, "score": score}  # what arq passes besides
-            return asyncio.create_task(jobs.dispatch_batch(job_ctx, result.cid, batch))
+            return asyncio.create_task(worker_jobs.dispatch_batch(job_ctx, result.cid, batch))
 
         one = job(1, queued[0])
         # its checks are out, then 8 of its 10 smart chunks (CHUNKS_IN_PARALLEL); the other batch's arrive
@@ -354,24 +355,24 @@ async def test_call_the_provider_never_got_is_resent_after_backoff(
 
 
 async def test_batches_are_queued_as_arq_itself_would_queue_them(arq_redis: ArqRedis) -> None:
-    """``planner.enqueue`` (one script call for many jobs) leaves what ``enqueue_job`` would: same job
+    """``queued_jobs.enqueue`` (one script call for many jobs) leaves what ``enqueue_job`` would: same job
     payload, score and lifetime; an id already queued or finished is skipped."""
     start = datetime.now(UTC) + timedelta(minutes=5)
-    ours = await planner.enqueue(arq_redis, "c1", range(3), 0, start)
+    ours = await queued_jobs.enqueue(arq_redis, "c1", range(3), 0, start)
     theirs = await arq_redis.enqueue_job(
-        planner.JOB_FUNCTION, "c2", 0, _job_id=planner.job_id("c2", 0, 0), _queue_name=keys.QUEUE,
+        queued_jobs.BATCH_FUNCTION, "c2", 0, _job_id=queued_jobs.job_id("c2", 0, 0), _queue_name=keys.QUEUE,
         _defer_until=start,
     )  # fmt: skip
     assert ours == 3 and theirs is not None
-    job = Job(planner.job_id("c1", 0, 0), arq_redis, keys.QUEUE, arq_redis.job_deserializer)
+    job = Job(queued_jobs.job_id("c1", 0, 0), arq_redis, keys.QUEUE, arq_redis.job_deserializer)
     mine = await job.info()
     arqs = await theirs.info()
     assert mine is not None and arqs is not None
     assert (mine.function, mine.args, mine.score) == (arqs.function, ["c1", 0], arqs.score)
     assert arqs.args == ["c2", 0]  # the same serializer: orjson makes the tuple a list on both
     assert abs(mine.enqueue_time - arqs.enqueue_time) < timedelta(seconds=5)
-    lifetimes = [await arq_redis.pttl(f"arq:job:{planner.job_id(c, 0, 0)}") for c in ("c1", "c2")]
+    lifetimes = [await arq_redis.pttl(f"arq:job:{queued_jobs.job_id(c, 0, 0)}") for c in ("c1", "c2")]
     assert abs(lifetimes[0] - lifetimes[1]) < 5000
-    await arq_redis.set(f"arq:result:{planner.job_id('c1', 3, 0)}", b"done")  # ran and finished already
-    assert await planner.enqueue(arq_redis, "c1", range(5), 0, start) == 1  # only batch 4 is new
+    await arq_redis.set(f"arq:result:{queued_jobs.job_id('c1', 3, 0)}", b"done")  # ran and finished already
+    assert await queued_jobs.enqueue(arq_redis, "c1", range(5), 0, start) == 1  # only batch 4 is new
     assert await arq_redis.zcard(keys.QUEUE) == 5

@@ -12,8 +12,8 @@ from engine import api
 from engine.ingest.demo_data import generate_recipients
 from engine.runtime.settings import load_settings
 from engine.simulator.capability import is_capable
-from engine.state.records import CampaignState
 from engine.store.connection import open_queue
+from engine.types import CampaignState
 from tests.e2e import engine_env, sim_get, sim_post, wait_for, workers
 
 pytestmark = pytest.mark.slow

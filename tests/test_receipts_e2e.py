@@ -21,17 +21,17 @@ from arq.jobs import Job, JobStatus
 from pydantic import SecretStr
 
 from engine import api
-from engine.dispatch import late
 from engine.ingest.demo_data import generate_recipients
+from engine.provider.callbacks import receipt_url
 from engine.provider.http import ProviderHttp
 from engine.provider.koomessage import KooMessageClient
-from engine.receipts.auth import receipt_url
 from engine.receipts.register import register_callbacks
 from engine.receipts.server import serve
 from engine.runtime.settings import Settings, load_settings
 from engine.simulator import RunningSimulator
 from engine.simulator.capability import is_capable
 from engine.simulator.store import DELIVERED
+from engine.state import jobs
 from engine.state.progress import counters
 from engine.store import keys
 from engine.store.connection import open_queue
@@ -171,7 +171,7 @@ async def test_late_fallback_goes_exactly_once_to_the_undelivered(
         ledger_before = setup.sim.ledger.snapshot(detail=True, channel="sms")["sms"]
         # the job again (a crash and re-run): the frozen list and the journal make it send nothing new
         await setup.queue.enqueue_job(
-            late.JOB_FUNCTION, result.cid, 0, _job_id="rerun", _queue_name=keys.QUEUE
+            jobs.LATE_FUNCTION, result.cid, 0, _job_id="rerun", _queue_name=keys.QUEUE
         )
         await until(lambda: _gone(setup.queue, "rerun"))
 
@@ -188,7 +188,7 @@ async def test_late_fallback_goes_exactly_once_to_the_undelivered(
 
 
 async def _late_jobs_done(queue: ArqRedis, cid: str, batches: int) -> bool:
-    return all([await _gone(queue, late.job_id(cid, b)) for b in range(batches)]) and all(
+    return all([await _gone(queue, jobs.late_job_id(cid, b)) for b in range(batches)]) and all(
         [await queue.exists(keys.late(cid, b)) for b in range(batches)]
     )
 

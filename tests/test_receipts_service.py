@@ -17,9 +17,10 @@ from pydantic import SecretStr
 
 from engine.ingest.spec import CampaignSpec
 from engine.plan import planner
+from engine.provider.callbacks import receipt_url
 from engine.provider.signer import Credentials, sign
 from engine.receipts import server
-from engine.receipts.auth import TOKEN_HEADER, receipt_url
+from engine.receipts.auth import TOKEN_HEADER
 from engine.receipts.parse import PARSERS
 from engine.receipts.server import serve
 from engine.runtime.settings import Settings, load_settings

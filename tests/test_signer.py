@@ -11,15 +11,8 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
-from engine.provider.signer import (
-    DATE_FORMAT,
-    Credentials,
-    SignatureError,
-    canonical_query,
-    query_pairs,
-    sign,
-    verify,
-)
+from engine.errors import SignatureError
+from engine.provider.signer import DATE_FORMAT, Credentials, canonical_query, query_pairs, sign, verify
 
 AK = "FAKEAK0123456789"
 SK = "FAKESKabcdefghijklmnopqrstuvwxyz0123456"

@@ -16,9 +16,9 @@ from engine.ingest.demo_data import generate_recipients
 from engine.runtime.settings import load_settings
 from engine.state import campaigns, trial
 from engine.state.batches import load_batch
-from engine.state.records import CampaignState
 from engine.store import keys
 from engine.store.connection import open_queue
+from engine.types import CampaignState
 from tests.e2e import engine_env, sim_get, sim_post, wait_for, workers
 from tests.test_pipeline import SHARE, spec
 

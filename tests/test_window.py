@@ -14,16 +14,17 @@ import redis.asyncio as aioredis
 
 from engine import api
 from engine.cli.view import state_line
+from engine.errors import Halt, WindowClosed
 from engine.ingest.demo_data import generate_recipients
 from engine.ingest.spec import CampaignSpec, ScheduleSpec
 from engine.runtime.settings import load_settings
 from engine.simulator.capability import is_capable
 from engine.state import campaigns
-from engine.state.control import Halt, StateView, WindowClosed
-from engine.state.records import CampaignState
+from engine.state.control import StateView
 from engine.state.window import next_opening, waiting_note
 from engine.store import keys
 from engine.store.connection import open_queue
+from engine.types import CampaignState
 from tests.e2e import engine_env, sim_get, sim_post, wait_for, workers
 from tests.test_pipeline import SHARE, spec
 

@@ -16,6 +16,7 @@ from engine.dispatch.batch_run import dispatch_batch as run_batch
 from engine.dispatch.context import EngineContext
 from engine.errors import StateLost
 from engine.runtime import logs, metrics
+from engine.state import jobs
 
 log = logging.getLogger(__name__)
 BUSY_RETRY_SECONDS = 2.0
@@ -53,7 +54,7 @@ async def dispatch_batch(ctx: dict[str, Any], cid: str, batch: int) -> dict[str,
     if outcome.result == "busy":
         raise Retry(defer=BUSY_RETRY_SECONDS)
     if outcome.result == "finished":
-        await late.schedule(ctx["redis"], cid, batch)
+        await jobs.schedule_late(ctx["redis"], cid, batch)
     log.info("campaign %s batch %d: %s (campaign %s)", cid, batch, outcome.result, outcome.campaign_state)
     if outcome.retry_in is not None:  # the send window is closed: the job waits in the queue until it opens
         raise Retry(defer=outcome.retry_in)

@@ -11,11 +11,11 @@ from typing import Any
 
 from arq.worker import Worker, func
 
-from engine.dispatch import late
 from engine.dispatch.context import EngineContext
 from engine.dispatch.sweeper import Sweeper
 from engine.errors import StateLost
 from engine.runtime.settings import Settings
+from engine.state import jobs
 from engine.store import keys
 from engine.store.connection import dumps, loads, redis_settings
 from workers.jobs import dispatch_batch, late_fallback
@@ -51,8 +51,8 @@ def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) ->
     dispatch = settings.dispatch
     return {
         "functions": [
-            func(dispatch_batch, name="dispatch_batch", max_tries=MAX_TRIES),
-            func(late_fallback, name=late.JOB_FUNCTION, max_tries=MAX_TRIES),
+            func(dispatch_batch, name=jobs.BATCH_FUNCTION, max_tries=MAX_TRIES),
+            func(late_fallback, name=jobs.LATE_FUNCTION, max_tries=MAX_TRIES),
         ],
         "queue_name": keys.QUEUE,
         "redis_settings": redis_settings(redis_url),

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final, Literal, NoReturn, get_args
+from typing import Any, Final, Literal, get_args
 
 import redis.asyncio as aioredis
 
@@ -29,6 +29,7 @@ from engine.errors import ConfigError
 from engine.runtime import metrics
 from engine.runtime.settings import RateSettings
 from engine.state.lease import HOLDER
+from engine.state.progress import Mark
 from engine.store import keys
 from engine.store.coalesce import CoalescedScript
 from engine.store.scripts import load_script
@@ -42,23 +43,6 @@ SLOT_POLL: Final = 0.02  # mean pause between attempts at a full in-flight cap, 
 RELEASE_DELAY: Final = 0.003  # an ended call's slot waits this long for the next admission to free it
 WaitKind = Literal["budget", "slot"]
 Attempt = Callable[[], Awaitable[tuple[float, WaitKind]]]  # (0 = admitted, else seconds to pause; why)
-
-
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """A journal entry that the admission of a call writes in its own script run, so a journaled call
-    costs no round trip of its own (the dispatcher's in-flight mark; ``engine/state/progress.py`` makes it).
-
-    ``entry()`` is stored at ``field`` of hash ``journal`` only while ``lease_key`` holds ``token`` and the
-    field holds no final record; otherwise nothing is admitted and ``refused("lease" | "final")`` raises.
-    """
-
-    lease_key: str
-    token: str
-    journal: str
-    field: str
-    entry: Callable[[], bytes]
-    refused: Callable[[str], NoReturn]
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from engine.budget.limiter import Mark, RateLimiter
-from engine.errors import Ambiguous, DispatchError, ProviderError, Throttled, TransientError
+from engine.budget.limiter import RateLimiter
+from engine.errors import Ambiguous, ProviderDown, ProviderError, Throttled, TransientError
 from engine.runtime import metrics
+from engine.state.progress import Mark
 from engine.types import Channel
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-class ProviderDown(DispatchError):
-    """The provider kept failing for longer than ``outage_pause_after``; the campaign should pause."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from engine.errors import StateLost
 from engine.runtime import metrics
 from engine.runtime.gc_tuning import tune_for_service
 from engine.runtime.redis_server import redis_url_or_private
-from engine.state.records import CampaignState
+from engine.types import CampaignState
 
 
 @app.command()

@@ -14,7 +14,7 @@ from rich.table import Table
 from engine.cli.common import console
 from engine.reports.summary import FUNNEL_STEPS, Report, build_report
 from engine.state import campaigns, window
-from engine.state.records import TERMINAL, CampaignState
+from engine.types import TERMINAL, CampaignState
 
 REFRESH_SECONDS = 0.5
 

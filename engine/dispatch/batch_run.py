@@ -14,17 +14,21 @@ import time
 from dataclasses import dataclass
 
 from engine.budget import line as budget_line
-from engine.budget.retry import ProviderDown, call_with_retry
+from engine.budget.retry import call_with_retry
 from engine.dispatch.context import EngineContext
-from engine.dispatch.senders import Chunk, Sender, SmartSender, Unconfirmable, cut, fallback_sender
+from engine.dispatch.senders import Chunk, Sender, SmartSender, cut, fallback_sender
 from engine.errors import (
     Ambiguous,
+    Halt,
     LeaseLost,
+    ProviderDown,
     ProviderError,
     ProviderUnavailable,
     StateError,
     TerminalError,
     TransientError,
+    Unconfirmable,
+    WindowClosed,
 )
 from engine.provider.codes import reason as reason_of
 from engine.provider.models import SendResult
@@ -34,7 +38,8 @@ from engine.state.batches import Batch, load_batch
 from engine.state.campaigns import CampaignRecord
 from engine.state.lease import Lease
 from engine.state.progress import Failure, Progress
-from engine.state.records import CampaignState, ChunkRecord, ChunkState, Stage, Verdict, chunk_ref
+from engine.state.records import ChunkRecord, ChunkState, Stage, Verdict, chunk_ref
+from engine.types import CampaignState
 
 log = logging.getLogger(__name__)
 UNCONFIRMED = "unconfirmed"  # the provider could not say whether the call landed
@@ -108,7 +113,7 @@ class BatchRun:
             async with gate:
                 try:
                     await self._chunk(sender, k, chunk)
-                except (control.Halt, ProviderDown, LeaseLost) as stop:
+                except (Halt, ProviderDown, LeaseLost) as stop:
                     stops.append(stop)
 
         try:
@@ -293,10 +298,10 @@ async def _run_batch(ctx: EngineContext, cid: str, number: int, lease: Lease) ->
     batch = await load_batch(ctx.redis, cid, number, record.spec.param_columns())
     try:
         state = await BatchRun(ctx, record, batch, lease).run()
-    except control.WindowClosed as closed:  # not a halt: the batch runs again when the window opens
+    except WindowClosed as closed:  # not a halt: the batch runs again when the window opens
         wait = (closed.opens_at - ctx.states.clock()).total_seconds()
         return BatchOutcome(cid, number, "window", CampaignState.RUNNING.value, max(wait, 0.0))
-    except control.Halt as halted:
+    except Halt as halted:
         return BatchOutcome(cid, number, f"halted:{halted.state.value}", halted.state.value)
     except ProviderDown as down:
         log.error("campaign %s: pausing, %s", cid, down)

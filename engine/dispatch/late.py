@@ -12,49 +12,24 @@ from __future__ import annotations
 import logging
 import struct
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Final
 
 import orjson
-from arq.connections import ArqRedis
 
-from engine.budget.retry import ProviderDown
 from engine.dispatch.batch_run import BatchRun
 from engine.dispatch.context import EngineContext
 from engine.dispatch.senders import Chunk, Sender, fallback_sender
-from engine.errors import LeaseLost
+from engine.errors import Halt, LeaseLost, ProviderDown, WindowClosed
 from engine.provider.models import SendResult
-from engine.state import campaigns, control
+from engine.state import campaigns
 from engine.state.batches import Batch, load_batch
-from engine.state.records import CampaignState, Stage, Verdict
+from engine.state.records import Stage, Verdict
 from engine.store import keys
+from engine.types import CampaignState
 
 log = logging.getLogger(__name__)
-JOB_FUNCTION: Final = "late_fallback"
 SENDABLE: Final = frozenset({CampaignState.RUNNING, CampaignState.COMPLETED})
 _INDEX: Final = "<H"  # batches hold ≤5000 numbers: an index fits two bytes
-
-
-def job_id(cid: str, batch: int) -> str:
-    """One late-fallback job per batch; enqueuing it again while it waits changes nothing."""
-    return f"late:{cid}:{batch}"
-
-
-async def schedule(redis: ArqRedis, cid: str, batch: int) -> bool:
-    """Queue the late fallback of a finished batch when its campaign asks for one; True if newly queued."""
-    record = await campaigns.load(redis, cid)
-    minutes = record.spec.fallback.after_minutes
-    if minutes is None:
-        return False
-    job = await redis.enqueue_job(
-        JOB_FUNCTION,
-        cid,
-        batch,
-        _job_id=job_id(cid, batch),
-        _queue_name=keys.QUEUE,
-        _defer_by=timedelta(minutes=minutes),
-    )
-    return job is not None
 
 
 class LateSender:
@@ -89,7 +64,7 @@ class LateRun(BatchRun):
         self.lease.check()
         state = await campaigns.state_of(self.ctx.redis, self.cid)
         if state not in SENDABLE:
-            raise control.Halt(self.cid, state)
+            raise Halt(self.cid, state)
         self.ctx.states.check_window(self.cid, self.record.spec.schedule)
 
     async def send_late(self) -> int:
@@ -155,8 +130,8 @@ async def late_fallback(ctx: EngineContext, cid: str, number: int) -> LateOutcom
         batch = await load_batch(ctx.redis, cid, number, record.spec.param_columns())
         try:
             sent = await LateRun(ctx, record, batch, lease).send_late()
-        except control.Halt as halted:
-            later = halted.state is CampaignState.PAUSED or isinstance(halted, control.WindowClosed)
+        except Halt as halted:
+            later = halted.state is CampaignState.PAUSED or isinstance(halted, WindowClosed)
             return LateOutcome(f"halted:{halted.state.value}", retry=later)
         except (ProviderDown, LeaseLost) as stop:
             log.warning("campaign %s batch %d: late fallback postponed: %s", cid, number, stop)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from engine.dispatch.reconcile import find_basic, find_smart
-from engine.errors import DispatchError
+from engine.errors import Unconfirmable
 from engine.ingest.spec import CampaignSpec
 from engine.provider.koomessage import KooMessageClient
 from engine.provider.limits import BASIC_MAX_MOBILES, KM_SMS_MAX_TO, SMART_SEND_MAX_PARAMS, SMSAPI_MAX_TO
@@ -21,10 +21,6 @@ from engine.provider.smsapi import SmsApiClient
 from engine.state.batches import Batch
 from engine.state.records import Stage
 from engine.types import Channel
-
-
-class Unconfirmable(DispatchError):
-    """The provider offers no query that could confirm whether a call landed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,14 +28,12 @@ from arq.constants import in_progress_key_prefix as ARQ_IN_PROGRESS
 from redis.exceptions import RedisError
 
 from engine.errors import StateLost
-from engine.plan import planner
 from engine.runtime.settings import DispatchSettings
-from engine.state import campaigns
+from engine.state import campaigns, jobs
 from engine.state.lease import run_field
-from engine.state.records import CampaignState
 from engine.store import keys
 from engine.store.scripts import Scripts
-from engine.types import Channel
+from engine.types import CampaignState, Channel
 
 log = logging.getLogger(__name__)
 STUCK_SCAN = 128  # lowest-scored queue entries checked for jobs that lost their worker before starting
@@ -110,7 +108,7 @@ class Sweeper:
             number = int(batch)
             # queued before the claim: a sweeper killed in between leaves the run entry for another one,
             # whose enqueue of the same job id is then a no-op
-            await planner.enqueue_takeover(self.redis, cid, number, token.rsplit(":", 1)[-1])
+            await jobs.enqueue_takeover(self.redis, cid, number, token.rsplit(":", 1)[-1])
             claimed, freed = await self.scripts.lease_orphan(
                 keys=[keys.lease(cid, number), keys.RUNNING, *IN_FLIGHT], args=[token, where]
             )
@@ -135,11 +133,11 @@ class Sweeper:
         batch (a takeover job can die before its lease too): the takeover's id is derived from all of them,
         so concurrent sweepers queue it once and a new death leads to a new takeover.
         """
-        jobs = await self._front_batch_jobs()
-        ages = await self._in_progress_ages(jobs)
+        front = await self._front_batch_jobs()
+        ages = await self._in_progress_ages(front)
         dead: dict[tuple[str, int], list[str]] = {}
         live: set[tuple[str, int]] = set()
-        for (job, cid, number), age in zip(jobs, ages, strict=True):
+        for (job, cid, number), age in zip(front, ages, strict=True):
             if age is None or age < self.stuck_after_ms:
                 live.add((cid, number))
             else:
@@ -159,7 +157,7 @@ class Sweeper:
                 continue  # a resume queues the batch again under a new generation
             names = "|".join(sorted(dead[cid, number]))
             tag = "stuck-" + hashlib.blake2b(names.encode(), digest_size=4).hexdigest()
-            if await planner.enqueue_takeover(self.redis, cid, number, tag):
+            if await jobs.enqueue_takeover(self.redis, cid, number, tag):
                 log.warning("campaign %s batch %d: %s lost their worker before starting", cid, number, names)
                 taken.append((cid, number))
         return taken
@@ -167,17 +165,17 @@ class Sweeper:
     async def _front_batch_jobs(self) -> list[tuple[str, str, int]]:
         """(job id, campaign, batch) of the lowest-scored batch jobs: arq runs jobs in score order, so jobs
         in progress are among them."""
-        jobs = []
+        found = []
         for raw in await self.redis.zrange(keys.QUEUE, 0, STUCK_SCAN - 1):
-            batch = planner.batch_of_job(raw.decode())
+            batch = jobs.batch_of_job(raw.decode())
             if batch is not None:
-                jobs.append((raw.decode(), *batch))
-        return jobs
+                found.append((raw.decode(), *batch))
+        return found
 
-    async def _in_progress_ages(self, jobs: list[tuple[str, str, int]]) -> list[int | None]:
+    async def _in_progress_ages(self, front: list[tuple[str, str, int]]) -> list[int | None]:
         """Milliseconds each job has been in progress at some worker; None for a job still waiting."""
         pipe = self.redis.pipeline(transaction=False)
-        for job, _, _ in jobs:
+        for job, _, _ in front:
             pipe.pttl(ARQ_IN_PROGRESS + job)
-        lifetimes: list[int] = await pipe.execute() if jobs else []
+        lifetimes: list[int] = await pipe.execute() if front else []
         return [self.in_progress_ms - left if left > 0 else None for left in lifetimes]

@@ -9,35 +9,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
-from arq.constants import job_key_prefix, result_key_prefix
-from arq.jobs import serialize_job
-from arq.utils import timestamp_ms, to_unix_ms
 from blake3 import blake3
 
 from engine.errors import ConfigError, InputError
 from engine.ingest.recipients import Recipients
 from engine.ingest.spec import CampaignSpec
 from engine.runtime.settings import Settings
-from engine.state import campaigns, trial
+from engine.state import campaigns, jobs, trial
 from engine.state.batches import write_batches
-from engine.state.campaigns import CampaignRecord
-from engine.state.progress import unfinished
-from engine.state.records import CampaignState
 from engine.store import keys
-from engine.store.scripts import load_script
+from engine.types import CampaignState
 
 log = logging.getLogger(__name__)
-JOB_FUNCTION = "dispatch_batch"
-ENQUEUE_PER_CALL = 500  # jobs queued per script call
-TAKEOVER = ":takeover:"  # in the job id of a batch queued again because its worker died
-TAKEOVER_PRIORITY = timedelta(hours=1)  # a taken-over batch is scored this far back: it runs next
 CLAIM_SECONDS = 600  # how long a submission holds its new campaign id against other content
 
 
@@ -51,18 +40,6 @@ class SubmitResult:
     counts: dict[str, int]
     state: str
     warnings: tuple[str, ...] = ()  # preflight's, when the API ran it
-
-
-def job_id(cid: str, batch: int, generation: int) -> str:
-    """Deterministic arq job id; the generation changes on resume so a batch can be queued again."""
-    return f"{cid}:{batch}:{generation}"
-
-
-def batch_of_job(job: str) -> tuple[str, int] | None:
-    """(campaign id, batch) of a batch job's id (``job_id`` or a takeover's); None for any other job."""
-    cid, _, rest = job.partition(":")
-    batch = rest.partition(":")[0]
-    return (cid, int(batch)) if cid != "late" and batch.isdigit() else None
 
 
 def _digest(spec: CampaignSpec, path: Path) -> str:
@@ -131,55 +108,6 @@ async def _discard(reading: asyncio.Future[Recipients]) -> None:
     await asyncio.gather(reading, return_exceptions=True)
 
 
-def _start(spec: CampaignSpec) -> datetime | None:
-    start = spec.schedule.start_at
-    return start if start is not None and start > datetime.now(UTC) else None
-
-
-async def enqueue(
-    redis: ArqRedis, cid: str, batches: Iterable[int], generation: int, defer_until: datetime | None = None
-) -> int:
-    """Queue one job per batch; returns how many were newly queued (existing job ids are skipped).
-
-    ENQUEUE_PER_CALL jobs per call of ``enqueue_jobs.lua``, which does what arq's ``enqueue_job`` does for
-    each (same job and result keys, same serialized job, same score and lifetime) in one round trip, where
-    arq needs a WATCH/MULTI transaction of several per job.
-    """
-    script = load_script(redis, "enqueue_jobs")
-    now = timestamp_ms()
-    score = to_unix_ms(defer_until) if defer_until is not None else now
-    lifetime = score - now + redis.expires_extra_ms
-    numbers, queued = list(batches), 0
-    for start in range(0, len(numbers), ENQUEUE_PER_CALL):
-        group = numbers[start : start + ENQUEUE_PER_CALL]
-        ids = [job_id(cid, number, generation) for number in group]
-        job_keys = [key for id_ in ids for key in (job_key_prefix + id_, result_key_prefix + id_)]
-        jobs = (
-            serialize_job(JOB_FUNCTION, (cid, number), {}, None, now, serializer=redis.job_serializer)
-            for number in group
-        )
-        args = [value for id_, job in zip(ids, jobs, strict=True) for value in (id_, score, job)]
-        queued += await script(keys=[keys.QUEUE, *job_keys], args=[lifetime, *args])
-    return queued
-
-
-async def enqueue_takeover(redis: ArqRedis, cid: str, batch: int, tag: str) -> bool:
-    """Queue a batch whose worker died, ahead of every batch queued in the last hour.
-
-    ``tag`` (from the dead holder's token) makes the job id unique per takeover; the dead worker's own arq
-    job only becomes runnable again after arq's ``job_timeout + 10 s`` and then finds the batch finished.
-    """
-    job = await redis.enqueue_job(
-        JOB_FUNCTION,
-        cid,
-        batch,
-        _job_id=f"{cid}:{batch}{TAKEOVER}{tag}",
-        _queue_name=keys.QUEUE,
-        _defer_until=datetime.now(UTC) - TAKEOVER_PRIORITY,
-    )
-    return job is not None
-
-
 async def submit(
     redis: ArqRedis,
     settings: Settings,
@@ -220,7 +148,7 @@ async def submit(
     batches = await write_batches(
         redis, cid, loaded.table, spec.param_columns(), settings.dispatch.batch_size
     )
-    start = _start(spec)
+    start = jobs.start_time(spec)
     held = first is not None  # the list waits, paused, until the trial is sent and the campaign resumed
     state = CampaignState.PAUSED if held else CampaignState.SCHEDULED if start else CampaignState.RUNNING
     reason = trial.SENDING if held else ""
@@ -228,19 +156,13 @@ async def submit(
     if not created:
         return await _resubmit(redis, cid, digest)
     if first is not None:
-        await enqueue(redis, first.cid, range(first.batches), 0)
+        await jobs.enqueue(redis, first.cid, range(first.batches), 0)
     else:
-        await enqueue(redis, cid, range(batches), 0, start)
+        await jobs.enqueue(redis, cid, range(batches), 0, start)
     log.info(
         "campaign %s submitted: %d numbers in %d batches (%s)", cid, loaded.accepted, batches, state.value
     )
     return SubmitResult(cid, True, batches, counts, state.value, warnings)
-
-
-async def _queue_unfinished(redis: ArqRedis, record: CampaignRecord) -> int:
-    """Queue the unfinished batches of a campaign under its current generation; returns jobs queued."""
-    pending = await unfinished(redis, record.cid, record.batches)
-    return await enqueue(redis, record.cid, pending, record.generation, _start(record.spec))
 
 
 async def _resubmit(redis: ArqRedis, cid: str, digest: str) -> SubmitResult:
@@ -253,10 +175,5 @@ async def _resubmit(redis: ArqRedis, cid: str, digest: str) -> SubmitResult:
         )
     for each in (record, await trial.load(redis, record)):  # a trial whose job went missing is queued too
         if each is not None and not each.terminal and each.state is not CampaignState.PAUSED:
-            await _queue_unfinished(redis, each)
+            await jobs.queue_unfinished(redis, each)
     return SubmitResult(cid, False, record.batches, record.counts, record.state.value)
-
-
-async def requeue(redis: ArqRedis, cid: str) -> int:
-    """Queue the unfinished batches of a running campaign again (after resume); returns jobs queued."""
-    return await _queue_unfinished(redis, await campaigns.load(redis, cid))

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, quote, unquote
 
+from engine.errors import SignatureError
+
 ALGORITHM = "SDK-HMAC-SHA256"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 HEADER_DATE = "X-Sdk-Date"
@@ -21,10 +23,6 @@ HEADER_CONTENT_SHA = "X-Sdk-Content-Sha256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 EMPTY_HASH = hashlib.sha256(b"").hexdigest()
 MAX_CLOCK_SKEW = timedelta(minutes=15)
-
-
-class SignatureError(Exception):
-    """A request's Authorization is missing, malformed, stale or does not match."""
 
 
 @dataclass(frozen=True, slots=True)

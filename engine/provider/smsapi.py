@@ -13,6 +13,7 @@ from typing import Final
 import orjson
 
 from engine.provider import limits
+from engine.provider.callbacks import status_callback
 from engine.provider.http import ProviderHttp, endpoint
 from engine.provider.models import SendResult, objects, text
 from engine.provider.shaping import (
@@ -26,7 +27,6 @@ from engine.provider.shaping import (
     sms_answer,
 )
 from engine.provider.signer import Credentials
-from engine.receipts import auth as receipts
 from engine.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class SmsApiClient:
         creds = Credentials(
             settings.sms_app_key.get_secret_value(), settings.sms_app_secret.get_secret_value()
         )
-        return cls(http, settings.provider.smsapi_url, creds, receipts.status_callback(settings))
+        return cls(http, settings.provider.smsapi_url, creds, status_callback(settings))
 
     async def batch_send_sms(
         self,

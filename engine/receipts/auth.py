@@ -13,31 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from engine.errors import ConfigError, DispatchError
-from engine.provider.signer import SignatureError, verify
+from engine.errors import ConfigError, SignatureError, Unauthorized
+from engine.provider.signer import verify
 from engine.runtime.settings import Settings
 
 TOKEN_HEADER: Final = "X-Koodispatch-Token"
-ROUTE_PREFIX: Final = "/receipts"
 SIGNED_KINDS: Final = frozenset({"sms", "uplink"})  # the routes the SMS platform posts to
 MIN_TOKEN_LENGTH: Final = 16
-
-
-class Unauthorized(DispatchError):
-    """A receipt request without the right token or signature (answered 401, nothing recorded)."""
-
-
-def receipt_url(base: str, token: str, kind: str) -> str:
-    """The callback URL of one route, token in the path: ``<base>/receipts/<token>/<kind>``."""
-    return f"{base.rstrip('/')}{ROUTE_PREFIX}/{token}/{kind}"
-
-
-def status_callback(settings: Settings) -> str | None:
-    """``statusCallback`` for Message&SMS sends: the SMS route when a public URL and token are configured."""
-    token = settings.receipts_token
-    if not settings.receipts.public_url or token is None:
-        return None
-    return receipt_url(settings.receipts.public_url, token.get_secret_value(), "sms")
 
 
 @dataclass(frozen=True, slots=True)

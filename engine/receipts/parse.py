@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from engine.errors import InputError
+from engine.errors import BadReceipt
 
 ReceiptChannel = Literal["smart", "sms", "basic"]
 ReceiptKind = Literal["delivery", "resolve"]
@@ -29,10 +29,6 @@ _NUMBER: Final = re.compile(r"(?:\+?86|0086)?(1[3-9]\d{9})")
 _STATUS_CHARS: Final = re.compile(r"[^A-Za-z0-9._-]")
 _STATUS_MAX: Final = 32
 _TIME_FORMATS: Final = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d %H:%M:%S")
-
-
-class BadReceipt(InputError):
-    """A callback request whose body is not in the format its route expects (answered 400)."""
 
 
 @dataclass(frozen=True, slots=True)

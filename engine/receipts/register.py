@@ -3,7 +3,8 @@
 Smart messages register url_type 2 (batch receipts, ≤ one POST per batch of numbers) unless single
 receipts (url_type 0) are asked for; basic edition registers url_type 0 (send status) and 1 (uplink).
 Plain-SMS reports have no registration call: Message&SMS sends carry ``statusCallback`` (see
-``auth.status_callback``); the KooMessage SMS application's status and uplink addresses are console settings.
+``engine/provider/callbacks.py``); the KooMessage SMS application's status and uplink addresses are console
+settings.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from engine.provider.callbacks import receipt_url
 from engine.provider.queries import KooMessageQueries
-from engine.receipts.auth import receipt_url
 
 SMART_SINGLE: Final = 0
 SMART_BATCH: Final = 2

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from engine.errors import BadReceipt, Unauthorized
 from engine.phones import mask
-from engine.receipts.auth import ROUTE_PREFIX, TOKEN_HEADER, Authenticator, Unauthorized
-from engine.receipts.parse import PARSERS, BadReceipt, Receipt
+from engine.provider.callbacks import ROUTE_PREFIX
+from engine.receipts.auth import TOKEN_HEADER, Authenticator
+from engine.receipts.parse import PARSERS, Receipt
 from engine.receipts.store import ReceiptStore
 from engine.runtime.settings import Settings
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from engine.errors import SignatureError
 from engine.provider import limits
-from engine.provider.signer import SignatureError, verify
+from engine.provider.signer import verify
 from engine.simulator.state import STATE
 from engine.simulator.wire import SimError, channel_of
 

@@ -12,8 +12,8 @@ from redis.exceptions import WatchError
 
 from engine.errors import StateError, StateLost
 from engine.ingest.spec import CampaignSpec
-from engine.state.records import TERMINAL, CampaignState
 from engine.store import keys
+from engine.types import TERMINAL, CampaignState
 
 # Which states each command may leave from; anything else is a StateError naming both states.
 ALLOWED_FROM: dict[CampaignState, frozenset[CampaignState]] = {

@@ -10,31 +10,11 @@ from functools import partial
 
 import redis.asyncio as aioredis
 
-from engine.errors import DispatchError, StateError, StateLost
+from engine.errors import Halt, StateError, StateLost, WindowClosed
 from engine.ingest.spec import ScheduleSpec
 from engine.state import campaigns, window
-from engine.state.records import CampaignState
 from engine.store import keys
-
-
-class Halt(DispatchError):
-    """Raised at a checkpoint when the campaign must not send now (paused, cancelled, finished)."""
-
-    def __init__(self, cid: str, state: CampaignState) -> None:
-        super().__init__(f"campaign {cid} is {state.value}")
-        self.state = state
-
-
-class WindowClosed(Halt):
-    """Raised at a checkpoint of a running campaign outside its send window; it may send at ``opens_at``."""
-
-    def __init__(self, cid: str, opens_at: datetime) -> None:
-        super().__init__(cid, CampaignState.RUNNING)
-        self.cid = cid
-        self.opens_at = opens_at
-
-    def __str__(self) -> str:
-        return f"campaign {self.cid} is outside its send window until {self.opens_at.isoformat()}"
+from engine.types import CampaignState
 
 
 class StateView:

@@ -16,13 +16,30 @@ from typing import NoReturn
 import orjson
 import redis.asyncio as aioredis
 
-from engine.budget.limiter import Mark
 from engine.errors import StateError
 from engine.state.lease import Lease
 from engine.state.records import ChunkRecord, ChunkState, Stage, chunk_field
 from engine.state.tasks import TASK_TTL_SECONDS
 from engine.store import keys
 from engine.store.scripts import Scripts
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A journal entry that the admission of a call writes in its own script run, so a journaled call
+    costs no round trip of its own (the dispatcher's in-flight mark: :meth:`Progress.mark` makes it, the
+    limiter's ``rate.lua`` admit writes it).
+
+    ``entry()`` is stored at ``field`` of hash ``journal`` only while ``lease_key`` holds ``token`` and the
+    field holds no final record; otherwise nothing is admitted and ``refused("lease" | "final")`` raises.
+    """
+
+    lease_key: str
+    token: str
+    journal: str
+    field: str
+    entry: Callable[[], bytes]
+    refused: Callable[[str], NoReturn]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,22 +11,6 @@ import numpy as np
 import orjson
 
 
-class CampaignState(StrEnum):
-    """draft → scheduled → running ⇄ paused → completed | cancelled | failed."""
-
-    DRAFT = "draft"
-    SCHEDULED = "scheduled"
-    RUNNING = "running"
-    PAUSED = "paused"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-
-TERMINAL = frozenset({CampaignState.COMPLETED, CampaignState.CANCELLED, CampaignState.FAILED})
-SENDING = frozenset({CampaignState.RUNNING})
-
-
 class Stage(StrEnum):
     """The provider calls of a batch, in the order they run. Each stage but resolve sends on a channel.
 

@@ -28,8 +28,8 @@ from engine.runtime.settings import Settings
 from engine.state import campaigns, control
 from engine.state.batches import write_batches
 from engine.state.campaigns import CampaignRecord
-from engine.state.records import CampaignState
 from engine.store import keys
+from engine.types import CampaignState
 
 log = logging.getLogger(__name__)
 SUFFIX: Final = ".trial"
