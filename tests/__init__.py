@@ -1,0 +1,1 @@
+"""koodispatch's test suite; one folder per engine package (see README)."""

@@ -1,0 +1,333 @@
+"""The real ``koodispatch`` command line, run as a subprocess against a test Redis DB and the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from engine.budget.limiter import RateLimiter
+from engine.ingest.demo_data import generate_recipients
+from engine.reports.summary import Report, build_report
+from engine.runtime.settings import RateSettings
+from engine.simulator import SimulatorThread
+from engine.simulator.capability import is_capable
+from engine.store import keys
+from tests.commands import (
+    FULL_NUMBER,
+    REPORT_KEYS,
+    SPEC,
+    cli_env,
+    koodispatch,
+    lifted,
+    report_json,
+    submit_args,
+    write,
+)
+from tests.conftest import SHARE
+from tests.processes import wait_for, workers
+
+# -- bad input: one line on stderr, exit code != 0, nothing in Redis, nothing sent ----------------------
+
+
+@dataclass(frozen=True)
+class BadInput:
+    make: Callable[[Path], list[str]]  # writes what the case needs under tmp_path; returns the CLI args
+    expect: tuple[str, ...]  # fragments the error line must contain
+    env: tuple[tuple[str, str], ...] = ()
+    absent: tuple[str, ...] = ()  # what the error line must not show (secrets)
+
+
+def recipients_case(name: str, content: str | bytes, *expect: str) -> BadInput:
+    """Submit the standard spec with a recipient file ``name``; the error must name the file."""
+    return BadInput(lambda tmp: submit_args(tmp, write(tmp / name, content)), (name, *expect))
+
+
+def spec_case(spec: str, *expect: str) -> BadInput:
+    """Submit ``spec`` with a good recipient file."""
+    return BadInput(
+        lambda tmp: submit_args(tmp, write(tmp / "r.csv", "mobile,name\n13000000001,a\n"), spec), expect
+    )
+
+
+def xlsx(rows: int) -> Callable[[Path], list[str]]:
+    """Submit a real xlsx file of ``rows`` rows."""
+
+    def make(tmp: Path) -> list[str]:
+        generate_recipients(tmp / "big.xlsx", rows)
+        return submit_args(tmp, tmp / "big.xlsx")
+
+    return make
+
+
+def unknown_campaign(command: str) -> BadInput:
+    return BadInput(lambda _: [command, "no-such-id"], ("unknown campaign 'no-such-id'",))
+
+
+BAD_INPUT = [
+    pytest.param(recipients_case("empty.csv", "", "empty"), id="empty-file"),
+    pytest.param(recipients_case("header.csv", "mobile,name\n", "no data rows"), id="header-only"),
+    pytest.param(
+        recipients_case("nomobile.csv", "phone,name\n13000000001,a\n", "'mobile'", "not found"),
+        id="missing-mobile-column",
+    ),
+    pytest.param(
+        recipients_case("noname.csv", "mobile,city\n13000000001,a\n", "'name'", "not found"),
+        id="missing-parameter-column",
+    ),
+    pytest.param(
+        recipients_case("numbered.csv", "tel 13000000001,name\n13000000002,a\n", "'mobile'", "130****0001"),
+        id="number-in-header-is-masked",
+    ),
+    pytest.param(
+        recipients_case("corrupt.xlsx", random.Random(0).randbytes(4096), "xlsx"), id="corrupt-xlsx"
+    ),
+    pytest.param(
+        BadInput(xlsx(200), ("big.xlsx", "0.001 MB limit"), (("KOODISPATCH_INGEST__MAX_XLSX_MB", "0.001"),)),
+        id="xlsx-over-size-limit",
+    ),
+    pytest.param(
+        recipients_case(
+            "novalid.csv",
+            "mobile,name\n12000000001,a\nabc,b\n,c\n",
+            "no valid mobile",
+            "row 2",
+            "120****0001",
+        ),
+        id="no-valid-number",
+    ),
+    pytest.param(
+        BadInput(lambda tmp: submit_args(tmp, tmp / "missing.csv"), ("missing.csv", "no such")),
+        id="no-recipient-file",
+    ),
+    pytest.param(
+        spec_case(SPEC.replace('"100000001"', '"123"'), "spec.toml", "smart.template_id", "9 digits"),
+        id="bad-template-id",
+    ),
+    pytest.param(
+        spec_case('colour = "red"\n' + SPEC, "spec.toml", "colour", "unknown field"), id="unknown-key"
+    ),
+    pytest.param(
+        spec_case(SPEC.replace("[smart]\n", "[smart]\nsms_param_count = 2\n"), "smart.sms_params", "needs 2"),
+        id="sms-template-needs-more-params",
+    ),
+    pytest.param(
+        BadInput(lambda tmp: ["submit", str(tmp / "nowhere.toml")], ("nowhere.toml", "cannot read")),
+        id="no-spec-file",
+    ),
+    *(
+        pytest.param(unknown_campaign(command), id=f"{command}-unknown")
+        for command in ("report", "pause", "resume", "cancel", "status")
+    ),
+    pytest.param(BadInput(lambda _: ["rate", "--smart", "0"], ("smart", "positive")), id="rate-not-positive"),
+    pytest.param(
+        BadInput(lambda _: ["rate"], ("rates.smart",), (("KOODISPATCH_RATES__SMART", "fast"),)),
+        id="bad-setting",
+    ),
+    pytest.param(
+        BadInput(
+            lambda _: ["report", "some-id"],
+            ("cannot reach Redis", "127.0.0.1:1"),
+            (("REDIS_URL", "redis://kd:s3cret@127.0.0.1:1/0"),),
+            absent=("s3cret",),
+        ),
+        id="redis-unreachable",
+    ),
+    pytest.param(
+        BadInput(lambda _: ["status", "some-id"], ("REDIS_URL", "scheme"), (("REDIS_URL", "http://x/0"),)),
+        id="not-a-redis-url",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", BAD_INPUT)
+async def test_bad_input_is_one_error_line_and_writes_nothing(
+    case: BadInput, tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, sim: SimulatorThread
+) -> None:
+    env = cli_env(redis_url, sim.url, COLUMNS="50", **dict(case.env))  # a narrow terminal must not wrap
+    run = await koodispatch(*case.make(tmp_path), env=env)
+
+    assert run.code != 0
+    assert run.out == ""
+    [line] = run.err.splitlines()
+    assert line.startswith("error: ")
+    for fragment in case.expect:
+        assert fragment in line
+    for secret in case.absent:
+        assert secret not in line
+    assert not FULL_NUMBER.search(line), "phone numbers in errors must be masked"
+    assert await redis_client.dbsize() == 0
+    assert sum(sim.ledger()["calls"].values()) == 0
+
+
+# -- the happy paths ------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_submit_is_idempotent_and_two_workers_complete_with_the_true_counts(
+    tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, sim: SimulatorThread
+) -> None:
+    truth = generate_recipients(tmp_path / "r.csv", 8_000, seed=11)  # two batches, one per worker
+    env = cli_env(redis_url, sim.url, **lifted())
+    args = submit_args(tmp_path, tmp_path / "r.csv")
+
+    first = await koodispatch(*args, env=env)
+    assert first.code == 0, first.err
+    cid, note = first.out.splitlines()[:2]
+    assert re.fullmatch(r"cli-test-[0-9a-f]{16}", cid) and note.startswith("submitted")
+    keys_after_submit = await redis_client.dbsize()
+
+    again = await koodispatch(*args, env=env)
+    assert again.code == 0, again.err
+    assert again.out.splitlines()[0] == cid and "nothing changed" in again.out
+    assert await redis_client.dbsize() == keys_after_submit
+
+    pending = report_json(await koodispatch("report", cid, "--json", env=env))
+    assert set(pending) >= REPORT_KEYS and set(pending["sent"]) == {"smart", "sms", "basic"}
+    assert pending["state"] == "running" and pending["unsent"] == truth.imported
+
+    with workers(2, env, tmp_path):
+        await wait_for(redis_client, cid, max_wait=120)
+    done = report_json(await koodispatch("report", cid, "--json", env=env))
+
+    capable = sum(is_capable(n, SHARE) for n in truth.numbers.to_list())
+    assert done["state"] == "completed" and done["campaign"] == cid
+    assert (done["imported"], done["duplicates"], done["invalid"], done["suppressed"]) == (
+        truth.imported, truth.duplicates, truth.invalid, 0,
+    )  # fmt: skip
+    assert (done["capable"], done["not_capable"]) == (capable, truth.imported - capable)
+    assert done["sent"] == {"smart": capable, "sms": truth.imported - capable, "basic": 0}
+    assert (done["skipped"], done["failed"], done["failed_by_reason"], done["unsent"]) == (0, 0, {}, 0)
+    ledger = sim.ledger()
+    assert ledger["smart"]["unique"] == capable and ledger["smart"]["duplicates"] == 0
+    assert ledger["sms"]["unique"] == truth.imported - capable and ledger["sms"]["duplicates"] == 0
+
+
+async def test_status_prints_stage_bars_and_state(
+    tmp_path: Path, redis_url: str, sim: SimulatorThread
+) -> None:
+    generate_recipients(tmp_path / "r.csv", 2_000)
+    env = cli_env(redis_url, sim.url)
+    submitted = await koodispatch(*submit_args(tmp_path, tmp_path / "r.csv"), env=env)
+    assert submitted.code == 0, submitted.err
+    cid = submitted.out.splitlines()[0]
+
+    run = await koodispatch("status", cid, env=env)
+
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert [line.split()[0] for line in lines[:4]] == ["resolve", "smart", "fallback", "batches"]
+    assert "running" in lines[3]
+    assert lines[4].startswith("state running  sent 0")
+
+
+async def test_rate_changes_the_shared_budget(
+    redis_url: str, redis_client: aioredis.Redis, sim: SimulatorThread
+) -> None:
+    env = cli_env(redis_url, sim.url)
+
+    changed = await koodispatch("rate", "--smart", "800", env=env)
+    shown = await koodispatch("rate", env=env)
+
+    assert changed.code == 0 and shown.code == 0, changed.err + shown.err
+    for run in (changed, shown):
+        rates = {line.split()[0]: line.split()[1] for line in run.out.splitlines()}
+        assert set(rates) == {"capability", "smart", "sms", "basic"} and rates["smart"] == "800/s"
+    info = await RateLimiter(redis_client, RateSettings()).get_rate("smart")
+    assert info.rate == 800
+
+
+async def test_callbacks_register_puts_our_receipt_urls_at_the_provider(
+    redis_url: str, sim: SimulatorThread
+) -> None:
+    env = cli_env(redis_url, sim.url, KOODISPATCH_RECEIPTS_TOKEN="tok-cli-0123456789")
+    base = "https://receipts.example.com/kd"
+
+    done = await koodispatch("callbacks", "register", "--url", base, env=env)
+
+    assert done.code == 0, done.err
+    registered = sim.call(lambda running: {k: list(v.values()) for k, v in running.store.callbacks.items()})
+    urls = [str(record) for records in registered.values() for record in records]
+    assert registered["smart"] and registered["basic"], registered
+    assert all(f"{base}/receipts/" in u for u in urls), urls
+    assert "registered" in done.out and "SMS" in done.out
+    missing = await koodispatch("callbacks", "register", env={**env, "KOODISPATCH_RECEIPTS_TOKEN": ""})
+    assert missing.code != 0 and ("--url" in missing.err or "TOKEN" in missing.err), missing.err
+
+
+@pytest.mark.slow
+async def test_cancel_stops_a_running_campaign_and_reports_what_was_not_sent(
+    tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, sim: SimulatorThread
+) -> None:
+    sim.update_config({"rates": {"smart": 500}})  # slow enough that the campaign is still running
+    generate_recipients(tmp_path / "r.csv", 10_000, seed=5)
+    env = cli_env(redis_url, sim.url, **lifted(KOODISPATCH_RATES__SMART="500"))
+    submitted = await koodispatch(*submit_args(tmp_path, tmp_path / "r.csv"), env=env)
+    assert submitted.code == 0, submitted.err
+    cid = submitted.out.splitlines()[0]
+
+    with workers(2, env, tmp_path) as procs:
+        await _until(redis_client, cid, lambda r: r.sent["smart"] > 0)
+        cancelled = await koodispatch("cancel", cid, env=env)
+        assert cancelled.code == 0, cancelled.err
+        assert cancelled.out.strip() == f"{cid}: running → cancelled"
+        await _queue_drained(redis_client)  # both batch jobs have ended: the workers stopped sending
+        ledger = sim.ledger()
+        assert all(proc.poll() is None for proc in procs)  # stopped sending, still serving
+
+    report = report_json(await koodispatch("report", cid, "--json", env=env))
+    sent = sum(report["sent"].values())
+    assert report["state"] == "cancelled" and report["unsent"] > 0
+    assert sent + report["skipped"] + report["failed"] + report["unsent"] == report["accepted"]
+    assert report["sent"]["smart"] == ledger["smart"]["unique"] and ledger["smart"]["duplicates"] == 0
+    assert report["sent"]["sms"] == ledger["sms"]["unique"]
+    resumed = await koodispatch("resume", cid, env=env)
+    assert resumed.code != 0 and resumed.err.startswith("error: ") and "cancelled" in resumed.err
+
+
+async def _queue_drained(redis: aioredis.Redis, max_wait: float = 60) -> None:
+    """Wait until the arq queue holds no job: every batch job has returned (halted or finished)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_wait
+    while await redis.zcard(keys.QUEUE):
+        assert loop.time() < deadline, f"batch jobs still queued or running after {max_wait}s"
+        await asyncio.sleep(0.05)
+
+
+async def _until(
+    redis: aioredis.Redis, cid: str, done: Callable[[Report], bool], max_wait: float = 60
+) -> Report:
+    """Poll the report until ``done`` holds for it; fail with the last report after ``max_wait`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_wait
+    while not done(report := await build_report(redis, cid)):
+        assert loop.time() < deadline, f"campaign {cid}: condition not reached in {max_wait}s: {report}"
+        await asyncio.sleep(0.05)
+    return report
+
+
+@pytest.mark.slow
+async def test_demo_runs_on_its_own_private_redis_and_simulator(tmp_path: Path) -> None:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "KOODISPATCH_REDIS_URL", "FORCE_COLOR")
+    }
+    env["TMPDIR"] = str(tmp_path)  # the demo's data, logs and private Redis stay in the test's directory
+    truth = generate_recipients(tmp_path / "expected.csv", 2_000)  # the demo's file: same size, same seed
+
+    run = await koodispatch("demo", "--recipients", "2000", "--workers", "1", env=env)
+
+    assert run.code == 0, run.err
+    assert "— completed" in run.out
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[2].strip() for line in run.out.splitlines() if "│" in line
+    }
+    assert rows["导入号码总数(已去重) imported, de-duplicated"] == f"{truth.imported:,}"
+    assert rows["无效号码数 invalid"] == f"{truth.invalid:,}"
+    assert rows["not sent (paused/cancelled)"] == "0"
