@@ -15,7 +15,8 @@ from typing import Any, get_args
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
-from engine.budget.limiter import CHANNELS, RateInfo, RateLimiter
+from engine.budget.limiter import RateLimiter
+from engine.budget.records import RateInfo
 from engine.dispatch.context import EngineContext
 from engine.errors import ConfigError
 from engine.ingest.spec import CampaignSpec, load_spec
@@ -28,7 +29,7 @@ from engine.reports.failed import FailureFilter
 from engine.reports.summary import Report, build_report
 from engine.runtime.settings import Settings, load_settings
 from engine.state import control, jobs, trial
-from engine.types import Channel
+from engine.types import CHANNELS, Channel
 
 
 def _spec(spec: CampaignSpec | Path | str | Mapping[str, Any]) -> CampaignSpec:

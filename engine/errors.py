@@ -28,6 +28,7 @@ DispatchError
 The provider simulator answers with its own ``SimError`` (``engine/simulator/wire.py``): that is the simulated
 provider's reply on the wire, never an error of koodispatch's.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal, get_args
 
 Channel = Literal["capability", "smart", "sms", "basic"]
+CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
 
 
 class CampaignState(StrEnum):

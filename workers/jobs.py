@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from arq import Retry
@@ -13,10 +13,11 @@ from redis.exceptions import RedisError
 
 from engine.dispatch import late
 from engine.dispatch.batch_run import dispatch_batch as run_batch
-from engine.dispatch.context import EngineContext
+from engine.dispatch.outcomes import JobResult
 from engine.errors import StateLost
 from engine.runtime import logs, metrics
 from engine.state import jobs
+from workers.context import worker_context
 
 log = logging.getLogger(__name__)
 BUSY_RETRY_SECONDS = 2.0
@@ -35,8 +36,7 @@ async def guarded(ctx: dict[str, Any], cid: str, batch: int) -> AsyncIterator[No
     try:
         yield
     except StateLost as lost:
-        stop: Callable[[StateLost], None] = ctx["stop"]
-        stop(lost)
+        worker_context(ctx).stop(lost)
         raise
     except (RedisError, OSError) as exc:
         log.warning("campaign %s batch %d: %s; trying again in %.0fs", cid, batch, exc, INFRA_RETRY_SECONDS)
@@ -45,15 +45,15 @@ async def guarded(ctx: dict[str, Any], cid: str, batch: int) -> AsyncIterator[No
 
 async def dispatch_batch(ctx: dict[str, Any], cid: str, batch: int) -> dict[str, Any]:
     """Run one batch; if another worker holds it, try again shortly (it may die and be swept)."""
-    engine: EngineContext = ctx["engine"]
+    engine = worker_context(ctx).engine
     logs.bind(cid, batch)
     started = time.monotonic()
     async with guarded(ctx, cid, batch):
         outcome = await run_batch(engine, cid, batch, queued_at=float(ctx.get("score") or 0))
     metrics.batch_finished(outcome.result, time.monotonic() - started)
-    if outcome.result == "busy":
+    if outcome.result is JobResult.BUSY:
         raise Retry(defer=BUSY_RETRY_SECONDS)
-    if outcome.result == "finished":
+    if outcome.result is JobResult.FINISHED:
         await jobs.schedule_late(ctx["redis"], cid, batch)
     log.info("campaign %s batch %d: %s (campaign %s)", cid, batch, outcome.result, outcome.campaign_state)
     if outcome.retry_in is not None:  # the send window is closed: the job waits in the queue until it opens
@@ -64,7 +64,7 @@ async def dispatch_batch(ctx: dict[str, Any], cid: str, batch: int) -> dict[str,
 async def late_fallback(ctx: dict[str, Any], cid: str, batch: int) -> dict[str, Any]:
     """The fallback for a batch's smart messages still undelivered ``after_minutes`` after it finished."""
     async with guarded(ctx, cid, batch):
-        outcome = await late.late_fallback(ctx["engine"], cid, batch)
+        outcome = await late.late_fallback(worker_context(ctx).engine, cid, batch)
     if outcome.retry:
         raise Retry(defer=LATE_RETRY_SECONDS)
     log.info("campaign %s batch %d late fallback: %s (%d)", cid, batch, outcome.result, outcome.numbers)

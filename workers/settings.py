@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
-import os
-import signal
 from typing import Any
 
 from arq.worker import Worker, func
 
 from engine.dispatch.context import EngineContext
 from engine.dispatch.sweeper import Sweeper
-from engine.errors import StateLost
 from engine.runtime.settings import Settings
 from engine.state import jobs
 from engine.store import keys
 from engine.store.connection import dumps, loads, redis_settings
+from workers.context import KEY, WorkerContext
 from workers.jobs import dispatch_batch, late_fallback
 
 MAX_TRIES = 1_000_000  # a batch is never abandoned: Retry re-queues it until it finishes
@@ -32,21 +28,15 @@ def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) ->
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         engine = await EngineContext.open(settings, ctx["redis"])
-        ctx["engine"] = engine
+        state = ctx[KEY] = WorkerContext(engine)
         sweeper = Sweeper(ctx["redis"], engine.scripts, settings.dispatch)
         await sweeper.start()
-        ctx["stop"] = functools.partial(stop_worker, ctx)
-        ctx["sweeper"] = asyncio.create_task(sweeper.run(ctx["stop"]))
+        state.sweeper = asyncio.create_task(sweeper.run(state.stop))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        sweep: asyncio.Task[None] | None = ctx.get("sweeper")
-        if sweep is not None:
-            sweep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweep
-        engine: EngineContext | None = ctx.get("engine")
-        if engine is not None:
-            await engine.close()
+        state: WorkerContext | None = ctx.get(KEY)
+        if state is not None:
+            await state.close()
 
     dispatch = settings.dispatch
     return {
@@ -67,16 +57,6 @@ def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) ->
         "poll_delay": POLL_SECONDS,
         "handle_signals": True,
     }
-
-
-def stop_worker(ctx: dict[str, Any], lost: StateLost) -> None:
-    """Stop this worker process for good: Redis lost the campaign state (``ctx["fatal"]`` says why).
-
-    SIGTERM goes through arq's own graceful shutdown; the CLI then exits non-zero with the reason.
-    """
-    if "fatal" not in ctx:
-        ctx["fatal"] = lost
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def build_worker(settings: Settings, redis_url: str, *, burst: bool = False) -> Worker:

@@ -13,49 +13,31 @@ import contextlib
 import itertools
 import logging
 import math
-import random
 import time
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final, Literal
 
 import redis.asyncio as aioredis
 
 from engine.budget.line import BudgetLine, Turn
+from engine.budget.records import ANONYMOUS, Caller, Order, RateInfo
+from engine.budget.slots import SlotReturns, slot_pause
 from engine.errors import ConfigError
 from engine.runtime import metrics
 from engine.runtime.settings import RateSettings
-from engine.state.lease import HOLDER
 from engine.state.progress import Mark
 from engine.store import keys
 from engine.store.coalesce import CoalescedScript
 from engine.store.scripts import load_script
-from engine.types import Channel
+from engine.types import CHANNELS, Channel
 
 log = logging.getLogger(__name__)
-CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
 MIN_FACTOR: Final = 0.05  # however often the provider throttles, a channel keeps 5% of its rate
 MAX_SLEEP: Final = 0.25  # waiters ask again at least this often, so a raised rate reaches them fast
-SLOT_POLL: Final = 0.02  # mean pause between attempts at a full in-flight cap, jittered ±50%
-RELEASE_DELAY: Final = 0.003  # an ended call's slot waits this long for the next admission to free it
 WaitKind = Literal["budget", "slot"]
 Attempt = Callable[[], Awaitable[tuple[float, WaitKind]]]  # (0 = admitted, else seconds to pause; why)
-
-
-@dataclass(frozen=True)
-class RateInfo:
-    """A channel's budget as every worker sees it now; what ``koodispatch status`` shows."""
-
-    channel: Channel
-    rate: float  # configured numbers per second (the live setting)
-    effective: float  # numbers per second admitted now: rate × factor
-    factor: float  # 1.0 = full rate; lower while recovering from throttling
-    burst_seconds: float  # seconds of the effective rate that may be spent at once
-    backlog: float  # seconds until the numbers already admitted are paid for at the effective rate
-    in_flight: int  # provider calls holding a live slot
 
 
 class RateLimiter:
@@ -92,14 +74,10 @@ class RateLimiter:
         self.slot_wait_seconds: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
         self._waited = {"budget": self.budget_wait_seconds, "slot": self.slot_wait_seconds}
         self._local = {channel: asyncio.Semaphore(settings.max_in_flight) for channel in CHANNELS}
-        self._ended_tokens: dict[Channel, list[str]] = {channel: [] for channel in CHANNELS}
-        self._flush_due: set[Channel] = set()
+        self._slots = SlotReturns(redis)
         self._token_prefix = uuid.uuid4().hex[:16]  # unique per limiter; a serial number per call after it
         self._serial = itertools.count()
-        # admissions of this process waiting for a slot at a full cap, woken one per call that ends here
-        self._slot_waiters: dict[Channel, deque[asyncio.Future[None]]] = {c: deque() for c in CHANNELS}
         self._budget_lines = {channel: BudgetLine() for channel in CHANNELS}
-        self._flushes: set[asyncio.Future[None]] = set()
         # what every rate.lua run of a channel sends besides its operation: its keys, the default rate and
         # burst, and the throttling policy (ARGV[3..8]); built once, since every provider call sends them
         policy = (settings.throttle_factor, MIN_FACTOR, settings.recover_seconds, throttle_hold)
@@ -111,15 +89,14 @@ class RateLimiter:
             for channel in CHANNELS
         }
 
-    def _new_token(self) -> str:
+    def _new_token(self, lease_token: str = "") -> str:
         """A slot token no other call of any worker holds: ``uuid4`` per call cost a system call each.
 
-        A call made under a batch lease is tagged ``<lease token>#<serial>`` (``lease.HOLDER``): when the
-        holder dies, the sweeper that takes the batch over frees its slots with the claim.
+        A call made under a batch lease is tagged ``<lease token>#<serial>`` (``Caller.lease_token``): when
+        the holder dies, the sweeper that takes the batch over frees its slots with the claim.
         """
-        holder = HOLDER.get()
-        if holder:
-            return f"{holder}#{next(self._serial)}"
+        if lease_token:
+            return f"{lease_token}#{next(self._serial)}"
         return f"{self._token_prefix}:{next(self._serial)}"
 
     async def ensure_defaults(self) -> None:
@@ -141,30 +118,36 @@ class RateLimiter:
         """
         return float(await self._run_rate("acquire", channel, _count(n)))
 
-    async def acquire(self, channel: Channel, n: int, *, max_wait: float | None = None) -> None:
-        """Wait until the budget of ``channel`` admits ``n`` numbers, and charge them.
+    async def acquire(
+        self, channel: Channel, n: int, *, max_wait: float | None = None, caller: Caller = ANONYMOUS
+    ) -> None:
+        """Wait until the budget of ``channel`` admits ``n`` numbers, and charge them; waits take turns in
+        this process by ``caller.order``.
 
         Raises TimeoutError after ``max_wait`` seconds without admission; nothing is charged then,
         unless the deadline cut off the reply of the very attempt that was admitted.
         """
+        line = (self._budget_lines[channel], caller.order)
         async with asyncio.timeout(max_wait):
-            await self._wait(channel, partial(self._charge, channel, n), line=self._budget_lines[channel])
+            await self._wait(channel, partial(self._charge, channel, n), line=line)
 
     @contextlib.asynccontextmanager
-    async def slot(self, channel: Channel, *, max_wait: float | None = None) -> AsyncIterator[None]:
+    async def slot(
+        self, channel: Channel, *, max_wait: float | None = None, caller: Caller = ANONYMOUS
+    ) -> AsyncIterator[None]:
         """Hold one of the ``max_in_flight`` call slots of ``channel`` for the body of the block.
 
         Waits (polling with jitter) while every slot is taken; raises TimeoutError after ``max_wait``
         seconds. The slot is released on exit, also on an exception or cancellation; a slot whose
-        holder died is reclaimed once its lease expires.
+        holder died is reclaimed once its lease expires (or at the takeover of ``caller``'s batch).
         """
-        token = self._new_token()
+        token = self._new_token(caller.lease_token)
         try:
             async with asyncio.timeout(max_wait):
                 await self._wait(channel, partial(self._take_slot, channel, token))
             yield
         finally:
-            await self._release(channel, token)
+            await self._slots.release(channel, token)
 
     def call(
         self,
@@ -174,6 +157,7 @@ class RateLimiter:
         max_wait: float | None = None,
         mark: Mark | None = None,
         checkpoint: Callable[[], Awaitable[None]] | None = None,
+        caller: Caller = ANONYMOUS,
     ) -> Admission:
         """Hold a slot and charge ``n`` numbers: what the dispatcher wraps around one provider call
         (``async with limiter.call(...)``).
@@ -182,14 +166,15 @@ class RateLimiter:
         right after admission and no slot is held while the budget makes it wait; with ``mark`` the same run
         journals the call (see :class:`Mark`). In front, a local semaphore of ``max_in_flight`` per channel:
         callers beyond it wait in this process, woken by a release, instead of polling Redis; while the budget
-        makes this process's calls wait, they queue in ``budget_line.ADMISSION_ORDER`` and only the first asks
-        Redis (``engine/budget/line.py``). ``checkpoint`` runs before every attempt that follows a wait, so
-        the admission that lets the call go always comes right after one. ``max_wait`` bounds the waits, not
-        the body. The slot goes back with this process's next admission on the channel (the same script run),
-        or RELEASE_DELAY after the call when none follows: no round trip of its own while calls keep coming.
+        makes this process's calls wait, they queue by ``caller.order`` and only the first asks Redis
+        (``engine/budget/line.py``); the slot is tagged with ``caller.lease_token``. ``checkpoint`` runs
+        before every attempt that follows a wait, so the admission that lets the call go always comes right
+        after one. ``max_wait`` bounds the waits, not the body. The slot goes back with this process's next
+        admission on the channel (the same script run), or RELEASE_DELAY after the call when none follows
+        (``engine/budget/slots.py``): no round trip of its own while calls keep coming.
         Raises ValueError when ``n`` < 1, TimeoutError after ``max_wait``.
         """
-        return Admission(self, channel, _count(n), max_wait, mark, checkpoint)
+        return Admission(self, channel, _count(n), max_wait, mark, checkpoint, caller)
 
     async def throttled(self, channel: Channel, retry_after: float | None = None) -> RateInfo:
         """Back off after the provider throttled a call (HTTP 429 or its flow-control code).
@@ -231,25 +216,25 @@ class RateLimiter:
         attempt: Attempt,
         queued: float = 0.0,
         checkpoint: Callable[[], Awaitable[None]] | None = None,
-        line: BudgetLine | None = None,
+        line: tuple[BudgetLine, Order] | None = None,
     ) -> None:
         """Repeat ``attempt`` until it admits (pause 0) and add each pause to the wait of its kind;
         ``queued`` is slot wait already spent in front of the local semaphore; ``checkpoint`` runs after
-        every pause. Budget waits take turns in ``line`` (see :class:`Turn`); ``slot`` alone passes none, as
-        its attempts never meet the budget."""
+        every pause. Budget waits take turns in ``line`` at the caller's order (see :class:`Turn`); ``slot``
+        alone passes none, as its attempts never meet the budget."""
         waited: dict[WaitKind, float] = {"budget": 0.0, "slot": queued}
         # made only when needed: with budget to spare, no admission waits and none pays for a turn
-        turn = Turn(line) if line is not None and line.held else None  # others here wait for budget
+        turn = Turn(*line) if line is not None and line[0].held else None  # others here wait for budget
         try:
             if turn is not None:
                 await self._pause(waited, "budget", turn.take(), checkpoint)
             while (answer := await attempt())[0] > 0:
                 pause, kind = answer
                 if kind == "slot":
-                    step = self._slot_freed(channel, pause)
+                    step = self._slots.freed(channel, pause)
                 else:
                     assert line is not None, "a budget wait without a line"
-                    turn = turn or Turn(line)
+                    turn = turn or Turn(*line)
                     step = turn.pause(min(pause, MAX_SLEEP))
                 await self._pause(waited, kind, step, checkpoint)
         finally:
@@ -281,11 +266,11 @@ class RateLimiter:
 
     async def _take_slot(self, channel: Channel, token: str) -> tuple[float, WaitKind]:
         taken, _ = await self._run_slot(channel, token)
-        return (0.0 if taken else _slot_pause()), "slot"
+        return (0.0 if taken else slot_pause()), "slot"
 
     async def _admit(self, channel: Channel, n: int, token: str, mark: Mark | None) -> tuple[float, WaitKind]:
         # the slots of calls that ended since the last admission go back in the same script run
-        ended, self._ended_tokens[channel] = self._ended_tokens[channel], []
+        ended = self._slots.take(channel)
         journal: list[float | str | bytes] = ["", "", ""]
         journal_keys: list[str] = []
         if mark is not None:
@@ -295,69 +280,21 @@ class RateLimiter:
         try:
             verdict, wait = await self._run_rate("admit", channel, *args, journal_keys=journal_keys)
         except BaseException:  # not known to have run: released again later (ZREM is idempotent)
-            self._ended_tokens[channel].extend(ended)
+            self._slots.put_back(channel, ended)
             raise
         if verdict == b"slot":
-            return _slot_pause(), "slot"
+            return slot_pause(), "slot"
         if mark is not None and verdict in (b"lease", b"final"):
             mark.refused(verdict.decode())
         return float(wait), "budget"
 
-    async def _slot_freed(self, channel: Channel, pause: float) -> None:
-        """Wait until a call of this process on ``channel`` ends, or ``pause`` passed (a slot freed by
-        another process is only seen by asking again): the woken admission frees the ended call's slot
-        and takes it in one script run, where polling alone would leave it idle for SLOT_POLL/2 on
-        average."""
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
-        waiters = self._slot_waiters[channel]
-        waiters.append(waiter)
-        timer = loop.call_later(pause, _stop_waiting, waiters, waiter)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            if waiter.cancelled():  # with its caller: out of the line, so no ended call wakes it
-                waiters.remove(waiter)
-
-    def _ended(self, channel: Channel, token: str) -> None:
-        """A call ended: its slot is freed by the next admission (a waiting one is woken for it), or by a
-        flush RELEASE_DELAY from now."""
-        self._ended_tokens[channel].append(token)
-        waiters = self._slot_waiters[channel]
-        if waiters:
-            waiters.popleft().set_result(None)
-        if channel not in self._flush_due:
-            self._flush_due.add(channel)
-            asyncio.get_running_loop().call_later(RELEASE_DELAY, self._start_flush, channel)
-
-    def _start_flush(self, channel: Channel) -> None:
-        self._flush_due.discard(channel)
-        if self._ended_tokens[channel]:
-            task = asyncio.ensure_future(self.flush(channel))
-            self._flushes.add(task)
-            task.add_done_callback(self._flush_done)
-
-    def _flush_done(self, task: asyncio.Future[None]) -> None:
-        self._flushes.discard(task)
-        if not task.cancelled() and task.exception() is not None:  # the slots expire with their lease
-            log.warning("releasing in-flight slots failed: %s", task.exception())
-
     async def flush(self, channel: Channel) -> None:
         """Free the slots of this process's ended calls on ``channel`` now."""
-        ended, self._ended_tokens[channel] = self._ended_tokens[channel], []
-        if ended:
-            await self._release(channel, *ended)
+        await self._slots.flush(channel)
 
     async def close(self) -> None:
         """Free every ended call's slot before the process stops (a killed one's expire with their lease)."""
-        await asyncio.gather(*self._flushes, return_exceptions=True)
-        for channel in CHANNELS:
-            await self.flush(channel)
-
-    async def _release(self, channel: Channel, *tokens: str) -> None:
-        # shielded: a second cancellation must not leave the tokens to expire with their lease
-        await asyncio.shield(self._redis.zrem(keys.in_flight(channel), *tokens))
+        await self._slots.close()
 
     async def _run_info(self, op: str, channel: Channel, *args: float | str) -> RateInfo:
         await self.flush(channel)  # what this process reports counts none of its ended calls
@@ -395,7 +332,7 @@ class Admission:
     provider call goes through it, and the generator machinery cost a third of an admission's client CPU.
     """
 
-    __slots__ = ("_channel", "_checkpoint", "_limiter", "_mark", "_max_wait", "_n", "_token")
+    __slots__ = ("_channel", "_checkpoint", "_limiter", "_mark", "_max_wait", "_n", "_order", "_token")
 
     def __init__(
         self,
@@ -405,6 +342,7 @@ class Admission:
         max_wait: float | None,
         mark: Mark | None,
         checkpoint: Callable[[], Awaitable[None]] | None,
+        caller: Caller,
     ) -> None:
         self._limiter = limiter
         self._channel = channel
@@ -412,7 +350,8 @@ class Admission:
         self._max_wait = max_wait
         self._mark = mark
         self._checkpoint = checkpoint
-        self._token = limiter._new_token()
+        self._order = caller.order
+        self._token = limiter._new_token(caller.lease_token)
 
     async def __aenter__(self) -> None:
         if self._max_wait is None:
@@ -423,14 +362,14 @@ class Admission:
 
     async def _enter(self) -> None:
         limiter, channel, checkpoint = self._limiter, self._channel, self._checkpoint
-        local, waiters = limiter._local[channel], limiter._slot_waiters[channel]
+        local, slots = limiter._local[channel], limiter._slots
         started, waited = time.monotonic(), local.locked()
         await local.acquire()
         try:
-            if waiters:
+            if slots.waiting(channel):
                 # calls of this process already wait for a slot at a full cap: wait in line behind them
                 # (woken by a call that ends here) instead of asking Redis for a slot it has not got
-                await limiter._slot_freed(channel, _slot_pause())
+                await slots.freed(channel, slot_pause())
                 waited = True
             queued = 0.0
             if waited:
@@ -438,7 +377,7 @@ class Admission:
                 if checkpoint is not None:
                     await checkpoint()
             admit = partial(limiter._admit, channel, self._n, self._token, self._mark)
-            line = limiter._budget_lines[channel]
+            line = (limiter._budget_lines[channel], self._order)
             await limiter._wait(channel, admit, queued=queued, checkpoint=checkpoint, line=line)
         except BaseException:
             self._release()
@@ -448,7 +387,7 @@ class Admission:
         self._release()
 
     def _release(self) -> None:
-        self._limiter._ended(self._channel, self._token)
+        self._limiter._slots.ended(self._channel, self._token)
         self._limiter._local[self._channel].release()
 
 
@@ -456,15 +395,3 @@ def _count(n: int) -> int:
     if n < 1:
         raise ValueError(f"a provider call carries at least one number, got n={n}")
     return n
-
-
-def _stop_waiting(waiters: deque[asyncio.Future[None]], waiter: asyncio.Future[None]) -> None:
-    """A slot waiter's pause is over: out of the line (``_ended`` wakes only waiters still in it)."""
-    if not waiter.done():
-        waiters.remove(waiter)
-        waiter.set_result(None)
-
-
-def _slot_pause() -> float:
-    """Jittered, so waiters of several workers do not ask again in lockstep."""
-    return SLOT_POLL * random.uniform(0.5, 1.5)

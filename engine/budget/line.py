@@ -2,7 +2,7 @@
 
 The limiter (``engine/budget/limiter.py``) admits calls against a budget shared in Redis by every worker.
 Within one process, the calls it makes wait queue here: one of them sleeps and asks Redis again, the rest wait
-without asking, and the turn goes to the lowest ``ADMISSION_ORDER``, not to whoever came first.
+without asking, and the turn goes to the lowest order (``Caller.order``), not to whoever came first.
 """
 
 from __future__ import annotations
@@ -10,28 +10,20 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from contextvars import ContextVar
-from typing import Final
 
-Order = tuple[float, float]
-# Where the admissions made in this context stand in their process's line for a channel's budget: lower
-# first. The batch job sets (its place in the queue, its start time), so a worker's first batch gets the
-# budget first and moves on to its next stage first. Shared evenly, every batch of a worker finished its
-# smart stage at the same moment and the smart budget stayed idle while they all sent their SMS and their
-# successors checked.
-ADMISSION_ORDER: Final[ContextVar[Order]] = ContextVar("koodispatch_admission_order", default=(0.0, 0.0))
+from engine.budget.records import Order
 
 
 class Turn:
-    """One admission's place in its process's :class:`BudgetLine` of a channel, in ``ADMISSION_ORDER``:
+    """One admission's place in its process's :class:`BudgetLine` of a channel, by its caller's order:
     taken on its first budget refusal (or before its first attempt when others wait already), held while
     it sleeps for budget and asks again, and handed on when it is admitted or gives up."""
 
     __slots__ = ("held", "line", "order")
 
-    def __init__(self, line: BudgetLine) -> None:
+    def __init__(self, line: BudgetLine, order: Order) -> None:
         self.line = line
-        self.order = ADMISSION_ORDER.get()
+        self.order = order
         self.held = False
 
     async def take(self) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from engine.budget.limiter import RateLimiter
+from engine.budget.records import ANONYMOUS, Caller
 from engine.errors import Ambiguous, ProviderDown, ProviderError, Throttled, TransientError
 from engine.runtime import metrics
 from engine.state.progress import Mark
@@ -43,13 +44,15 @@ async def call_with_retry(
     checkpoint: Callable[[], Awaitable[None]],
     retry_ambiguous: bool = False,
     mark: Mark | None = None,
+    caller: Caller = ANONYMOUS,
 ) -> T:
     """Run ``op`` within the channel's budget, retrying what surely did not land.
 
     Throttled and ProviderUnavailable are retried (a 429 also slows the shared budget for every worker);
     Ambiguous is retried only for idempotent reads (``retry_ambiguous``), otherwise raised for the caller to
     reconcile. ``checkpoint`` runs right before every admission attempt (the limiter runs it after each
-    wait) so pause/cancel stop retries at once; ``mark`` is journaled by the admission of each attempt.
+    wait) so pause/cancel stop retries at once; ``mark`` is journaled by the admission of each attempt;
+    ``caller`` says whose call it is (the limiter's line and slot tag).
     Raises ProviderDown after ``policy.outage`` seconds of uninterrupted failures, and any TerminalError.
     """
     attempt = 0
@@ -57,7 +60,7 @@ async def call_with_retry(
     while True:
         await checkpoint()  # do not queue for budget on behalf of a paused or cancelled campaign
         try:
-            async with limiter.call(channel, count, mark=mark, checkpoint=checkpoint):
+            async with limiter.call(channel, count, mark=mark, checkpoint=checkpoint, caller=caller):
                 with metrics.provider_call(channel):
                     return await op()
         except ProviderError as exc:

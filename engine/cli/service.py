@@ -19,7 +19,6 @@ from engine import api
 from engine.cli.app import app
 from engine.cli.common import console, fail, queue, required_redis_url, run, settings, setup_logging
 from engine.cli.view import render_report, watch
-from engine.errors import StateLost
 from engine.runtime import metrics
 from engine.runtime.gc_tuning import tune_for_service
 from engine.runtime.redis_server import redis_url_or_private
@@ -36,6 +35,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run one worker process (start any number, on any machines, against one Redis)."""
+    from workers.context import fatal_of
     from workers.settings import build_worker
 
     if log_format not in ("text", "json"):
@@ -56,7 +56,7 @@ def worker(
             pass  # SIGTERM/SIGINT: arq cancels its main task after finishing or aborting running jobs
         finally:
             await w.close()
-        fatal: StateLost | None = w.ctx.get("fatal")
+        fatal = fatal_of(w.ctx)
         if fatal is not None:  # the worker stopped itself: exit non-zero with the reason
             raise fatal
 

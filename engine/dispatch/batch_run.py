@@ -11,11 +11,11 @@ import contextlib
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
 
-from engine.budget import line as budget_line
+from engine.budget.records import ANONYMOUS, Caller, Order
 from engine.budget.retry import call_with_retry
 from engine.dispatch.context import EngineContext
+from engine.dispatch.outcomes import BatchOutcome, JobResult
 from engine.dispatch.senders import Chunk, Sender, SmartSender, cut, fallback_sender
 from engine.errors import (
     Ambiguous,
@@ -38,7 +38,7 @@ from engine.state.batches import Batch, load_batch
 from engine.state.campaigns import CampaignRecord
 from engine.state.lease import Lease
 from engine.state.progress import Failure, Progress
-from engine.state.records import ChunkRecord, ChunkState, Stage, Verdict, chunk_ref
+from engine.state.records import ChunkPath, ChunkRecord, ChunkState, Stage, Verdict, chunk_ref
 from engine.types import CampaignState
 
 log = logging.getLogger(__name__)
@@ -49,26 +49,24 @@ LOCAL_REASONS = frozenset({UNCONFIRMED})
 CHUNKS_IN_PARALLEL = 8
 
 
-@dataclass(frozen=True, slots=True)
-class BatchOutcome:
-    """What one run of a batch job ended with: ``finished``, ``halted:<state>`` or ``provider_down``.
+class BatchRun:
+    """Runs one batch; a new instance per job so no state leaks between batches.
 
-    ``window`` means the send window is closed: the job should run again in ``retry_in`` seconds.
+    Its provider calls are made as one :class:`Caller`: under its lease's token (so a takeover frees their
+    slots) and at ``order`` in its process's budget line (see :func:`dispatch_batch`).
     """
 
-    cid: str
-    batch: int
-    result: str
-    campaign_state: str
-    retry_in: float | None = None
-
-
-class BatchRun:
-    """Runs one batch; a new instance per job so no state leaks between batches."""
-
-    def __init__(self, ctx: EngineContext, record: CampaignRecord, batch: Batch, lease: Lease) -> None:
+    def __init__(
+        self,
+        ctx: EngineContext,
+        record: CampaignRecord,
+        batch: Batch,
+        lease: Lease,
+        order: Order = ANONYMOUS.order,
+    ) -> None:
         self.ctx = ctx
         self.lease = lease
+        self.caller = Caller(lease.token, order)
         self.record = record
         self.batch = batch
         self.cid = record.cid
@@ -80,12 +78,17 @@ class BatchRun:
         self.lease.check()
         await self.ctx.states.checkpoint(self.cid, self.record.spec.schedule)
 
-    async def run(self) -> str:
+    async def run(self) -> CampaignState:
         """Resolve and send the whole batch; returns the campaign state after the batch finished."""
         self.journal = await self.progress.chunks()
         spec = self.record.spec
         verdicts = await self.ctx.resolver.verdicts(
-            self.cid, self.batch.number, self.batch.numbers, spec.smart.template_id, self.checkpoint
+            self.cid,
+            self.batch.number,
+            self.batch.numbers,
+            spec.smart.template_id,
+            self.checkpoint,
+            self.caller,
         )
         capable = Verdict.CAPABLE.positions(verdicts)
         others = Verdict.NOT_CAPABLE.positions(verdicts)
@@ -133,9 +136,9 @@ class BatchRun:
         if previous is not None:
             found = await self._reconcile_until(sender, chunk, previous.deadline)
             if found is not None:
-                await self._record(sender, k, chunk, found, path="reconciled", attempts=attempts)
+                await self._record(sender, k, chunk, found, path=ChunkPath.RECONCILED, attempts=attempts)
                 return
-        await self._send(sender, k, chunk, attempts, path="resent" if previous else "sent")
+        await self._send(sender, k, chunk, attempts, path=ChunkPath.RESENT if previous else ChunkPath.SENT)
 
     async def _reconcile_until(self, sender: Sender, chunk: Chunk, deadline: float) -> SendResult | None:
         """Reconcile a call whose answer was lost: left in flight by a dead worker, or ambiguous just now.
@@ -163,6 +166,7 @@ class BatchRun:
                 policy=self.ctx.retry_policy,
                 checkpoint=self.checkpoint,
                 retry_ambiguous=True,
+                caller=self.caller,
             )
         except Unconfirmable:
             # Never resend blindly: the numbers are reported as unconfirmed instead of risking duplicates.
@@ -170,7 +174,7 @@ class BatchRun:
                 task_id="", accepted=(), failed=dict.fromkeys(chunk.numbers(self.batch), UNCONFIRMED)
             )
 
-    async def _send(self, sender: Sender, k: int, chunk: Chunk, attempts: int, path: str) -> None:
+    async def _send(self, sender: Sender, k: int, chunk: Chunk, attempts: int, path: ChunkPath) -> None:
         numbers = len(chunk.indices)
         lifetime = self.ctx.settings.provider.call_lifetime
         record = ChunkRecord(ChunkState.IN_FLIGHT, chunk.ref, numbers)
@@ -199,9 +203,9 @@ class BatchRun:
                 log.warning("campaign %s %s: ambiguous answer (%s); reconciling", self.cid, chunk.ref, exc)
                 found = await self._reconcile_until(sender, chunk, deadline)
                 if found is None:  # surely not landed: retried with backoff and the outage limit
-                    path = "resent"
+                    path = ChunkPath.RESENT
                     raise ProviderUnavailable(f"{chunk.ref}: the provider has no record of it") from exc
-                path = "reconciled"
+                path = ChunkPath.RECONCILED
                 return found
 
         try:
@@ -213,6 +217,7 @@ class BatchRun:
                 policy=self.ctx.retry_policy,
                 checkpoint=self.checkpoint,
                 mark=self.progress.mark(self.lease, sender.stage, k, in_flight),
+                caller=self.caller,
             )
         except TerminalError as exc:
             code = exc.provider_code if isinstance(exc, ProviderError) else ""
@@ -228,7 +233,7 @@ class BatchRun:
         chunk: Chunk,
         result: SendResult,
         *,
-        path: str,
+        path: ChunkPath,
         attempts: int,
         reason: str = "",
     ) -> None:
@@ -267,7 +272,7 @@ async def dispatch_batch(ctx: EngineContext, cid: str, number: int, queued_at: f
 
     Where a budget binds, its calls wait behind those of the batches this process got from further up the
     queue (``queued_at``: the job's score, an hour early for a taken-over batch), and of those queued at the
-    same time, the ones it started earlier (``budget_line.ADMISSION_ORDER``): so a worker's batches move
+    same time, the ones it started earlier (``Caller.order``): so a worker's batches move
     through their stages staggered, and a taken-over batch goes on at once.
 
     Returns result ``busy`` when another worker holds the batch (the caller tries again shortly: the holder
@@ -276,38 +281,35 @@ async def dispatch_batch(ctx: EngineContext, cid: str, number: int, queued_at: f
     than the configured limit pauses the campaign with the reason instead of burning retries.
     """
     await campaigns.ensure_alive(ctx.redis, cid)
-    order = budget_line.ADMISSION_ORDER.set((queued_at, time.monotonic()))
-    try:
-        async with ctx.leases.hold(cid, number) as lease:
-            if lease is None:
-                return BatchOutcome(cid, number, "busy", "")
-            try:
-                return await _run_batch(ctx, cid, number, lease)
-            except LeaseLost as lost:
-                log.error("%s", lost)
-                return BatchOutcome(cid, number, "lease_lost", "")
-    finally:
-        budget_line.ADMISSION_ORDER.reset(order)
+    order = (queued_at, time.monotonic())
+    async with ctx.leases.hold(cid, number) as lease:
+        if lease is None:
+            return BatchOutcome(cid, number, JobResult.BUSY)
+        try:
+            return await _run_batch(ctx, cid, number, lease, order)
+        except LeaseLost as lost:
+            log.error("%s", lost)
+            return BatchOutcome(cid, number, JobResult.LEASE_LOST)
 
 
-async def _run_batch(ctx: EngineContext, cid: str, number: int, lease: Lease) -> BatchOutcome:
+async def _run_batch(ctx: EngineContext, cid: str, number: int, lease: Lease, order: Order) -> BatchOutcome:
     record = await campaigns.load(ctx.redis, cid)
     if record.state is CampaignState.SCHEDULED:
         await campaigns.transition(ctx.redis, cid, CampaignState.RUNNING)
         record = await campaigns.load(ctx.redis, cid)
     batch = await load_batch(ctx.redis, cid, number, record.spec.param_columns())
     try:
-        state = await BatchRun(ctx, record, batch, lease).run()
+        state = await BatchRun(ctx, record, batch, lease, order).run()
     except WindowClosed as closed:  # not a halt: the batch runs again when the window opens
         wait = (closed.opens_at - ctx.states.clock()).total_seconds()
-        return BatchOutcome(cid, number, "window", CampaignState.RUNNING.value, max(wait, 0.0))
+        return BatchOutcome(cid, number, JobResult.WINDOW, CampaignState.RUNNING, max(wait, 0.0))
     except Halt as halted:
-        return BatchOutcome(cid, number, f"halted:{halted.state.value}", halted.state.value)
+        return BatchOutcome(cid, number, JobResult.HALTED, halted.state)
     except ProviderDown as down:
         log.error("campaign %s: pausing, %s", cid, down)
         with contextlib.suppress(StateError):  # already paused or cancelled by someone else
             await control.pause(ctx.redis, cid, reason=f"provider down: {down}", generation=record.generation)
-        return BatchOutcome(cid, number, "provider_down", "paused")
+        return BatchOutcome(cid, number, JobResult.PROVIDER_DOWN, CampaignState.PAUSED)
     if state == CampaignState.COMPLETED:
         await trial.completed(ctx.redis, cid)
-    return BatchOutcome(cid, number, "finished", state)
+    return BatchOutcome(cid, number, JobResult.FINISHED, state)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import struct
-from dataclasses import dataclass
 from typing import Final
 
 import orjson
 
 from engine.dispatch.batch_run import BatchRun
 from engine.dispatch.context import EngineContext
+from engine.dispatch.outcomes import JobResult, LateOutcome
 from engine.dispatch.senders import Chunk, Sender, fallback_sender
 from engine.errors import Halt, LeaseLost, ProviderDown, WindowClosed
 from engine.provider.models import SendResult
@@ -108,15 +108,6 @@ class LateRun(BatchRun):
         ]
 
 
-@dataclass(frozen=True, slots=True)
-class LateOutcome:
-    """What one run of a late-fallback job did; ``retry`` asks the job to run again later."""
-
-    result: str
-    numbers: int = 0
-    retry: bool = False
-
-
 async def late_fallback(ctx: EngineContext, cid: str, number: int) -> LateOutcome:
     """Send the late fallback of batch ``number``; a paused campaign, busy batch or outage retries later.
 
@@ -125,15 +116,15 @@ async def late_fallback(ctx: EngineContext, cid: str, number: int) -> LateOutcom
     await campaigns.ensure_alive(ctx.redis, cid)
     async with ctx.leases.hold(cid, number) as lease:
         if lease is None:
-            return LateOutcome("busy", retry=True)
+            return LateOutcome(JobResult.BUSY, retry=True)
         record = await campaigns.load(ctx.redis, cid)
         batch = await load_batch(ctx.redis, cid, number, record.spec.param_columns())
         try:
             sent = await LateRun(ctx, record, batch, lease).send_late()
         except Halt as halted:
             later = halted.state is CampaignState.PAUSED or isinstance(halted, WindowClosed)
-            return LateOutcome(f"halted:{halted.state.value}", retry=later)
+            return LateOutcome(JobResult.HALTED, retry=later)
         except (ProviderDown, LeaseLost) as stop:
             log.warning("campaign %s batch %d: late fallback postponed: %s", cid, number, stop)
-            return LateOutcome("postponed", retry=True)
-    return LateOutcome("finished", sent)
+            return LateOutcome(JobResult.POSTPONED, retry=True)
+    return LateOutcome(JobResult.FINISHED, sent)

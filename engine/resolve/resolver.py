@@ -13,6 +13,7 @@ from itertools import repeat
 import redis.asyncio as aioredis
 
 from engine.budget.limiter import RateLimiter
+from engine.budget.records import ANONYMOUS, Caller
 from engine.budget.retry import RetryPolicy, call_with_retry
 from engine.provider.koomessage import KooMessageClient
 from engine.provider.limits import CAPABILITY_MAX_MOBILES
@@ -57,12 +58,14 @@ class Resolver:
         numbers: Sequence[str],
         tpl_id: str | None,
         checkpoint: Callable[[], Awaitable[None]],
+        caller: Caller = ANONYMOUS,
     ) -> str:
-        """The frozen verdict string of a batch (``verdicts[i]`` belongs to ``numbers[i]``)."""
+        """The frozen verdict string of a batch (``verdicts[i]`` belongs to ``numbers[i]``); its checks are
+        made as ``caller`` (the batch's lease and place in line)."""
         frozen = await self.redis.get(keys.verdicts(cid, batch))
         if frozen is not None:
             return bytes(frozen).decode()
-        known = await self.classify(numbers, tpl_id, checkpoint)
+        known = await self.classify(numbers, tpl_id, checkpoint, caller=caller)
         invalid = Verdict.INVALID.value  # unanswered numbers count as invalid
         text = "".join(map(known.get, numbers, repeat(invalid)))
         tally = {v: text.count(v.value) for v in Verdict}
@@ -79,6 +82,7 @@ class Resolver:
         checkpoint: Callable[[], Awaitable[None]],
         *,
         check: bool = True,
+        caller: Caller = ANONYMOUS,
     ) -> dict[str, str]:
         """Verdicts from the shared cache and, with ``check``, from the provider for the rest (≤100 per
         call, remembered in the cache). Numbers the provider did not answer for are absent; nothing is
@@ -102,7 +106,7 @@ class Resolver:
 
         async def one(chunk: list[str]) -> None:
             async with gate:
-                result = await self._check(chunk, tpl_id, checkpoint)
+                result = await self._check(chunk, tpl_id, checkpoint, caller)
             found[CAPABLE] += result.supported
             found[NOT_CAPABLE] += result.unsupported
             await remember(REMEMBER_AFTER)
@@ -119,7 +123,7 @@ class Resolver:
         return known
 
     async def _check(
-        self, chunk: list[str], tpl_id: str | None, checkpoint: Callable[[], Awaitable[None]]
+        self, chunk: list[str], tpl_id: str | None, checkpoint: Callable[[], Awaitable[None]], caller: Caller
     ) -> CapabilityResult:
         return await call_with_retry(
             lambda: self.client.check_capability(chunk, tpl_id),
@@ -129,4 +133,5 @@ class Resolver:
             policy=self.policy,
             checkpoint=checkpoint,
             retry_ambiguous=True,  # a capability check changes nothing at the provider
+            caller=caller,
         )

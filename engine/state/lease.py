@@ -17,7 +17,6 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -27,10 +26,6 @@ from engine.store import keys
 from engine.store.scripts import load_script
 
 log = logging.getLogger(__name__)
-# The token of the batch lease the current task runs under ("" outside any): the rate limiter tags the
-# in-flight slots of the batch's calls with it, so that the sweeper frees a dead holder's slots when it
-# takes the batch over (lease_orphan.lua) instead of leaving them held for a call's whole lifetime.
-HOLDER: ContextVar[str] = ContextVar("batch lease holder", default="")
 
 
 def holder_token() -> str:
@@ -79,11 +74,9 @@ class Leases:
             yield None
             return
         beat = asyncio.create_task(self._heartbeat(lease))
-        holder = HOLDER.set(lease.token)
         try:
             yield lease
         finally:
-            HOLDER.reset(holder)
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat

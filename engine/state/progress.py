@@ -22,6 +22,7 @@ from engine.state.records import ChunkRecord, ChunkState, Stage, chunk_field
 from engine.state.tasks import TASK_TTL_SECONDS
 from engine.store import keys
 from engine.store.scripts import Scripts
+from engine.types import CampaignState
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +129,13 @@ class Progress:
         done = await self.scripts.finish_chunk(keys=names, args=args)
         return bool(done)
 
-    async def finish_batch(self, skipped: int) -> str:
+    async def finish_batch(self, skipped: int) -> CampaignState:
         """Mark the batch finished; completes the campaign when it was the last. Returns the state."""
         state = await self.scripts.finish_batch(
             keys=[keys.batches_done(self.cid), keys.campaign(self.cid), keys.counters(self.cid)],
             args=[self.batch, skipped, time.time()],
         )
-        return state.decode() if isinstance(state, bytes) else str(state)
+        return CampaignState(state.decode() if isinstance(state, bytes) else str(state))
 
 
 async def counters(redis: aioredis.Redis, cid: str) -> dict[str, int]:

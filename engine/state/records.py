@@ -34,6 +34,14 @@ class Stage(StrEnum):
 SEND_STAGES = (Stage.SMART, Stage.SMS, Stage.BASIC)
 
 
+class ChunkPath(StrEnum):
+    """How a chunk reached its journal state (the report and ``koodispatch status`` name it)."""
+
+    SENT = "sent"  # sent once, its answer received
+    RECONCILED = "reconciled"  # its answer was lost; the provider's query found the call
+    RESENT = "resent"  # its answer was lost; the provider had no record of it, so it was sent again
+
+
 class ChunkState(StrEnum):
     """Journal state of one provider call: in_flight before the call, done/failed after a confirmed answer."""
 
@@ -59,8 +67,7 @@ class Verdict(StrEnum):
 class ChunkRecord:
     """One journal entry. ``ref`` is the deterministic client reference sent with the call.
 
-    ``path`` says how the chunk reached its state: ``sent``, ``reconciled`` (found at the provider after a
-    crash or an ambiguous answer) or ``resent`` (the provider had no record, so it was sent again).
+    ``path`` says how the chunk reached its state (:class:`ChunkPath`).
     ``deadline`` (in_flight only) is when the call can no longer be outstanding: a successor that finds no
     record of the chunk at the provider asks again after it before resending.
     """
@@ -70,7 +77,7 @@ class ChunkRecord:
     numbers: int
     task_id: str = ""
     reason: str = ""
-    path: str = "sent"
+    path: ChunkPath = ChunkPath.SENT
     attempts: int = 0
     at: float = field(default_factory=time.time)
     deadline: float = 0.0
@@ -82,6 +89,7 @@ class ChunkRecord:
     def decode(cls, raw: bytes | str) -> ChunkRecord:
         data: dict[str, Any] = orjson.loads(raw)
         data["state"] = ChunkState(data["state"])
+        data["path"] = ChunkPath(data.get("path", ChunkPath.SENT))
         return cls(**data)
 
 

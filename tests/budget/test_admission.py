@@ -9,8 +9,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from engine.budget import limiter as ratelimit
-from engine.budget import line as budget_line
-from engine.budget.limiter import RELEASE_DELAY, RateLimiter
+from engine.budget import slots
+from engine.budget.limiter import RateLimiter
+from engine.budget.records import Caller
+from engine.budget.slots import RELEASE_DELAY
 from engine.store import keys
 from tests.budget.limiters import APPROX, RATES, AdmitCounter, Clock, MakeLimiter, read_line, redis_now, spawn
 
@@ -119,7 +121,7 @@ async def test_an_ended_calls_slot_goes_back_with_the_next_admission(
     make_limiter: MakeLimiter, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No round trip of its own while calls keep coming: the next admission frees it in the same run."""
-    monkeypatch.setattr(ratelimit, "RELEASE_DELAY", 3600.0)  # no timed flush during this test
+    monkeypatch.setattr(slots, "RELEASE_DELAY", 3600.0)  # no timed flush during this test
     limiter = make_limiter()
     observer = aioredis.Redis.from_url(redis_url)
     try:
@@ -155,9 +157,9 @@ async def test_a_call_that_ends_hands_its_slot_to_an_admission_waiting_in_the_sa
     make_limiter: MakeLimiter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """At a full cap, an ended call wakes a waiting admission, which takes the freed slot at once."""
-    monkeypatch.setattr(ratelimit, "SLOT_POLL", 3600.0)  # asking again on its own would take an hour
+    monkeypatch.setattr(slots, "SLOT_POLL", 3600.0)  # asking again on its own would take an hour
     monkeypatch.setattr(ratelimit, "MAX_SLEEP", 3600.0)
-    monkeypatch.setattr(ratelimit, "RELEASE_DELAY", 3600.0)  # and no timed flush frees the slot either
+    monkeypatch.setattr(slots, "RELEASE_DELAY", 3600.0)  # and no timed flush frees the slot either
     here, elsewhere = make_limiter(), make_limiter()  # the cap of 2 is shared with another worker
     first_done = asyncio.Event()
 
@@ -183,9 +185,9 @@ async def test_admissions_wait_in_line_behind_a_slot_waiter_of_their_process_wit
 ) -> None:
     """At a full cap, a new admission of a process that already has one waiting for a slot does not ask
     Redis for a slot it cannot get: it waits behind, woken in turn by the calls that end here."""
-    monkeypatch.setattr(ratelimit, "SLOT_POLL", 3600.0)  # only an ended call wakes a waiter
+    monkeypatch.setattr(slots, "SLOT_POLL", 3600.0)  # only an ended call wakes a waiter
     monkeypatch.setattr(ratelimit, "MAX_SLEEP", 3600.0)
-    monkeypatch.setattr(ratelimit, "RELEASE_DELAY", 3600.0)
+    monkeypatch.setattr(slots, "RELEASE_DELAY", 3600.0)
     settings = RATES.model_copy(update={"max_in_flight": 4})  # 4 calls in flight here pass the local gate
     here, elsewhere = make_limiter(settings), make_limiter(settings)  # the cap of 4 is shared by both
     admits = AdmitCounter(here, monkeypatch)
@@ -235,11 +237,11 @@ SPENDS_IT = 15  # numbers per call: 0.15 s of budget, over the 0.1 s burst, so e
 
 
 async def _calls(limiter: RateLimiter, order: float, count: int, admitted: list[float]) -> None:
-    """``count`` calls at once from a context whose admissions stand at ``order`` (a batch's job)."""
-    budget_line.ADMISSION_ORDER.set((order, 0.0))  # this task's context, inherited by the calls' tasks
+    """``count`` calls at once of a caller whose admissions stand at ``order`` (a batch's job)."""
+    caller = Caller(order=(order, 0.0))
 
     async def call() -> None:
-        async with limiter.call("smart", SPENDS_IT):
+        async with limiter.call("smart", SPENDS_IT, caller=caller):
             admitted.append(order)
 
     async with asyncio.TaskGroup() as group:
@@ -250,8 +252,8 @@ async def _calls(limiter: RateLimiter, order: float, count: int, admitted: list[
 async def test_a_process_serves_its_budget_waiters_lowest_order_first_and_only_the_first_asks_redis(
     make_limiter: MakeLimiter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """While the budget makes a process's calls wait, they go in ADMISSION_ORDER, not by arrival: calls of
-    an older batch that arrive later still go before the younger batch's waiting ones, so the older batch
+    """While the budget makes a process's calls wait, they go by their callers' order, not by arrival: calls
+    of an older batch that arrive later still go before the younger batch's waiting ones, so the older batch
     finishes its stage first. Waiters behind the first in line do not ask Redis."""
     limiter = make_limiter(LINED)
     asks = AdmitCounter(limiter, monkeypatch)
@@ -285,15 +287,3 @@ async def test_a_budget_waiter_that_gives_up_hands_its_turn_on(make_limiter: Mak
     assert holder.cancelled() and waiter.cancelled()
 
 
-async def test_a_turn_handed_to_a_waiter_that_was_just_cancelled_goes_on() -> None:
-    line = budget_line.BudgetLine()
-    await line.take((1.0, 0.0))  # held at once
-    waiter = asyncio.create_task(line.take((2.0, 0.0)))
-    await asyncio.sleep(0)  # in line
-    line.hand_on()  # the turn is the waiter's, but it is cancelled before it resumes
-    waiter.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiter
-    assert not line.held
-    async with asyncio.timeout(1):
-        await line.take((3.0, 0.0))  # nobody holds it: at once

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from engine.budget.limiter import CHANNELS, MIN_FACTOR
+from engine.budget.limiter import MIN_FACTOR
 from engine.errors import ConfigError
 from engine.runtime.settings import RateSettings
+from engine.types import CHANNELS
 from tests.budget.limiters import (
     APPROX,
     RATES,

@@ -34,6 +34,7 @@ from engine.store.packed import send_packed
 from tests.conftest import SHARE
 from tests.specs import make_spec, numbers, write
 from workers import jobs as worker_jobs
+from workers.context import KEY, WorkerContext
 
 LIFTED = {"smart": 1e6, "sms": 1e6, "basic": 1e6, "capability": 1e6}
 
@@ -198,7 +199,7 @@ async def test_a_worker_gives_the_smart_budget_to_its_first_batch_in_queue_order
     async with await EngineContext.open(tight, arq_redis) as ctx:
 
         def job(batch: int, score: int) -> asyncio.Task[dict[str, Any]]:
-            job_ctx = {"engine": ctx, "redis": arq_redis, "score": score}  # what arq passes besides
+            job_ctx = {KEY: WorkerContext(ctx), "redis": arq_redis, "score": score}  # what arq passes besides
             return asyncio.create_task(worker_jobs.dispatch_batch(job_ctx, result.cid, batch))
 
         one = job(1, queued[0])

@@ -8,6 +8,7 @@ import pytest
 from arq.connections import ArqRedis
 
 from engine.budget.limiter import RateLimiter
+from engine.budget.records import Caller
 from engine.dispatch.sweeper import Sweeper
 from engine.errors import LeaseLost, StateError, StateLost
 from engine.runtime.settings import DispatchSettings, RateSettings
@@ -125,15 +126,16 @@ async def test_a_takeover_frees_the_dead_holders_slots_and_only_those(arq_redis:
     left_alone = ["host:99:dead2#1", "0123456789abcdef:7"]  # another holder's tag; a call outside a lease
     await arq_redis.zadd(smart, dict.fromkeys([f"{dead}#1", f"{dead}#2", *left_alone], 2e9))
     await arq_redis.zadd(checks, {f"{dead}#3": 2e9})
-    async with leases.hold(CID, 4) as alive, limiter.slot("smart"):
+    async with leases.hold(CID, 4) as alive:
         assert alive is not None
-        live = [token.decode() for token in await arq_redis.zrange(smart, 0, -1)]
-        assert [t for t in live if t.startswith(alive.token + "#")], "a call under a lease is tagged with it"
-        await arq_redis.hset(keys.RUNNING, run_field(CID, 5), dead)  # killed: its lease has expired
-        assert await Sweeper(arq_redis, Scripts(arq_redis), DispatchSettings()).sweep() == [(CID, 5)]
-        kept = {token.decode() for token in await arq_redis.zrange(smart, 0, -1)}
-        assert kept == {*left_alone, *(t for t in live if t.startswith(alive.token))}
-        assert await arq_redis.zcard(checks) == 0
+        async with limiter.slot("smart", caller=Caller(alive.token)):
+            live = [token.decode() for token in await arq_redis.zrange(smart, 0, -1)]
+            assert [t for t in live if t.startswith(alive.token + "#")], "a slot of a lease holder carries its token"
+            await arq_redis.hset(keys.RUNNING, run_field(CID, 5), dead)  # killed: its lease has expired
+            assert await Sweeper(arq_redis, Scripts(arq_redis), DispatchSettings()).sweep() == [(CID, 5)]
+            kept = {token.decode() for token in await arq_redis.zrange(smart, 0, -1)}
+            assert kept == {*left_alone, *(t for t in live if t.startswith(alive.token))}
+            assert await arq_redis.zcard(checks) == 0
 
 
 async def test_the_sweeper_notices_that_redis_lost_its_data(arq_redis: ArqRedis) -> None:
