@@ -130,7 +130,7 @@ async def test_a_takeover_frees_the_dead_holders_slots_and_only_those(arq_redis:
         assert alive is not None
         async with limiter.slot("smart", caller=Caller(alive.token)):
             live = [token.decode() for token in await arq_redis.zrange(smart, 0, -1)]
-            assert [t for t in live if t.startswith(alive.token + "#")], "a slot of a lease holder carries its token"
+            assert [t for t in live if t.startswith(alive.token + "#")], "the slot carries the lease token"
             await arq_redis.hset(keys.RUNNING, run_field(CID, 5), dead)  # killed: its lease has expired
             assert await Sweeper(arq_redis, Scripts(arq_redis), DispatchSettings()).sweep() == [(CID, 5)]
             kept = {token.decode() for token in await arq_redis.zrange(smart, 0, -1)}
