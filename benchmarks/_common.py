@@ -31,8 +31,8 @@ from rich.table import Table
 
 import engine.ingest.demo_data
 from engine.ingest.demo_data import Format, generate_recipients
+from engine.ingest.numbers import normalise_expr
 from engine.ingest.spec import CampaignSpec
-from engine.phones import normalise_expr
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 RESULTS: Final = Path(__file__).resolve().parent / "RESULTS.md"

@@ -3,6 +3,9 @@
 Each function takes an open Redis connection (an ``ArqRedis`` from ``engine.store.connection.open_queue`` for
 submission) so applications control connection lifetimes; nothing here reads the environment implicitly
 except ``load_settings()`` when no settings are passed.
+
+Each function imports the stages it drives when it is called: ``koodispatch pause`` must not pay for
+polars, aiohttp and the planner on every start (the command line calls these same functions).
 """
 
 from __future__ import annotations
@@ -10,29 +13,26 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
-import redis.asyncio as aioredis
-from arq.connections import ArqRedis
-
-from engine.budget.limiter import RateLimiter
-from engine.budget.records import RateInfo
-from engine.dispatch.context import EngineContext
 from engine.errors import ConfigError
-from engine.ingest.spec import CampaignSpec, load_spec
-from engine.plan import planner, resend
-from engine.plan.dry_run import plan
-from engine.plan.forecast import Forecast
-from engine.plan.planner import SubmitResult
-from engine.plan.preflight import run_preflight
-from engine.reports.failed import FailureFilter
-from engine.reports.summary import Report, build_report
 from engine.runtime.settings import Settings, load_settings
-from engine.state import control, jobs, trial
 from engine.types import CHANNELS, Channel
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+    from arq.connections import ArqRedis
+
+    from engine.budget.records import RateInfo
+    from engine.ingest.spec import CampaignSpec
+    from engine.plan.forecast import Forecast
+    from engine.plan.planner import SubmitResult
+    from engine.reports.summary import Report
 
 
 def _spec(spec: CampaignSpec | Path | str | Mapping[str, Any]) -> CampaignSpec:
+    from engine.ingest.spec import CampaignSpec, load_spec
+
     if isinstance(spec, CampaignSpec):
         return spec
     if isinstance(spec, Path | str):
@@ -55,6 +55,9 @@ async def submit_campaign(
     (bad recipient file, naming file/row/column) before anything is written to Redis; ProviderError when
     preflight cannot reach the provider (``preflight=False`` skips it, e.g. offline).
     """
+    from engine.plan import planner
+    from engine.plan.preflight import run_preflight
+
     cfg, campaign = settings or load_settings(), _spec(spec)
 
     async def check() -> tuple[str, ...]:
@@ -77,6 +80,9 @@ async def plan_campaign(
     ``check_capability`` asks the provider about numbers missing from the shared verdict cache (and
     caches the answers). Raises ConfigError / InputError as submit does.
     """
+    from engine.dispatch.context import EngineContext
+    from engine.plan.dry_run import plan
+
     cfg = settings or load_settings()
     async with await EngineContext.open(cfg, redis) as ctx:
         return await plan(ctx, _spec(spec), recipients, check_capability=check_capability)
@@ -84,6 +90,8 @@ async def plan_campaign(
 
 async def campaign_report(cid: str, *, redis: aioredis.Redis) -> Report:
     """Counts of a campaign so far (also its status); raises StateError for an unknown id."""
+    from engine.reports.summary import build_report
+
     return await build_report(redis, cid)
 
 
@@ -107,6 +115,9 @@ async def resend_failed(
     Goes through ``submit_campaign`` (preflight included). Raises ConfigError for an unknown channel,
     StateError for an unknown campaign, InputError when no failed number matches.
     """
+    from engine.plan import resend
+    from engine.reports.failed import FailureFilter
+
     if channel is not None and channel not in get_args(Channel):
         raise ConfigError(f"channel {channel!r}: expected one of {', '.join(get_args(Channel))}")
     cfg = settings or load_settings()
@@ -121,6 +132,8 @@ async def resend_failed(
 
 async def pause(cid: str, *, redis: aioredis.Redis) -> str:
     """Pause a campaign on every worker; returns the previous state."""
+    from engine.state import control
+
     return (await control.pause(redis, cid)).value
 
 
@@ -129,6 +142,8 @@ async def resume(cid: str, *, redis: ArqRedis) -> str:
 
     Raises StateError while the campaign's trial send is not over.
     """
+    from engine.state import control, jobs, trial
+
     await trial.ensure_ended(redis, cid)
     previous = await control.resume(redis, cid)
     await jobs.requeue(redis, cid)
@@ -137,6 +152,8 @@ async def resume(cid: str, *, redis: ArqRedis) -> str:
 
 async def cancel(cid: str, *, redis: aioredis.Redis) -> str:
     """Cancel a campaign (and its trial send, if still going); returns the previous state."""
+    from engine.state import control, trial
+
     previous = await control.cancel(redis, cid)
     await trial.cancel_with(redis, cid)
     return previous.value
@@ -149,6 +166,8 @@ async def set_rates(
 
     Raises ConfigError for an unknown channel or a rate that is not a positive number, before any write.
     """
+    from engine.budget.limiter import RateLimiter
+
     for channel, per_second in changes.items():
         if channel not in CHANNELS or not (math.isfinite(per_second) and per_second > 0):
             raise ConfigError(f"rate {channel}: must be a positive number per second, got {per_second:g}")

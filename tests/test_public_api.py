@@ -1,22 +1,44 @@
-"""The curated public API of ``engine`` and the declarative worker settings."""
+"""The curated, lazily imported public API of ``engine`` and ``engine.provider``, and the worker settings."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import subprocess
+import sys
 
+import pytest
 from arq.worker import Worker
 
-import engine
 from engine.runtime.settings import load_settings
 from workers.settings import worker_kwargs
 
 
-def test_public_api_is_exactly_what_all_lists() -> None:
-    public = {
-        name for name in vars(engine) if not name.startswith("_") and not inspect.ismodule(vars(engine)[name])
-    }
-    assert public == set(engine.__all__)
-    assert engine.__all__ == sorted(engine.__all__, key=lambda n: (not n[0].isupper(), n))
+@pytest.mark.parametrize("package", ["engine", "engine.provider"])
+def test_public_api_is_exactly_what_all_lists_and_every_name_resolves(package: str) -> None:
+    module = importlib.import_module(package)
+    assert dir(module) == sorted(module.__all__)
+    assert module.__all__ == sorted(module.__all__, key=lambda n: (not n[0].isupper(), n))
+    for name in module.__all__:
+        assert not inspect.ismodule(getattr(module, name)), name
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        getattr(module, "nothing_here")  # noqa: B009  (the lazy __getattr__ itself is under test)
+
+
+HEAVY = ("polars", "aiohttp", "arq", "numpy")
+
+
+@pytest.mark.parametrize(
+    "statement", ["import engine", "import engine.provider.limits", "import engine.simulator"]
+)
+def test_importing_a_package_loads_no_heavy_library_it_does_not_use(statement: str) -> None:
+    """``import engine`` loads nothing heavy; the simulator loads aiohttp (its server), never polars or arq."""
+    probe = f"import sys; {statement}; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    allowed = {"aiohttp"} if statement == "import engine.simulator" else set()
+    assert set(loaded) <= allowed, loaded
 
 
 def test_worker_settings_are_all_real_arq_options() -> None:

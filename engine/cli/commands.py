@@ -1,4 +1,7 @@
-"""Campaign commands: submit, status, pause, resume, cancel, rate (report commands: ``cli/reports.py``)."""
+"""Campaign commands: submit, status, pause, resume, cancel, rate (report commands: ``cli/reports.py``).
+
+Each command imports the engine where it runs (see ``engine/api.py``), so none pays for another's imports.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,8 @@ from typing import Annotated
 
 import typer
 
-from engine import api
 from engine.cli.app import app
-from engine.cli.common import console, errors, queue, required_redis_url, run, settings
-from engine.cli.view import watch
+from engine.cli.common import connection, console, errors, queue, required_redis_url, run, settings
 
 CampaignId = Annotated[str, typer.Argument(help="campaign id printed by submit")]
 
@@ -25,6 +26,8 @@ def submit(
 ) -> None:
     """Preflight and validate a campaign, freeze its recipients in Redis and queue its batches; prints the
     campaign id. A preflight error (missing or unapproved template, parameter mismatch) stops it."""
+    from engine import api
+
     cfg = settings()
     url = required_redis_url(cfg)
 
@@ -48,10 +51,12 @@ def status(
     watch_: Annotated[bool, typer.Option("--watch", help="refresh until the campaign ends")] = False,
 ) -> None:
     """Per-stage progress bars, send rate and ETA of a campaign."""
+    from engine.cli.view import watch
+
     url = required_redis_url(settings())
 
     async def go() -> None:
-        async with queue(url) as redis:
+        async with connection(url) as redis:
             await watch(redis, cid, follow=watch_)
 
     run(go)
@@ -61,10 +66,13 @@ PAST = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
 
 
 def _control(cid: str, action: str) -> None:
+    from engine import api
+
     url = required_redis_url(settings())
+    enqueues = action == "resume"  # queues the unfinished batches again: the only one that needs arq
 
     async def go() -> None:
-        async with queue(url) as redis:
+        async with queue(url) if enqueues else connection(url) as redis:
             previous = await getattr(api, action)(cid, redis=redis)
         console.print(f"{cid}: {previous} → {PAST[action]}", highlight=False)
 
@@ -97,12 +105,14 @@ def rate(
     capability: Annotated[float | None, typer.Option(help="capability checks (numbers) per second")] = None,
 ) -> None:
     """Show or change the shared rate budgets; a change applies to every worker at once."""
+    from engine import api
+
     cfg = settings()
     url = required_redis_url(cfg)
     changes = {"smart": smart, "sms": sms, "basic": basic, "capability": capability}
 
     async def go() -> None:
-        async with queue(url) as redis:
+        async with connection(url) as redis:
             rates = await api.set_rates(redis, cfg, {k: v for k, v in changes.items() if v is not None})
         for channel, info in rates.items():
             console.print(

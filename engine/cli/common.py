@@ -1,4 +1,8 @@
-"""Helpers shared by CLI commands: settings, Redis connections, clean one-line errors."""
+"""Helpers shared by CLI commands: settings, Redis connections, clean one-line errors.
+
+Heavy libraries (redis, arq, pydantic-settings) are imported by the helper that needs them, so
+``koodispatch --help`` starts without them.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,21 @@ import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-import redis.asyncio as aioredis
 import typer
-from arq.connections import ArqRedis
-from pydantic import ValidationError
-from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 
 from engine.errors import ConfigError, DispatchError
 from engine.phones import mask_numbers
-from engine.runtime.logs import JsonFormatter
-from engine.runtime.settings import Settings, load_settings
-from engine.store.connection import open_queue, redis_settings
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+    from arq.connections import ArqRedis
+
+    from engine.runtime.settings import Settings
 
 T = TypeVar("T")
 console = Console()
@@ -31,6 +34,10 @@ errors = Console(stderr=True, soft_wrap=True)  # an error stays one line, howeve
 
 def settings() -> Settings:
     """Load settings; a bad value is a one-line error and exit 2."""
+    from pydantic import ValidationError
+
+    from engine.runtime.settings import load_settings
+
     try:
         return load_settings()
     except ValidationError as exc:  # one line per setting, not pydantic's multi-line report
@@ -52,14 +59,20 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine with uvloop when available; DispatchErrors become one-line errors."""
-    try:
-        import uvloop
+def run(coro_fn: Callable[[], Coroutine[Any, Any, T]], *, service: bool = False) -> T:
+    """Run a coroutine; DispatchErrors become one-line errors.
 
-        runner: Callable[[Awaitable[T]], T] = uvloop.run  # type: ignore[assignment]
-    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
-        runner = asyncio.run  # type: ignore[assignment]
+    A long-running ``service`` (worker, receipts, simulator) runs on uvloop when available; a command
+    that makes a few calls does not pay for importing it.
+    """
+    from redis.exceptions import RedisError
+
+    runner: Callable[[Awaitable[T]], T] = asyncio.run  # type: ignore[assignment]
+    if service:
+        with contextlib.suppress(ImportError):  # uvloop is a dependency on POSIX only
+            import uvloop
+
+            runner = uvloop.run  # type: ignore[assignment]
     try:
         return runner(coro_fn())
     except DispatchError as exc:
@@ -79,33 +92,49 @@ def required_redis_url(cfg: Settings) -> str:
 
 
 @contextlib.asynccontextmanager
+async def connection(url: str) -> AsyncIterator[aioredis.Redis]:
+    """A plain Redis connection, closed on exit, for commands that read or change campaign state but queue
+    no job (pause, cancel, status, rate, report): they start without arq. Raises ConfigError at once when
+    Redis cannot be reached."""
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
+
+    where = _redacted(url)
+    try:
+        client = aioredis.Redis.from_url(url, socket_connect_timeout=5)
+    except (ValueError, RuntimeError) as exc:  # not a redis://, rediss:// or unix:// URL, a bad db number
+        raise ConfigError(f"REDIS_URL {where}: {exc}") from None
+    try:
+        try:
+            await client.ping()
+        except (RedisError, OSError) as exc:
+            raise ConfigError(f"cannot reach Redis at {where}: {exc}") from None
+        yield client
+    finally:
+        await client.aclose()
+
+
+@contextlib.asynccontextmanager
 async def queue(url: str) -> AsyncIterator[ArqRedis]:
-    """An ArqRedis connection closed on exit; raises ConfigError at once when Redis cannot be reached.
+    """An ArqRedis connection (commands that queue jobs), closed on exit; raises ConfigError at once when
+    Redis cannot be reached or arq cannot use the URL.
 
     ``open_queue`` retries for half a minute, which suits workers riding out a Redis restart, not a person
-    who mistyped REDIS_URL.
+    who mistyped REDIS_URL: reachability is checked first, without retries.
     """
-    await _ping(url)
+    from engine.store.connection import open_queue, redis_settings
+
+    try:
+        redis_settings(url)  # arq's parse, as the workers will do it
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(f"REDIS_URL {_redacted(url)}: {exc}") from None
+    async with connection(url):
+        pass
     redis = await open_queue(url)
     try:
         yield redis
     finally:
         await redis.aclose()
-
-
-async def _ping(url: str) -> None:
-    where = _redacted(url)
-    try:
-        redis_settings(url)  # arq's parse, as the workers will do it
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=5)
-    except (ValueError, RuntimeError) as exc:  # not a redis://, rediss:// or unix:// URL, a bad db number
-        raise ConfigError(f"REDIS_URL {where}: {exc}") from None
-    try:
-        await client.ping()
-    except (RedisError, OSError) as exc:
-        raise ConfigError(f"cannot reach Redis at {where}: {exc}") from None
-    finally:
-        await client.aclose()
 
 
 def _redacted(url: str) -> str:
@@ -118,6 +147,8 @@ def setup_logging(level: str = "INFO", log_format: str = "text", secrets: Iterab
     """Log to stderr as text, or as one JSON object per line (``json``) with ``secrets`` redacted."""
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
+        from engine.runtime.logs import JsonFormatter
+
         handler.setFormatter(JsonFormatter(secrets))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

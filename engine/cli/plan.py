@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import orjson
 import typer
-from rich.table import Table
 
-from engine import api
 from engine.cli.app import app
 from engine.cli.common import console, queue, run, settings
-from engine.plan.forecast import Forecast
-from engine.runtime.redis_server import redis_url_or_private
+
+if TYPE_CHECKING:
+    from engine.plan.forecast import Forecast
 
 
 @app.command()
@@ -29,6 +27,11 @@ def plan(
 
     Sends nothing and writes no campaign state; exits 1 when preflight finds an error submit would refuse.
     """
+    import orjson
+
+    from engine import api
+    from engine.runtime.redis_server import redis_url_or_private
+
     cfg = settings()
 
     async def go(url: str) -> Forecast:
@@ -49,6 +52,8 @@ def plan(
 
 def render_forecast(f: Forecast) -> None:
     """Tables of counts, channels and SMS texts, then cost, duration, warnings and preflight errors."""
+    from rich.table import Table
+
     counts = Table(title="recipients", show_header=False)
     for name, value in [*f.counts.items(), *f.split.items()]:
         counts.add_row(name.replace("_", " "), f"{value:,}")

@@ -6,16 +6,10 @@ import asyncio
 import signal
 from typing import Annotated
 
-import redis.asyncio as aioredis
 import typer
 
 from engine.cli.app import app
 from engine.cli.common import console, fail, required_redis_url, run, settings, setup_logging
-from engine.provider.http import ProviderHttp
-from engine.provider.koomessage import KooMessageClient
-from engine.receipts.register import register_callbacks, sms_urls
-from engine.receipts.server import serve
-from engine.runtime.gc_tuning import tune_for_service
 
 callbacks = typer.Typer(help="Receipt callback URLs at the provider.", no_args_is_help=True)
 app.add_typer(callbacks, name="callbacks")
@@ -30,6 +24,11 @@ def receipts(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
 ) -> None:
     """Receive status reports, resolve receipts and uplink replies; record outcomes and opt-outs in Redis."""
+    import redis.asyncio as aioredis
+
+    from engine.receipts.server import serve
+    from engine.runtime.gc_tuning import tune_for_service
+
     setup_logging(log_level)
     cfg = settings()
     url = required_redis_url(cfg)
@@ -50,7 +49,7 @@ def receipts(
         finally:
             await redis.aclose()
 
-    run(go)
+    run(go, service=True)
 
 
 @callbacks.command("register")
@@ -64,6 +63,10 @@ def register(
     ] = False,
 ) -> None:
     """Register the smart-message and basic-edition receipt URLs with KooMessage; print the SMS ones."""
+    from engine.provider.http import ProviderHttp
+    from engine.provider.koomessage import KooMessageClient
+    from engine.receipts.register import register_callbacks, sms_urls
+
     cfg = settings()
     base = url or cfg.receipts.public_url
     if not base:

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import orjson
 import typer
 
-from engine import api
 from engine.cli.app import app
 from engine.cli.commands import CampaignId
 from engine.cli.common import console, errors, queue, required_redis_url, run, settings
-from engine.cli.view import render_report
 from engine.errors import ConfigError
-from engine.reports.export import check_target, export_failed
-from engine.reports.html import write_html
-from engine.reports.summary import Report
+
+if TYPE_CHECKING:
+    from engine.reports.summary import Report
 
 
 @app.command()
@@ -31,6 +28,13 @@ def report(
     html: Annotated[Path | None, typer.Option("--html", help="write a self-contained HTML report")] = None,
 ) -> None:
     """Import and resolution counts, the delivery funnel per channel, failures by reason."""
+    import orjson
+
+    from engine import api
+    from engine.cli.view import render_report
+    from engine.reports.export import check_target, export_failed
+    from engine.reports.html import write_html
+
     url = required_redis_url(settings())
 
     async def go() -> tuple[Report, int | None]:
@@ -74,6 +78,8 @@ def resend_failed(
     ] = False,
 ) -> None:
     """Submit a new campaign, same spec, to the failed and undelivered numbers; prints the new id."""
+    from engine import api
+
     cfg = settings()
     url = required_redis_url(cfg)
 

@@ -15,13 +15,8 @@ from typing import Annotated
 
 import typer
 
-from engine import api
 from engine.cli.app import app
 from engine.cli.common import console, fail, queue, required_redis_url, run, settings, setup_logging
-from engine.cli.view import render_report, watch
-from engine.runtime import metrics
-from engine.runtime.gc_tuning import tune_for_service
-from engine.runtime.redis_server import redis_url_or_private
 from engine.types import CampaignState
 
 
@@ -35,6 +30,8 @@ def worker(
     ] = None,
 ) -> None:
     """Run one worker process (start any number, on any machines, against one Redis)."""
+    from engine.runtime import metrics
+    from engine.runtime.gc_tuning import tune_for_service
     from workers.context import fatal_of
     from workers.settings import build_worker
 
@@ -60,7 +57,7 @@ def worker(
         if fatal is not None:  # the worker stopped itself: exit non-zero with the reason
             raise fatal
 
-    run(go)
+    run(go, service=True)
 
 
 def start_worker(
@@ -95,6 +92,10 @@ def worker_processes(
 
 def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping[str, str]) -> int:
     """Submit, run with local workers until the campaign ends, print the report; 0 when completed."""
+    from engine import api
+    from engine.cli.view import render_report, watch
+    from engine.runtime.redis_server import redis_url_or_private
+
     cfg = settings()
     logs = Path(tempfile.mkdtemp(prefix="koodispatch-logs-"))
     with redis_url_or_private(cfg.redis_url, appendonly=True) as url:
@@ -136,6 +137,7 @@ def demo(
     policy: Annotated[str, typer.Option(help="fallback policy: skip | sms | basic")] = "sms",
 ) -> None:
     """A complete campaign against the built-in simulator on a private Redis: nothing to set up."""
+
     from engine.ingest.demo_data import generate_recipients
     from engine.simulator.testing import SimulatorThread
 

@@ -7,16 +7,16 @@ import ipaddress
 import json
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from engine.cli.app import app
 from engine.cli.common import run
 from engine.errors import ConfigError
-from engine.runtime.gc_tuning import tune_for_service
-from engine.simulator.config import SimConfig
-from engine.simulator.testing import run_simulator
+
+if TYPE_CHECKING:
+    from engine.simulator.config import SimConfig
 
 
 def parse_latency(text: str) -> list[float]:
@@ -50,6 +50,9 @@ def _is_loopback(host: str) -> bool:
 
 async def _serve(config: SimConfig, host: str, port: int, access_log: bool) -> None:
     """Serve until SIGINT (Ctrl-C) or SIGTERM, then shut down cleanly."""
+    from engine.runtime.gc_tuning import tune_for_service
+    from engine.simulator.testing import run_simulator
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -90,6 +93,8 @@ def simulate(
     access_log: Annotated[bool, typer.Option(help="log every request")] = False,
 ) -> None:
     """Serve the KooMessage + Message&SMS provider simulator (signed API, limits, rates, faults, ledger)."""
+    from engine.simulator.config import SimConfig
+
     rates = {"smart": smart_rate, "sms": sms_rate, "basic": basic_rate, "capability": capability_rate}
     faults = {
         "latency_ms": parse_latency(latency_ms) if latency_ms else None,
@@ -108,4 +113,4 @@ def simulate(
         typer.echo(
             f"warning: binding {host}, which is not loopback; the demo credentials are public", err=True
         )
-    run(lambda: _serve(config, host, port, access_log))  # uvloop: the simulator shares the CPU in benchmarks
+    run(lambda: _serve(config, host, port, access_log), service=True)  # shares the CPU in benchmarks

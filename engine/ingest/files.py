@@ -17,7 +17,8 @@ import polars as pl
 
 from engine.errors import InputError
 from engine.ingest.csv_text import first_line, locate_malformed, sniff_separator, utf8
-from engine.phones import mask, mask_numbers, normalise
+from engine.ingest.numbers import normalise
+from engine.phones import mask, mask_numbers
 
 CSV_SUFFIXES: Final = frozenset({".csv", ".txt"})
 XLSX_SUFFIXES: Final = frozenset({".xlsx", ".xlsm"})

@@ -17,7 +17,7 @@ from typing import Final
 
 import polars as pl
 
-from engine.errors import InputError
+from engine.errors import ConfigError, InputError
 from engine.ingest.csv_text import first_line, sniff_separator, utf8
 from engine.ingest.files import (
     BLANK,
@@ -32,27 +32,17 @@ from engine.ingest.files import (
     require_columns,
     scan_csv,
 )
-from engine.phones import mask, normalise, normalise_expr, normalise_series
+from engine.ingest.numbers import normalise, normalise_expr, normalise_series
+from engine.ingest.spec import MAX_CELL_CHARS, CampaignSpec, ParamRule
+from engine.phones import mask
 from engine.runtime.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
-MAX_CELL_CHARS: Final = 1000  # a longer cell is a broken file (e.g. an unclosed quote), never a parameter
 INVALID_SAMPLES: Final = 5
 _DEFAULTS: Final = IngestSettings()
 # Columns added next to the file's own (more in engine/ingest/files.py).
 _KEY, _RAW, _BLOCKED = "__kd_key", "__kd_raw", "__kd_blocked"
-
-
-@dataclass(frozen=True)
-class ParamRule:
-    """What the provider accepts in one parameter column, checked on every row that will be sent."""
-
-    column: str
-    used_by: str  # the spec field that maps the column, for the error message
-    min_len: int = 0
-    max_len: int = MAX_CELL_CHARS
-    forbidden: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -102,6 +92,31 @@ class Recipients:
             "suppressed": self.suppressed,
             "accepted": self.accepted,
         }
+
+
+def for_campaign(
+    spec: CampaignSpec, ingest: IngestSettings, *, file: Path | None = None, suppressed: Collection[str] = ()
+) -> Recipients:
+    """Load ``spec``'s recipients with its columns and value rules; raises ConfigError, InputError.
+
+    ``file`` overrides ``recipients.file``; ``suppressed`` (e.g. the global opt-out set) adds to the
+    spec's suppression file. Synchronous and CPU-bound: in the event loop, use ``asyncio.to_thread``.
+    """
+    path = file or spec.recipients.file
+    if path is None:
+        raise ConfigError("recipients.file: no recipient file given")
+    blocked = set(suppressed)
+    if spec.recipients.suppression_file is not None:
+        blocked |= load_suppression(spec.recipients.suppression_file)
+    return load_recipients(
+        path,
+        mobile_column=spec.recipients.mobile_column,
+        param_columns=spec.param_columns(),
+        suppressed=blocked,
+        max_xlsx_mb=ingest.max_xlsx_mb,
+        sheet=spec.recipients.sheet,
+        param_rules=spec.param_rules(),
+    )
 
 
 def load_recipients(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, Self
@@ -25,15 +26,26 @@ from pydantic import (
 from pydantic.functional_validators import ModelWrapValidatorHandler
 
 from engine.errors import ConfigError
-from engine.ingest.recipients import ParamRule, Recipients, load_recipients, load_suppression
-from engine.phones import mask, normalise
+from engine.phones import mask
 from engine.provider import limits
 from engine.runtime.settings import IngestSettings
 
 _INGEST: Final = IngestSettings()
 _SPEC: Final = "campaign spec"  # how an error names a spec that came from a dict, not a file
 _ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")  # also keeps the Redis hash tag {cid} well-formed
+MAX_CELL_CHARS: Final = 1000  # a longer cell is a broken file (e.g. an unclosed quote), never a parameter
 _LATE_MAX_MINUTES: Final = 72 * 60  # status reports arrive within 72 h; later, none is coming
+
+
+@dataclass(frozen=True)
+class ParamRule:
+    """What the provider accepts in one parameter column, checked on every row that will be sent."""
+
+    column: str
+    used_by: str  # the spec field that maps the column, for the error message
+    min_len: int = 0
+    max_len: int = MAX_CELL_CHARS
+    forbidden: frozenset[str] = frozenset()
 
 
 def _template_id(value: str) -> str:
@@ -43,6 +55,10 @@ def _template_id(value: str) -> str:
 
 
 def _mobile(value: str) -> str:
+    # imported here: the one-value rules are polars' (as for a file), and a spec is also read by commands
+    # that must start fast (``koodispatch pause``) and never meet a trial number
+    from engine.ingest.numbers import normalise
+
     number = normalise(value)
     if number is None:
         raise ValueError(f"{mask(value)!r} is not a mainland mobile number")
@@ -336,30 +352,6 @@ class CampaignSpec(_Spec):
                 raise ConfigError(
                     f"{field}: column {column!r} is not in the recipient file (columns: {found})"
                 )
-
-    def read_recipients(
-        self, ingest: IngestSettings, *, file: Path | None = None, suppressed: Collection[str] = ()
-    ) -> Recipients:
-        """Load this campaign's recipients with its columns and value rules; raises ConfigError, InputError.
-
-        ``file`` overrides ``recipients.file``; ``suppressed`` (e.g. the global opt-out set) adds to the
-        spec's suppression file. Synchronous and CPU-bound: in the event loop, use ``asyncio.to_thread``.
-        """
-        path = file or self.recipients.file
-        if path is None:
-            raise ConfigError("recipients.file: no recipient file given")
-        blocked = set(suppressed)
-        if self.recipients.suppression_file is not None:
-            blocked |= load_suppression(self.recipients.suppression_file)
-        return load_recipients(
-            path,
-            mobile_column=self.recipients.mobile_column,
-            param_columns=self.param_columns(),
-            suppressed=blocked,
-            max_xlsx_mb=ingest.max_xlsx_mb,
-            sheet=self.recipients.sheet,
-            param_rules=self.param_rules(),
-        )
 
 
 def load_spec(path: Path | str) -> CampaignSpec:

@@ -18,7 +18,7 @@ from arq.connections import ArqRedis
 from blake3 import blake3
 
 from engine.errors import ConfigError, InputError
-from engine.ingest.recipients import Recipients
+from engine.ingest.recipients import Recipients, for_campaign
 from engine.ingest.spec import CampaignSpec
 from engine.runtime.settings import Settings
 from engine.state import campaigns, jobs, trial
@@ -78,7 +78,7 @@ async def load(redis: aioredis.Redis, settings: Settings, spec: CampaignSpec, pa
     members: set[bytes] = await redis.smembers(keys.SUPPRESSION)  # type: ignore[misc]
     suppressed = frozenset(m.decode() for m in members)
     recipients = await asyncio.to_thread(
-        spec.read_recipients, settings.ingest, file=path, suppressed=suppressed
+        for_campaign, spec, settings.ingest, file=path, suppressed=suppressed
     )
     if recipients.accepted == 0:
         raise InputError(f"{path}: no number left to send to after validation, de-duplication and opt-outs")

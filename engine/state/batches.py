@@ -8,16 +8,21 @@ to is fixed at submission no matter what happens to the source file afterwards.
 from __future__ import annotations
 
 import asyncio
+import sys
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import polars as pl
 import redis.asyncio as aioredis
 
 from engine.errors import StateLost
-from engine.phones import pack, unpack
+from engine.phones import mask
 from engine.store import keys
 
+_NUMBER_MIN: Final = 10_000_000_000  # packed numbers are normalised 11-digit mobiles
+_NUMBER_MAX: Final = 19_999_999_999
 SEPARATOR = "\x1f"  # ASCII unit separator; ingest strips control characters from cells
 PIPELINE_BATCHES = 50  # batches written per round trip
 
@@ -106,3 +111,37 @@ async def load_batch(redis: aioredis.Redis, cid: str, number: int, columns: Sequ
         values = blob.split(SEPARATOR) if numbers else []
         params[column] = values
     return Batch(cid, number, numbers, params)
+
+
+def pack(numbers: Sequence[str] | pl.Series) -> bytes:
+    """Normalised numbers as little-endian uint64, 8 bytes each (a 5000-number batch is 40 KB).
+
+    Raises ValueError for anything that is not an 11-digit number starting with 1.
+    """
+    if isinstance(numbers, pl.Series):
+        values = numbers.cast(pl.UInt64, strict=False)
+        if values.null_count() or not values.is_between(_NUMBER_MIN, _NUMBER_MAX).all():
+            raise ValueError("pack() takes normalised 11-digit numbers only")
+        # through numpy: no Python int per number (an ingest of 10M rows packs over 9M of them)
+        return values.to_numpy().astype("<u8", copy=False).tobytes()
+    packed = array("Q", (_checked(n) for n in numbers))
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def unpack(data: bytes) -> list[str]:
+    """The numbers :func:`pack` stored, in the same order."""
+    if len(data) % 8:
+        raise ValueError(f"packed numbers must be a multiple of 8 bytes, got {len(data)}")
+    packed = array("Q")
+    packed.frombytes(data)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return [str(n) for n in packed]
+
+
+def _checked(number: str) -> int:
+    if len(number) != 11 or not number.isascii() or not number.isdigit() or number[0] != "1":
+        raise ValueError(f"pack() takes normalised 11-digit numbers only, got {mask(number)}")
+    return int(number)

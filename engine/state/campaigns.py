@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
 from engine.errors import StateError, StateLost
-from engine.ingest.spec import CampaignSpec
 from engine.store import keys
 from engine.types import TERMINAL, CampaignState
+
+if TYPE_CHECKING:
+    from engine.ingest.spec import CampaignSpec
 
 # Which states each command may leave from; anything else is a StateError naming both states.
 ALLOWED_FROM: dict[CampaignState, frozenset[CampaignState]] = {
@@ -27,6 +29,14 @@ ALLOWED_FROM: dict[CampaignState, frozenset[CampaignState]] = {
         {CampaignState.SCHEDULED, CampaignState.RUNNING, CampaignState.PAUSED, CampaignState.DRAFT}
     ),
 }
+
+
+def _spec_model() -> type[CampaignSpec]:
+    """The spec model, imported on first decode: a state change (``koodispatch pause``) never decodes one,
+    and building the pydantic model is a tenth of that command's start-up."""
+    from engine.ingest.spec import CampaignSpec
+
+    return CampaignSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +68,7 @@ def decode_record(cid: str, raw: dict[bytes, bytes]) -> CampaignRecord:
     """Build a record from the campaign hash (HGETALL)."""
     return CampaignRecord(
         cid=cid,
-        spec=CampaignSpec.model_validate_json(raw[b"spec"]),
+        spec=_spec_model().model_validate_json(raw[b"spec"]),
         state=CampaignState(_text(raw, "state")),
         batches=int(_text(raw, "batches", "0")),
         counts=orjson.loads(raw.get(b"counts", b"{}")),

@@ -7,14 +7,17 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
 from engine.errors import Halt, StateError, StateLost, WindowClosed
-from engine.ingest.spec import ScheduleSpec
 from engine.state import campaigns, window
 from engine.store import keys
 from engine.types import CampaignState
+
+if TYPE_CHECKING:
+    from engine.ingest.spec import ScheduleSpec
 
 
 class StateView:

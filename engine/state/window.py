@@ -8,9 +8,11 @@ as good as one that opens tomorrow morning.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from engine.ingest.spec import ScheduleSpec
+if TYPE_CHECKING:
+    from engine.ingest.spec import ScheduleSpec
 
 
 def utc_now() -> datetime:

@@ -285,5 +285,3 @@ async def test_a_budget_waiter_that_gives_up_hands_its_turn_on(make_limiter: Mak
         await last
     assert admitted == [0.0, 3.0]
     assert holder.cancelled() and waiter.cancelled()
-
-

@@ -21,4 +21,3 @@ async def test_a_turn_handed_to_a_waiter_that_was_just_cancelled_goes_on() -> No
     assert not line.held
     async with asyncio.timeout(1):
         await line.take((3.0, 0.0))  # nobody holds it: at once
-

@@ -9,8 +9,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from engine.ingest.demo_data import generate_recipients
+from engine.ingest.numbers import VALID
 from engine.ingest.recipients import load_recipients
-from engine.phones import VALID
 
 
 @pytest.mark.parametrize(("suffix", "rows"), [(".csv", 50_000), (".xlsx", 3_000)])

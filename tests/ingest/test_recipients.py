@@ -13,7 +13,8 @@ import xlsxwriter
 
 from engine.errors import InputError
 from engine.ingest import csv_text
-from engine.ingest.recipients import ParamRule, Recipients, load_recipients, load_suppression
+from engine.ingest.recipients import Recipients, load_recipients, load_suppression
+from engine.ingest.spec import ParamRule
 
 A, B, C = "13800138000", "13900139000", "15000150000"
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from engine.errors import ConfigError, InputError
+from engine.ingest.recipients import for_campaign
 from engine.ingest.spec import CampaignSpec, SendWindow, load_spec
 from engine.runtime.settings import IngestSettings
 
@@ -229,10 +230,10 @@ def test_read_recipients_uses_columns_rules_and_suppression(tmp_path: Path) -> N
     (tmp_path / "optout.txt").write_text("13900139000\n", encoding="utf-8")
     path = tmp_path / "c.toml"
     path.write_text(SPEC_TOML.replace("data/r.csv", "r.csv"), encoding="utf-8")
-    r = load_spec(path).read_recipients(IngestSettings())
+    r = for_campaign(load_spec(path), IngestSettings())
     assert (r.accepted, r.suppressed, r.frame.columns) == (1, 1, ["mobile", "name"])
     (tmp_path / "r.csv").write_text("mobile,name\n13800138000,a.b\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"row 2, column 'name': contains '\.'"):
-        load_spec(path).read_recipients(IngestSettings())
+        for_campaign(load_spec(path), IngestSettings())
     with pytest.raises(ConfigError, match=r"recipients\.file"):
-        spec(lambda d: d.pop("recipients")).read_recipients(IngestSettings())
+        for_campaign(spec(lambda d: d.pop("recipients")), IngestSettings())

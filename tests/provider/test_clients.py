@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import types
 
 import pytest
 
@@ -237,11 +236,3 @@ async def test_logs_never_show_secrets_or_full_numbers(
         assert secret not in text
     assert FULL_NUMBER.findall(text) == []
     assert "138****0000" in text  # failures are reported, masked
-
-
-def test_public_api_is_curated() -> None:
-    import engine.provider
-
-    public = {name for name in dir(engine.provider) if not name.startswith("_")}
-    modules = {name for name in public if isinstance(getattr(engine.provider, name), types.ModuleType)}
-    assert public - modules == set(engine.provider.__all__)

@@ -1,0 +1,29 @@
+"""Lazy package exports (PEP 562): a name is imported from its module on first use, not with the package.
+
+``import engine`` (or ``engine.provider``) then costs nothing beyond the package itself, so a command that
+needs one small module (``koodispatch pause``) does not pay for polars, aiohttp or arq on every start.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def exports(package: str, table: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``__getattr__`` and ``__dir__`` for ``package``, whose public ``name`` lives in ``table[name]``.
+
+    The getattr raises AttributeError for any other name, as a module's own attribute lookup would.
+    """
+
+    def getattr_(name: str) -> Any:
+        module = table.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)
+
+    def dir_() -> list[str]:
+        return sorted(table)
+
+    return getattr_, dir_
