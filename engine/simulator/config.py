@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Final, Literal, get_args, get_origin, get_type_hints
 
 from engine.errors import ConfigError
-from engine.runtime.settings import DEMO_AK, DEMO_PROJECT_ID, DEMO_SK, DEMO_SMS_APP_KEY, DEMO_SMS_APP_SECRET
 from engine.simulator import contract
 from engine.simulator.templates import ID_KEYS, default_ports, default_templates
 
@@ -22,6 +21,14 @@ CHANNELS: Final[tuple[Channel, ...]] = ("capability", "smart", "sms", "basic", "
 RATE_CHANNELS: Final[tuple[Channel, ...]] = ("capability", "smart", "sms", "basic")
 LEDGER_CHANNELS: Final[tuple[Channel, ...]] = ("smart", "sms", "basic")
 SECRET_FIELDS: Final = frozenset({"sk", "sms_app_secret"})
+# The credentials the simulator accepts when the environment names none. They equal the engine's default
+# settings (tests/simulator/test_contract.py checks it), so an unconfigured engine and simulator pair up;
+# the simulator keeps its own copy to depend on nothing of the engine but the signer and the error tree.
+DEMO_AK: Final = "KDDEMOAK0000000000"
+DEMO_SK: Final = "kd-demo-secret-key-for-the-built-in-simulator"
+DEMO_PROJECT_ID: Final = "0123456789abcdef0123456789abcdef"
+DEMO_SMS_APP_KEY: Final = "KDDEMOAPPKEY00000000"
+DEMO_SMS_APP_SECRET: Final = "kd-demo-app-secret-for-the-built-in-simulator"
 _TPL_ID = re.compile(rf"\d{{{contract.TPL_ID_DIGITS}}}")
 
 
