@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from engine.provider import limits
+from engine.simulator import contract
 from engine.simulator import handlers_account as account
 from engine.simulator import handlers_basic as basic
 from engine.simulator import handlers_query as query
@@ -69,7 +69,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:  # routing: unknown path or method
         if exc.status < 400:
             raise
-        code = limits.APIGW_NOT_FOUND if exc.status in (404, 405) else limits.KM_INVALID_PARAMETER
+        code = contract.APIGW_NOT_FOUND if exc.status in (404, 405) else contract.KM_INVALID_PARAMETER
         response = SimError(exc.status, code, exc.reason).response()
     response.headers["X-Request-Id"] = state.next_request_id()
     return response

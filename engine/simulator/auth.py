@@ -6,8 +6,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from engine.errors import SignatureError
-from engine.provider import limits
 from engine.provider.signer import verify
+from engine.simulator import contract
 from engine.simulator.state import STATE
 from engine.simulator.wire import SimError, channel_of
 
@@ -32,9 +32,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             secrets, request.method, url.raw_path, url.raw_query_string, request.headers, await request.read()
         )
     except SignatureError as exc:
-        raise SimError(401, limits.APIGW_AUTH, f"Incorrect IAM authentication information: {exc}") from None
+        raise SimError(401, contract.APIGW_AUTH, f"Incorrect IAM authentication information: {exc}") from None
     if not sms_api and request.headers.get("X-Project-Id") != config.project_id:
         raise SimError(
-            401, limits.APIGW_AUTH, "Incorrect IAM authentication information: X-Project-Id mismatch"
+            401, contract.APIGW_AUTH, "Incorrect IAM authentication information: X-Project-Id mismatch"
         )
     return await handler(request)

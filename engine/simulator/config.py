@@ -13,8 +13,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Final, Literal, get_args, get_origin, get_type_hints
 
 from engine.errors import ConfigError
-from engine.provider import limits
-from engine.runtime.settings import DEMO_AK, DEMO_PROJECT_ID, DEMO_SK, DEMO_SMS_APP_KEY, DEMO_SMS_APP_SECRET
+from engine.simulator import contract
 from engine.simulator.templates import ID_KEYS, default_ports, default_templates
 
 Channel = Literal["capability", "smart", "sms", "basic", "other"]
@@ -22,7 +21,15 @@ CHANNELS: Final[tuple[Channel, ...]] = ("capability", "smart", "sms", "basic", "
 RATE_CHANNELS: Final[tuple[Channel, ...]] = ("capability", "smart", "sms", "basic")
 LEDGER_CHANNELS: Final[tuple[Channel, ...]] = ("smart", "sms", "basic")
 SECRET_FIELDS: Final = frozenset({"sk", "sms_app_secret"})
-_TPL_ID = re.compile(r"\d{9}")
+# The credentials the simulator accepts when the environment names none. They equal the engine's default
+# settings (tests/simulator/test_contract.py checks it), so an unconfigured engine and simulator pair up;
+# the simulator keeps its own copy to depend on nothing of the engine but the signer and the error tree.
+DEMO_AK: Final = "KDDEMOAK0000000000"
+DEMO_SK: Final = "kd-demo-secret-key-for-the-built-in-simulator"
+DEMO_PROJECT_ID: Final = "0123456789abcdef0123456789abcdef"
+DEMO_SMS_APP_KEY: Final = "KDDEMOAPPKEY00000000"
+DEMO_SMS_APP_SECRET: Final = "kd-demo-app-secret-for-the-built-in-simulator"
+_TPL_ID = re.compile(rf"\d{{{contract.TPL_ID_DIGITS}}}")
 
 
 def _env(name: str, default: str) -> str:
@@ -47,11 +54,11 @@ class RateConfig:
     """Numbers per second each channel admits (None or 0 = unlimited), charged by number count."""
 
     capability: float | None = None
-    smart: float | None = float(limits.SMART_RATE_PER_SECOND)
+    smart: float | None = float(contract.SMART_RATE_PER_SECOND)
     sms: float | None = None
     basic: float | None = None
     burst_seconds: float = 1.0  # how much rate an idle channel may spend at once
-    throttle_code: str = limits.KM_FLOW_CONTROL  # or limits.APIGW_THROTTLED
+    throttle_code: str = contract.KM_FLOW_CONTROL  # or contract.APIGW_THROTTLED
 
     def validate(self, where: str) -> None:
         for name in RATE_CHANNELS:
@@ -60,8 +67,11 @@ class RateConfig:
                 raise ConfigError(f"simulator config {where}{name} must be >= 0 or null, got {rate}")
         if self.burst_seconds <= 0:
             raise ConfigError(f"simulator config {where}burst_seconds must be > 0")
-        if self.throttle_code not in (limits.KM_FLOW_CONTROL, limits.APIGW_THROTTLED):
-            raise ConfigError(f"simulator config {where}throttle_code must be KM.00000429 or APIGW.0308")
+        if self.throttle_code not in (contract.KM_FLOW_CONTROL, contract.APIGW_THROTTLED):
+            raise ConfigError(
+                f"simulator config {where}throttle_code must be {contract.KM_FLOW_CONTROL}"
+                f" or {contract.APIGW_THROTTLED}"
+            )
 
     def rate(self, channel: Channel) -> float | None:
         """The live limit of one channel; None when unlimited."""
@@ -239,13 +249,17 @@ def _validate_templates(templates: Any) -> None:
         if not isinstance(items, list) or not all(
             isinstance(t, dict) and isinstance(t.get(key), str) and _template_id(kind, t[key]) for t in items
         ):
-            shape = "a template_id of 1-50 characters" if kind == "sms" else "a 9-digit tpl_id"
+            shape = (
+                f"a template_id of 1-{contract.SMS_TEMPLATE_ID_MAX} characters"
+                if kind == "sms"
+                else f"a {contract.TPL_ID_DIGITS}-digit tpl_id"
+            )
             raise ConfigError(f"simulator config templates.{kind} must be a list of objects with {shape}")
 
 
 def _template_id(kind: str, value: str) -> bool:
     if kind == "sms":
-        return 0 < len(value) <= limits.SMS_TEMPLATE_ID_MAX
+        return 0 < len(value) <= contract.SMS_TEMPLATE_ID_MAX
     return _TPL_ID.fullmatch(value) is not None
 
 

@@ -9,7 +9,7 @@ import random
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from engine.provider import limits
+from engine.simulator import contract
 from engine.simulator.config import FaultConfig
 from engine.simulator.state import STATE
 from engine.simulator.wire import SimError, channel_of
@@ -55,7 +55,7 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
         state.ledger.faults["outage"][channel] += 1
         if faults.outage_mode == "drop":
             return drop(request)
-        raise SimError(503, limits.KM_UNAVAILABLE, "service unavailable (simulated outage)")
+        raise SimError(503, contract.KM_UNAVAILABLE, "service unavailable (simulated outage)")
     if faults.latency_ms[1] > 0:
         await asyncio.sleep(state.rng.uniform(*faults.latency_ms) / 1000.0)
     kind = draw_fault(state.rng, faults)
@@ -65,7 +65,7 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     if kind == "drop":
         return drop(request)
     if kind == "error":
-        raise SimError(500, limits.KM_INTERNAL, "internal error (simulated)")
+        raise SimError(500, contract.KM_INTERNAL, "internal error (simulated)")
     if kind == "timeout":
         return await _late(request, handler, faults)
     with contextlib.suppress(SimError):  # drop_after_accept: the call is applied, the answer is lost
@@ -77,7 +77,7 @@ async def _late(request: web.Request, handler: Handler, faults: FaultConfig) -> 
     """Answer only after ``timeout_sleep_s``; apply the call first unless ``timeout_applies`` is off."""
     if not faults.timeout_applies:
         await asyncio.sleep(faults.timeout_sleep_s)
-        raise SimError(504, limits.KM_GATEWAY_TIMEOUT, "gateway timeout (simulated)")
+        raise SimError(504, contract.KM_GATEWAY_TIMEOUT, "gateway timeout (simulated)")
     try:
         response = await handler(request)
     except SimError:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from engine.provider import limits
+from engine.simulator import contract
 from engine.simulator import validate as v
 from engine.simulator.state import STATE
 from engine.simulator.wire import STATUS_OK, bad, json_response, page_info, page_params, read_json
@@ -19,18 +19,18 @@ _CREATED = "2024-01-01T00:00:00Z"
 async def _register(request: web.Request, kind: Literal["smart", "basic"]) -> dict[str, Any]:
     """Store one callback URL per (kind, url_type); a new registration replaces the old one."""
     body = await read_json(request)
-    url = v.req_str(body, "callback_url", limits.CALLBACK_URL_MAX)
+    url = v.req_str(body, "callback_url", contract.CALLBACK_URL_MAX)
     if not url.startswith(("http://", "https://")):
-        bad(limits.KM_INVALID_PARAMETER, "callback_url must start with http:// or https://")
+        bad(contract.KM_INVALID_PARAMETER, "callback_url must start with http:// or https://")
     url_type = body.get("url_type")
     if url_type not in _URL_TYPES[kind] or isinstance(url_type, bool):
-        bad(limits.KM_INVALID_PARAMETER, f"url_type must be one of {list(_URL_TYPES[kind])}")
+        bad(contract.KM_INVALID_PARAMETER, f"url_type must be one of {list(_URL_TYPES[kind])}")
     state = request.app[STATE]
     record: dict[str, Any] = {"callback_url": url, "url_type": url_type}
     if kind == "smart":
         record["id"] = state.new_id()
     else:
-        record["remark"] = v.opt_str(body, "remark", 256)
+        record["remark"] = v.opt_str(body, "remark", contract.CALLBACK_REMARK_MAX)
     state.store.callbacks[kind][url_type] = record
     return record
 

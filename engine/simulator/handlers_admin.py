@@ -6,7 +6,7 @@ import orjson
 from aiohttp import web
 
 from engine.errors import ConfigError
-from engine.provider import limits
+from engine.simulator import contract
 from engine.simulator.config import LEDGER_CHANNELS
 from engine.simulator.state import STATE
 from engine.simulator.wire import bad, json_response
@@ -24,7 +24,7 @@ async def post_config(request: web.Request) -> web.Response:
         changes = orjson.loads(await request.read() or b"{}")
         state.update_config(changes)
     except (orjson.JSONDecodeError, ConfigError) as exc:
-        bad(limits.KM_INVALID_PARAMETER, str(exc))
+        bad(contract.KM_INVALID_PARAMETER, str(exc))
     return json_response(state.config.to_dict())
 
 
@@ -38,7 +38,7 @@ async def get_ledger(request: web.Request) -> web.Response:
     """``GET /_simulator/ledger[?channel=smart][&detail=1]``: accepted numbers and call counters."""
     channel = request.query.get("channel") or None
     if channel is not None and channel not in LEDGER_CHANNELS:
-        bad(limits.KM_INVALID_PARAMETER, f"channel must be one of {', '.join(LEDGER_CHANNELS)}")
+        bad(contract.KM_INVALID_PARAMETER, f"channel must be one of {', '.join(LEDGER_CHANNELS)}")
     detail = request.query.get("detail", "") in ("1", "true")
     return json_response(request.app[STATE].ledger.snapshot(detail=detail, channel=channel))
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.provider import limits
+from engine.simulator import contract
 from engine.simulator import validate as v
 from engine.simulator.capability import normalize_mobile
 from engine.simulator.handlers_query import matches
@@ -37,8 +37,10 @@ async def create_vms_send_task(request: web.Request) -> web.Response:
     task_name = v.req_str(body, "task_name")
     tpl = v.tpl_id(body)
     template = v.template(state.config, "basic", tpl)
-    v.req_int(body, "expiration_time", limits.VMS_EXPIRATION_HOURS, default=24)
-    exdata = v.opt_str(body, "exdata", limits.EXDATA_MAX)
+    v.req_int(
+        body, "expiration_time", contract.VMS_EXPIRATION_HOURS, default=contract.VMS_EXPIRATION_DEFAULT_HOURS
+    )
+    exdata = v.opt_str(body, "exdata", contract.EXDATA_MAX)
     numbers = _numbers(body)
     state.admit("basic", len(numbers))
     mobiles = [m for m in map(normalize_mobile, numbers) if m is not None]
@@ -50,43 +52,45 @@ async def create_vms_send_task(request: web.Request) -> web.Response:
         "basic", mobiles, {"task_id": task.task_id, "task_name": task_name, "exdata": exdata or ""}
     )
     schedule_basic(state, task)
-    return json_response({**STATUS_OK, "data": {"ret_code": "0", "task_id": task.task_id, "desc": "success"}})
+    return json_response(
+        {**STATUS_OK, "data": {"ret_code": contract.BASIC_RET_OK, "task_id": task.task_id, "desc": "success"}}
+    )
 
 
 def _numbers(body: dict[str, Any]) -> list[str]:
     """All numbers of the call, from ``mobiles`` or from every ``individual_params`` item."""
     if body.get("mobiles") is not None and body.get("individual_params") is not None:
-        bad(limits.KM_INVALID_PARAMETER, "mobiles and individual_params are mutually exclusive")
-    most, over = limits.BASIC_MAX_MOBILES, limits.KM_TOO_MANY_NUMBERS
+        bad(contract.KM_INVALID_PARAMETER, "mobiles and individual_params are mutually exclusive")
+    most, over = contract.BASIC_MAX_MOBILES, contract.KM_TOO_MANY_NUMBERS
     if body.get("individual_params") is None:
-        numbers = v.req_list(body, "mobiles", limits.KM_PHONE_LIST_EMPTY, most, over)
+        numbers = v.req_list(body, "mobiles", contract.KM_PHONE_LIST_EMPTY, most, over)
         _content_params(body.get("dync_params"))
     else:
         numbers = []
-        for item in v.req_list(body, "individual_params", limits.KM_EMPTY_PARAMS, most, over):
+        for item in v.req_list(body, "individual_params", contract.KM_EMPTY_PARAMS, most, over):
             if not isinstance(item, dict):
-                bad(limits.KM_INVALID_PARAMETER, "individual_params items must be objects")
-            numbers += v.req_list(item, "mobiles", limits.KM_PHONE_LIST_EMPTY, most, over)
+                bad(contract.KM_INVALID_PARAMETER, "individual_params items must be objects")
+            numbers += v.req_list(item, "mobiles", contract.KM_PHONE_LIST_EMPTY, most, over)
             _content_params(item.get("dync_params"))
         if len(numbers) > most:
             bad(over, f"{len(numbers)} numbers in one call, at most {most}")
-    return v.string_items(numbers, "mobile", limits.SMS_TO_ITEM_MAX)
+    return v.string_items(numbers, "mobile", contract.SMS_TO_ITEM_MAX)
 
 
 def _content_params(value: Any) -> None:
     """ContentParam list: ≤100 items, param_name ≤64, content_detail ≤256."""
     if value is None:
         return
-    if not isinstance(value, list) or len(value) > limits.BASIC_MAX_DYNC_PARAMS:
+    if not isinstance(value, list) or len(value) > contract.BASIC_MAX_DYNC_PARAMS:
         bad(
-            limits.KM_INVALID_PARAMETER,
-            f"dync_params must be a list of at most {limits.BASIC_MAX_DYNC_PARAMS}",
+            contract.KM_INVALID_PARAMETER,
+            f"dync_params must be a list of at most {contract.BASIC_MAX_DYNC_PARAMS}",
         )
     for item in value:
         if not isinstance(item, dict):
-            bad(limits.KM_INVALID_PARAMETER, "dync_params items must be objects")
-        v.req_str(item, "param_name", limits.PARAM_NAME_MAX)
-        v.opt_str(item, "content_detail", limits.CONTENT_DETAIL_MAX)
+            bad(contract.KM_INVALID_PARAMETER, "dync_params items must be objects")
+        v.req_str(item, "param_name", contract.PARAM_NAME_MAX)
+        v.opt_str(item, "content_detail", contract.CONTENT_DETAIL_MAX)
 
 
 async def list_vms_send_tasks(request: web.Request) -> web.Response:

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.provider import limits
+from engine.simulator import contract
 from engine.simulator import validate as v
 from engine.simulator.capability import normalize_mobile
 from engine.simulator.state import STATE
@@ -97,7 +97,7 @@ def _send_task_row(task: SmartTask, now: float) -> Row:
         },
         "resolve_task": resolve,
         "task_id": task.task_id,
-        "task_state": "Success" if task.mobiles else "Failed",
+        "task_state": contract.TASK_SUCCESS if task.mobiles else contract.TASK_FAILED,
         "creation_time": iso_ms(task.created),
         "submission_count": task.submission_count,
         "send_count": len(task.mobiles),
@@ -240,7 +240,7 @@ def _link_row(task_id: str, task_name: str | None, tpl_id: str, tpl_name: str | 
         "tpl_name": tpl_name,
         "cust_flag": None,
         "aim_url": None,
-        "result_code": "0",
+        "result_code": contract.RESULT_OK,
         "generate_date": iso(created),
         "expire_date": None,
         "resolved_time": None,
@@ -253,7 +253,7 @@ async def list_aim_send_reports(request: web.Request) -> web.Response:
     body = await read_json(request)
     report_type = str(body.get("report_type") or "1")
     if report_type not in ("1", "2"):
-        bad(limits.KM_INVALID_PARAMETER, "report_type must be '1' (day) or '2' (month)")
+        bad(contract.KM_INVALID_PARAMETER, "report_type must be '1' (day) or '2' (month)")
     page, window = page_params(body), time_window(body)
     now = time.time()
     totals: dict[tuple[str, str], Row] = {}
@@ -289,14 +289,21 @@ async def list_aim_template_reports(request: web.Request) -> web.Response:
     """``POST /v1/aim/template-reports/query``: ≤100 tpl_ids over ≤90 days (exposure is not simulated)."""
     body = await read_json(request)
     ids = v.req_list(
-        body, "tpl_ids", limits.KM_EMPTY_INPUT, limits.TEMPLATE_REPORT_MAX_IDS, limits.KM_INVALID_PARAMETER
+        body,
+        "tpl_ids",
+        contract.KM_EMPTY_INPUT,
+        contract.TEMPLATE_REPORT_MAX_IDS,
+        contract.KM_INVALID_PARAMETER,
     )
-    v.string_items(ids, "tpl_id", limits.TPL_ID_DIGITS)
+    v.string_items(ids, "tpl_id", contract.TPL_ID_DIGITS)
     window = time_window(body)
     if window is None:
-        bad(limits.KM_INVALID_PARAMETER, "begin_time and end_time are required")
-    if not 0 <= window[1] - window[0] <= limits.TEMPLATE_REPORT_MAX_DAYS * 86400:
-        bad(limits.KM_INVALID_PARAMETER, f"the time window must be 0-{limits.TEMPLATE_REPORT_MAX_DAYS} days")
+        bad(contract.KM_INVALID_PARAMETER, "begin_time and end_time are required")
+    if not 0 <= window[1] - window[0] <= contract.TEMPLATE_REPORT_MAX_DAYS * 86400:
+        bad(
+            contract.KM_INVALID_PARAMETER,
+            f"the time window must be 0-{contract.TEMPLATE_REPORT_MAX_DAYS} days",
+        )
     page = page_params(body)
     counters = dict.fromkeys(("resolving_times", "expose_uv", "expose_pv", "click_uv", "click_pv"), 0)
     rows = [

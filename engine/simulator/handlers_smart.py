@@ -9,12 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.provider import limits
+from engine.simulator import contract
 from engine.simulator import validate as v
 from engine.simulator.capability import all_normal, normalize_mobile, split_capable
 from engine.simulator.reports import schedule_smart
 from engine.simulator.state import STATE, SimState
-from engine.simulator.store import DEFAULT_LINK_DOMAIN, ResolveTask, SmartTask, aim_code
+from engine.simulator.store import ResolveTask, SmartTask, aim_code
 from engine.simulator.wire import bad, iso, iso_ms, json_response, read_json
 
 DAY = 86400.0
@@ -33,15 +33,19 @@ async def check_mobile_capability(request: web.Request) -> web.Response:
     state = request.app[STATE]
     body = await read_json(request)
     mobiles = v.req_list(
-        body, "mobiles", limits.KM_PHONE_LIST_EMPTY, limits.CAPABILITY_MAX_MOBILES, limits.KM_TOO_MANY_NUMBERS
+        body,
+        "mobiles",
+        contract.KM_PHONE_LIST_EMPTY,
+        contract.CAPABILITY_MAX_MOBILES,
+        contract.KM_TOO_MANY_NUMBERS,
     )
-    v.string_items(mobiles, "mobile", 64)
+    v.string_items(mobiles, "mobile", contract.CAPABILITY_MOBILE_MAX)
     tpl = body.get("tpl_id")
     if tpl is not None:
         v.template(state.config, "smart", v.tpl_id(body))
     algorithm = body.get("encryption_alg") or "NONE"
     if algorithm not in ("NONE", "SHA1"):
-        bad(limits.KM_INVALID_PARAMETER, "encryption_alg must be NONE or SHA1")
+        bad(contract.KM_INVALID_PARAMETER, "encryption_alg must be NONE or SHA1")
     state.admit("capability", len(mobiles))
     supported, unsupported = split_capable(mobiles, state.config.capable_share, algorithm == "SHA1")
     return json_response({"supported_mobiles": supported, "unsupported_mobiles": unsupported, "tpl_id": tpl})
@@ -54,21 +58,25 @@ async def create_resolve_task(request: web.Request) -> web.Response:
     tpl = v.tpl_id(body)
     template = v.template(state.config, "smart", tpl)
     signs = v.req_list(
-        body, "sms_signs", limits.KM_BAD_SIGN_COUNT, limits.MAX_SMS_SIGNS, limits.KM_BAD_SIGN_COUNT
+        body, "sms_signs", contract.KM_BAD_SIGN_COUNT, contract.MAX_SMS_SIGNS, contract.KM_BAD_SIGN_COUNT
     )
     _check_signs(signs)
     code_type = body.get("aim_code_type")
     if code_type not in ("group", "individual"):
-        bad(limits.KM_BAD_AIM_CODE_TYPE, "aim_code_type must be group or individual")
+        bad(contract.KM_BAD_AIM_CODE_TYPE, "aim_code_type must be group or individual")
     group = code_type == "group"
-    times = v.req_int(body, "resolving_times", (2 if group else 1, limits.RESOLVING_TIMES[1]))
+    times = v.req_int(
+        body, "resolving_times", contract.GROUP_RESOLVING_TIMES if group else contract.RESOLVING_TIMES
+    )
     days = v.req_int(
-        body, "expiration_time", limits.GROUP_EXPIRATION_DAYS if group else limits.INDIVIDUAL_EXPIRATION_DAYS
+        body,
+        "expiration_time",
+        contract.GROUP_EXPIRATION_DAYS if group else contract.INDIVIDUAL_EXPIRATION_DAYS,
     )
     generation, domain = _generation(body)
-    most = 1 if group else limits.RESOLVE_MAX_PARAMS
-    params = v.req_list(body, "params", limits.KM_EMPTY_PARAMS, most, limits.KM_TOO_MANY_LINKS)
-    _check_link_params(params, group, generation, limits.CUSTOM_URL_MAX_RESOLVE)
+    most = 1 if group else contract.RESOLVE_MAX_PARAMS
+    params = v.req_list(body, "params", contract.KM_EMPTY_PARAMS, most, contract.KM_TOO_MANY_LINKS)
+    _check_link_params(params, group, generation, contract.CUSTOM_URL_MAX_RESOLVE)
     now = time.time()
     base = state.store.allocate_links(len(params))
     custom = generation == "2"
@@ -104,14 +112,18 @@ async def create_aim_send_task(request: web.Request) -> web.Response:
     resolve = v.req_object(body, "resolve_task")
     template = v.template(state.config, "smart", v.tpl_id(resolve))
     if resolve.get("aim_code_type") != "individual":
-        bad(limits.KM_BAD_AIM_CODE_TYPE, "send tasks need aim_code_type individual")
-    v.req_int(resolve, "resolve_times", limits.RESOLVING_TIMES)
-    days = v.req_int(resolve, "expiration_time", limits.INDIVIDUAL_EXPIRATION_DAYS)
+        bad(contract.KM_BAD_AIM_CODE_TYPE, "send tasks need aim_code_type individual")
+    v.req_int(resolve, "resolve_times", contract.RESOLVING_TIMES)
+    days = v.req_int(resolve, "expiration_time", contract.INDIVIDUAL_EXPIRATION_DAYS)
     generation, domain = _generation(resolve)
     params = v.req_list(
-        resolve, "params", limits.KM_EMPTY_PARAMS, limits.SMART_SEND_MAX_PARAMS, limits.KM_TOO_MANY_LINKS
+        resolve,
+        "params",
+        contract.KM_EMPTY_PARAMS,
+        contract.SMART_SEND_MAX_PARAMS,
+        contract.KM_TOO_MANY_LINKS,
     )
-    _check_link_params(params, False, generation, limits.CUSTOM_URL_MAX_SEND, with_sms_params=True)
+    _check_link_params(params, False, generation, contract.CUSTOM_URL_MAX_SEND, with_sms_params=True)
     state.admit("smart", len(params))
     task = _accept_send(state, body, template, (generation, domain), days)
     schedule_smart(state, task)
@@ -121,7 +133,7 @@ async def create_aim_send_task(request: web.Request) -> web.Response:
             "sms_channel": channel,
             "resolve_task": resolve,
             "task_id": task.task_id,
-            "task_state": "Success" if task.mobiles else "Failed",
+            "task_state": contract.TASK_SUCCESS if task.mobiles else contract.TASK_FAILED,
             "creation_time": iso_ms(task.created),
             "submission_count": len(params),
             "send_count": len(task.mobiles),
@@ -190,7 +202,7 @@ def _split_flags(
         mobile = normalize_mobile(flag)
         if mobile is None:
             failed.append(
-                _param_mode(param, limits.KM_INVALID_MOBILE, "cust_flag is not a valid mobile number")
+                _param_mode(param, contract.KM_INVALID_MOBILE, "cust_flag is not a valid mobile number")
             )
             continue
         cust_flags.append(flag)
@@ -207,17 +219,17 @@ def _name(template: dict[str, Any] | None) -> str | None:
 def _check_signs(signs: list[Any]) -> None:
     for sign in signs:
         if not isinstance(sign, str) or not sign.strip():
-            bad(limits.KM_SIGN_EMPTY, "sms_signs must not contain empty signatures")
+            bad(contract.KM_SIGN_EMPTY, "sms_signs must not contain empty signatures")
         if not _BRACKETS.isdisjoint(sign):
-            bad(limits.KM_INVALID_PARAMETER, "sms_signs are given without brackets")
+            bad(contract.KM_INVALID_PARAMETER, "sms_signs are given without brackets")
 
 
 def _check_sms_channel(channel: dict[str, Any]) -> None:
     v.channel_number(channel, "channel_number")
-    v.req_str(channel, "sms_sign", code=limits.KM_SIGN_EMPTY)
+    v.req_str(channel, "sms_sign", code=contract.KM_SIGN_EMPTY)
     tpl = channel.get("sms_tpl_id")  # the doc example sends a number, the SDK a string
     if not isinstance(tpl, str | int) or isinstance(tpl, bool) or not str(tpl).strip():
-        bad(limits.KM_INVALID_PARAMETER, "sms_channel.sms_tpl_id is required")
+        bad(contract.KM_INVALID_PARAMETER, "sms_channel.sms_tpl_id is required")
     v.req_str(channel, "sms_app_name")
 
 
@@ -225,11 +237,11 @@ def _generation(obj: dict[str, Any]) -> tuple[str, str]:
     """(generation_type, link domain); a custom domain is required for custom short codes ("2")."""
     generation = obj.get("generation_type") or "1"
     if generation not in ("1", "2"):
-        bad(limits.KM_INVALID_PARAMETER, "generation_type must be '1' or '2'")
-    domain = v.opt_str(obj, "domain", 100)
+        bad(contract.KM_INVALID_PARAMETER, "generation_type must be '1' or '2'")
+    domain = v.opt_str(obj, "domain", contract.DOMAIN_MAX)
     if generation == "2" and not domain:
-        bad(limits.KM_INVALID_PARAMETER, "domain is required when generation_type is 2")
-    return generation, (domain if generation == "2" and domain else DEFAULT_LINK_DOMAIN)
+        bad(contract.KM_INVALID_PARAMETER, "domain is required when generation_type is 2")
+    return generation, (domain if generation == "2" and domain else contract.LINK_DOMAIN)
 
 
 def _check_link_params(
@@ -244,10 +256,10 @@ def _check_link_params(
         return
     for param in params:
         if type(param) is not dict:
-            bad(limits.KM_INVALID_PARAMETER, "params items must be objects")
+            bad(contract.KM_INVALID_PARAMETER, "params items must be objects")
         flag = param.get("cust_flag")
-        if type(flag) is not str or not 0 < len(flag) <= limits.CUST_FLAG_MAX:
-            v.req_str(param, "cust_flag", limits.CUST_FLAG_MAX)
+        if type(flag) is not str or not 0 < len(flag) <= contract.CUST_FLAG_MAX:
+            v.req_str(param, "cust_flag", contract.CUST_FLAG_MAX)
         if len(param) > 1:
             _check_link_extras(param, group, generation, url_max, with_sms_params)
 
@@ -257,7 +269,7 @@ def _plain_params_fit(params: list[Any]) -> bool:
     sends them: such params pass :func:`_check_link_params` for any link type but custom short codes."""
     if set(map(type, params)) != {dict} or not _PLAIN_PARAM_KEYS.issuperset(chain.from_iterable(params)):
         return False
-    if not v.all_fit(list(map(dict.get, params, repeat("cust_flag"))), str, 1, limits.CUST_FLAG_MAX):
+    if not v.all_fit(list(map(dict.get, params, repeat("cust_flag"))), str, 1, contract.CUST_FLAG_MAX):
         return False
     rows = [row for row in map(dict.get, params, repeat("sms_params")) if row is not None]
     return v.sms_params_fit(rows)
@@ -270,22 +282,25 @@ def _check_link_extras(
     if dync is not None and (
         group or type(dync) is not dict or not all(type(x) is str for x in dync.values())
     ):
-        bad(limits.KM_INVALID_PARAMETER, "dync_params must map names to strings, individual links only")
+        bad(contract.KM_INVALID_PARAMETER, "dync_params must map names to strings, individual links only")
     url = param.get("custom_url")
     if url is not None and (type(url) is not str or len(url) > url_max or not url.startswith(_SCHEMES)):
-        bad(limits.KM_INVALID_PARAMETER, f"custom_url must be an http(s) URL of at most {url_max} characters")
+        bad(
+            contract.KM_INVALID_PARAMETER,
+            f"custom_url must be an http(s) URL of at most {url_max} characters",
+        )
     if generation == "2":
-        low, high = limits.CUSTOM_SHORT_CODE_LEN
+        low, high = contract.CUSTOM_SHORT_CODE_LEN
         code = v.req_str(param, "custom_short_code", high)
         if len(code) < low or not code.isascii() or not code.isalnum():
-            bad(limits.KM_INVALID_PARAMETER, f"custom_short_code must be {low}-{high} letters or digits")
+            bad(contract.KM_INVALID_PARAMETER, f"custom_short_code must be {low}-{high} letters or digits")
     if with_sms and param.get("sms_params") is not None:
         v.sms_params(param["sms_params"])
 
 
 def _link_mode(param: dict[str, Any], domain: str, code: str, now: float, expire: float) -> dict[str, Any]:
     """CreateResolveTaskParamMode of a generated link."""
-    mode = _param_mode(param, "0", None)
+    mode = _param_mode(param, contract.RESULT_OK, None)
     mode.update(aim_url=f"{domain}/{code}", aim_code=code, generate_date=iso(now), expire_date=iso(expire))
     return mode
 

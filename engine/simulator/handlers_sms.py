@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 import orjson
 from aiohttp import web
 
-from engine.provider import limits
+from engine.simulator import contract
 from engine.simulator import validate as v
 from engine.simulator.capability import all_normal, normalize_mobile
 from engine.simulator.reports import SmsDelivery, schedule_sms
@@ -42,9 +42,13 @@ async def send_aim_batch_messages(request: web.Request) -> web.Response:
     body = await read_json(request)
     channel = v.channel_number(body, "channel_num") if body.get("channel_num") is not None else ""
     to = _numbers(body.get("to"))
-    group = (to, v.req_str(body, "template_id", limits.SMS_TEMPLATE_ID_MAX), _params(body, "template_params"))
+    group = (
+        to,
+        v.req_str(body, "template_id", contract.SMS_TEMPLATE_ID_MAX),
+        _params(body, "template_params"),
+    )
     sms = SmsRequest(
-        channel, [group], v.extend(body), None, v.opt_str(body, "task_name", limits.TASK_NAME_MAX_SMS)
+        channel, [group], v.extend(body), None, v.opt_str(body, "task_name", contract.TASK_NAME_MAX_SMS)
     )
     return _koomessage_answer(request, sms)
 
@@ -53,12 +57,12 @@ async def send_aim_batch_different_messages(request: web.Request) -> web.Respons
     """``POST /v1/aim/sms/diff-messages``: several templates, ≤500 numbers per call in total."""
     body = await read_json(request)
     items = v.req_list(
-        body, "sms_content", limits.KM_EMPTY_PARAMS, limits.KM_SMS_MAX_TO, limits.KM_TOO_MANY_NUMBERS
+        body, "sms_content", contract.KM_EMPTY_PARAMS, contract.KM_SMS_MAX_TO, contract.KM_TOO_MANY_NUMBERS
     )
     groups = _groups(items, "to", "template_id", "template_params")
     channel = v.channel_number(body, "channel_num")
     sms = SmsRequest(
-        channel, groups, v.extend(body), None, v.opt_str(body, "task_name", limits.TASK_NAME_MAX_SMS)
+        channel, groups, v.extend(body), None, v.opt_str(body, "task_name", contract.TASK_NAME_MAX_SMS)
     )
     return _koomessage_answer(request, sms)
 
@@ -70,10 +74,10 @@ async def batch_send_sms(request: web.Request) -> web.Response:
     try:
         params = orjson.loads(form["templateParas"]) if form.get("templateParas") else []
     except orjson.JSONDecodeError:
-        bad(limits.KM_INVALID_PARAMETER, "templateParas must be a JSON array of strings")
+        bad(contract.KM_INVALID_PARAMETER, "templateParas must be a JSON array of strings")
     group = (
         to,
-        v.req_str(form, "templateId", limits.SMS_TEMPLATE_ID_MAX),
+        v.req_str(form, "templateId", contract.SMS_TEMPLATE_ID_MAX),
         v.template_params(params, "templateParas"),
     )
     return _smsapi_answer(request, _smsapi_request(form, [group]))
@@ -83,23 +87,27 @@ async def batch_send_diff_sms(request: web.Request) -> web.Response:
     """``POST /sms/batchSendDiffSms/v1`` (JSON ``smsContent[]``)."""
     body = await read_json(request)
     items = v.req_list(
-        body, "smsContent", limits.KM_EMPTY_PARAMS, limits.SMSAPI_MAX_TO, limits.KM_TOO_MANY_NUMBERS
+        body, "smsContent", contract.KM_EMPTY_PARAMS, contract.SMSAPI_MAX_TO, contract.KM_TOO_MANY_NUMBERS
     )
     groups = _groups(items, "to", "templateId", "templateParas")
     return _smsapi_answer(request, _smsapi_request(body, groups))
 
 
 def _smsapi_request(fields: dict[str, Any], groups: list[Group]) -> SmsRequest:
-    status_url = v.opt_str(fields, "statusCallback", limits.CALLBACK_URL_MAX)
+    status_url = v.opt_str(fields, "statusCallback", contract.CALLBACK_URL_MAX)
     return SmsRequest(v.channel_number(fields, "from"), groups, v.extend(fields), status_url or None, None)
 
 
 def _numbers(value: Any) -> list[str]:
     """A non-empty list of ≤500 number strings of ≤21 characters (KM.00001083 / KM.90016301)."""
     numbers = v.req_list(
-        {"to": value}, "to", limits.KM_PHONE_LIST_EMPTY, limits.KM_SMS_MAX_TO, limits.KM_TOO_MANY_NUMBERS
+        {"to": value},
+        "to",
+        contract.KM_PHONE_LIST_EMPTY,
+        contract.KM_SMS_MAX_TO,
+        contract.KM_TOO_MANY_NUMBERS,
     )
-    return v.string_items(numbers, "to number", limits.SMS_TO_ITEM_MAX, limits.KM_TOO_MANY_NUMBERS)
+    return v.string_items(numbers, "to number", contract.SMS_TO_ITEM_MAX, contract.KM_TOO_MANY_NUMBERS)
 
 
 def _params(obj: dict[str, Any], key: str) -> list[str]:
@@ -122,21 +130,21 @@ def _groups(items: list[Any], to_key: str, tpl_key: str, params_key: str) -> lis
 def _groups_fit(numbers: list[Any], templates: list[Any], params: list[Any]) -> bool:
     """Whether :func:`_group` accepts every item, given their numbers, template ids and params."""
     return (
-        v.all_fit(numbers, list, 1, limits.KM_SMS_MAX_TO)
-        and v.all_fit(list(chain.from_iterable(numbers)), str, 1, limits.SMS_TO_ITEM_MAX)
-        and v.all_fit(templates, str, 1, limits.SMS_TEMPLATE_ID_MAX)
+        v.all_fit(numbers, list, 1, contract.KM_SMS_MAX_TO)
+        and v.all_fit(list(chain.from_iterable(numbers)), str, 1, contract.SMS_TO_ITEM_MAX)
+        and v.all_fit(templates, str, 1, contract.SMS_TEMPLATE_ID_MAX)
         and all(map(str.strip, templates))
-        and v.all_fit(params, list, 0, limits.TEMPLATE_PARAMS_MAX)
+        and v.all_fit(params, list, 0, contract.TEMPLATE_PARAMS_MAX)
         and v.all_fit(list(chain.from_iterable(params)), str)
     )
 
 
 def _group(item: Any, to_key: str, tpl_key: str, params_key: str) -> Group:
     if not isinstance(item, dict):
-        bad(limits.KM_INVALID_PARAMETER, "message content items must be objects")
+        bad(contract.KM_INVALID_PARAMETER, "message content items must be objects")
     return (
         _numbers(item.get(to_key)),
-        v.req_str(item, tpl_key, limits.SMS_TEMPLATE_ID_MAX),
+        v.req_str(item, tpl_key, contract.SMS_TEMPLATE_ID_MAX),
         _params(item, params_key),
     )
 
@@ -144,8 +152,8 @@ def _group(item: Any, to_key: str, tpl_key: str, params_key: str) -> Group:
 def _accept(state: SimState, sms: SmsRequest) -> tuple[str, list[Verdict], float]:
     """Check the total, charge the rate, judge every number, ledger the accepted ones, schedule reports."""
     total = sum(len(numbers) for numbers, _, _ in sms.groups)
-    if total > limits.KM_SMS_MAX_TO:
-        bad(limits.KM_TOO_MANY_NUMBERS, f"{total} numbers in one call, at most {limits.KM_SMS_MAX_TO}")
+    if total > contract.KM_SMS_MAX_TO:
+        bad(contract.KM_TOO_MANY_NUMBERS, f"{total} numbers in one call, at most {contract.KM_SMS_MAX_TO}")
     state.admit("sms", total)
     batch = state.new_id()
     verdicts, mobiles, msg_ids = _judge(batch, sms)
@@ -165,7 +173,7 @@ def _judge(batch: str, sms: SmsRequest) -> tuple[list[Verdict], list[str], list[
     numbers = list(chain.from_iterable(group[0] for group in sms.groups))
     if all_normal(numbers) and len(set(numbers)) == len(numbers):  # the common case: every number accepted
         msg_ids = [f"{batch}_{i}" for i in range(len(numbers))]
-        return list(zip(numbers, msg_ids, repeat(limits.SMS_OK))), numbers, msg_ids
+        return list(zip(numbers, msg_ids, repeat(contract.SMS_OK))), numbers, msg_ids
     seen: set[str] = set()
     verdicts: list[Verdict] = []
     mobiles: list[str] = []
@@ -174,11 +182,11 @@ def _judge(batch: str, sms: SmsRequest) -> tuple[list[Verdict], list[str], list[
         msg_id = f"{batch}_{len(verdicts)}"
         mobile = normalize_mobile(raw)
         if mobile is None:
-            status = limits.SMS_INVALID_NUMBER
+            status = contract.SMS_INVALID_NUMBER
         elif mobile in seen:
-            status = limits.SMS_DUPLICATE
+            status = contract.SMS_DUPLICATE
         else:
-            status = limits.SMS_OK
+            status = contract.SMS_OK
             seen.add(mobile)
             mobiles.append(mobile)
             msg_ids.append(msg_id)
@@ -199,8 +207,10 @@ def _koomessage_answer(request: web.Request, sms: SmsRequest) -> web.Response:
         }
         for raw, msg_id, status in verdicts
     ]
-    ok = any(status == limits.SMS_OK for _, _, status in verdicts)
-    return json_response({"task_id": batch, "status": "Success" if ok else "Failed", "result": result})
+    ok = any(status == contract.SMS_OK for _, _, status in verdicts)
+    return json_response(
+        {"task_id": batch, "status": contract.TASK_SUCCESS if ok else contract.TASK_FAILED, "result": result}
+    )
 
 
 def _smsapi_answer(request: web.Request, sms: SmsRequest) -> web.Response:
@@ -218,4 +228,4 @@ def _smsapi_answer(request: web.Request, sms: SmsRequest) -> web.Response:
         }
         for raw, msg_id, status in verdicts
     ]
-    return json_response({"code": limits.SMS_OK, "description": "Success", "result": result})
+    return json_response({"code": contract.SMS_OK, "description": "Success", "result": result})

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.provider import limits
+from engine.simulator import contract
 from engine.simulator.state import STATE
 from engine.simulator.templates import find_template
 from engine.simulator.wire import bad, json_response, page_info, page_params
@@ -24,7 +24,7 @@ def _find(request: web.Request) -> dict[str, Any]:
     template_id = request.match_info["template_id"]
     found = find_template(request.app[STATE].config.templates, "sms", template_id)
     if found is None:
-        bad(limits.KM_TEMPLATE_NOT_FOUND, f"SMS template {template_id} does not exist")
+        bad(contract.KM_TEMPLATE_NOT_FOUND, f"SMS template {template_id} does not exist")
     return found
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from engine.provider import limits
+from engine.simulator import contract
 
-DEFAULT_LINK_DOMAIN = limits.LINK_DOMAIN
 DELIVERED = "DELIVRD"
 _CODE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_CODE_SPACE = 62**limits.SHORT_CODE_LEN
+_CODE_SPACE = 62**contract.SHORT_CODE_LEN
 _CODE_STRIDE = 1_000_003  # prime, so seq -> seq * stride mod 62**6 is a bijection that looks random
 
 SendStatus = Literal["success", "fail", "sending"]
@@ -24,7 +23,7 @@ def aim_code(seq: int) -> str:
     """The 6-character short code of link number ``seq`` (unique for 62**6 links)."""
     value = seq * _CODE_STRIDE % _CODE_SPACE
     chars = []
-    for _ in range(limits.SHORT_CODE_LEN):
+    for _ in range(contract.SHORT_CODE_LEN):
         value, digit = divmod(value, 62)
         chars.append(_CODE_ALPHABET[digit])
     return "".join(chars)

@@ -8,14 +8,14 @@ from collections.abc import Mapping
 from itertools import chain
 from typing import Any
 
-from engine.provider import limits
+from engine.simulator import contract
 from engine.simulator.config import SimConfig
 from engine.simulator.templates import TemplateKind, find_template
 from engine.simulator.wire import bad
 
-INVALID = limits.KM_INVALID_PARAMETER
-_NO_FORBIDDEN = limits.SMS_PARAM_FORBIDDEN.isdisjoint
-_FORBIDDEN = re.compile("[" + re.escape("".join(sorted(limits.SMS_PARAM_FORBIDDEN))) + "]")
+INVALID = contract.KM_INVALID_PARAMETER
+_NO_FORBIDDEN = contract.SMS_PARAM_FORBIDDEN.isdisjoint
+_FORBIDDEN = re.compile("[" + re.escape("".join(sorted(contract.SMS_PARAM_FORBIDDEN))) + "]")
 
 
 def req_str(obj: Mapping[str, Any], key: str, max_len: int | None = None, code: str = INVALID) -> str:
@@ -65,7 +65,7 @@ def req_list(obj: Mapping[str, Any], key: str, empty_code: str, max_items: int, 
 def req_object(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
     value = obj.get(key)
     if not value:
-        bad(limits.KM_EMPTY_INPUT, f"{key} is required")
+        bad(contract.KM_EMPTY_INPUT, f"{key} is required")
     if not isinstance(value, dict):
         bad(INVALID, f"{key} must be an object")
     return value
@@ -74,14 +74,14 @@ def req_object(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
 def tpl_id(obj: Mapping[str, Any], key: str = "tpl_id") -> str:
     """A template id of exactly 9 digits."""
     value = obj.get(key)
-    if not isinstance(value, str) or len(value) != limits.TPL_ID_DIGITS or not value.isdigit():
-        bad(INVALID, f"{key} must be {limits.TPL_ID_DIGITS} digits")
+    if not isinstance(value, str) or len(value) != contract.TPL_ID_DIGITS or not value.isdigit():
+        bad(INVALID, f"{key} must be {contract.TPL_ID_DIGITS} digits")
     return value
 
 
 def extend(obj: Mapping[str, Any], key: str = "extend") -> str | None:
     """The client's echo field: at most 128 characters and no braces."""
-    value = opt_str(obj, key, limits.EXTEND_MAX)
+    value = opt_str(obj, key, contract.EXTEND_MAX)
     if value is not None and ("{" in value or "}" in value):
         bad(INVALID, f"{key} must not contain '{{' or '}}'")
     return value
@@ -111,24 +111,32 @@ def string_items(
 
 def sms_params_fit(rows: list[Any]) -> bool:
     """Whether :func:`sms_params` accepts every row, checked over all rows of a call at once."""
-    if not all_fit(rows, list, 0, limits.SMS_PARAMS_MAX):
+    if not all_fit(rows, list, 0, contract.SMS_PARAMS_MAX):
         return False
     values = list(chain.from_iterable(rows))
     # NUL joins the values: it is allowed and in no forbidden set
-    return all_fit(values, str, 1, limits.SMS_PARAM_MAX_LEN) and not _FORBIDDEN.search("\x00".join(values))
+    return all_fit(values, str, 1, contract.SMS_PARAM_MAX_LEN) and not _FORBIDDEN.search("\x00".join(values))
 
 
 def sms_params(value: Any) -> None:
     """Smart-send sms_params: at most 19 values of 1-20 characters without ``.。'<>{}``."""
     if type(value) is not list:
         bad(INVALID, "sms_params must be a list")
-    if len(value) > limits.SMS_PARAMS_MAX:
-        bad(limits.KM_SMS_PARAM_COUNT, f"sms_params has {len(value)} values, at most {limits.SMS_PARAMS_MAX}")
+    if len(value) > contract.SMS_PARAMS_MAX:
+        bad(
+            contract.KM_SMS_PARAM_COUNT,
+            f"sms_params has {len(value)} values, at most {contract.SMS_PARAMS_MAX}",
+        )
     for item in value:
-        if type(item) is not str or not 0 < len(item) <= limits.SMS_PARAM_MAX_LEN or not _NO_FORBIDDEN(item):
+        if (
+            type(item) is not str
+            or not 0 < len(item) <= contract.SMS_PARAM_MAX_LEN
+            or not _NO_FORBIDDEN(item)
+        ):
             bad(
                 INVALID,
-                f"sms_params values must be 1-{limits.SMS_PARAM_MAX_LEN} characters without . 。 ' < > {{ }}",
+                f"sms_params values must be 1-{contract.SMS_PARAM_MAX_LEN} characters"
+                " without . 。 ' < > { }",
             )
 
 
@@ -138,8 +146,8 @@ def template_params(value: Any, name: str) -> list[str]:
         return []
     if not isinstance(value, list):
         bad(INVALID, f"{name} must be a list")
-    if len(value) > limits.TEMPLATE_PARAMS_MAX:
-        bad(INVALID, f"{name} has {len(value)} values, at most {limits.TEMPLATE_PARAMS_MAX}")
+    if len(value) > contract.TEMPLATE_PARAMS_MAX:
+        bad(INVALID, f"{name} has {len(value)} values, at most {contract.TEMPLATE_PARAMS_MAX}")
     if not all(isinstance(item, str) for item in value):
         bad(INVALID, f"{name} values must be strings")
     return value
@@ -150,8 +158,8 @@ def channel_number(obj: Mapping[str, Any], key: str) -> str:
     value = obj.get(key)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not 1 <= len(value) <= limits.CHANNEL_NUM_MAX:
-        bad(limits.KM_CHANNEL_NUMBER_LENGTH, f"{key} must be 1-{limits.CHANNEL_NUM_MAX} characters")
+    if not isinstance(value, str) or not 1 <= len(value) <= contract.CHANNEL_NUM_MAX:
+        bad(contract.KM_CHANNEL_NUMBER_LENGTH, f"{key} must be 1-{contract.CHANNEL_NUM_MAX} characters")
     return value
 
 
@@ -161,7 +169,7 @@ def template(config: SimConfig, kind: TemplateKind, tpl: str) -> dict[str, Any] 
     found = find_template(config.templates, kind, tpl)
     if found is None:
         if config.strict_templates:
-            bad(limits.KM_TEMPLATE_NOT_FOUND, f"template {tpl} does not exist")
+            bad(contract.KM_TEMPLATE_NOT_FOUND, f"template {tpl} does not exist")
         return None
     if kind == "smart" and (found.get("tpl_state") != 1 or found.get("audit_state") != 2):
         bad(INVALID, f"template {tpl} is not enabled and approved")

@@ -10,7 +10,7 @@ from typing import Any, Final, NoReturn
 import orjson
 from aiohttp import web
 
-from engine.provider import limits
+from engine.simulator import contract
 from engine.simulator.config import CHANNELS, Channel
 
 Page = tuple[int, int]  # offset, limit
@@ -50,15 +50,15 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     """The request's JSON object; empty body or object: KM.90016414, anything else malformed: KM.00000400."""
     raw = await request.read()
     if not raw.strip():
-        bad(limits.KM_EMPTY_INPUT, "request body is empty")
+        bad(contract.KM_EMPTY_INPUT, "request body is empty")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        bad(limits.KM_INVALID_PARAMETER, "request body is not valid JSON")
+        bad(contract.KM_INVALID_PARAMETER, "request body is not valid JSON")
     if not isinstance(body, dict):
-        bad(limits.KM_INVALID_PARAMETER, "request body must be a JSON object")
+        bad(contract.KM_INVALID_PARAMETER, "request body must be a JSON object")
     if not body:
-        bad(limits.KM_EMPTY_INPUT, "request body is empty")
+        bad(contract.KM_EMPTY_INPUT, "request body is empty")
     return body
 
 
@@ -77,7 +77,7 @@ def parse_time(value: Any, name: str) -> float:
     try:
         stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        bad(limits.KM_INVALID_PARAMETER, f"{name} must look like 2024-01-01T00:00:00Z")
+        bad(contract.KM_INVALID_PARAMETER, f"{name} must look like 2024-01-01T00:00:00Z")
     return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
 
 
@@ -93,24 +93,24 @@ def _int_field(source: Mapping[str, Any], name: str, default: int | None) -> int
     value = source.get(name)
     if value is None:
         if default is None:
-            bad(limits.KM_INVALID_PARAMETER, f"{name} is required")
+            bad(contract.KM_INVALID_PARAMETER, f"{name} is required")
         return default
     if isinstance(value, bool):
-        bad(limits.KM_INVALID_PARAMETER, f"{name} must be an integer")
+        bad(contract.KM_INVALID_PARAMETER, f"{name} must be an integer")
     try:
         return int(value)
     except (TypeError, ValueError):
-        bad(limits.KM_INVALID_PARAMETER, f"{name} must be an integer")
+        bad(contract.KM_INVALID_PARAMETER, f"{name} must be an integer")
 
 
 def page_params(source: Mapping[str, Any], required: bool = False) -> Page:
     """Validated ``(offset, limit)``: offset >= 0, 1 <= limit <= 100, offset + limit <= 10000."""
     offset = _int_field(source, "offset", None if required else 0)
-    limit = _int_field(source, "limit", None if required else 20)
-    if offset < 0 or not 1 <= limit <= limits.PAGE_LIMIT_MAX:
-        bad(limits.KM_INVALID_PARAMETER, f"offset must be >= 0 and limit 1-{limits.PAGE_LIMIT_MAX}")
-    if offset + limit > limits.LIST_WINDOW_MAX:
-        bad(limits.KM_INVALID_PARAMETER, f"offset + limit must be at most {limits.LIST_WINDOW_MAX}")
+    limit = _int_field(source, "limit", None if required else contract.PAGE_LIMIT_DEFAULT)
+    if offset < 0 or not 1 <= limit <= contract.PAGE_LIMIT_MAX:
+        bad(contract.KM_INVALID_PARAMETER, f"offset must be >= 0 and limit 1-{contract.PAGE_LIMIT_MAX}")
+    if offset + limit > contract.LIST_WINDOW_MAX:
+        bad(contract.KM_INVALID_PARAMETER, f"offset + limit must be at most {contract.LIST_WINDOW_MAX}")
     return offset, limit
 
 
