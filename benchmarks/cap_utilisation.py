@@ -26,20 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from _common import (
-    Dataset,
-    Machine,
-    Result,
-    bench_spec,
-    console,
-    dataset,
-    goal,
-    median_of,
-    parser,
-    percent,
-    publish,
-    seconds,
-)
+from _common import Dataset, bench_spec, console, dataset, median_of, parser
+from _report import Machine, Result, goal, percent, publish, seconds
 from _sim import (
     Expected,
     LedgerCheck,

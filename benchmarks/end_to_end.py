@@ -26,24 +26,17 @@ from typing import Final
 
 from _common import (
     Dataset,
-    Machine,
-    Result,
     bench_spec,
     child_argv,
     dataset,
-    goal,
     interleaved,
     median_of,
-    pair_ratios,
     parser,
-    per_second,
     process_cpu,
-    publish,
-    ratio,
     run_child,
-    seconds,
 )
 from _floor import measure_floor
+from _report import Machine, Result, goal, pair_ratios, per_second, publish, ratio, seconds
 from _sim import Expected, LedgerCheck, dataset_split, engine_env, run_engine, sim_call, simulator_process
 from _task_cpu import ENV, HOOK, OUTSIDE, read
 

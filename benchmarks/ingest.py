@@ -21,26 +21,18 @@ import uvloop
 from _common import (
     GB,
     Dataset,
-    Machine,
-    Result,
     Stopwatch,
     bench_spec,
     child_argv,
     dataset,
     floor_recipients,
-    goal,
     interleaved,
     median_of,
-    pair_ratios,
     parser,
-    per_second,
-    publish,
-    ratio,
     report_to_parent,
     run_child,
-    seconds,
-    size,
 )
+from _report import Machine, Result, goal, pair_ratios, per_second, publish, ratio, seconds, size
 
 from engine.ingest.demo_data import Format
 from engine.plan import planner

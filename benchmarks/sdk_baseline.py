@@ -30,25 +30,19 @@ from typing import Final
 
 import polars as pl
 from _common import (
-    Machine,
-    Result,
     Stopwatch,
     bench_spec,
     child_argv,
     dataset,
     floor_recipients,
-    goal,
     interleaved,
     median_of,
     parser,
-    per_second,
-    publish,
-    ratio,
     report_to_parent,
     run_child,
-    seconds,
 )
 from _floor import measure_floor
+from _report import Machine, Result, goal, per_second, publish, ratio, seconds
 from _sim import (
     LedgerCheck,
     dataset_split,

@@ -27,18 +27,8 @@ from typing import Final, cast
 
 import redis
 import uvloop
-from _common import (
-    Machine,
-    Result,
-    bench_spec,
-    console,
-    dataset,
-    goal,
-    median_of,
-    parser,
-    publish,
-    wait_until,
-)
+from _common import bench_spec, console, dataset, median_of, parser, wait_until
+from _report import Machine, Result, goal, publish
 from _sim import engine_env, sim_call, simulator_process, submit
 
 from engine.cli.service import worker_processes

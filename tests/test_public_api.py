@@ -32,7 +32,7 @@ HEAVY = ("polars", "aiohttp", "arq", "numpy")
     "statement", ["import engine", "import engine.provider.limits", "import engine.simulator"]
 )
 def test_importing_a_package_loads_no_heavy_library_it_does_not_use(statement: str) -> None:
-    """``import engine`` loads nothing heavy; the simulator loads aiohttp (its server), never polars or arq."""
+    """``import engine`` loads nothing heavy; the simulator loads aiohttp (its server), not polars or arq."""
     probe = f"import sys; {statement}; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True

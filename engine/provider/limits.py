@@ -1,6 +1,8 @@
-"""Per-request limits and error codes of the provider contract, shared by our client and our simulator.
+"""Per-request limits and error codes of the provider contract, as our client guards them.
 
-One table so that the client never builds a request the simulator (and the real provider) would reject.
+The client never builds a request the provider would reject. The simulator keeps its own statement of the
+contract (``engine/simulator/contract.py``), written apart from this one; ``tests/simulator/test_contract.py``
+checks the two agree value by value, so a wrong value on either side fails a test.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ SMS_VAR_CHECK: Final = "E200028"
 SMS_DUPLICATE: Final = "E200041"
 SMS_INVALID_NUMBER: Final = "E200027"  # number format check failed (Message&SMS API)
 
-# -- limits and codes the simulator also enforces (contract §8.5) ------------------------------------------
+# -- further limits and codes of the contract (§8.5) ------------------------------------------------------
 SMS_TEMPLATE_ID_MAX: Final = 50  # KooMessage SMS template_id 1–50 chars
 CALLBACK_URL_MAX: Final = 1000
 CUSTOM_SHORT_CODE_LEN: Final = (3, 10)
