@@ -7,23 +7,27 @@ needs one small module (``koodispatch pause``) does not pay for polars, aiohttp 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 
-def exports(package: str, table: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """``__getattr__`` and ``__dir__`` for ``package``, whose public ``name`` lives in ``table[name]``.
+def exports(
+    package: str, table: Mapping[str, Iterable[str]]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``__getattr__`` and ``__dir__`` for ``package``, whose public names live in the modules ``table``
+    maps to them (module → names).
 
     The getattr raises AttributeError for any other name, as a module's own attribute lookup would.
     """
+    home = {name: module for module, names in table.items() for name in names}
 
     def getattr_(name: str) -> Any:
-        module = table.get(name)
+        module = home.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         return getattr(importlib.import_module(module), name)
 
     def dir_() -> list[str]:
-        return sorted(table)
+        return sorted(home)
 
     return getattr_, dir_
