@@ -1,16 +1,20 @@
 """KooMessage reads and account settings: task/detail lists to reconcile by, templates, callbacks, ports.
 
 ``KooMessageQueries`` also owns the transport plumbing (credentials, project, list paging) that the sending
-client builds on. Every method checks paging limits first (BadRequest, ``code=0``), then raises what
-``ProviderHttp.call`` raises.
+client builds on. The paged lists are a table run by one ``_page``: a ``Listing`` per endpoint (its path,
+where the items are in the answer and how each parses, its filters). The ``list_*`` methods are the typed
+entries: each long set of keyword filters is a TypedDict (``**filters: Unpack[...]``, unknown names refused
+with a TypeError as Python would), the short ones are named parameters. Every method checks paging limits
+first (BadRequest, ``code=0``), then raises what ``ProviderHttp.call`` raises.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, Generic, Literal, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 from engine.provider.bodies import check_callback
@@ -18,6 +22,7 @@ from engine.provider.http import ProviderHttp, endpoint
 from engine.provider.models import (
     AimTemplateInfo,
     CallbackInfo,
+    Json,
     Page,
     PortInfo,
     ResolveDetail,
@@ -39,6 +44,7 @@ from engine.provider.signer import Credentials
 
 Timestamp = str | datetime
 TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
+T = TypeVar("T")
 
 CAPABILITY: Final = "/v1/aim/mobile-capabilities/check"
 SEND_TASKS: Final = "/v1/aim/send-tasks"
@@ -65,6 +71,82 @@ def timestamp(value: object) -> object:
     return aware.astimezone(UTC).strftime(TIME_FORMAT)
 
 
+# -- the keyword filters of each list, sent as the query parameters of the same names ----------------------
+class Window(TypedDict, total=False):
+    """Created from … to; without both, the provider's default window (see each list)."""
+
+    begin_time: Timestamp | None
+    end_time: Timestamp | None
+
+
+class OfTask(Window, total=False):
+    """The rows of one task, or of one template's tasks."""
+
+    task_id: str | None
+    tpl_id: str | None
+
+
+class TaskFilters(OfTask, total=False):
+    """Send tasks, smart or basic edition: ``task_name`` is the client reference to reconcile by."""
+
+    task_name: str | None
+    task_status: str | None
+
+
+class ResolveTaskFilters(OfTask, total=False):
+    task_name: str | None
+
+
+class SendDetailFilters(OfTask, total=False):
+    """Per-number deliveries: ``cust_flag`` is the number (or the flag it was sent with)."""
+
+    cust_flag: str | None
+
+
+class ResolveDetailFilters(Window, total=False):
+    """Short links: ``resolved_status`` success | fail | unresolved."""
+
+    task_id: str | None
+    cust_flag: str | None
+    resolved_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing(Generic[T]):
+    """One paged list endpoint: where it is, where the items are in its answer and how each parses.
+
+    ``filters`` is the TypedDict of the entry's ``**filters`` (the names it accepts), None when the entry
+    names its few filters itself. A GET sends the filters and paging as the query, a POST as the JSON body.
+    ``envelope`` names the object the page is wrapped in (``{"data": {key: [...], "page_info": ...}}``).
+    """
+
+    path: str
+    key: str
+    parse: Callable[[Json], T]
+    filters: type[Mapping[str, object]] | None = None
+    envelope: str = ""
+    method: Literal["GET", "POST"] = "GET"
+
+
+SEND_TASK_LIST: Final = Listing(SEND_TASKS, "aim_send_tasks", SendTaskInfo.parse, TaskFilters)
+SEND_DETAIL_LIST: Final = Listing(
+    SEND_DETAILS, "send_details", partial(record, SendDetail), SendDetailFilters
+)
+SEND_REPORT_LIST: Final = Listing(
+    SEND_REPORTS, "data_list", partial(record, SendReport), envelope="data", method="POST"
+)
+RESOLVE_TASK_LIST: Final = Listing(RESOLVE_TASKS, "resolve_tasks", ResolveTaskInfo.parse, ResolveTaskFilters)
+RESOLVE_DETAIL_LIST: Final = Listing(
+    RESOLVE_DETAILS, "resolve_details", partial(record, ResolveDetail), ResolveDetailFilters
+)
+VMS_TASK_LIST: Final = Listing(
+    VMS_SEND_TASKS, "aim_basic_send_tasks", partial(record, VmsTaskInfo), TaskFilters, envelope="data"
+)
+AIM_TEMPLATE_LIST: Final = Listing(AIM_TEMPLATES, "templates", AimTemplateInfo.parse)
+VMS_TEMPLATE_LIST: Final = Listing(VMS_TEMPLATES, "templates", VmsTemplateInfo.parse, envelope="data")
+PORT_LIST: Final = Listing(PORTS, "data", PortInfo.parse, envelope="data")
+
+
 class KooMessageQueries:
     """One KooMessage account (AK/SK, project) over a shared ProviderHttp: everything but the sends."""
 
@@ -82,59 +164,38 @@ class KooMessageQueries:
             self._creds, self._base_url, method, path, query=query, json=json, project_id=self._project_id
         )
 
-    async def _list(
-        self, path: str, offset: int, limit: int, filters: Mapping[str, object]
-    ) -> dict[str, Any]:
+    async def _page(
+        self, listing: Listing[T], offset: int, limit: int, filters: Mapping[str, object], **fixed: object
+    ) -> Page[T]:
+        """One page of ``listing``: sends ``fixed`` as given, the paging, then the ``filters`` not None.
+
+        That is the order of a JSON body; a query goes out sorted. Times go out in UTC (``timestamp``).
+        """
+        unknown = filters.keys() - listing.filters.__annotations__.keys() if listing.filters else ()
+        if unknown:
+            names = ", ".join(map(repr, sorted(unknown)))
+            raise TypeError(f"{listing.method} {listing.path}: unexpected keyword argument {names}")
         check_page(offset, limit)
-        query = {key: timestamp(value) if key.endswith("_time") else value for key, value in filters.items()}
-        return await self._call("GET", path, query={**query, "offset": offset, "limit": limit})
+        given = {key: value for key, value in filters.items() if value is not None}
+        params = {
+            key: timestamp(value) if key.endswith("_time") else value
+            for key, value in {**fixed, "offset": offset, "limit": limit, **given}.items()
+        }
+        query, body = (None, params) if listing.method == "POST" else (params, None)
+        data = await self._call(listing.method, listing.path, query=query, json=body)
+        return page(obj(data, listing.envelope) if listing.envelope else data, listing.key, listing.parse)
 
     async def list_aim_send_tasks(
-        self,
-        *,
-        task_name: str | None = None,
-        task_id: str | None = None,
-        tpl_id: str | None = None,
-        task_status: str | None = None,
-        begin_time: Timestamp | None = None,
-        end_time: Timestamp | None = None,
-        offset: int = 0,
-        limit: int = 100,
+        self, *, offset: int = 0, limit: int = 100, **filters: Unpack[TaskFilters]
     ) -> Page[SendTaskInfo]:
         """Smart send tasks (default window: the last 7 days); find a task by its ``task_name`` reference."""
-        filters = {
-            "task_name": task_name,
-            "task_id": task_id,
-            "tpl_id": tpl_id,
-            "task_status": task_status,
-            "begin_time": begin_time,
-            "end_time": end_time,
-        }
-        return page(
-            await self._list(SEND_TASKS, offset, limit, filters), "aim_send_tasks", SendTaskInfo.parse
-        )
+        return await self._page(SEND_TASK_LIST, offset, limit, filters)
 
     async def list_aim_send_details(
-        self,
-        *,
-        task_id: str | None = None,
-        cust_flag: str | None = None,
-        tpl_id: str | None = None,
-        begin_time: Timestamp | None = None,
-        end_time: Timestamp | None = None,
-        offset: int = 0,
-        limit: int = 100,
+        self, *, offset: int = 0, limit: int = 100, **filters: Unpack[SendDetailFilters]
     ) -> Page[SendDetail]:
         """Per-number delivery of smart messages, by task or by number."""
-        filters = {
-            "task_id": task_id,
-            "cust_flag": cust_flag,
-            "tpl_id": tpl_id,
-            "begin_time": begin_time,
-            "end_time": end_time,
-        }
-        data = await self._list(SEND_DETAILS, offset, limit, filters)
-        return page(data, "send_details", partial(record, SendDetail))
+        return await self._page(SEND_DETAIL_LIST, offset, limit, filters)
 
     async def list_aim_send_reports(
         self,
@@ -147,100 +208,38 @@ class KooMessageQueries:
         limit: int = 100,
     ) -> Page[SendReport]:
         """Daily (``report_type`` "1") or monthly ("2") totals per smart template."""
-        check_page(offset, limit)
-        body: dict[str, object] = {
-            "report_type": report_type,
-            "begin_time": timestamp(begin_time),
-            "end_time": timestamp(end_time),
-            "offset": offset,
-            "limit": limit,
-        }
-        if tpl_id is not None:
-            body["tpl_id"] = tpl_id
-        data = await self._call("POST", SEND_REPORTS, json=body)
-        return page(obj(data, "data"), "data_list", partial(record, SendReport))
+        period = {"report_type": report_type, "begin_time": begin_time, "end_time": end_time}
+        return await self._page(SEND_REPORT_LIST, offset, limit, {"tpl_id": tpl_id}, **period)
 
     async def list_resolve_tasks(
-        self,
-        *,
-        task_id: str | None = None,
-        task_name: str | None = None,
-        tpl_id: str | None = None,
-        begin_time: Timestamp | None = None,
-        end_time: Timestamp | None = None,
-        offset: int = 0,
-        limit: int = 100,
+        self, *, offset: int = 0, limit: int = 100, **filters: Unpack[ResolveTaskFilters]
     ) -> Page[ResolveTaskInfo]:
         """Resolve tasks (default window: the last 24 hours)."""
-        filters = {
-            "task_id": task_id,
-            "task_name": task_name,
-            "tpl_id": tpl_id,
-            "begin_time": begin_time,
-            "end_time": end_time,
-        }
-        data = await self._list(RESOLVE_TASKS, offset, limit, filters)
-        return page(data, "resolve_tasks", ResolveTaskInfo.parse)
+        return await self._page(RESOLVE_TASK_LIST, offset, limit, filters)
 
     async def list_resolve_details(
-        self,
-        *,
-        task_id: str | None = None,
-        cust_flag: str | None = None,
-        resolved_status: str | None = None,
-        begin_time: Timestamp | None = None,
-        end_time: Timestamp | None = None,
-        offset: int = 0,
-        limit: int = 100,
+        self, *, offset: int = 0, limit: int = 100, **filters: Unpack[ResolveDetailFilters]
     ) -> Page[ResolveDetail]:
         """Short links of a resolve or send task and whether they were opened."""
-        filters = {
-            "task_id": task_id,
-            "cust_flag": cust_flag,
-            "resolved_status": resolved_status,
-            "begin_time": begin_time,
-            "end_time": end_time,
-        }
-        data = await self._list(RESOLVE_DETAILS, offset, limit, filters)
-        return page(data, "resolve_details", partial(record, ResolveDetail))
+        return await self._page(RESOLVE_DETAIL_LIST, offset, limit, filters)
 
     async def list_vms_send_tasks(
-        self,
-        *,
-        task_name: str | None = None,
-        task_id: str | None = None,
-        tpl_id: str | None = None,
-        task_status: str | None = None,
-        begin_time: Timestamp | None = None,
-        end_time: Timestamp | None = None,
-        offset: int = 0,
-        limit: int = 100,
+        self, *, offset: int = 0, limit: int = 100, **filters: Unpack[TaskFilters]
     ) -> Page[VmsTaskInfo]:
         """Basic-edition tasks with delivery counters; find a task by its ``task_name`` reference."""
-        filters = {
-            "task_name": task_name,
-            "task_id": task_id,
-            "tpl_id": tpl_id,
-            "task_status": task_status,
-            "begin_time": begin_time,
-            "end_time": end_time,
-        }
-        data = await self._list(VMS_SEND_TASKS, offset, limit, filters)
-        return page(obj(data, "data"), "aim_basic_send_tasks", partial(record, VmsTaskInfo))
+        return await self._page(VMS_TASK_LIST, offset, limit, filters)
 
     async def list_aim_templates(
         self, tpl_id: str | None = None, *, tpl_name: str | None = None, offset: int = 0, limit: int = 100
     ) -> Page[AimTemplateInfo]:
         """Smart-message templates with their state, phone makers and dynamic parameter names."""
-        data = await self._list(AIM_TEMPLATES, offset, limit, {"tpl_id": tpl_id, "tpl_name": tpl_name})
-        return page(data, "templates", AimTemplateInfo.parse)
+        return await self._page(AIM_TEMPLATE_LIST, offset, limit, {"tpl_id": tpl_id, "tpl_name": tpl_name})
 
     async def list_vms_templates(
         self, tpl_id: str | None = None, *, tpl_name: str | None = None, offset: int = 0, limit: int = 100
     ) -> Page[VmsTemplateInfo]:
         """Basic-edition templates with their audit state and variables."""
-        data = await self._list(VMS_TEMPLATES, offset, limit, {"tpl_id": tpl_id, "tpl_name": tpl_name})
-        return page(obj(data, "data"), "templates", VmsTemplateInfo.parse)
+        return await self._page(VMS_TEMPLATE_LIST, offset, limit, {"tpl_id": tpl_id, "tpl_name": tpl_name})
 
     async def show_sms_template(self, template_id: str) -> SmsTemplateInfo:
         """A KooMessage SMS template by id; a missing one raises the provider's error (KM.00001082)."""
@@ -281,5 +280,4 @@ class KooMessageQueries:
         self, *, port: str | None = None, offset: int = 0, limit: int = 100
     ) -> Page[PortInfo]:
         """Channel numbers (ports) and their bound signatures."""
-        data = await self._list(PORTS, offset, limit, {"port": port})
-        return page(obj(data, "data"), "data", PortInfo.parse)
+        return await self._page(PORT_LIST, offset, limit, {"port": port})
