@@ -13,9 +13,9 @@ from typing import Any
 
 def exports(
     package: str, table: Mapping[str, Iterable[str]]
-) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """``__getattr__`` and ``__dir__`` for ``package``, whose public names live in the modules ``table``
-    maps to them (module → names).
+) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
+    """``__getattr__``, ``__dir__`` and ``__all__`` for ``package``, whose public names live in the modules
+    ``table`` maps to them (module → names); ``__all__`` lists classes first, then functions.
 
     The getattr raises AttributeError for any other name, as a module's own attribute lookup would.
     """
@@ -30,4 +30,4 @@ def exports(
     def dir_() -> list[str]:
         return sorted(home)
 
-    return getattr_, dir_
+    return getattr_, dir_, sorted(home, key=lambda name: (not name[0].isupper(), name))

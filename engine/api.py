@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 from engine.errors import ConfigError
-from engine.runtime.settings import Settings, load_settings
 from engine.types import CHANNELS, Channel
 
 if TYPE_CHECKING:
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
     from engine.plan.forecast import Forecast
     from engine.plan.planner import SubmitResult
     from engine.reports.summary import Report
+    from engine.runtime.settings import Settings
 
 
 def _spec(spec: CampaignSpec | Path | str | Mapping[str, Any]) -> CampaignSpec:
@@ -57,6 +57,7 @@ async def submit_campaign(
     """
     from engine.plan import planner
     from engine.plan.preflight import run_preflight
+    from engine.runtime.settings import load_settings
 
     cfg, campaign = settings or load_settings(), _spec(spec)
 
@@ -82,6 +83,7 @@ async def plan_campaign(
     """
     from engine.dispatch.context import EngineContext
     from engine.plan.dry_run import plan
+    from engine.runtime.settings import load_settings
 
     cfg = settings or load_settings()
     async with await EngineContext.open(cfg, redis) as ctx:
@@ -117,6 +119,7 @@ async def resend_failed(
     """
     from engine.plan import resend
     from engine.reports.failed import FailureFilter
+    from engine.runtime.settings import load_settings
 
     if channel is not None and channel not in get_args(Channel):
         raise ConfigError(f"channel {channel!r}: expected one of {', '.join(get_args(Channel))}")

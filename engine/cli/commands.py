@@ -11,7 +11,16 @@ from typing import Annotated
 import typer
 
 from engine.cli.app import app
-from engine.cli.common import connection, console, errors, queue, required_redis_url, run, settings
+from engine.cli.common import (
+    campaign_redis_url,
+    connection,
+    console,
+    errors,
+    queue,
+    required_redis_url,
+    run,
+    settings,
+)
 
 CampaignId = Annotated[str, typer.Argument(help="campaign id printed by submit")]
 
@@ -53,7 +62,7 @@ def status(
     """Per-stage progress bars, send rate and ETA of a campaign."""
     from engine.cli.view import watch
 
-    url = required_redis_url(settings())
+    url = campaign_redis_url()
 
     async def go() -> None:
         async with connection(url) as redis:
@@ -68,13 +77,13 @@ PAST = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
 def _control(cid: str, action: str) -> None:
     from engine import api
 
-    url = required_redis_url(settings())
+    url = campaign_redis_url()
     enqueues = action == "resume"  # queues the unfinished batches again: the only one that needs arq
 
     async def go() -> None:
         async with queue(url) if enqueues else connection(url) as redis:
             previous = await getattr(api, action)(cid, redis=redis)
-        console.print(f"{cid}: {previous} → {PAST[action]}", highlight=False)
+        typer.echo(f"{cid}: {previous} → {PAST[action]}")
 
     run(go)
 

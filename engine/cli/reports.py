@@ -10,7 +10,7 @@ import typer
 
 from engine.cli.app import app
 from engine.cli.commands import CampaignId
-from engine.cli.common import console, errors, queue, required_redis_url, run, settings
+from engine.cli.common import campaign_redis_url, console, errors, queue, required_redis_url, run, settings
 from engine.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def report(
     from engine.reports.export import check_target, export_failed
     from engine.reports.html import write_html
 
-    url = required_redis_url(settings())
+    url = campaign_redis_url()
 
     async def go() -> tuple[Report, int | None]:
         if failed_out is not None:
