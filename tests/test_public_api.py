@@ -11,7 +11,8 @@ import pytest
 from arq.worker import Worker
 
 from engine.runtime.settings import load_settings
-from workers.settings import worker_kwargs
+from engine.state.jobs import visibility
+from workers.settings import build_worker, worker_kwargs
 
 
 @pytest.mark.parametrize("package", ["engine", "engine.provider"])
@@ -48,3 +49,11 @@ def test_worker_settings_are_all_real_arq_options() -> None:
     assert [function.name for function in kwargs["functions"]] == ["dispatch_batch", "late_fallback"]
     assert kwargs["job_serializer"]({"a": 1}) == b'{"a":1}'
     assert kwargs["keep_result"] == 0  # job ids of finished batches are reusable after resume
+
+
+async def test_a_built_worker_keys_started_jobs_for_a_visibility_not_the_job_timeout() -> None:
+    """A killed worker's job must be startable again seconds later (workers/settings.py ``build_worker``)."""
+    settings = load_settings()
+    worker = build_worker(settings, "redis://127.0.0.1:1/0")
+    assert worker.in_progress_timeout_s == visibility(settings.dispatch.lease_seconds) < 10
+    assert worker.job_timeout_s is not None and worker.job_timeout_s > settings.dispatch.job_timeout

@@ -1,4 +1,4 @@
-"""The one object koodispatch keeps in arq's job context: the engine, the sweeper, and why the worker stops.
+"""The one object koodispatch keeps in arq's job context: the engine, the job upkeep, why the worker stops.
 
 arq hands every job function a plain dict; keeping our state under one key as one typed object means a job
 reads ``worker_context(ctx).engine``, checked by mypy, instead of untyped ``ctx["engine"]`` lookups.
@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from engine.dispatch.context import EngineContext
 from engine.errors import StateLost
+from workers.upkeep import Upkeep
 
 KEY: Final = "koodispatch"  # where the WorkerContext sits in arq's ctx dict
 
@@ -24,7 +25,8 @@ class WorkerContext:
     """What a worker process opened at start-up, closed at shutdown; ``fatal`` says why it stopped itself."""
 
     engine: EngineContext
-    sweeper: asyncio.Task[None] | None = None
+    upkeep: Upkeep
+    loop: asyncio.Task[None] | None = None
     fatal: StateLost | None = field(default=None)
 
     def stop(self, lost: StateLost) -> None:
@@ -37,11 +39,11 @@ class WorkerContext:
             os.kill(os.getpid(), signal.SIGTERM)
 
     async def close(self) -> None:
-        """Stop the sweeper, then close the engine (provider sessions, the limiter's slots)."""
-        if self.sweeper is not None:
-            self.sweeper.cancel()
+        """Stop the upkeep loop, then close the engine (provider sessions, the limiter's slots)."""
+        if self.loop is not None:
+            self.loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self.sweeper
+                await self.loop
         await self.engine.close()
 
 

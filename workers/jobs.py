@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -23,41 +24,68 @@ log = logging.getLogger(__name__)
 BUSY_RETRY_SECONDS = 2.0
 INFRA_RETRY_SECONDS = 3.0  # Redis unreachable beyond the client's own retries
 LATE_RETRY_SECONDS = 30.0  # a paused campaign or a provider outage: look again later
+BUG_RETRY_SECONDS = 30.0  # an unexpected error: logged, and the batch tried again (never dropped)
+
+
+async def retry(ctx: dict[str, Any], seconds: float) -> Retry:
+    """The Retry to raise so arq runs the job again in ``seconds``: the job goes back into the queue first
+    (it left it when it started, ``workers/upkeep.py``)."""
+    await worker_context(ctx).upkeep.requeue(ctx["job_id"], ctx["score"])
+    return Retry(defer=seconds)
 
 
 @contextlib.asynccontextmanager
 async def guarded(ctx: dict[str, Any], cid: str, batch: int) -> AsyncIterator[None]:
-    """A job never loses its batch to an infrastructure error, and a wiped Redis stops the worker.
+    """However a run ends, its batch stays queued unless the run settled it, and a wiped Redis stops the
+    worker.
 
-    arq fails a job for good on any exception but Retry, so a Redis that stayed away longer than the client
-    retries would drop the batch: such errors re-queue the job instead. StateLost (Redis came back empty)
-    stops the whole worker, not only the job that saw it.
+    arq fails a job for good on any exception but Retry, and drops a cancelled one it finds outside its
+    queue, so every other way out puts the job back: an infrastructure error (Redis away longer than the
+    client retries), a run longer than ``dispatch.job_timeout``, a bug (logged), a shutdown. A Redis that
+    is away as the job is put back leaves it in the running set, from which it is reaped once Redis is
+    back. StateLost (Redis came back empty) stops the whole worker, not only the job that saw it.
     """
+    state = worker_context(ctx)
     try:
-        yield
+        async with asyncio.timeout(state.engine.settings.dispatch.job_timeout):
+            yield
     except StateLost as lost:
-        worker_context(ctx).stop(lost)
+        state.stop(lost)
         raise
+    except Retry:
+        raise
+    except asyncio.CancelledError:  # worker shutdown: arq runs the job again if it finds it queued
+        with contextlib.suppress(RedisError, OSError):
+            await asyncio.shield(state.upkeep.requeue(ctx["job_id"], ctx["score"]))
+        raise
+    except TimeoutError as late:
+        log.error("campaign %s batch %d: ran past dispatch.job_timeout; queued again", cid, batch)
+        raise await retry(ctx, 0) from late
     except (RedisError, OSError) as exc:
         log.warning("campaign %s batch %d: %s; trying again in %.0fs", cid, batch, exc, INFRA_RETRY_SECONDS)
+        with contextlib.suppress(RedisError, OSError):
+            raise await retry(ctx, INFRA_RETRY_SECONDS) from exc
         raise Retry(defer=INFRA_RETRY_SECONDS) from exc
+    except Exception as bug:
+        log.exception("campaign %s batch %d: failed; trying again in %.0fs", cid, batch, BUG_RETRY_SECONDS)
+        raise await retry(ctx, BUG_RETRY_SECONDS) from bug
 
 
 async def dispatch_batch(ctx: dict[str, Any], cid: str, batch: int) -> dict[str, Any]:
-    """Run one batch; if another worker holds it, try again shortly (it may die and be swept)."""
+    """Run one batch; if another worker holds it (or took it over), try again shortly: it may die."""
     engine = worker_context(ctx).engine
     logs.bind(cid, batch)
     started = time.monotonic()
     async with guarded(ctx, cid, batch):
-        outcome = await run_batch(engine, cid, batch, queued_at=float(ctx.get("score") or 0))
+        outcome = await run_batch(engine, cid, batch, queued_at=float(ctx["score"]))
     metrics.batch_finished(outcome.result, time.monotonic() - started)
-    if outcome.result is JobResult.BUSY:
-        raise Retry(defer=BUSY_RETRY_SECONDS)
+    log.info("campaign %s batch %d: %s (campaign %s)", cid, batch, outcome.result, outcome.campaign_state)
+    if outcome.result in (JobResult.BUSY, JobResult.LEASE_LOST):
+        raise await retry(ctx, BUSY_RETRY_SECONDS)
+    if outcome.retry_in is not None:  # the send window is closed: the job waits in the queue until it opens
+        raise await retry(ctx, outcome.retry_in)
     if outcome.result is JobResult.FINISHED:
         await jobs.schedule_late(ctx["redis"], cid, batch)
-    log.info("campaign %s batch %d: %s (campaign %s)", cid, batch, outcome.result, outcome.campaign_state)
-    if outcome.retry_in is not None:  # the send window is closed: the job waits in the queue until it opens
-        raise Retry(defer=outcome.retry_in)
     return {"result": outcome.result, "state": outcome.campaign_state}
 
 
@@ -66,6 +94,6 @@ async def late_fallback(ctx: dict[str, Any], cid: str, batch: int) -> dict[str, 
     async with guarded(ctx, cid, batch):
         outcome = await late.late_fallback(worker_context(ctx).engine, cid, batch)
     if outcome.retry:
-        raise Retry(defer=LATE_RETRY_SECONDS)
+        raise await retry(ctx, LATE_RETRY_SECONDS)
     log.info("campaign %s batch %d late fallback: %s (%d)", cid, batch, outcome.result, outcome.numbers)
     return {"result": outcome.result, "numbers": outcome.numbers}

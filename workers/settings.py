@@ -8,19 +8,20 @@ from typing import Any
 from arq.worker import Worker, func
 
 from engine.dispatch.context import EngineContext
-from engine.dispatch.sweeper import Sweeper
 from engine.runtime.settings import Settings
 from engine.state import jobs
 from engine.store import keys
 from engine.store.connection import dumps, loads, redis_settings
-from workers.context import KEY, WorkerContext
+from workers.context import KEY, WorkerContext, worker_context
 from workers.jobs import dispatch_batch, late_fallback
+from workers.upkeep import Upkeep
 
 MAX_TRIES = 1_000_000  # a batch is never abandoned: Retry re-queues it until it finishes
 # How often an idle worker looks for queued jobs: a submitted, resumed or taken-over batch starts within it.
 # Each look is one ZRANGEBYSCORE; at 0.2 s (arq's 0.5 s is the default) a submission's first provider call
 # came 0.063 s after it on average with two workers, at 0.05 s 0.033 s.
 POLL_SECONDS = 0.05
+ARQ_TIMEOUT_MARGIN = 60.0  # seconds arq's job timeout lies beyond dispatch.job_timeout
 
 
 def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) -> dict[str, Any]:
@@ -28,10 +29,16 @@ def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) ->
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         engine = await EngineContext.open(settings, ctx["redis"])
-        state = ctx[KEY] = WorkerContext(engine)
-        sweeper = Sweeper(ctx["redis"], engine.scripts, settings.dispatch)
-        await sweeper.start()
-        state.sweeper = asyncio.create_task(sweeper.run(state.stop))
+        upkeep = Upkeep(ctx["redis"], settings.dispatch.lease_seconds)
+        state = ctx[KEY] = WorkerContext(engine, upkeep)
+        await upkeep.start()
+        state.loop = asyncio.create_task(upkeep.run(state.stop))
+
+    async def on_job_start(ctx: dict[str, Any]) -> None:
+        await worker_context(ctx).upkeep.started(ctx["job_id"])
+
+    async def after_job_end(ctx: dict[str, Any]) -> None:
+        await worker_context(ctx).upkeep.ended(ctx["job_id"])
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         state: WorkerContext | None = ctx.get(KEY)
@@ -48,8 +55,12 @@ def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) ->
         "redis_settings": redis_settings(redis_url),
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
+        "on_job_start": on_job_start,
+        "after_job_end": after_job_end,
         "max_jobs": dispatch.worker_concurrency,
-        "job_timeout": dispatch.job_timeout,
+        # the job functions time themselves and queue the batch again (workers/jobs.py); arq's own timeout,
+        # which would fail the job for good, is only a backstop behind theirs
+        "job_timeout": dispatch.job_timeout + ARQ_TIMEOUT_MARGIN,
         "keep_result": 0,
         "job_serializer": dumps,
         "job_deserializer": loads,
@@ -60,5 +71,12 @@ def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) ->
 
 
 def build_worker(settings: Settings, redis_url: str, *, burst: bool = False) -> Worker:
-    """A ready-to-run arq Worker."""
-    return Worker(**worker_kwargs(settings, redis_url, burst=burst))
+    """A ready-to-run arq Worker whose in-progress keys live for a visibility, not for the job timeout.
+
+    arq keys a started job "in progress" for the longest job timeout plus 10 s and starts nothing under
+    such a key: a killed worker's job would stay blocked for that long. A job is taken out of the queue
+    right after it starts (``on_job_start``); the key only covers a worker killed in between.
+    """
+    worker = Worker(**worker_kwargs(settings, redis_url, burst=burst))
+    worker.in_progress_timeout_s = jobs.visibility(settings.dispatch.lease_seconds)
+    return worker

@@ -93,7 +93,7 @@ class RateLimiter:
         """A slot token no other call of any worker holds: ``uuid4`` per call cost a system call each.
 
         A call made under a batch lease is tagged ``<lease token>#<serial>`` (``Caller.lease_token``): when
-        the holder dies, the sweeper that takes the batch over frees its slots with the claim.
+        the holder dies, the run that takes the batch over frees its slots as it takes the lease.
         """
         if lease_token:
             return f"{lease_token}#{next(self._serial)}"

@@ -17,7 +17,7 @@ Order = tuple[float, float]
 @dataclass(frozen=True, slots=True)
 class Caller:
     """``lease_token``: the batch lease the call is made under ("" for none). The limiter tags the call's
-    in-flight slot with it, so the sweeper that takes a dead holder's batch over frees its slots at once.
+    in-flight slot with it, so the run that takes a dead holder's batch over frees its slots at once.
 
     ``order``: where the call stands in its process's line for a channel's budget, lower first. A batch job
     passes (its place in the queue, its start time), so a worker's first batch gets the budget first and

@@ -80,13 +80,17 @@ class DispatchSettings(_Section):
     outage_pause_after: float = Field(
         300.0, gt=0, description="seconds of continuous provider failure after which a campaign pauses itself"
     )
-    job_timeout: float = Field(3600.0, gt=0, description="seconds one batch job may run")
+    job_timeout: float = Field(
+        3600.0,
+        gt=0,
+        description="seconds one run of a batch job may take before it is stopped and queued again",
+    )
     worker_concurrency: int = Field(8, ge=1, description="batch jobs one worker process runs at once")
     lease_seconds: float = Field(
-        5.0, gt=0, description="batch lease TTL: a dead worker's batch is taken over this long after it died"
-    )
-    sweep_interval: float = Field(
-        1.0, gt=0, description="seconds between a worker's checks for orphaned batches and a wiped Redis"
+        5.0,
+        gt=0,
+        description="batch lease TTL: a dead worker's batch runs again about a second after this (its job's "
+        "visibility is the lease plus one second)",
     )
 
 

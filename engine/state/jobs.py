@@ -1,17 +1,24 @@
-"""The jobs koodispatch puts in arq's queue: one per batch (deterministic ids), takeovers and late fallbacks.
+"""The jobs koodispatch puts in arq's queue (one per batch, deterministic ids; late fallbacks) and the
+visibility of the jobs workers run.
 
 Everything that enqueues goes through here, so the job ids, the functions they name and the scores that
 order them are written in one place; ``workers/`` holds the functions that run them.
+
+A running job is not left in arq's queue: :func:`hold` moves it to a running set with a deadline its worker
+pushes ahead while it lives, and :func:`reap` puts a job whose deadline passed (its worker died or stalled)
+back at the front of the queue. So the queue holds only jobs that may run, however many workers died or
+run, and a dead worker's batch runs again within a visibility (``store/lua/hold_jobs.lua``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+import redis.asyncio as aioredis
 from arq.connections import ArqRedis
-from arq.constants import job_key_prefix, result_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms, to_unix_ms
 
@@ -25,8 +32,9 @@ from engine.store.scripts import load_script
 BATCH_FUNCTION: Final = "dispatch_batch"
 LATE_FUNCTION: Final = "late_fallback"
 ENQUEUE_PER_CALL: Final = 500  # jobs queued per script call
-TAKEOVER: Final = ":takeover:"  # in the job id of a batch queued again because its worker died
-TAKEOVER_PRIORITY: Final = timedelta(hours=1)  # a taken-over batch is scored this far back: it runs next
+TAKEOVER_PRIORITY: Final = timedelta(hours=1)  # a reaped job is scored this far back: it runs next
+REAP_PER_CALL: Final = 500  # lapsed jobs put back per script call (called again while there are more)
+JOB_LIFETIME: Final = timedelta(days=1)  # a held job's arq job key outlives its last hold by this much
 
 
 def job_id(cid: str, batch: int, generation: int) -> str:
@@ -37,13 +45,6 @@ def job_id(cid: str, batch: int, generation: int) -> str:
 def late_job_id(cid: str, batch: int) -> str:
     """One late-fallback job per batch; enqueuing it again while it waits changes nothing."""
     return f"late:{cid}:{batch}"
-
-
-def batch_of_job(job: str) -> tuple[str, int] | None:
-    """(campaign id, batch) of a batch job's id (``job_id`` or a takeover's); None for any other job."""
-    cid, _, rest = job.partition(":")
-    batch = rest.partition(":")[0]
-    return (cid, int(batch)) if cid != "late" and batch.isdigit() else None
 
 
 def start_time(spec: CampaignSpec) -> datetime | None:
@@ -79,23 +80,6 @@ async def enqueue(
     return queued
 
 
-async def enqueue_takeover(redis: ArqRedis, cid: str, batch: int, tag: str) -> bool:
-    """Queue a batch whose worker died, ahead of every batch queued in the last hour.
-
-    ``tag`` (from the dead holder's token) makes the job id unique per takeover; the dead worker's own arq
-    job only becomes runnable again after arq's ``job_timeout + 10 s`` and then finds the batch finished.
-    """
-    job = await redis.enqueue_job(
-        BATCH_FUNCTION,
-        cid,
-        batch,
-        _job_id=f"{cid}:{batch}{TAKEOVER}{tag}",
-        _queue_name=keys.QUEUE,
-        _defer_until=datetime.now(UTC) - TAKEOVER_PRIORITY,
-    )
-    return job is not None
-
-
 async def queue_unfinished(redis: ArqRedis, record: CampaignRecord) -> int:
     """Queue the unfinished batches of a campaign under its current generation; returns jobs queued."""
     pending = await unfinished(redis, record.cid, record.batches)
@@ -122,3 +106,50 @@ async def schedule_late(redis: ArqRedis, cid: str, batch: int) -> bool:
         _defer_by=timedelta(minutes=minutes),
     )
     return job is not None
+
+
+def visibility(lease_seconds: float) -> float:
+    """How long a running job stays out of the queue after its worker's last sign of life: a second beyond
+    the batch lease, so a job put back finds its dead holder's lease lapsed rather than busy."""
+    return lease_seconds + 1.0
+
+
+async def hold(redis: aioredis.Redis, job_ids: Collection[str], seconds: float, *, start: bool) -> int:
+    """Take started jobs out of the queue (``start``), or push the deadlines of running ones ahead; returns
+    how many were held (a renewal misses a job reaped meanwhile: it is someone else's now)."""
+    if not job_ids:
+        return 0
+    script = load_script(redis, "hold_jobs")
+    args = [int(seconds * 1000), "start" if start else "renew", in_progress_key_prefix, job_key_prefix]
+    lifetime = int(JOB_LIFETIME.total_seconds() * 1000)
+    held: int = await script(keys=[keys.QUEUE, keys.RUNNING_JOBS], args=[*args, lifetime, *job_ids])
+    return held
+
+
+async def reap(redis: aioredis.Redis) -> list[str]:
+    """Put every job whose deadline passed back at the front of the queue; returns their ids."""
+    script = load_script(redis, "reap_jobs")
+    front = int(TAKEOVER_PRIORITY.total_seconds() * 1000)
+    requeued: list[str] = []
+    while True:
+        taken, *ids = await script(
+            keys=[keys.QUEUE, keys.RUNNING_JOBS],
+            args=[in_progress_key_prefix, job_key_prefix, front, REAP_PER_CALL],
+        )
+        requeued += [i.decode() for i in ids]
+        if taken < REAP_PER_CALL:
+            return requeued
+
+
+async def release(redis: aioredis.Redis, job_id: str, score: int) -> None:
+    """Put a running job back in the queue at the score it started with, before arq re-queues it for a
+    retry (arq adds the retry's delay to the score it finds, reckoned from the start score)."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.zrem(keys.RUNNING_JOBS, job_id)
+        pipe.zadd(keys.QUEUE, {job_id: score})
+        await pipe.execute()
+
+
+async def ended(redis: aioredis.Redis, job_id: str) -> None:
+    """A job finished (arq removed it from the queue): it leaves the running set."""
+    await redis.zrem(keys.RUNNING_JOBS, job_id)

@@ -1,9 +1,9 @@
 """Batch leases: at most one worker runs a batch at a time, and a dead worker's lease expires in seconds.
 
 The holder renews the lease from a heartbeat task; a worker killed with ``kill -9`` stops renewing, so the
-lease lapses after ``ttl`` and the sweeper (``engine/dispatch/sweeper.py``) hands the batch to another worker.
-Taking a lease also registers the run in ``kd:running``; a run entry without its lease is the sign of a dead
-holder.
+lease lapses after ``ttl``, by the time the dead worker's job is back in the queue (``state/jobs.py``).
+Taking a lease also registers the run in ``kd:running``: the next run of a batch whose entry names another
+holder takes it over, and frees the slots the dead holder's calls still held (``lease_acquire.lua``).
 A holder that stalls past the TTL loses the lease: ``lost`` is set, and the fenced in-flight journal
 (``mark_in_flight.lua``) refuses its next call, so two holders never send the same chunk.
 """
@@ -18,14 +18,17 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Final
 
 import redis.asyncio as aioredis
 
 from engine.errors import LeaseLost
 from engine.store import keys
 from engine.store.scripts import load_script
+from engine.types import CHANNELS
 
 log = logging.getLogger(__name__)
+IN_FLIGHT: Final = [keys.in_flight(channel) for channel in CHANNELS]  # where a dead holder's slots are
 
 
 def holder_token() -> str:
@@ -69,10 +72,19 @@ class Leases:
         """Yield the lease of a batch (renewed in the background) while the block runs; None if taken."""
         lease = Lease(cid, batch, keys.lease(cid, batch), holder_token())
         where = run_field(cid, batch)
-        taken = await self._acquire(keys=[lease.key, keys.RUNNING], args=[lease.token, self.ttl_ms, where])
+        names = [lease.key, keys.RUNNING, *IN_FLIGHT]
+        taken, previous, freed = await self._acquire(keys=names, args=[lease.token, self.ttl_ms, where])
         if not taken:
             yield None
             return
+        if previous:
+            log.warning(
+                "campaign %s batch %d: taken over from %s (it stopped renewing); %d in-flight slots freed",
+                cid,
+                batch,
+                previous.decode(),
+                freed,
+            )
         beat = asyncio.create_task(self._heartbeat(lease))
         try:
             yield lease

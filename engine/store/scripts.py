@@ -45,4 +45,3 @@ class Scripts:
         self.finish_batch = load_script(redis, "finish_batch")
         self.freeze_verdicts = load_script(redis, "freeze_verdicts")
         self.freeze_late = load_script(redis, "freeze_late")
-        self.lease_orphan = load_script(redis, "lease_orphan")

@@ -71,3 +71,20 @@ def test_takeover_prints_its_table(tmp_path: Path) -> None:
     out = run_program("takeover.py", tmp_path, "--recipients", "2000", "--max-wait", "60")
     assert "takeover: kill -9 of a worker → its batch runs again" in out
     assert "running again min / median / max" in out and "kills" in out
+
+
+def test_takeover_crash_loop_prints_its_table(tmp_path: Path) -> None:
+    out = run_program(
+        "takeover.py",
+        tmp_path,
+        "--kills",
+        "3",
+        "--interval",
+        "1-1.5",
+        "--recipients",
+        "20000",
+        "--max-wait",
+        "60",
+    )
+    assert "takeover in a crash loop: kill -9 every few seconds" in out
+    assert "taken over min / median / max" in out and " 3 " in out

@@ -35,6 +35,7 @@ from tests.conftest import SHARE
 from tests.specs import make_spec, numbers, write
 from workers import jobs as worker_jobs
 from workers.context import KEY, WorkerContext
+from workers.upkeep import Upkeep
 
 LIFTED = {"smart": 1e6, "sms": 1e6, "basic": 1e6, "capability": 1e6}
 
@@ -197,9 +198,11 @@ async def test_a_worker_gives_the_smart_budget_to_its_first_batch_in_queue_order
     result = await planner.submit(arq_redis, tight, make_spec("skip"), path)
     assert result.batches == 2
     async with await EngineContext.open(tight, arq_redis) as ctx:
+        worker = WorkerContext(ctx, Upkeep(arq_redis, tight.dispatch.lease_seconds))
 
         def job(batch: int, score: int) -> asyncio.Task[dict[str, Any]]:
-            job_ctx = {KEY: WorkerContext(ctx), "redis": arq_redis, "score": score}  # what arq passes besides
+            job_id = queued_jobs.job_id(result.cid, batch, 0)  # what arq passes besides
+            job_ctx = {KEY: worker, "redis": arq_redis, "score": score, "job_id": job_id}
             return asyncio.create_task(worker_jobs.dispatch_batch(job_ctx, result.cid, batch))
 
         one = job(1, queued[0])

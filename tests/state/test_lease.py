@@ -1,4 +1,4 @@
-"""Batch leases, the in-flight fence and the sweeper, against a real Redis."""
+"""Batch leases, the in-flight fence, a dead holder's slots at takeover, the dataset id; on a real Redis."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from arq.connections import ArqRedis
 
 from engine.budget.limiter import RateLimiter
 from engine.budget.records import Caller
-from engine.dispatch.sweeper import Sweeper
 from engine.errors import LeaseLost, StateError, StateLost
-from engine.runtime.settings import DispatchSettings, RateSettings
+from engine.runtime.settings import RateSettings
+from engine.state.instance import InstanceWatch
 from engine.state.lease import Leases, run_field
 from engine.state.progress import Progress
 from engine.state.records import ChunkRecord, ChunkState, Stage
@@ -102,23 +102,9 @@ async def test_the_admission_journals_the_call_and_is_fenced_like_the_mark(arq_r
     assert await arq_redis.zcard(keys.in_flight("smart")) == 0, "a refused admission holds no slot"
 
 
-async def test_the_sweeper_takes_over_a_dead_holders_batch_once_and_at_the_front(arq_redis: ArqRedis) -> None:
-    scripts = Scripts(arq_redis)
-    leases = Leases(arq_redis, ttl=5)
-    await arq_redis.enqueue_job("dispatch_batch", "other", 0, _job_id="other:0:0", _queue_name=keys.QUEUE)
-    async with leases.hold(CID, 4) as alive:
-        assert alive is not None
-        # a worker killed with -9: its run entry stays, its lease expires
-        await arq_redis.hset(keys.RUNNING, run_field(CID, 5), "host:99:dead")
-        sweepers = [Sweeper(arq_redis, scripts, DispatchSettings()) for _ in range(3)]
-        taken = await asyncio.gather(*(s.sweep() for s in sweepers))
-    assert sorted(taken, key=len) == [[], [], [(CID, 5)]], "one sweeper claims it; a live lease is left alone"
-    queued = await arq_redis.zrange(keys.QUEUE, 0, -1)
-    assert queued[0] == f"{CID}:5:takeover:dead".encode(), "the taken-over batch runs before older jobs"
-    assert not await arq_redis.hexists(keys.RUNNING, run_field(CID, 5))
-
-
-async def test_a_takeover_frees_the_dead_holders_slots_and_only_those(arq_redis: ArqRedis) -> None:
+async def test_the_next_holder_frees_the_dead_holders_slots_and_only_those(arq_redis: ArqRedis) -> None:
+    """A run entry naming another holder while the lease is free: that holder died holding the batch, and
+    the run that takes the batch over frees the slots its calls still held, in the same step."""
     limiter = RateLimiter(arq_redis, RateSettings(), lease_seconds=3600)
     leases = Leases(arq_redis, ttl=5)
     smart, checks = keys.in_flight("smart"), keys.in_flight("capability")
@@ -129,61 +115,33 @@ async def test_a_takeover_frees_the_dead_holders_slots_and_only_those(arq_redis:
     async with leases.hold(CID, 4) as alive:
         assert alive is not None
         async with limiter.slot("smart", caller=Caller(alive.token)):
-            live = [token.decode() for token in await arq_redis.zrange(smart, 0, -1)]
-            assert [t for t in live if t.startswith(alive.token + "#")], "the slot carries the lease token"
-            await arq_redis.hset(keys.RUNNING, run_field(CID, 5), dead)  # killed: its lease has expired
-            assert await Sweeper(arq_redis, Scripts(arq_redis), DispatchSettings()).sweep() == [(CID, 5)]
-            kept = {token.decode() for token in await arq_redis.zrange(smart, 0, -1)}
-            assert kept == {*left_alone, *(t for t in live if t.startswith(alive.token))}
-            assert await arq_redis.zcard(checks) == 0
+            await arq_redis.hset(keys.RUNNING, run_field(CID, 5), dead)  # killed holding 5: its lease expired
+            async with leases.hold(CID, 5) as successor:
+                assert successor is not None
+                kept = {token.decode() for token in await arq_redis.zrange(smart, 0, -1)}
+                assert kept == {*left_alone, *(t for t in kept if t.startswith(alive.token + "#"))}
+                assert len(kept) == len(left_alone) + 1, "the live holder's slot stays"
+                assert await arq_redis.zcard(checks) == 0
+                assert await arq_redis.hget(keys.RUNNING, run_field(CID, 5)) == successor.token.encode()
 
 
-async def test_the_sweeper_notices_that_redis_lost_its_data(arq_redis: ArqRedis) -> None:
-    sweeper = Sweeper(arq_redis, Scripts(arq_redis), DispatchSettings(sweep_interval=0.05))
-    await sweeper.start()
-    await sweeper.check_instance()
+async def test_a_released_lease_leaves_nothing_for_the_next_holder_to_free(arq_redis: ArqRedis) -> None:
+    leases = Leases(arq_redis, ttl=5)
+    async with leases.hold(CID, 6) as first:
+        assert first is not None
+        await arq_redis.zadd(keys.in_flight("smart"), {f"{first.token}#1": 2e9})  # a call still in flight
+    async with leases.hold(CID, 6) as second:
+        assert second is not None
+        assert await arq_redis.zcard(keys.in_flight("smart")) == 1, "an orderly release is no takeover"
+
+
+async def test_the_instance_watch_notices_that_redis_lost_its_data(arq_redis: ArqRedis) -> None:
+    watch = InstanceWatch(arq_redis)
+    await watch.start()
+    await watch.check()
+    later = InstanceWatch(arq_redis)
+    await later.start()
+    assert later.instance == watch.instance != "", "every worker of one dataset sees one id"
     await arq_redis.flushdb()
-    lost: list[StateLost] = []
-    await asyncio.wait_for(sweeper.run(lost.append), timeout=5)
-    assert len(lost) == 1 and "Redis lost its data" in str(lost[0])
-
-
-async def test_a_job_whose_worker_died_before_taking_the_lease_is_requeued(arq_redis: ArqRedis) -> None:
-    """arq marked the job in progress, then the worker was killed before the batch job took its lease."""
-    settings = DispatchSettings()
-    sweeper = Sweeper(arq_redis, Scripts(arq_redis), settings)
-    await arq_redis.hset(keys.campaign(CID), "state", "running")
-    for batch, age_ms in ((6, sweeper.stuck_after_ms + 1000), (7, 200)):  # 7 is a job that just started
-        job = f"{CID}:{batch}:0"
-        await arq_redis.enqueue_job("dispatch_batch", CID, batch, _job_id=job, _queue_name=keys.QUEUE)
-        await arq_redis.set(f"arq:in-progress:{job}", b"1", px=sweeper.in_progress_ms - age_ms)
-    assert await sweeper.sweep() == [(CID, 6)]
-    assert await sweeper.sweep() == [], "queued once: the takeover job's id is derived from the stuck job's"
-    queued = [job.decode() for job in await arq_redis.zrange(keys.QUEUE, 0, -1)]
-    assert queued[0].startswith(f"{CID}:6:takeover:stuck-")
-    await arq_redis.sadd(keys.batches_done(CID), "6")
-    await arq_redis.delete(f"arq:job:{queued[0]}")
-    await arq_redis.zrem(keys.QUEUE, queued[0])
-    assert await sweeper.sweep() == [], "a finished batch is left alone"
-
-
-async def test_a_batch_whose_takeover_job_died_too_is_taken_over_again(arq_redis: ArqRedis) -> None:
-    """The batch's own job and its takeover job were both killed before the lease: neither will run soon."""
-    sweeper = Sweeper(arq_redis, Scripts(arq_redis), DispatchSettings())
-    await arq_redis.hset(keys.campaign(CID), "state", "running")
-
-    async def dies(job: str) -> None:
-        """``job`` is queued and marked in progress by a worker that is then killed."""
-        if not await arq_redis.zscore(keys.QUEUE, job):
-            await arq_redis.enqueue_job("dispatch_batch", CID, 8, _job_id=job, _queue_name=keys.QUEUE)
-        started_long_ago = sweeper.in_progress_ms - sweeper.stuck_after_ms
-        await arq_redis.set(f"arq:in-progress:{job}", b"1", px=started_long_ago)
-
-    await dies(f"{CID}:8:0")
-    await dies(f"{CID}:8:takeover:dead")
-    assert await sweeper.sweep() == [(CID, 8)]
-    waiting = [j.decode() for j in await arq_redis.zrange(keys.QUEUE, 0, -1) if b"stuck-" in j]
-    assert len(waiting) == 1
-    assert await sweeper.sweep() == [], "its takeover job waits to run: nothing more to do"
-    await dies(waiting[0])
-    assert await sweeper.sweep() == [(CID, 8)], "the takeover job died as well: a new one is queued"
+    with pytest.raises(StateLost, match="Redis lost its data"):
+        await watch.check()

@@ -1,0 +1,67 @@
+"""What every worker does beside its jobs: keeps the jobs it runs held, puts lapsed ones back, watches Redis.
+
+Every third of a visibility (``engine/state/jobs.py``) the worker pushes the deadlines of its running jobs
+ahead, puts back at the front of the queue every job whose worker stopped doing so (any worker may reap
+any job: the first to see it lapsed does), and checks that Redis still holds the dataset it started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from engine.errors import StateLost
+from engine.state import jobs
+from engine.state.instance import InstanceWatch
+
+log = logging.getLogger(__name__)
+
+
+class Upkeep:
+    """The running jobs of one worker process and the loop that keeps them visible as running."""
+
+    def __init__(self, redis: aioredis.Redis, lease_seconds: float) -> None:
+        self.redis = redis
+        self.visibility = jobs.visibility(lease_seconds)
+        self.running: set[str] = set()
+        self.instance = InstanceWatch(redis)
+
+    async def start(self) -> None:
+        await self.instance.start()
+
+    async def started(self, job_id: str) -> None:
+        """A job of this worker started: it leaves the queue for the running set (arq's ``on_job_start``)."""
+        self.running.add(job_id)
+        await jobs.hold(self.redis, [job_id], self.visibility, start=True)
+
+    async def requeue(self, job_id: str, score: int) -> None:
+        """A job is about to be retried or was cancelled: back in the queue at its start score."""
+        self.running.discard(job_id)
+        await jobs.release(self.redis, job_id, score)
+
+    async def ended(self, job_id: str) -> None:
+        """A job's run is over and arq settled it (``after_job_end``): it leaves the running set."""
+        self.running.discard(job_id)
+        await jobs.ended(self.redis, job_id)
+
+    async def run(self, on_lost: Callable[[StateLost], None]) -> None:
+        """Until cancelled: renew, reap and check every third of a visibility. ``on_lost`` is called once
+        if Redis lost its data, then the loop ends."""
+        while True:
+            try:
+                await self.instance.check()
+                await jobs.hold(self.redis, list(self.running), self.visibility, start=False)
+                reaped = await jobs.reap(self.redis)
+                if reaped:
+                    log.warning("put back, their worker stopped renewing them: %s", ", ".join(reaped))
+            except StateLost as lost:
+                log.critical("%s", lost)
+                on_lost(lost)
+                return
+            except RedisError as exc:  # Redis restarting: the next round tries again
+                log.warning("job upkeep failed (%s); retrying", exc)
+            await asyncio.sleep(self.visibility / 3)
