@@ -24,7 +24,7 @@ from engine.budget.line import BudgetLine, Turn
 from engine.budget.records import ANONYMOUS, Caller, Order, RateInfo
 from engine.budget.slots import SlotReturns, slot_pause
 from engine.runtime import metrics
-from engine.runtime.ranges import check_rate
+from engine.runtime.ranges import BURST, RATE, check_rate
 from engine.runtime.settings import RateSettings
 from engine.state.progress import Mark
 from engine.store import keys
@@ -78,12 +78,14 @@ class RateLimiter:
         self._serial = itertools.count()
         self._budget_lines = {channel: BudgetLine() for channel in CHANNELS}
         # what every rate.lua run of a channel sends besides its operation: its keys, the default rate and
-        # burst, and the throttling policy (ARGV[3..8]); built once, since every provider call sends them
+        # burst, their allowed ranges and the throttling policy (ARGV[3..12]); built once, since every
+        # provider call sends them
+        ranges = (RATE.low, RATE.high, BURST.low, BURST.high)
         policy = (settings.throttle_factor, MIN_FACTOR, settings.recover_seconds, throttle_hold)
         self._rate_call = {
             channel: (
                 (keys.rate(channel), keys.in_flight(channel)),
-                (self._default_rate(channel), settings.burst_seconds, *policy),
+                (self._default_rate(channel), settings.burst_seconds, *ranges, *policy),
             )
             for channel in CHANNELS
         }

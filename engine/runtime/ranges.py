@@ -1,7 +1,8 @@
 """The allowed range of every rate and burst, defined once for every way in (invariant 2).
 
-The settings model, ``RateLimiter.set_rate``, ``api.set_rates`` and the ``rate`` command check values here.
-A rate of zero, NaN or infinity had switched the budget off.
+The settings model, ``RateLimiter.set_rate``, ``api.set_rates`` and the ``rate`` command check values here,
+and ``store/lua/rate.lua`` receives the same bounds with every run, so a value no entry point accepts is also
+one the budget script never stores or trusts. A rate of zero, NaN or infinity had switched the budget off.
 
 Why these bounds:
 
