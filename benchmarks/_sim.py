@@ -27,6 +27,7 @@ from engine.cli.service import worker_processes
 from engine.ingest.spec import CampaignSpec
 from engine.plan import planner
 from engine.reports.summary import build_report
+from engine.runtime.ranges import RATE
 from engine.runtime.redis_server import RedisServer, free_port
 from engine.runtime.settings import Settings, load_settings
 from engine.simulator.capability import is_capable
@@ -34,7 +35,7 @@ from engine.store import keys
 from engine.store.connection import open_queue
 from engine.types import TERMINAL, CampaignState, Channel
 
-LIFTED_RATE: Final = 1e9
+LIFTED_RATE: Final = RATE.high  # far above what the engine sends end to end: its budgets never wait
 POLL_SECONDS: Final = 0.05  # how often the parent looks for the campaign's end: its timing resolution
 # urllib without proxies: admin calls must go to the loopback simulator, whatever http_proxy says
 LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -92,7 +93,7 @@ def _answers(url: str) -> bool:
 
 def engine_env(sim_url: str, rates: Mapping[Channel, float] | None = None, **settings: str) -> dict[str, str]:
     """Settings of every engine process: the simulator, the engine's budgets (``rates``, absent channels
-    lifted to 1e9/s) and any other ``KOODISPATCH_<SECTION>__<KEY>`` given as ``SECTION__KEY="value"``."""
+    lifted to 1e6/s) and any other ``KOODISPATCH_<SECTION>__<KEY>`` given as ``SECTION__KEY="value"``."""
     budgets = {channel: LIFTED_RATE for channel in get_args(Channel)} | dict(rates or {})
     return {
         "KOODISPATCH_PROVIDER__KOOMESSAGE_URL": sim_url,

@@ -8,7 +8,7 @@ Against one provider simulator in its own process (rate limits lifted, no latenc
          ≤100, smart sends of ≤100 to the capable numbers and plain SMS of ≤500 to the rest, through our
          own signed client (KooMessageClient on ProviderHttp) with the engine's concurrency shape
   ours   ``planner.submit`` plus N already-running ``koodispatch worker`` processes on a private Redis
-         (engine rate budgets lifted to 1e9/s) until the campaign is completed
+         (engine rate budgets lifted to 1e6/s, the most allowed) until the campaign is completed
 The simulator's ledger must show, for each run, no duplicate and every number sent exactly once on the
 channel its capability decides. Goal: ours ≤ 1.3× the floor's time. ``--task-cpu`` also prints both
 sides' CPU per asyncio task kind (``_task_cpu.py``), to see where ours spends what the floor does not.

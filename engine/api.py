@@ -10,13 +10,12 @@ polars, aiohttp and the planner on every start (the command line calls these sam
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 from engine.errors import ConfigError
-from engine.types import CHANNELS, Channel
+from engine.types import Channel
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -167,13 +166,14 @@ async def set_rates(
 ) -> dict[Channel, RateInfo]:
     """Change shared rate budgets live (numbers per second); returns every channel's current rate.
 
-    Raises ConfigError for an unknown channel or a rate that is not a positive number, before any write.
+    Raises ConfigError for an unknown channel or a rate outside its range (``engine/runtime/ranges.py``),
+    before any write: a change of several channels is made whole or not at all.
     """
     from engine.budget.limiter import RateLimiter
+    from engine.runtime.ranges import check_rate
 
     for channel, per_second in changes.items():
-        if channel not in CHANNELS or not (math.isfinite(per_second) and per_second > 0):
-            raise ConfigError(f"rate {channel}: must be a positive number per second, got {per_second:g}")
+        check_rate(channel, per_second)
     limiter = RateLimiter(redis, settings.rates)
     await limiter.ensure_defaults()
     for channel, per_second in changes.items():

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -24,8 +23,8 @@ import redis.asyncio as aioredis
 from engine.budget.line import BudgetLine, Turn
 from engine.budget.records import ANONYMOUS, Caller, Order, RateInfo
 from engine.budget.slots import SlotReturns, slot_pause
-from engine.errors import ConfigError
 from engine.runtime import metrics
+from engine.runtime.ranges import BURST, RATE, check_rate
 from engine.runtime.settings import RateSettings
 from engine.state.progress import Mark
 from engine.store import keys
@@ -79,12 +78,14 @@ class RateLimiter:
         self._serial = itertools.count()
         self._budget_lines = {channel: BudgetLine() for channel in CHANNELS}
         # what every rate.lua run of a channel sends besides its operation: its keys, the default rate and
-        # burst, and the throttling policy (ARGV[3..8]); built once, since every provider call sends them
+        # burst, their allowed ranges and the throttling policy (ARGV[3..12]); built once, since every
+        # provider call sends them
+        ranges = (RATE.low, RATE.high, BURST.low, BURST.high)
         policy = (settings.throttle_factor, MIN_FACTOR, settings.recover_seconds, throttle_hold)
         self._rate_call = {
             channel: (
                 (keys.rate(channel), keys.in_flight(channel)),
-                (self._default_rate(channel), settings.burst_seconds, *policy),
+                (self._default_rate(channel), settings.burst_seconds, *ranges, *policy),
             )
             for channel in CHANNELS
         }
@@ -190,13 +191,9 @@ class RateLimiter:
         """Change the rate (and optionally the burst) of ``channel`` for every worker, at once.
 
         Numbers already admitted keep their count: their backlog is rescaled to the new rate.
-        Raises ConfigError for an unknown channel or a value that is not a positive number.
+        Raises ConfigError for an unknown channel or a value outside its range (``engine/runtime/ranges.py``).
         """
-        if channel not in CHANNELS:
-            raise ConfigError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
-        for name, value in (("rate", per_second), ("burst_seconds", burst_seconds)):
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"{name} of channel {channel} must be a positive number, got {value}")
+        check_rate(channel, per_second, burst_seconds)
         return await self._run_info(
             "set", channel, per_second, "" if burst_seconds is None else burst_seconds
         )

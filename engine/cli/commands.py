@@ -16,11 +16,13 @@ from engine.cli.common import (
     connection,
     console,
     errors,
+    fail,
     queue,
     required_redis_url,
     run,
     settings,
 )
+from engine.runtime.ranges import RATE
 
 CampaignId = Annotated[str, typer.Argument(help="campaign id printed by submit")]
 
@@ -108,17 +110,25 @@ def cancel(cid: CampaignId) -> None:
 
 @app.command()
 def rate(
-    smart: Annotated[float | None, typer.Option(help="smart messages per second")] = None,
-    sms: Annotated[float | None, typer.Option(help="plain SMS per second")] = None,
-    basic: Annotated[float | None, typer.Option(help="basic-edition messages per second")] = None,
-    capability: Annotated[float | None, typer.Option(help="capability checks (numbers) per second")] = None,
+    smart: Annotated[float | None, typer.Option(help=f"smart messages per second ({RATE.span})")] = None,
+    sms: Annotated[float | None, typer.Option(help=f"plain SMS per second ({RATE.span})")] = None,
+    basic: Annotated[
+        float | None, typer.Option(help=f"basic-edition messages per second ({RATE.span})")
+    ] = None,
+    capability: Annotated[
+        float | None, typer.Option(help=f"capability checks per second ({RATE.span})")
+    ] = None,
 ) -> None:
     """Show or change the shared rate budgets; a change applies to every worker at once."""
     from engine import api
 
+    changes = {"smart": smart, "sms": sms, "basic": basic, "capability": capability}
+    for channel, per_second in changes.items():  # before anything else: a bad flag changes nothing
+        problem = None if per_second is None else RATE.problem(per_second)
+        if problem is not None:
+            fail(f"--{channel}: {problem}")
     cfg = settings()
     url = required_redis_url(cfg)
-    changes = {"smart": smart, "sms": sms, "basic": basic, "capability": capability}
 
     async def go() -> None:
         async with connection(url) as redis:

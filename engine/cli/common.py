@@ -59,7 +59,9 @@ def settings() -> Settings:
     try:
         return load_settings()
     except ValidationError as exc:  # one line per setting, not pydantic's multi-line report
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        )
         fail(f"configuration: {problems}")
         raise  # unreachable
     except (ValueError, OSError) as exc:  # e.g. an unparsable KOODISPATCH_CONFIG file

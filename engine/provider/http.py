@@ -15,6 +15,7 @@ aiohttp and timeout exceptions never escape this module.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -239,13 +240,18 @@ def _find_error(data: object) -> tuple[str, str] | None:
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
+    """Retry-After as seconds (delta-seconds or an HTTP date); None when absent or unreadable.
+
+    ``inf`` or ``nan`` count as unreadable: an infinite wait would hold the channel's budget shut for good.
+    """
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from engine.errors import ConfigError
+from engine.runtime.ranges import BURST, RATE, Range
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_DIR / "config" / "default.toml"
@@ -60,12 +61,28 @@ class ProviderSettings(_Section):
         return self.connect_timeout + self.read_timeout + self.answer_grace
 
 
+def _within(allowed: Range) -> AfterValidator:
+    """A pydantic check with the message every entry point gives (``engine/runtime/ranges.py``)."""
+
+    def check(value: float) -> float:
+        problem = allowed.problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+PerSecond = Annotated[float, _within(RATE)]
+BurstSeconds = Annotated[float, _within(BURST)]
+
+
 class RateSettings(_Section):
-    capability: float = Field(1000.0, gt=0, description="capability-check numbers per second, all workers")
-    smart: float = Field(1000.0, gt=0, description="smart-message numbers per second, all workers")
-    sms: float = Field(1000.0, gt=0, description="plain-SMS numbers per second, all workers")
-    basic: float = Field(5000.0, gt=0, description="basic-edition numbers per second, all workers")
-    burst_seconds: float = Field(0.2, gt=0, description="how many seconds of rate may be spent at once")
+    capability: PerSecond = Field(1000.0, description=f"capability-check budget, all workers: {RATE}")
+    smart: PerSecond = Field(1000.0, description=f"smart-message budget, all workers: {RATE}")
+    sms: PerSecond = Field(1000.0, description=f"plain-SMS budget, all workers: {RATE}")
+    basic: PerSecond = Field(5000.0, description=f"basic-edition budget, all workers: {RATE}")
+    burst_seconds: BurstSeconds = Field(0.2, description=f"rate that may be spent at once: {BURST} of it")
     max_in_flight: int = Field(64, ge=1, description="provider calls in flight per channel, all workers")
     throttle_factor: float = Field(0.5, gt=0, lt=1, description="rate multiplier applied on each 429")
     recover_seconds: float = Field(10.0, gt=0, description="time to climb back to the full rate after a 429")

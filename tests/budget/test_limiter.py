@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from engine.budget.limiter import MIN_FACTOR
 from engine.errors import ConfigError
 from engine.runtime.settings import RateSettings
+from engine.store import keys
 from engine.types import CHANNELS
 from tests.budget.limiters import (
     APPROX,
@@ -175,15 +176,31 @@ async def test_budget_without_stored_settings_uses_the_configured_ones(
 
 
 @pytest.mark.parametrize(
-    ("channel", "rate", "burst"),
-    [("smart", 0.0, None), ("smart", -5.0, None), ("smart", math.inf, None), ("smart", math.nan, None),
-     ("smart", 10.0, 0.0), ("fax", 10.0, None)],
+    ("channel", "rate", "burst", "expect"),
+    [("smart", 0.0, None, "rate of channel smart: 0 is outside the allowed range of 0.01 to 1,000,000"),
+     ("smart", -5.0, None, "-5 is outside"), ("smart", math.inf, None, "inf is outside"),
+     ("smart", math.nan, None, "nan is outside"),
+     ("smart", 1e-9, None, "1e-09 is outside the allowed range of 0.01 to 1,000,000 numbers per second"),
+     ("smart", 4.9e-7, None, "4.9e-07 is outside"), ("smart", 1_000_001.0, None, "1000001 is outside"),
+     ("smart", 10.0, 0.0, "burst_seconds of channel smart: 0 is outside the allowed range of 0.01 to 60 s"),
+     ("smart", 10.0, 60.5, "60.5 is outside"), ("smart", 10.0, math.nan, "nan is outside"),
+     ("fax", 10.0, None, "unknown channel 'fax'")],
 )  # fmt: skip
-async def test_set_rate_rejects_bad_input(
-    make_limiter: MakeLimiter, channel: Any, rate: float, burst: float | None
+async def test_set_rate_outside_its_range_is_refused_and_changes_nothing(
+    make_limiter: MakeLimiter,
+    redis_client: aioredis.Redis,
+    channel: Any,
+    rate: float,
+    burst: float | None,
+    expect: str,
 ) -> None:
-    with pytest.raises(ConfigError, match=channel):
-        await make_limiter().set_rate(channel, rate, burst_seconds=burst)
+    limiter = make_limiter()
+    await limiter.set_rate("smart", 800.0, burst_seconds=0.5)
+    before = await redis_client.hgetall(keys.rate("smart"))
+    with pytest.raises(ConfigError) as refused:
+        await limiter.set_rate(channel, rate, burst_seconds=burst)
+    assert expect in str(refused.value)
+    assert await redis_client.hgetall(keys.rate("smart")) == before
 
 
 # --- throttling ------------------------------------------------------------------------------------

@@ -71,6 +71,8 @@ def unknown_campaign(command: str) -> BadInput:
     return BadInput(lambda _: [command, "no-such-id"], ("unknown campaign 'no-such-id'",))
 
 
+RATE_RANGE = ("--smart: 1e-09 is outside the allowed range of 0.01 to 1,000,000 numbers per second",)
+
 BAD_INPUT = [
     pytest.param(recipients_case("empty.csv", "", "empty"), id="empty-file"),
     pytest.param(recipients_case("header.csv", "mobile,name\n", "no data rows"), id="header-only"),
@@ -126,10 +128,20 @@ BAD_INPUT = [
         pytest.param(unknown_campaign(command), id=f"{command}-unknown")
         for command in ("report", "pause", "resume", "cancel", "status")
     ),
-    pytest.param(BadInput(lambda _: ["rate", "--smart", "0"], ("smart", "positive")), id="rate-not-positive"),
+    pytest.param(BadInput(lambda _: ["rate", "--smart", "0"], ("--smart: 0 is outside",)), id="rate-zero"),
+    pytest.param(BadInput(lambda _: ["rate", "--smart", "1e-9"], RATE_RANGE), id="rate-below-range"),
+    pytest.param(BadInput(lambda _: ["rate", "--basic", "nan"], ("--basic: nan is outside",)), id="rate-nan"),
     pytest.param(
         BadInput(lambda _: ["rate"], ("rates.smart",), (("KOODISPATCH_RATES__SMART", "fast"),)),
         id="bad-setting",
+    ),
+    pytest.param(
+        BadInput(
+            lambda _: ["rate"],
+            ("configuration: rates.burst_seconds: 61 is outside the allowed range of 0.01 to 60 seconds",),
+            (("KOODISPATCH_RATES__BURST_SECONDS", "61"),),
+        ),
+        id="setting-out-of-range",
     ),
     pytest.param(
         BadInput(
@@ -242,6 +254,20 @@ async def test_rate_changes_the_shared_budget(
         assert set(rates) == {"capability", "smart", "sms", "basic"} and rates["smart"] == "800/s"
     info = await RateLimiter(redis_client, RateSettings()).get_rate("smart")
     assert info.rate == 800
+
+
+async def test_a_rate_out_of_range_changes_no_budget_already_set(
+    redis_url: str, redis_client: aioredis.Redis, sim: SimulatorThread
+) -> None:
+    env = cli_env(redis_url, sim.url)
+    assert (await koodispatch("rate", "--smart", "800", env=env)).code == 0
+    before = {channel: await redis_client.hgetall(keys.rate(channel)) for channel in ("smart", "sms")}
+
+    refused = await koodispatch("rate", "--sms", "500", "--smart", "1e-9", env=env)
+
+    assert (refused.code, refused.out) == (2, "")
+    assert refused.err.splitlines() == [f"error: {RATE_RANGE[0]}"]
+    assert {channel: await redis_client.hgetall(keys.rate(channel)) for channel in before} == before
 
 
 async def test_callbacks_register_puts_our_receipt_urls_at_the_provider(

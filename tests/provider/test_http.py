@@ -191,6 +191,8 @@ ANSWERS = {
     ),
     "429-retry-after-date": Case(429, km("APIGW.0308"), Throttled, "APIGW.0308", 30.0, retry_at_in=30),
     "429-no-retry-after": Case(429, "slow down", Throttled),
+    "429-retry-after-inf": Case(429, "slow down", Throttled, headers={"Retry-After": "inf"}),  # unreadable
+    "429-retry-after-nan": Case(429, "slow down", Throttled, headers={"Retry-After": "nan"}),
     "500": Case(500, km("KM.00000500"), ProviderUnavailable, "KM.00000500"),
     "503-text": Case(503, "upstream down", ProviderUnavailable),
     "504-km-code": Case(504, km("KM.90016301"), ProviderUnavailable, "KM.90016301"),

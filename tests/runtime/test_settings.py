@@ -46,6 +46,24 @@ def test_unknown_nested_key_and_bad_value_are_errors(monkeypatch: pytest.MonkeyP
         load_settings()
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "expect"),
+    [("SMART", "1e-9", "1e-09 is outside the allowed range of 0.01 to 1,000,000 numbers per second"),
+     ("BASIC", "2e6", "2000000 is outside"), ("SMS", "nan", "nan is outside"),
+     ("CAPABILITY", "inf", "inf is outside"), ("CAPABILITY", "0", "0 is outside"),
+     ("BURST_SECONDS", "61", "61 is outside the allowed range of 0.01 to 60 seconds"),
+     ("BURST_SECONDS", "0.001", "0.001 is outside")],
+)  # fmt: skip
+def test_rates_and_burst_outside_their_range_are_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expect: str
+) -> None:
+    monkeypatch.setenv(f"KOODISPATCH_RATES__{name}", value)
+    with pytest.raises(ValidationError) as refused:
+        load_settings()
+    [error] = refused.value.errors()
+    assert error["loc"] == ("rates", name.lower()) and expect in error["msg"]
+
+
 def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KOODISPATCH_SK", "very-secret-sk")
     monkeypatch.setenv("KOODISPATCH_SMS_APP_SECRET", "very-secret-app")

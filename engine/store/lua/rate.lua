@@ -13,20 +13,22 @@
 -- ARGV[2]  clock in seconds; "" = Redis TIME (an explicit clock is for tests only)
 -- ARGV[3]  default rate, used while the hash has none
 -- ARGV[4]  default burst seconds, used while the hash has none
--- ARGV[5]  throttle step: each throttle multiplies the factor by it
--- ARGV[6]  floor of the factor
--- ARGV[7]  recover seconds: the factor climbs linearly back to 1 over this time
--- ARGV[8]  hold seconds: throttles this soon after the last one answer calls sent before it and
+-- ARGV[5], ARGV[6]  lowest and highest rate; ARGV[7], ARGV[8]  lowest and highest burst seconds
+--          (engine/runtime/ranges.py): no value outside them is stored or trusted
+-- ARGV[9]  throttle step: each throttle multiplies the factor by it
+-- ARGV[10] floor of the factor
+-- ARGV[11] recover seconds: the factor climbs linearly back to 1 over this time
+-- ARGV[12] hold seconds: throttles this soon after the last one answer calls sent before it and
 --          do not compound the factor
--- ARGV[9]  acquire, admit: n numbers | throttle: retry_after seconds or "" | set: new rate
--- ARGV[10] set: new burst seconds or "" | admit: the call's token
--- ARGV[11] admit: most tokens allowed in flight at once
--- ARGV[12] admit: lease seconds of the token
+-- ARGV[13] acquire, admit: n numbers | throttle: retry_after seconds or "" | set: new rate
+-- ARGV[14] set: new burst seconds or "" | admit: the call's token
+-- ARGV[15] admit: most tokens allowed in flight at once
+-- ARGV[16] admit: lease seconds of the token
 -- KEYS[3], KEYS[4]  admit, optional: the batch lease and its journal hash; with them the admission also
 --          journals the call in flight (what mark_in_flight.lua does), in the same run
--- ARGV[13] admit with KEYS[4]: the lease holder's token | ARGV[14] chunk field | ARGV[15] in-flight record
+-- ARGV[17] admit with KEYS[4]: the lease holder's token | ARGV[18] chunk field | ARGV[19] in-flight record
 --          ("" each without KEYS[4])
--- ARGV[16..] admit: tokens of calls that ended since this process's last admission, freed first
+-- ARGV[20..] admit: tokens of calls that ended since this process's last admission, freed first
 --
 -- acquire returns "0" when admitted, else the seconds to wait before asking again (as a string,
 -- since Lua numbers reach Redis as integers). admit takes a slot of the in-flight cap and charges the
@@ -37,6 +39,15 @@
 -- is already done or failed (in_flight_fence.lua); an admitted call is journaled in flight before the
 -- reply. The other operations return the state after them: {rate, effective rate, factor, burst
 -- seconds, backlog seconds}.
+--
+-- Bad values never open the budget (a stored rate of 0 had made the backlog infinite, and a rate set
+-- after it NaN, which admitted everything). A wrong argument (a default, a value to set, n, retry_after,
+-- the clock) is an error reply before anything is written. Damaged state is repaired by the run that
+-- reads it, and the repair goes to the Redis log: a stored field that is not a finite number in its range,
+-- or a hash without its rate or burst, takes the defaults; a damaged throttle state becomes a throttle to
+-- the floor just now; and the backlog counts a full burst as spent, since nothing tells what the damage
+-- let through. A channel without a hash runs on the defaults from an idle backlog and stores them with
+-- its first write; a missing tat is an idle backlog, a missing throttle state no throttle.
 
 --#include in_flight_fence
 
@@ -51,20 +62,99 @@ else
   now = tonumber(time[1]) + tonumber(time[2]) / 1000000
 end
 
-local state = redis.call('HMGET', key, 'rate', 'burst', 'tat', 'factor', 'throttled_at')
-local rate = tonumber(state[1]) or tonumber(ARGV[3])
-local burst = tonumber(state[2]) or tonumber(ARGV[4])
-local tat = math.max(tonumber(state[3]) or now, now)
-local base_factor = tonumber(state[4]) or 1
-local throttled_at = tonumber(state[5])
+-- x when it is a finite number in [low, high], else nil (NaN fails every comparison)
+local function within(x, low, high)
+  if x and x >= low and x <= high and x > -math.huge and x < math.huge then
+    return x
+  end
+  return nil
+end
+
+-- nil when ARGV[i] is a number in [low, high], else the error that refuses the run
+local function wrong(i, name, low, high)
+  if within(tonumber(ARGV[i]), low, high) then
+    return nil
+  end
+  return string.format('rate.lua: %s %q is outside %s to %s', name, ARGV[i], low, high)
+end
+
+local rate_low, rate_high = tonumber(ARGV[5]), tonumber(ARGV[6])
+local burst_low, burst_high = tonumber(ARGV[7]), tonumber(ARGV[8])
+local floor = tonumber(ARGV[10])
+local problem = wrong(3, 'default rate', rate_low, rate_high)
+  or wrong(4, 'default burst', burst_low, burst_high)
+if not within(now, 0, math.huge) then
+  problem = 'rate.lua: clock ' .. ARGV[2] .. ' is not a time'
+elseif op == 'acquire' or op == 'admit' then
+  problem = problem or wrong(13, 'n', 1, math.huge)
+elseif op == 'set' then
+  problem = problem or wrong(13, 'rate', rate_low, rate_high)
+  if ARGV[14] ~= '' then
+    problem = problem or wrong(14, 'burst', burst_low, burst_high)
+  end
+elseif op == 'throttle' then
+  if ARGV[13] ~= '' then
+    problem = problem or wrong(13, 'retry_after', 0, math.huge)
+  end
+elseif op ~= 'info' then
+  problem = 'rate.lua: unknown operation ' .. op
+end
+if problem then
+  return redis.error_reply(problem)
+end
+
+local FIELDS = {'rate', 'burst', 'tat', 'factor', 'throttled_at'}
+local state = redis.call('HMGET', key, unpack(FIELDS))
+local fresh = not (state[1] or state[2] or state[3] or state[4] or state[5])
+local damaged = {}
+
+-- stored field i as a number in [low, high], else false; a bad value, or a missing one that is
+-- ``required`` (rate, burst: every write stores them), is noted as damage
+local function stored(i, low, high, required)
+  local raw = state[i]
+  local x = raw and within(tonumber(raw), low, high)
+  if not x and (raw or (required and not fresh)) then
+    damaged[#damaged + 1] = FIELDS[i] .. '=' .. (raw or 'missing')
+  end
+  return x
+end
+
+local rate = stored(1, rate_low, rate_high, true) or tonumber(ARGV[3])
+local burst = stored(2, burst_low, burst_high, true) or tonumber(ARGV[4])
+local tat = math.max(stored(3, -math.huge, math.huge) or now, now)
+local stored_factor, throttled_at = stored(4, floor, 1), stored(5, -math.huge, math.huge)
+local base_factor = stored_factor or 1
+if (state[4] and not stored_factor) or (state[5] and not throttled_at) then
+  base_factor, throttled_at = floor, now
+end
 
 local function fmt(x)
-  return string.format('%.6f', x)
+  return string.format('%.17g', x)  -- every digit of a double: a stored value reads back as written
+end
+
+-- HSET of field, value pairs; the first write to a fresh channel also stores the defaults it runs on,
+-- so a hash without its rate or burst has been damaged
+local function save(...)
+  if fresh then
+    fresh = false
+    redis.call('HSET', key, 'rate', fmt(rate), 'burst', fmt(burst), ...)
+  else
+    redis.call('HSET', key, ...)
+  end
+end
+
+if #damaged > 0 then
+  tat = math.max(tat, now + burst)
+  redis.log(redis.LOG_WARNING, 'rate.lua: repaired ' .. key .. ': ' .. table.concat(damaged, ', '))
+  redis.call('HSET', key, 'rate', fmt(rate), 'burst', fmt(burst), 'tat', fmt(tat))
+  if throttled_at then
+    redis.call('HSET', key, 'factor', fmt(base_factor), 'throttled_at', fmt(throttled_at))
+  end
 end
 
 local factor = 1
 if throttled_at and base_factor < 1 then
-  local progress = math.min(math.max((now - throttled_at) / tonumber(ARGV[7]), 0), 1)
+  local progress = math.min(math.max((now - throttled_at) / tonumber(ARGV[11]), 0), 1)
   factor = base_factor + (1 - base_factor) * progress
 end
 
@@ -79,58 +169,56 @@ local function charge(n)
   if tat - now > burst then
     return fmt(tat - now - burst)
   end
-  redis.call('HSET', key, 'tat', fmt(tat + n / (rate * factor)))
+  save('tat', fmt(tat + n / (rate * factor)))
   return '0'
 end
 
 if op == 'acquire' then
-  return charge(tonumber(ARGV[9]))
+  return charge(tonumber(ARGV[13]))
 elseif op == 'admit' then
   local slots = KEYS[2]
-  if #ARGV > 15 then
-    redis.call('ZREM', slots, unpack(ARGV, 16))
+  if #ARGV > 19 then
+    redis.call('ZREM', slots, unpack(ARGV, 20))
   end
   local journal = KEYS[4]
   if journal then
-    local refused = in_flight_refused(KEYS[3], ARGV[13], journal, ARGV[14])
+    local refused = in_flight_refused(KEYS[3], ARGV[17], journal, ARGV[18])
     if refused then
       return {refused, '0'}
     end
   end
   redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
-  if redis.call('ZCARD', slots) >= tonumber(ARGV[11]) then
+  if redis.call('ZCARD', slots) >= tonumber(ARGV[15]) then
     return {'slot', '0'}
   end
-  local wait = charge(tonumber(ARGV[9]))
+  local wait = charge(tonumber(ARGV[13]))
   if wait ~= '0' then
     return {'budget', wait}
   end
-  redis.call('ZADD', slots, fmt(now + tonumber(ARGV[12])), ARGV[10])
+  redis.call('ZADD', slots, fmt(now + tonumber(ARGV[16])), ARGV[14])
   if journal then
-    redis.call('HSET', journal, ARGV[14], ARGV[15])
+    redis.call('HSET', journal, ARGV[18], ARGV[19])
   end
   return {'ok', '0'}
 elseif op == 'throttle' then
-  if not throttled_at or now - throttled_at >= tonumber(ARGV[8]) then
-    local lowered = math.max(tonumber(ARGV[6]), factor * tonumber(ARGV[5]))
+  if not throttled_at or now - throttled_at >= tonumber(ARGV[12]) then
+    local lowered = math.max(floor, factor * tonumber(ARGV[9]))
     rescale(factor, lowered)
     factor = lowered
-    redis.call('HSET', key, 'factor', fmt(factor), 'throttled_at', fmt(now))
+    save('factor', fmt(factor), 'throttled_at', fmt(now))
   end
-  if ARGV[9] ~= '' then
+  if ARGV[13] ~= '' then
     -- admission happens once tat - now <= burst: nobody is admitted before now + retry_after
-    tat = math.max(tat, now + tonumber(ARGV[9]) + burst)
+    tat = math.max(tat, now + tonumber(ARGV[13]) + burst)
   end
-  redis.call('HSET', key, 'tat', fmt(tat))
+  save('tat', fmt(tat))
 elseif op == 'set' then
-  local new_rate = tonumber(ARGV[9])
+  local new_rate = tonumber(ARGV[13])
   rescale(rate, new_rate)
   rate = new_rate
-  if ARGV[10] ~= '' then
-    burst = tonumber(ARGV[10])
+  if ARGV[14] ~= '' then
+    burst = tonumber(ARGV[14])
   end
   redis.call('HSET', key, 'rate', fmt(rate), 'burst', fmt(burst), 'tat', fmt(tat))
-elseif op ~= 'info' then
-  return redis.error_reply('rate.lua: unknown operation ' .. op)
 end
 return {fmt(rate), fmt(rate * factor), fmt(factor), fmt(burst), fmt(tat - now)}
