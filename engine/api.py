@@ -139,16 +139,17 @@ async def pause(cid: str, *, redis: aioredis.Redis) -> str:
     return (await control.pause(redis, cid)).value
 
 
-async def resume(cid: str, *, redis: ArqRedis) -> str:
-    """Resume a paused campaign and queue its unfinished batches again; returns the previous state.
+async def resume(cid: str, *, redis: aioredis.Redis) -> str:
+    """Resume a paused campaign: its unfinished batches are dispensed again; returns the previous state.
 
     Raises StateError while the campaign's trial send is not over.
     """
-    from engine.state import control, jobs, trial
+    from engine.state import campaigns, control, feeder, trial
 
     await trial.ensure_ended(redis, cid)
     previous = await control.resume(redis, cid)
-    await jobs.requeue(redis, cid)
+    await feeder.restock(redis, await campaigns.load(redis, cid))
+    await feeder.feed(redis, cid)
     return previous.value
 
 

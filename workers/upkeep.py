@@ -1,8 +1,10 @@
-"""What every worker does beside its jobs: keeps the jobs it runs held, puts lapsed ones back, watches Redis.
+"""What every worker does beside its jobs: keeps the jobs it runs held, puts lapsed ones back, feeds the
+campaigns' batches to the queue, watches Redis.
 
 Every third of a visibility (``engine/state/jobs.py``) the worker pushes the deadlines of its running jobs
 ahead, puts back at the front of the queue every job whose worker stopped doing so (any worker may reap
-any job: the first to see it lapsed does), and checks that Redis still holds the dataset it started with.
+any job: the first to see it lapsed does), tops up every campaign's window of batch jobs
+(``engine/state/feeder.py``) and checks that Redis still holds the dataset it started with.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from engine.errors import StateLost
-from engine.state import jobs
+from engine.state import feeder, jobs
 from engine.state.instance import InstanceWatch
 
 log = logging.getLogger(__name__)
@@ -44,9 +46,13 @@ class Upkeep:
         await jobs.release(self.redis, job_id, score)
 
     async def ended(self, job_id: str) -> None:
-        """A job's run is over and arq settled it (``after_job_end``): it leaves the running set."""
+        """A job's run is over and arq settled it (``after_job_end``): it leaves the running set, and a
+        batch job's campaign gets its next batch dispensed at once."""
         self.running.discard(job_id)
         await jobs.ended(self.redis, job_id)
+        cid = jobs.campaign_of_job(job_id)
+        if cid is not None:
+            await feeder.feed(self.redis, cid)
 
     async def run(self, on_lost: Callable[[StateLost], None]) -> None:
         """Until cancelled: renew, reap and check every third of a visibility. ``on_lost`` is called once
@@ -58,6 +64,7 @@ class Upkeep:
                 reaped = await jobs.reap(self.redis)
                 if reaped:
                     log.warning("put back, their worker stopped renewing them: %s", ", ".join(reaped))
+                await feeder.feed_all(self.redis)
             except StateLost as lost:
                 log.critical("%s", lost)
                 on_lost(lost)

@@ -80,10 +80,9 @@ def _control(cid: str, action: str) -> None:
     from engine import api
 
     url = campaign_redis_url()
-    enqueues = action == "resume"  # queues the unfinished batches again: the only one that needs arq
 
     async def go() -> None:
-        async with queue(url) if enqueues else connection(url) as redis:
+        async with connection(url) as redis:
             previous = await getattr(api, action)(cid, redis=redis)
         typer.echo(f"{cid}: {previous} → {PAST[action]}")
 

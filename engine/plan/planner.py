@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from engine.errors import ConfigError, InputError
 from engine.ingest.recipients import Recipients, for_campaign
 from engine.ingest.spec import CampaignSpec
 from engine.runtime.settings import Settings
-from engine.state import campaigns, jobs, trial
+from engine.state import campaigns, feeder, jobs, trial
 from engine.state.batches import write_batches
 from engine.store import keys
 from engine.types import CampaignState
@@ -152,13 +153,15 @@ async def submit(
     held = first is not None  # the list waits, paused, until the trial is sent and the campaign resumed
     state = CampaignState.PAUSED if held else CampaignState.SCHEDULED if start else CampaignState.RUNNING
     reason = trial.SENDING if held else ""
-    created = await campaigns.create(redis, cid, spec, state, batches, counts, reason, digest)
+    window = settings.dispatch.campaign_window
+    created = await campaigns.create(redis, cid, spec, state, batches, counts, reason, digest, window)
     if not created:
         return await _resubmit(redis, cid, digest)
+    now = time.time()
+    await feeder.add(redis, cid, range(batches), now)  # a campaign held for its trial is fed once resumed
     if first is not None:
-        await jobs.enqueue(redis, first.cid, range(first.batches), 0)
-    else:
-        await jobs.enqueue(redis, cid, range(batches), 0, start)
+        await feeder.add(redis, first.cid, range(first.batches), now)
+    await feeder.feed(redis, first.cid if first is not None else cid)
     log.info(
         "campaign %s submitted: %d numbers in %d batches (%s)", cid, loaded.accepted, batches, state.value
     )
@@ -174,6 +177,7 @@ async def _resubmit(redis: ArqRedis, cid: str, digest: str) -> SubmitResult:
             "give the new campaign another id (nothing was changed)"
         )
     for each in (record, await trial.load(redis, record)):  # a trial whose job went missing is queued too
-        if each is not None and not each.terminal and each.state is not CampaignState.PAUSED:
-            await jobs.queue_unfinished(redis, each)
+        if each is not None and not each.terminal:
+            await feeder.restock(redis, each)
+            await feeder.feed(redis, each.cid)
     return SubmitResult(cid, False, record.batches, record.counts, record.state.value)

@@ -102,7 +102,18 @@ class DispatchSettings(_Section):
         gt=0,
         description="seconds one run of a batch job may take before it is stopped and queued again",
     )
-    worker_concurrency: int = Field(8, ge=1, description="batch jobs one worker process runs at once")
+    worker_concurrency: int = Field(
+        8, ge=1, description="batch jobs of one campaign that one worker process runs at once"
+    )
+    worker_slots: int = Field(
+        64, ge=1, description="batch jobs of all campaigns that one worker process runs at once"
+    )
+    campaign_window: int = Field(
+        32,
+        ge=1,
+        description="batch jobs of one campaign queued or running at once on all workers (more lets more "
+        "workers share one campaign; the rest of its batches wait in its backlog)",
+    )
     lease_seconds: float = Field(
         5.0,
         gt=0,

@@ -111,9 +111,15 @@ async def create(
     counts: dict[str, int],
     reason: str = "",
     digest: str = "",
+    window: int = 0,
 ) -> bool:
-    """Write the record once; return False (and change nothing) if the campaign already exists."""
+    """Write the record once; return False (and change nothing) if the campaign already exists.
+
+    ``window`` is how many of its batch jobs are queued or running at once (``state/feeder.py``; 0 = the
+    feeder's default); ``start_ms`` in the record holds its start time for the feeder.
+    """
     now = time.time()
+    start = spec.schedule.start_at
     fields: dict[str, Any] = {
         "spec": spec.model_dump_json(),
         "state": state.value,
@@ -124,7 +130,10 @@ async def create(
         "updated_at": now,
         "reason": reason,
         "digest": digest,
+        "start_ms": int(start.timestamp() * 1000) if start is not None else 0,
     }
+    if window:
+        fields["window"] = window
     key = keys.campaign(cid)
     async with redis.pipeline(transaction=True) as pipe:
         try:

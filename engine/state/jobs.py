@@ -12,26 +12,21 @@ run, and a dead worker's batch runs again within a visibility (``store/lua/hold_
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
-from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
-from arq.jobs import serialize_job
-from arq.utils import timestamp_ms, to_unix_ms
+from arq.constants import in_progress_key_prefix, job_key_prefix
 
 from engine.ingest.spec import CampaignSpec
 from engine.state import campaigns
-from engine.state.campaigns import CampaignRecord
-from engine.state.progress import unfinished
 from engine.store import keys
 from engine.store.scripts import load_script
 
 BATCH_FUNCTION: Final = "dispatch_batch"
 LATE_FUNCTION: Final = "late_fallback"
-ENQUEUE_PER_CALL: Final = 500  # jobs queued per script call
 TAKEOVER_PRIORITY: Final = timedelta(hours=1)  # a reaped job is scored this far back: it runs next
 REAP_PER_CALL: Final = 500  # lapsed jobs put back per script call (called again while there are more)
 JOB_LIFETIME: Final = timedelta(days=1)  # a held job's arq job key outlives its last hold by this much
@@ -40,6 +35,13 @@ JOB_LIFETIME: Final = timedelta(days=1)  # a held job's arq job key outlives its
 def job_id(cid: str, batch: int, generation: int) -> str:
     """Deterministic arq job id; the generation changes on resume so a batch can be queued again."""
     return f"{cid}:{batch}:{generation}"
+
+
+def campaign_of_job(job: str) -> str | None:
+    """The campaign of a batch job's id (``job_id``); None for any other job (late fallback, ...)."""
+    cid, sep, rest = job.partition(":")
+    batch, _, generation = rest.partition(":")
+    return cid if sep and batch.isdigit() and generation.isdigit() else None
 
 
 def late_job_id(cid: str, batch: int) -> str:
@@ -51,44 +53,6 @@ def start_time(spec: CampaignSpec) -> datetime | None:
     """When a campaign's batches may first run: its start time while that is still ahead, else None."""
     start = spec.schedule.start_at
     return start if start is not None and start > datetime.now(UTC) else None
-
-
-async def enqueue(
-    redis: ArqRedis, cid: str, batches: Iterable[int], generation: int, defer_until: datetime | None = None
-) -> int:
-    """Queue one job per batch; returns how many were newly queued (existing job ids are skipped).
-
-    ENQUEUE_PER_CALL jobs per call of ``enqueue_jobs.lua``, which does what arq's ``enqueue_job`` does for
-    each (same job and result keys, same serialized job, same score and lifetime) in one round trip, where
-    arq needs a WATCH/MULTI transaction of several per job.
-    """
-    script = load_script(redis, "enqueue_jobs")
-    now = timestamp_ms()
-    score = to_unix_ms(defer_until) if defer_until is not None else now
-    lifetime = score - now + redis.expires_extra_ms
-    numbers, queued = list(batches), 0
-    for start in range(0, len(numbers), ENQUEUE_PER_CALL):
-        group = numbers[start : start + ENQUEUE_PER_CALL]
-        ids = [job_id(cid, number, generation) for number in group]
-        job_keys = [key for id_ in ids for key in (job_key_prefix + id_, result_key_prefix + id_)]
-        jobs = (
-            serialize_job(BATCH_FUNCTION, (cid, number), {}, None, now, serializer=redis.job_serializer)
-            for number in group
-        )
-        args = [value for id_, job in zip(ids, jobs, strict=True) for value in (id_, score, job)]
-        queued += await script(keys=[keys.QUEUE, *job_keys], args=[lifetime, *args])
-    return queued
-
-
-async def queue_unfinished(redis: ArqRedis, record: CampaignRecord) -> int:
-    """Queue the unfinished batches of a campaign under its current generation; returns jobs queued."""
-    pending = await unfinished(redis, record.cid, record.batches)
-    return await enqueue(redis, record.cid, pending, record.generation, start_time(record.spec))
-
-
-async def requeue(redis: ArqRedis, cid: str) -> int:
-    """Queue the unfinished batches of a running campaign again (after resume); returns jobs queued."""
-    return await queue_unfinished(redis, await campaigns.load(redis, cid))
 
 
 async def schedule_late(redis: ArqRedis, cid: str, batch: int) -> bool:

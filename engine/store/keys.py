@@ -14,6 +14,7 @@ SUPPRESSION: Final = "kd:suppression"  # set of opted-out numbers (11-digit stri
 CONTROL_CHANNEL: Final = "kd:control"  # pub/sub: control changes broadcast to workers
 RUNNING: Final = "kd:running"  # hash "<cid>:<batch>" -> lease token of the last run that took it
 RUNNING_JOBS: Final = "kd:jobs:running"  # sorted set: arq job id -> visibility deadline (ms, Redis time)
+FEEDING: Final = "kd:feeding"  # sorted set: campaign id -> submission time, while its batches are dispensed
 INSTANCE: Final = "kd:instance"  # random id set once per Redis dataset; a change means Redis lost its data
 RECEIPT_STATS: Final = "kd:receipts:stats"  # hash: receipts received, recorded, duplicate, unmatched, ...
 CAP_CACHE: Final = f"{PREFIX}:caplist:"  # + UTC day number: list of packed verdict records
@@ -77,6 +78,16 @@ def late(cid: str, number: int) -> str:
 def task(task_id: str) -> str:
     """String: provider task id -> chunk reference, so receipts that carry only a task id find their batch."""
     return f"{PREFIX}:task:{task_id}"
+
+
+def backlog(cid: str) -> str:
+    """Sorted set: batch -> batch, the batches not yet dispensed as jobs (``state/feeder.py``)."""
+    return f"{PREFIX}:{{{cid}}}:backlog"
+
+
+def dispensed(cid: str) -> str:
+    """Sorted set: arq job id -> batch, the campaign's batch jobs queued or running now."""
+    return f"{PREFIX}:{{{cid}}}:dispensed"
 
 
 def batches_done(cid: str) -> str:

@@ -86,5 +86,5 @@ def test_takeover_crash_loop_prints_its_table(tmp_path: Path) -> None:
         "--max-wait",
         "60",
     )
-    assert "takeover in a crash loop: kill -9 every few seconds" in out
+    assert "takeover in a crash loop" in out
     assert "taken over min / median / max" in out and " 3 " in out

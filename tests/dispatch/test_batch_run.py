@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from arq.connections import ArqRedis
-from arq.jobs import Job
 from redis.exceptions import ResponseError
 
 from engine.dispatch.batch_run import BatchRun, dispatch_batch
@@ -322,27 +321,3 @@ async def test_call_the_provider_never_got_is_resent_after_backoff(
         ChunkRecord.decode(v) for v in (await arq_redis.hgetall(keys.journal(result.cid, 0))).values()
     ]
     assert record.path == "resent" and record.attempts >= 3
-
-
-async def test_batches_are_queued_as_arq_itself_would_queue_them(arq_redis: ArqRedis) -> None:
-    """``queued_jobs.enqueue`` (one script call for many jobs) leaves what ``enqueue_job`` would: same job
-    payload, score and lifetime; an id already queued or finished is skipped."""
-    start = datetime.now(UTC) + timedelta(minutes=5)
-    ours = await queued_jobs.enqueue(arq_redis, "c1", range(3), 0, start)
-    theirs = await arq_redis.enqueue_job(
-        queued_jobs.BATCH_FUNCTION, "c2", 0, _job_id=queued_jobs.job_id("c2", 0, 0), _queue_name=keys.QUEUE,
-        _defer_until=start,
-    )  # fmt: skip
-    assert ours == 3 and theirs is not None
-    job = Job(queued_jobs.job_id("c1", 0, 0), arq_redis, keys.QUEUE, arq_redis.job_deserializer)
-    mine = await job.info()
-    arqs = await theirs.info()
-    assert mine is not None and arqs is not None
-    assert (mine.function, mine.args, mine.score) == (arqs.function, ["c1", 0], arqs.score)
-    assert arqs.args == ["c2", 0]  # the same serializer: orjson makes the tuple a list on both
-    assert abs(mine.enqueue_time - arqs.enqueue_time) < timedelta(seconds=5)
-    lifetimes = [await arq_redis.pttl(f"arq:job:{queued_jobs.job_id(c, 0, 0)}") for c in ("c1", "c2")]
-    assert abs(lifetimes[0] - lifetimes[1]) < 5000
-    await arq_redis.set(f"arq:result:{queued_jobs.job_id('c1', 3, 0)}", b"done")  # ran and finished already
-    assert await queued_jobs.enqueue(arq_redis, "c1", range(5), 0, start) == 1  # only batch 4 is new
-    assert await arq_redis.zcard(keys.QUEUE) == 5

@@ -17,8 +17,11 @@ async def queued(redis: ArqRedis) -> list[str]:
 
 
 async def enqueue(redis: ArqRedis, *batches: int) -> list[str]:
-    await jobs.enqueue(redis, CID, batches, 0)
-    return [jobs.job_id(CID, batch, 0) for batch in batches]
+    """Batch jobs queued as arq queues them."""
+    ids = [jobs.job_id(CID, batch, 0) for batch in batches]
+    for job, batch in zip(ids, batches, strict=True):
+        await redis.enqueue_job(jobs.BATCH_FUNCTION, CID, batch, _job_id=job, _queue_name=keys.QUEUE)
+    return ids
 
 
 async def start(redis: ArqRedis, job: str, seconds: float) -> None:
