@@ -28,6 +28,9 @@ def worker(
     metrics_port: Annotated[
         int | None, typer.Option(min=1, max=65535, help="serve Prometheus metrics on this port")
     ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="address the metrics port listens on (unauthenticated: keep it private)")
+    ] = "127.0.0.1",
 ) -> None:
     """Run one worker process (start any number, on any machines, against one Redis)."""
     from engine.runtime import metrics
@@ -42,7 +45,10 @@ def worker(
     setup_logging(log_level, log_format, secrets)
     url = required_redis_url(cfg)
     if metrics_port is not None:
-        metrics.serve(metrics_port)
+        try:
+            metrics.serve(metrics_port, metrics_host)
+        except OSError as exc:
+            fail(f"--metrics-host {metrics_host} --metrics-port {metrics_port}: {exc.strerror or exc}")
 
     async def go() -> None:
         w = build_worker(cfg, url, burst=burst)  # built inside the loop it runs on
