@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.provider.signer import ReplayCache
 from engine.simulator.callbacks import CallbackPoster
 from engine.simulator.config import CallbackConfig, Channel, SimConfig
 from engine.simulator.ledger import Ledger
@@ -28,6 +29,7 @@ class SimState:
     ledger: Ledger = field(default_factory=Ledger)
     store: Store = field(default_factory=Store)
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    replays: ReplayCache = field(default_factory=ReplayCache)  # signatures accepted, kept across reset()
     poster: CallbackPoster | None = None  # set while the app runs
     rng: random.Random = field(init=False)
     _request_prefix: str = field(default_factory=lambda: os.urandom(4).hex())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -23,7 +24,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from engine.provider.signer import Credentials, canonical_query, query_pairs, sign
+from engine.provider.signer import HEADER_NONCE, Credentials, canonical_query, query_pairs, sign
 from engine.simulator.app import build_app
 from engine.simulator.auth import SMS_API_PREFIX
 from engine.simulator.config import SimConfig
@@ -121,8 +122,12 @@ class SignedClient:
         content_type: str = "application/json",
         now: datetime | None = None,
     ) -> tuple[URL, dict[str, str]]:
-        """The URL (query already canonical) and signed headers: app key for ``/sms/*``, else AK/SK."""
-        headers = {"Content-Type": content_type}
+        """The URL (query already canonical) and signed headers: app key for ``/sms/*``, else AK/SK.
+
+        A random nonce header is signed too, so that the same request sent twice in one second is two
+        requests to the simulator, which refuses a signature it has accepted before.
+        """
+        headers = {"Content-Type": content_type, HEADER_NONCE: os.urandom(8).hex()}
         if path.startswith(SMS_API_PREFIX):
             creds = Credentials(self.config.sms_app_key, self.config.sms_app_secret)
         else:
