@@ -321,6 +321,25 @@ async def test_logs_hold_neither_the_token_nor_full_numbers(
     assert NUMBER not in caplog.text and "135****5678" in caplog.text
 
 
+async def test_a_request_line_aiohttp_cannot_parse_is_logged_with_the_token_masked(
+    service: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp logs such a line in full at ERROR (the parser's exception quotes it): the path is kept,
+    the token in it is not."""
+    caplog.set_level(logging.DEBUG)
+    host, port = service.removeprefix("http://").rsplit(":", 1)
+    path = f"/receipts/{TOKEN}/sms"
+    for line in (f"POST {path} HTTP/1.1 junk", f"P\x01ST {path} HTTP/1.1", f"POST {path}\x00 HTTP/1.1"):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(line.encode() + b"\r\nHost: x\r\n\r\n")
+        assert b" 400 " in await reader.readline()
+        writer.close()
+        await writer.wait_closed()
+    logged = [r for r in caplog.records if "Error handling request" in r.getMessage()]
+    assert len(logged) == 3 and any(r.levelno == logging.ERROR for r in logged)
+    assert TOKEN not in caplog.text and caplog.text.count("/receipts/***/sms") >= 3
+
+
 def test_late_fallback_needs_a_fallback_channel() -> None:
     from engine.errors import ConfigError
 
