@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import os
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -48,8 +49,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+TOKEN_VARIABLE = "KOODISPATCH_SIMULATOR_TOKEN"
+
+
 async def _serve(config: SimConfig, host: str, port: int, access_log: bool) -> None:
-    """Serve until SIGINT (Ctrl-C) or SIGTERM, then shut down cleanly."""
+    """Serve until SIGINT (Ctrl-C) or SIGTERM, then shut down cleanly.
+
+    The admin token comes from KOODISPATCH_SIMULATOR_TOKEN (for scripts that start the simulator) or is
+    drawn at random and printed: whoever runs the simulator reads it from its output, nobody else can.
+    """
     from engine.runtime.gc_tuning import tune_for_service
     from engine.simulator.testing import run_simulator
 
@@ -57,11 +65,14 @@ async def _serve(config: SimConfig, host: str, port: int, access_log: bool) -> N
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with run_simulator(config, host, port, access_log=access_log) as sim:
+    given = os.environ.get(TOKEN_VARIABLE) or None
+    async with run_simulator(config, host, port, access_log=access_log, admin_token=given) as sim:
         tune_for_service()
         typer.echo(
             f"KooMessage + Message&SMS simulator listening on {sim.url} (admin: {sim.url}/_simulator/)"
         )
+        token = f"from {TOKEN_VARIABLE}" if given else sim.admin_token
+        typer.echo(f"admin token: {token} (send it as X-Simulator-Token to /_simulator/*)")
         typer.echo("credentials: KOODISPATCH_AK/SK/PROJECT_ID/SMS_APP_* or the demo ones; Ctrl-C stops")
         await stop.wait()
     typer.echo("simulator stopped")

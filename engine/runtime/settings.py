@@ -221,7 +221,8 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-META_VARIABLES = frozenset({"config", "env_file"})  # KOODISPATCH_CONFIG, KOODISPATCH_ENV_FILE
+# KOODISPATCH_CONFIG, KOODISPATCH_ENV_FILE, and the admin token `koodispatch simulate` may be given
+META_VARIABLES = frozenset({"config", "env_file", "simulator_token"})
 
 
 def _check_environment() -> None:

@@ -61,6 +61,11 @@ class RunningSimulator:
     def store(self) -> Store:
         return self.state.store
 
+    @property
+    def admin_token(self) -> str:
+        """What ``/_simulator/*`` (but health) wants in ``X-Simulator-Token``."""
+        return self.state.admin_token
+
     def update_config(self, changes: dict[str, Any]) -> None:
         """Patch the live config (see :meth:`SimConfig.update`); raises ConfigError on a bad key."""
         self.state.update_config(changes)
@@ -112,6 +117,7 @@ class SignedClient:
     url: str
     config: SimConfig
     session: aiohttp.ClientSession
+    admin_token: str = ""  # for tests of the /_simulator/* endpoints
 
     def sign(
         self,
@@ -165,10 +171,15 @@ class SignedClient:
 
 @asynccontextmanager
 async def run_simulator(
-    config: SimConfig | None = None, host: str = "127.0.0.1", port: int = 0, access_log: bool = False
+    config: SimConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    access_log: bool = False,
+    admin_token: str | None = None,
 ) -> AsyncIterator[RunningSimulator]:
-    """Serve the simulator in the running loop on ``host`` (loopback) and ``port`` (0 = a free one)."""
-    app = build_app(config)
+    """Serve the simulator in the running loop on ``host`` (loopback) and ``port`` (0 = a free one), its
+    admin endpoints behind ``admin_token`` (a random one unless given)."""
+    app = build_app(config, admin_token)
     logger = logging.getLogger("aiohttp.access") if access_log else None
     runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=logger)
     await runner.setup()
@@ -201,6 +212,10 @@ class SimulatorThread:
     @property
     def url(self) -> str:
         return self._running().url
+
+    @property
+    def admin_token(self) -> str:
+        return self._running().admin_token
 
     def __enter__(self) -> SimulatorThread:
         self.start()

@@ -64,7 +64,7 @@ async def test_a_whole_campaign_logs_no_secret_and_no_full_number(tmp_path: Path
         # error paths log too: 5xx everywhere, answers lost after accept on smart sends (reconciled)
         faults = {"error_share": 0.05}
         smart = {"smart": {"drop_after_accept_share": 0.05}}
-        sim_post(sim.url, "/_simulator/config", {"faults": faults, "channel_faults": smart})
+        sim_post(sim, "/_simulator/config", {"faults": faults, "channel_faults": smart})
         truth = generate_recipients(tmp_path / "r.csv", 6_000, seed=17)
         (tmp_path / "c.toml").write_text(SPEC, encoding="utf-8")
         env = engine_env(
@@ -91,7 +91,7 @@ async def test_a_whole_campaign_logs_no_secret_and_no_full_number(tmp_path: Path
             finally:
                 await redis.aclose()
         shown = await koodispatch("report", cid, env=env)
-        ledger = sim_get(sim.url, "/_simulator/ledger")
+        ledger = sim_get(sim, "/_simulator/ledger")
     assert report.state == "completed" and report.failed == 0
     assert report.sent["sms"] > 0 and ledger["sms"]["unique"] == report.sent["sms"]
     assert sum(ledger["rejected"].values()) == 0, "every request was signed and fresh"

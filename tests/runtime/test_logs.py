@@ -64,8 +64,8 @@ def test_line_carries_the_bound_ids_and_redacts_secrets() -> None:
 
 async def test_worker_json_logs(tmp_path: Path, redis_url: str, simulator_thread: Any) -> None:
     sim = simulator_thread
-    sim_post(sim.url, "/_simulator/reset", {})
-    sim_post(sim.url, "/_simulator/config", {"capable_share": SHARE, "rates": {"smart": None, "sms": None}})
+    sim_post(sim, "/_simulator/reset", {})
+    sim_post(sim, "/_simulator/config", {"capable_share": SHARE, "rates": {"smart": None, "sms": None}})
     truth = generate_recipients(tmp_path / "r.csv", 500, seed=6)
     env = engine_env(redis_url, sim.url)
     redis = await open_queue(redis_url)

@@ -67,9 +67,9 @@ async def test_worker_metrics_match_the_report_and_the_provider(
     tmp_path: Path, redis_url: str, simulator_thread: Any
 ) -> None:
     sim = simulator_thread
-    sim_post(sim.url, "/_simulator/reset", {})
+    sim_post(sim, "/_simulator/reset", {})
     sim_post(
-        sim.url,
+        sim,
         "/_simulator/config",
         {"capable_share": SHARE, "rates": {"smart": None, "sms": None}, "faults": {"error_share": 0.1}},
     )
@@ -96,7 +96,7 @@ async def test_worker_metrics_match_the_report_and_the_provider(
             samples = scrape(HTTP.request("GET", f"http://127.0.0.1:{port}/metrics").data.decode())
     finally:
         await redis.aclose()
-    ledger = sim_get(sim.url, "/_simulator/ledger")
+    ledger = sim_get(sim, "/_simulator/ledger")
 
     assert report.state == "completed"
     for channel in ("smart", "sms"):
