@@ -64,7 +64,7 @@ def settings() -> Settings:
         )
         fail(f"configuration: {problems}")
         raise  # unreachable
-    except (ValueError, OSError) as exc:  # e.g. an unparsable KOODISPATCH_CONFIG file
+    except (ConfigError, ValueError, OSError) as exc:  # a secret in a config file, an unparsable one ...
         fail(f"configuration: {exc}")
         raise  # unreachable
 

@@ -7,6 +7,7 @@ Secrets (AK/SK, SMS app key/secret) come only from the environment or an env fil
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -211,14 +212,29 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         env_file = os.environ.get("KOODISPATCH_ENV_FILE")
         if env_file:
-            if Path(env_file).resolve().is_relative_to(PROJECT_DIR):
-                raise ConfigError(
-                    f"KOODISPATCH_ENV_FILE={env_file}: keep the secrets file outside the project"
-                )
+            _check_env_file(env_file)
             sources.append(DotEnvSettingsSource(settings_cls, env_file=env_file))
         if toml_path.is_file():
             sources.append(_TomlWithoutSecrets(settings_cls, toml_path))
         return tuple(sources)
+
+
+def _check_env_file(env_file: str) -> None:
+    """The secrets file must exist (else the demo credentials would be used in silence), lie outside the
+    project (it would get committed) and not be writable by every user (anyone could then change the
+    credentials a campaign sends with). Raises ConfigError naming the problem."""
+    where = f"KOODISPATCH_ENV_FILE={env_file}"
+    path = Path(env_file)
+    if path.resolve().is_relative_to(PROJECT_DIR):
+        raise ConfigError(f"{where}: keep the secrets file outside the project")
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"{where}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"{where}: not a regular file")
+    if mode & stat.S_IWOTH:
+        raise ConfigError(f"{where}: every user may write to it, so anyone could change the credentials")
 
 
 # KOODISPATCH_CONFIG, KOODISPATCH_ENV_FILE, and the admin token `koodispatch simulate` may be given
@@ -238,7 +254,8 @@ def _check_environment() -> None:
 def load_settings(**overrides: object) -> Settings:
     """Build settings now (never at import time), with explicit overrides on top.
 
-    Raises ConfigError for an unknown KOODISPATCH_* variable and pydantic's ValidationError for bad values.
+    Raises ConfigError for an unknown KOODISPATCH_* variable, an unusable KOODISPATCH_ENV_FILE or a secret in
+    a config file; pydantic's ValidationError for bad values.
     """
     _check_environment()
     return Settings(**overrides)  # type: ignore[arg-type]

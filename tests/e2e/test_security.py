@@ -3,6 +3,7 @@ numbers are masked; every request our client sends is signed and accepted."""
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from pathlib import Path
@@ -51,6 +52,39 @@ def test_secrets_file_outside_the_project_is_read_and_inside_is_refused(
     monkeypatch.setenv("KOODISPATCH_ENV_FILE", str(PROJECT_DIR / ".env"))
     with pytest.raises(ConfigError, match="outside the project"):
         load_settings()
+
+
+def bad_configuration(case: str, tmp: Path) -> dict[str, str]:
+    """The environment of one misconfiguration a command must refuse in one line."""
+    if case == "secret-in-config":
+        config = tmp / "koodispatch.toml"
+        config.write_text('sk = "leaked-in-a-committed-file"\n', encoding="utf-8")
+        return {"KOODISPATCH_CONFIG": str(config)}
+    if case == "missing-env-file":
+        return {"KOODISPATCH_ENV_FILE": str(tmp / "typo.env")}
+    if case == "world-writable-env-file":
+        env_file = tmp / "secrets.env"
+        env_file.write_text("KOODISPATCH_SK=sk-from-a-file-anyone-may-edit\n", encoding="utf-8")
+        env_file.chmod(0o666)
+        return {"KOODISPATCH_ENV_FILE": str(env_file)}
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize(
+    ("case", "expect"),
+    [
+        ("secret-in-config", "sk must come from the environment"),
+        ("missing-env-file", "typo.env: No such file"),
+        ("world-writable-env-file", "every user may write"),
+    ],
+)
+async def test_a_configuration_refused_is_one_error_line(tmp_path: Path, case: str, expect: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOODISPATCH_") and k != "REDIS_URL"}
+    run = await koodispatch("worker", "--burst", env={**env, **bad_configuration(case, tmp_path)})
+    assert run.code == 2 and run.out == ""
+    [line] = run.err.splitlines()
+    assert line.startswith("error: configuration: ") and expect in line
+    assert "leaked-in-a-committed-file" not in line and "sk-from-a-file" not in line
 
 
 @pytest.mark.slow

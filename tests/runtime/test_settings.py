@@ -70,3 +70,24 @@ def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     text = repr(load_settings()) + str(load_settings().model_dump())
     assert "very-secret" not in text
     assert isinstance(Settings.model_fields["sk"].description, str)
+
+
+def test_a_secrets_file_everyone_may_write_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / "koodispatch.env"
+    env_file.write_text("KOODISPATCH_AK=AKREAL0123\nKOODISPATCH_SK=sk-real\n", encoding="utf-8")
+    monkeypatch.setenv("KOODISPATCH_ENV_FILE", str(env_file))
+    env_file.chmod(0o666)
+    with pytest.raises(ConfigError, match="every user may write"):
+        load_settings()
+    env_file.chmod(0o640)
+    assert load_settings().ak.get_secret_value() == "AKREAL0123"
+
+
+def test_a_missing_secrets_file_is_an_error_not_the_demo_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KOODISPATCH_ENV_FILE", str(tmp_path / "typo.env"))
+    with pytest.raises(ConfigError, match=r"typo\.env: No such file"):
+        load_settings()
