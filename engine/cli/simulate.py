@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import os
 import signal
@@ -15,6 +14,7 @@ import typer
 from engine.cli.app import app
 from engine.cli.common import run
 from engine.errors import ConfigError
+from engine.runtime.net import is_loopback_host
 
 if TYPE_CHECKING:
     from engine.simulator.config import SimConfig
@@ -40,13 +40,6 @@ def build_changes(options: dict[str, Any], config_file: Path | None) -> dict[str
         changes.setdefault("faults", {}).update(faults)
     changes.update({k: v for k, v in options.items() if v is not None})
     return changes
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 TOKEN_VARIABLE = "KOODISPATCH_SIMULATOR_TOKEN"
@@ -120,7 +113,7 @@ def simulate(
         config = SimConfig.from_dict(build_changes(options, config_file))
     except (ConfigError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from None
-    if not _is_loopback(host):
+    if not is_loopback_host(host):
         typer.echo(
             f"warning: binding {host}, which is not loopback; the demo credentials are public", err=True
         )

@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from engine.errors import ConfigError
+from engine.runtime.net import is_loopback_url
 from engine.runtime.ranges import BURST, RATE, Range
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -237,6 +238,21 @@ def _check_env_file(env_file: str) -> None:
         raise ConfigError(f"{where}: every user may write to it, so anyone could change the credentials")
 
 
+def _check_demo_credentials(settings: Settings) -> None:
+    """The demo credentials are public: refuse to send them anywhere but this machine's loopback."""
+    demo = {DEMO_AK, DEMO_SK, DEMO_SMS_APP_KEY, DEMO_SMS_APP_SECRET}
+    sms = (settings.sms_app_key, settings.sms_app_secret)
+    apis = (
+        ("KOODISPATCH_AK/SK", settings.provider.koomessage_url, (settings.ak, settings.sk)),
+        ("KOODISPATCH_SMS_APP_KEY/SECRET", settings.provider.smsapi_url, sms),
+    )
+    for names, url, credentials in apis:
+        if any(c.get_secret_value() in demo for c in credentials) and not is_loopback_url(url):
+            raise ConfigError(
+                f"the demo credentials are only for the simulator on this machine, not {url}: set {names}"
+            )
+
+
 # KOODISPATCH_CONFIG, KOODISPATCH_ENV_FILE, and the admin token `koodispatch simulate` may be given
 META_VARIABLES = frozenset({"config", "env_file", "simulator_token"})
 
@@ -254,8 +270,11 @@ def _check_environment() -> None:
 def load_settings(**overrides: object) -> Settings:
     """Build settings now (never at import time), with explicit overrides on top.
 
-    Raises ConfigError for an unknown KOODISPATCH_* variable, an unusable KOODISPATCH_ENV_FILE or a secret in
-    a config file; pydantic's ValidationError for bad values.
+    Raises ConfigError for an unknown KOODISPATCH_* variable, an unusable KOODISPATCH_ENV_FILE, a secret in
+    a config file or demo credentials with a provider URL off this machine; pydantic's ValidationError for
+    bad values.
     """
     _check_environment()
-    return Settings(**overrides)  # type: ignore[arg-type]
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    _check_demo_credentials(settings)
+    return settings

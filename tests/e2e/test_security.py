@@ -67,7 +67,7 @@ def bad_configuration(case: str, tmp: Path) -> dict[str, str]:
         env_file.write_text("KOODISPATCH_SK=sk-from-a-file-anyone-may-edit\n", encoding="utf-8")
         env_file.chmod(0o666)
         return {"KOODISPATCH_ENV_FILE": str(env_file)}
-    raise AssertionError(case)
+    return {"KOODISPATCH_PROVIDER__KOOMESSAGE_URL": "https://koomessage.example.com"}  # demo credentials
 
 
 @pytest.mark.parametrize(
@@ -76,6 +76,7 @@ def bad_configuration(case: str, tmp: Path) -> dict[str, str]:
         ("secret-in-config", "sk must come from the environment"),
         ("missing-env-file", "typo.env: No such file"),
         ("world-writable-env-file", "every user may write"),
+        ("demo-credentials-remote", "demo credentials are only for the simulator"),
     ],
 )
 async def test_a_configuration_refused_is_one_error_line(tmp_path: Path, case: str, expect: str) -> None:
