@@ -69,15 +69,21 @@ def settings() -> Settings:
         raise  # unreachable
 
 
+def plain(text: object) -> str:
+    """``text`` for a rich string that holds markup of ours: provider and user text (a pause reason, a
+    receipt status, a campaign id, a path) is shown as it is, never read as markup (``[/]`` would crash)."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
 def fail(message: str, code: int = 2) -> None:
     """Print one error line, any phone number in it masked, and exit non-zero.
 
     Masked at this one exit whatever raised the error: a number may hide in a header cell or a provider text.
     """
     line = mask_numbers(" ".join(message.split()))
-    from rich.markup import escape
-
-    errors.print(f"[bold red]error:[/] {escape(line)}", highlight=False, markup=True)
+    errors.print(f"[bold red]error:[/] {plain(line)}", highlight=False, markup=True)
     raise typer.Exit(code)
 
 

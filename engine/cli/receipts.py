@@ -43,7 +43,9 @@ def receipts(
             async with serve(cfg, redis, host, port) as where:
                 tune_for_service()
                 console.print(
-                    f"receipts service listening on {where}/receipts/<token>/<kind>", highlight=False
+                    f"receipts service listening on {where}/receipts/<token>/<kind>",
+                    highlight=False,
+                    markup=False,
                 )
                 await stop.wait()
         finally:
@@ -81,8 +83,10 @@ def register(
             client = KooMessageClient.from_settings(http, cfg)
             done = await register_callbacks(client, base, token, single=single)
         for item in done:
-            console.print(f"registered {item.api} url_type {item.url_type}: {item.url}", highlight=False)
+            console.print(
+                f"registered {item.api} url_type {item.url_type}: {item.url}", highlight=False, markup=False
+            )
         for kind, where in sms_urls(base).items():
-            console.print(f"SMS {kind} (set in the SMS application): {where}", highlight=False)
+            console.print(f"SMS {kind} (set in the SMS application): {where}", highlight=False, markup=False)
 
     run(go)

@@ -10,7 +10,16 @@ import typer
 
 from engine.cli.app import app
 from engine.cli.commands import CampaignId
-from engine.cli.common import campaign_redis_url, console, errors, queue, required_redis_url, run, settings
+from engine.cli.common import (
+    campaign_redis_url,
+    console,
+    errors,
+    plain,
+    queue,
+    required_redis_url,
+    run,
+    settings,
+)
 from engine.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -103,9 +112,9 @@ def resend_failed(
                 preflight=not skip_preflight,
             )
         for warning in result.warnings:  # on stderr: stdout starts with the new id
-            errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+            errors.print(f"[yellow]warning:[/] {plain(warning)}", highlight=False)
         note = "submitted" if result.created else "already submitted (nothing changed)"
-        console.print(result.cid, highlight=False)
+        console.print(result.cid, highlight=False, markup=False)
         console.print(
             f"[dim]{note}: {result.counts.get('accepted', 0):,} numbers in {result.batches} batches, "
             f"state {result.state}[/]",

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from engine.cli.app import app
-from engine.cli.common import console, fail, queue, required_redis_url, run, settings, setup_logging
+from engine.cli.common import console, fail, plain, queue, required_redis_url, run, settings, setup_logging
 from engine.types import CampaignState
 
 
@@ -109,7 +109,7 @@ def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping
         async def submit() -> str:
             async with queue(url) as redis:
                 result = await api.submit_campaign(spec, recipients=recipients, settings=cfg, redis=redis)
-            console.print(f"campaign [bold]{result.cid}[/]: {result.batches} batches", highlight=False)
+            console.print(f"campaign [bold]{plain(result.cid)}[/]: {result.batches} batches", highlight=False)
             return result.cid
 
         cid = run(submit)
@@ -122,7 +122,7 @@ def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping
                     return report.state
 
             state = run(follow)
-    console.print(f"[dim]worker logs: {logs}[/]", highlight=False)
+    console.print(f"[dim]worker logs: {plain(logs)}[/]", highlight=False)
     return 0 if state == CampaignState.COMPLETED.value else 1
 
 
@@ -156,11 +156,12 @@ def demo(
         f"generated {truth.rows:,} rows: {truth.imported:,} distinct valid, "
         f"{truth.duplicates:,} duplicates, {truth.invalid:,} invalid → {data}",
         highlight=False,
+        markup=False,
     )
     spec = workdir / "campaign.toml"
     spec.write_text(demo_spec(policy), encoding="utf-8")
     with SimulatorThread() as sim:
-        console.print(f"provider simulator at {sim.url}", highlight=False)
+        console.print(f"provider simulator at {sim.url}", highlight=False, markup=False)
         env = {"KOODISPATCH_PROVIDER__KOOMESSAGE_URL": sim.url, "KOODISPATCH_PROVIDER__SMSAPI_URL": sim.url}
         os.environ.update(env)
         code = run_campaign(spec, data, workers, env)
