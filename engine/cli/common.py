@@ -184,13 +184,21 @@ def _redacted(url: str) -> str:
     return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
-def setup_logging(level: str = "INFO", log_format: str = "text", secrets: Iterable[str] = ()) -> None:
-    """Log to stderr as text, or as one JSON object per line (``json``) with ``secrets`` redacted."""
-    handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        from engine.runtime.logs import JsonFormatter
+def secrets_of(cfg: Settings) -> list[str]:
+    """What a service's logs must never show: the credentials, the receipt token, the Redis password."""
+    values = [s.get_secret_value() for s in (cfg.ak, cfg.sk, cfg.sms_app_key, cfg.sms_app_secret)]
+    if cfg.receipts_token is not None:
+        values.append(cfg.receipts_token.get_secret_value())
+    if cfg.redis_url:
+        values.append(urlsplit(cfg.redis_url).password or "")
+    return values
 
-        handler.setFormatter(JsonFormatter(secrets))
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+def setup_logging(level: str = "INFO", log_format: str = "text", secrets: Iterable[str] = ()) -> None:
+    """Log to stderr as text or one JSON object per line (``json``); either way ``secrets`` are redacted,
+    numbers masked and records capped (``engine/runtime/logs.py``)."""
+    from engine.runtime.logs import JsonFormatter, TextFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(secrets) if log_format == "json" else TextFormatter(secrets))
     logging.basicConfig(level=level, handlers=[handler])

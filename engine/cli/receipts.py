@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from engine.cli.app import app
-from engine.cli.common import console, fail, required_redis_url, run, settings, setup_logging
+from engine.cli.common import console, fail, required_redis_url, run, secrets_of, settings, setup_logging
 
 callbacks = typer.Typer(help="Receipt callback URLs at the provider.", no_args_is_help=True)
 app.add_typer(callbacks, name="callbacks")
@@ -29,8 +29,8 @@ def receipts(
     from engine.receipts.server import serve
     from engine.runtime.gc_tuning import tune_for_service
 
-    setup_logging(log_level)
     cfg = settings()
+    setup_logging(log_level, secrets=secrets_of(cfg))
     url = required_redis_url(cfg)
 
     async def go() -> None:

@@ -16,7 +16,17 @@ from typing import Annotated
 import typer
 
 from engine.cli.app import app
-from engine.cli.common import console, fail, plain, queue, required_redis_url, run, settings, setup_logging
+from engine.cli.common import (
+    console,
+    fail,
+    plain,
+    queue,
+    required_redis_url,
+    run,
+    secrets_of,
+    settings,
+    setup_logging,
+)
 from engine.types import CampaignState
 
 
@@ -41,8 +51,7 @@ def worker(
     if log_format not in ("text", "json"):
         fail(f"--log-format: {log_format!r} is not one of text, json")
     cfg = settings()
-    secrets = [s.get_secret_value() for s in (cfg.ak, cfg.sk, cfg.sms_app_key, cfg.sms_app_secret)]
-    setup_logging(log_level, log_format, secrets)
+    setup_logging(log_level, log_format, secrets_of(cfg))
     url = required_redis_url(cfg)
     if metrics_port is not None:
         try:
