@@ -7,6 +7,8 @@ Each program sets its own rates and latency; the way a run is started, timed and
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import subprocess
 import sys
 import urllib.request
@@ -24,6 +26,7 @@ from _common import Dataset, Stopwatch, floor_recipients, process_cpu, stopped_o
 from arq.connections import ArqRedis
 
 from engine.cli.service import worker_processes
+from engine.cli.simulate import TOKEN_VARIABLE
 from engine.ingest.spec import CampaignSpec
 from engine.plan import planner
 from engine.reports.summary import build_report
@@ -31,11 +34,14 @@ from engine.runtime.ranges import RATE
 from engine.runtime.redis_server import RedisServer, free_port
 from engine.runtime.settings import Settings, load_settings
 from engine.simulator.capability import is_capable
+from engine.simulator.handlers_admin import ADMIN_HEADER
 from engine.store import keys
 from engine.store.connection import open_queue
 from engine.types import TERMINAL, CampaignState, Channel
 
 LIFTED_RATE: Final = RATE.high  # far above what the engine sends end to end: its budgets never wait
+# the admin token of every simulator this program starts (KOODISPATCH_SIMULATOR_TOKEN), sent with admin calls
+ADMIN_TOKEN: Final = secrets.token_urlsafe(24)
 POLL_SECONDS: Final = 0.05  # how often the parent looks for the campaign's end: its timing resolution
 # urllib without proxies: admin calls must go to the loopback simulator, whatever http_proxy says
 LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -47,7 +53,8 @@ LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 def sim_call(url: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
     """GET (or POST ``body``) one ``/_simulator/*`` admin endpoint; returns the decoded JSON."""
     data = None if body is None else orjson.dumps(dict(body))
-    with LOCAL.open(urllib.request.Request(url + path, data=data), timeout=30) as answer:
+    headers = {ADMIN_HEADER: ADMIN_TOKEN, "Content-Type": "application/json"}
+    with LOCAL.open(urllib.request.Request(url + path, data=data, headers=headers), timeout=30) as answer:
         return orjson.loads(answer.read())
 
 
@@ -76,7 +83,10 @@ def simulator_process(
     with (
         (logs / "simulator.log").open("wb") as log,
         subprocess.Popen(
-            [*argv, *options, "--latency-ms", latency_ms, "--seed", "1"], stdout=log, stderr=log
+            [*argv, *options, "--latency-ms", latency_ms, "--seed", "1"],
+            stdout=log,
+            stderr=log,
+            env={**os.environ, TOKEN_VARIABLE: ADMIN_TOKEN},
         ) as proc,
         stopped_on_exit(proc),
     ):

@@ -110,7 +110,7 @@ async def simulator() -> AsyncIterator[RunningSimulator]:
 async def sim_client(simulator: RunningSimulator) -> AsyncIterator[SignedClient]:
     """Signs and sends raw requests to ``simulator`` as the official SDK would."""
     async with aiohttp.ClientSession() as session:
-        yield SignedClient(simulator.url, simulator.config, session)
+        yield SignedClient(simulator.url, simulator.config, session, simulator.admin_token)
 
 
 @pytest.fixture

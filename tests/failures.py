@@ -121,6 +121,11 @@ def read_export(path: Path) -> list[Row]:
     return rows
 
 
+def partial_files(directory: Path) -> list[str]:
+    """Names of unfinished export files left in ``directory`` (there must be none)."""
+    return [p.name for p in directory.iterdir() if p.name.endswith(".part")]
+
+
 def embedded(page: str) -> Any:
     match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
     assert match, "the page embeds the report data"

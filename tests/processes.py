@@ -17,17 +17,27 @@ import urllib3
 
 from engine.cli.service import worker_processes
 from engine.reports.summary import Report, build_report
+from engine.simulator.handlers_admin import ADMIN_HEADER
+from engine.simulator.testing import SimulatorThread
 from engine.types import TERMINAL, CampaignState
 
 HTTP = urllib3.PoolManager()
 
 
-def sim_get(url: str, path: str) -> Any:
-    return orjson.loads(HTTP.request("GET", url + path).data)
+def _admin(sim: SimulatorThread, method: str, path: str, body: bytes | None = None) -> Any:
+    """One call to the simulator's ``/_simulator/*`` endpoints, with its admin token."""
+    headers = {ADMIN_HEADER: sim.admin_token, "Content-Type": "application/json"}
+    answer = HTTP.request(method, sim.url + path, body=body, headers=headers)
+    assert answer.status == 200, answer.data
+    return orjson.loads(answer.data)
 
 
-def sim_post(url: str, path: str, body: Mapping[str, Any]) -> Any:
-    return orjson.loads(HTTP.request("POST", url + path, body=orjson.dumps(body)).data)
+def sim_get(sim: SimulatorThread, path: str) -> Any:
+    return _admin(sim, "GET", path)
+
+
+def sim_post(sim: SimulatorThread, path: str, body: Mapping[str, Any]) -> Any:
+    return _admin(sim, "POST", path, orjson.dumps(body))
 
 
 def engine_env(redis_url: str, sim_url: str, **extra: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ from engine.cli.common import (
     console,
     errors,
     fail,
+    plain,
     queue,
     required_redis_url,
     run,
@@ -48,9 +49,9 @@ def submit(
                 spec, recipients=recipients, settings=cfg, redis=redis, preflight=not skip_preflight
             )
         for warning in result.warnings:  # stderr: stdout is the id, for `cid=$(koodispatch submit ...)`
-            errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+            errors.print(f"[yellow]warning:[/] {plain(warning)}", highlight=False)
         note = "submitted" if result.created else "already submitted (nothing changed)"
-        console.print(f"{result.cid}", highlight=False)
+        console.print(result.cid, highlight=False, markup=False)
         console.print(f"[dim]{note}: {result.batches} batches, state {result.state}[/]", highlight=False)
 
     run(go)

@@ -64,9 +64,17 @@ def settings() -> Settings:
         )
         fail(f"configuration: {problems}")
         raise  # unreachable
-    except (ValueError, OSError) as exc:  # e.g. an unparsable KOODISPATCH_CONFIG file
+    except (ConfigError, ValueError, OSError) as exc:  # a secret in a config file, an unparsable one ...
         fail(f"configuration: {exc}")
         raise  # unreachable
+
+
+def plain(text: object) -> str:
+    """``text`` for a rich string that holds markup of ours: provider and user text (a pause reason, a
+    receipt status, a campaign id, a path) is shown as it is, never read as markup (``[/]`` would crash)."""
+    from rich.markup import escape
+
+    return escape(str(text))
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -75,9 +83,7 @@ def fail(message: str, code: int = 2) -> None:
     Masked at this one exit whatever raised the error: a number may hide in a header cell or a provider text.
     """
     line = mask_numbers(" ".join(message.split()))
-    from rich.markup import escape
-
-    errors.print(f"[bold red]error:[/] {escape(line)}", highlight=False, markup=True)
+    errors.print(f"[bold red]error:[/] {plain(line)}", highlight=False, markup=True)
     raise typer.Exit(code)
 
 
@@ -178,13 +184,21 @@ def _redacted(url: str) -> str:
     return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
-def setup_logging(level: str = "INFO", log_format: str = "text", secrets: Iterable[str] = ()) -> None:
-    """Log to stderr as text, or as one JSON object per line (``json``) with ``secrets`` redacted."""
-    handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        from engine.runtime.logs import JsonFormatter
+def secrets_of(cfg: Settings) -> list[str]:
+    """What a service's logs must never show: the credentials, the receipt token, the Redis password."""
+    values = [s.get_secret_value() for s in (cfg.ak, cfg.sk, cfg.sms_app_key, cfg.sms_app_secret)]
+    if cfg.receipts_token is not None:
+        values.append(cfg.receipts_token.get_secret_value())
+    if cfg.redis_url:
+        values.append(urlsplit(cfg.redis_url).password or "")
+    return values
 
-        handler.setFormatter(JsonFormatter(secrets))
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+def setup_logging(level: str = "INFO", log_format: str = "text", secrets: Iterable[str] = ()) -> None:
+    """Log to stderr as text or one JSON object per line (``json``); either way ``secrets`` are redacted,
+    numbers masked and records capped (``engine/runtime/logs.py``)."""
+    from engine.runtime.logs import JsonFormatter, TextFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(secrets) if log_format == "json" else TextFormatter(secrets))
     logging.basicConfig(level=level, handlers=[handler])

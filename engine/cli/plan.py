@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from engine.cli.app import app
-from engine.cli.common import console, queue, run, settings
+from engine.cli.common import console, plain, queue, run, settings
 
 if TYPE_CHECKING:
     from engine.plan.forecast import Forecast
@@ -62,7 +62,7 @@ def render_forecast(f: Forecast) -> None:
     for column in ("channel", "numbers", "calls"):
         channels.add_column(column, justify="left" if column == "channel" else "right")
     for channel, calls in f.calls.items():
-        channels.add_row(channel, f"{f.messages[channel]:,}", f"{calls:,}")
+        channels.add_row(plain(channel), f"{f.messages[channel]:,}", f"{calls:,}")
     if f.checked_calls:
         channels.caption = f"this plan made {f.checked_calls:,} capability calls (now cached)"
     console.print(channels)
@@ -72,7 +72,7 @@ def render_forecast(f: Forecast) -> None:
             texts.add_column(column, justify="right" if column in ("messages", "segments") else "left")
         for stage, s in f.sms.items():
             chars = f"{s.min_chars}-{s.max_chars}" if s.min_chars != s.max_chars else str(s.max_chars)
-            texts.add_row(stage, s.template_id, f"{s.messages:,}", chars, f"{s.segments:,}")
+            texts.add_row(plain(stage), plain(s.template_id), f"{s.messages:,}", chars, f"{s.segments:,}")
         console.print(texts)
     c = f.cost
     console.print(
@@ -83,6 +83,6 @@ def render_forecast(f: Forecast) -> None:
     slowest = f" (bound by {f.bottleneck})" if f.bottleneck else ""
     console.print(f"duration at the rate budgets: {f.eta_seconds:,.0f} s{slowest}", highlight=False)
     for warning in f.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/] {plain(warning)}", highlight=False)
     for error in f.errors:
-        console.print(f"[bold red]preflight error:[/] {error}", highlight=False)
+        console.print(f"[bold red]preflight error:[/] {plain(error)}", highlight=False)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from engine.cli.app import app
-from engine.cli.common import console, fail, required_redis_url, run, settings, setup_logging
+from engine.cli.common import console, fail, required_redis_url, run, secrets_of, settings, setup_logging
 
 callbacks = typer.Typer(help="Receipt callback URLs at the provider.", no_args_is_help=True)
 app.add_typer(callbacks, name="callbacks")
@@ -29,8 +29,8 @@ def receipts(
     from engine.receipts.server import serve
     from engine.runtime.gc_tuning import tune_for_service
 
-    setup_logging(log_level)
     cfg = settings()
+    setup_logging(log_level, secrets=secrets_of(cfg))
     url = required_redis_url(cfg)
 
     async def go() -> None:
@@ -43,7 +43,9 @@ def receipts(
             async with serve(cfg, redis, host, port) as where:
                 tune_for_service()
                 console.print(
-                    f"receipts service listening on {where}/receipts/<token>/<kind>", highlight=False
+                    f"receipts service listening on {where}/receipts/<token>/<kind>",
+                    highlight=False,
+                    markup=False,
                 )
                 await stop.wait()
         finally:
@@ -81,8 +83,10 @@ def register(
             client = KooMessageClient.from_settings(http, cfg)
             done = await register_callbacks(client, base, token, single=single)
         for item in done:
-            console.print(f"registered {item.api} url_type {item.url_type}: {item.url}", highlight=False)
+            console.print(
+                f"registered {item.api} url_type {item.url_type}: {item.url}", highlight=False, markup=False
+            )
         for kind, where in sms_urls(base).items():
-            console.print(f"SMS {kind} (set in the SMS application): {where}", highlight=False)
+            console.print(f"SMS {kind} (set in the SMS application): {where}", highlight=False, markup=False)
 
     run(go)

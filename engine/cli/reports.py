@@ -10,7 +10,16 @@ import typer
 
 from engine.cli.app import app
 from engine.cli.commands import CampaignId
-from engine.cli.common import campaign_redis_url, console, errors, queue, required_redis_url, run, settings
+from engine.cli.common import (
+    campaign_redis_url,
+    console,
+    errors,
+    plain,
+    queue,
+    required_redis_url,
+    run,
+    settings,
+)
 from engine.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -26,6 +35,9 @@ def report(
         typer.Option("--failed-out", help="export failed and undelivered numbers to a .csv or .xlsx file"),
     ] = None,
     html: Annotated[Path | None, typer.Option("--html", help="write a self-contained HTML report")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace existing --failed-out / --html files")
+    ] = False,
 ) -> None:
     """Import and resolution counts, the delivery funnel per channel, failures by reason."""
     import orjson
@@ -34,18 +46,23 @@ def report(
     from engine.cli.view import render_report
     from engine.reports.export import check_target, export_failed
     from engine.reports.html import write_html
+    from engine.reports.output import refuse_existing
 
     url = campaign_redis_url()
 
     async def go() -> tuple[Report, int | None]:
         if failed_out is not None:
-            check_target(failed_out)  # a wrong suffix fails before any work
+            check_target(failed_out, force)  # a wrong suffix or an existing file fails before any work
+        if html is not None:
+            refuse_existing(html, force)
         async with queue(url) as redis:
             result = await api.campaign_report(cid, redis=redis)
             try:
-                exported = None if failed_out is None else await export_failed(redis, cid, failed_out)
+                exported = (
+                    None if failed_out is None else await export_failed(redis, cid, failed_out, force=force)
+                )
                 if html is not None:
-                    await asyncio.to_thread(write_html, result, html)
+                    await asyncio.to_thread(write_html, result, html, force=force)
             except OSError as exc:
                 raise ConfigError(f"{exc.filename}: cannot write: {exc.strerror}") from None
         return result, exported
@@ -95,9 +112,9 @@ def resend_failed(
                 preflight=not skip_preflight,
             )
         for warning in result.warnings:  # on stderr: stdout starts with the new id
-            errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+            errors.print(f"[yellow]warning:[/] {plain(warning)}", highlight=False)
         note = "submitted" if result.created else "already submitted (nothing changed)"
-        console.print(result.cid, highlight=False)
+        console.print(result.cid, highlight=False, markup=False)
         console.print(
             f"[dim]{note}: {result.counts.get('accepted', 0):,} numbers in {result.batches} batches, "
             f"state {result.state}[/]",

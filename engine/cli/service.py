@@ -16,7 +16,17 @@ from typing import Annotated
 import typer
 
 from engine.cli.app import app
-from engine.cli.common import console, fail, queue, required_redis_url, run, settings, setup_logging
+from engine.cli.common import (
+    console,
+    fail,
+    plain,
+    queue,
+    required_redis_url,
+    run,
+    secrets_of,
+    settings,
+    setup_logging,
+)
 from engine.types import CampaignState
 
 
@@ -28,6 +38,9 @@ def worker(
     metrics_port: Annotated[
         int | None, typer.Option(min=1, max=65535, help="serve Prometheus metrics on this port")
     ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="address the metrics port listens on (unauthenticated: keep it private)")
+    ] = "127.0.0.1",
 ) -> None:
     """Run one worker process (start any number, on any machines, against one Redis)."""
     from engine.runtime import metrics
@@ -38,11 +51,13 @@ def worker(
     if log_format not in ("text", "json"):
         fail(f"--log-format: {log_format!r} is not one of text, json")
     cfg = settings()
-    secrets = [s.get_secret_value() for s in (cfg.ak, cfg.sk, cfg.sms_app_key, cfg.sms_app_secret)]
-    setup_logging(log_level, log_format, secrets)
+    setup_logging(log_level, log_format, secrets_of(cfg))
     url = required_redis_url(cfg)
     if metrics_port is not None:
-        metrics.serve(metrics_port)
+        try:
+            metrics.serve(metrics_port, metrics_host)
+        except OSError as exc:
+            fail(f"--metrics-host {metrics_host} --metrics-port {metrics_port}: {exc.strerror or exc}")
 
     async def go() -> None:
         w = build_worker(cfg, url, burst=burst)  # built inside the loop it runs on
@@ -103,7 +118,7 @@ def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping
         async def submit() -> str:
             async with queue(url) as redis:
                 result = await api.submit_campaign(spec, recipients=recipients, settings=cfg, redis=redis)
-            console.print(f"campaign [bold]{result.cid}[/]: {result.batches} batches", highlight=False)
+            console.print(f"campaign [bold]{plain(result.cid)}[/]: {result.batches} batches", highlight=False)
             return result.cid
 
         cid = run(submit)
@@ -116,7 +131,7 @@ def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping
                     return report.state
 
             state = run(follow)
-    console.print(f"[dim]worker logs: {logs}[/]", highlight=False)
+    console.print(f"[dim]worker logs: {plain(logs)}[/]", highlight=False)
     return 0 if state == CampaignState.COMPLETED.value else 1
 
 
@@ -150,11 +165,12 @@ def demo(
         f"generated {truth.rows:,} rows: {truth.imported:,} distinct valid, "
         f"{truth.duplicates:,} duplicates, {truth.invalid:,} invalid → {data}",
         highlight=False,
+        markup=False,
     )
     spec = workdir / "campaign.toml"
     spec.write_text(demo_spec(policy), encoding="utf-8")
     with SimulatorThread() as sim:
-        console.print(f"provider simulator at {sim.url}", highlight=False)
+        console.print(f"provider simulator at {sim.url}", highlight=False, markup=False)
         env = {"KOODISPATCH_PROVIDER__KOOMESSAGE_URL": sim.url, "KOODISPATCH_PROVIDER__SMSAPI_URL": sim.url}
         os.environ.update(env)
         code = run_campaign(spec, data, workers, env)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
+import os
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,6 +14,7 @@ import typer
 from engine.cli.app import app
 from engine.cli.common import run
 from engine.errors import ConfigError
+from engine.runtime.net import is_loopback_host
 
 if TYPE_CHECKING:
     from engine.simulator.config import SimConfig
@@ -41,15 +42,15 @@ def build_changes(options: dict[str, Any], config_file: Path | None) -> dict[str
     return changes
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+TOKEN_VARIABLE = "KOODISPATCH_SIMULATOR_TOKEN"
 
 
 async def _serve(config: SimConfig, host: str, port: int, access_log: bool) -> None:
-    """Serve until SIGINT (Ctrl-C) or SIGTERM, then shut down cleanly."""
+    """Serve until SIGINT (Ctrl-C) or SIGTERM, then shut down cleanly.
+
+    The admin token comes from KOODISPATCH_SIMULATOR_TOKEN (for scripts that start the simulator) or is
+    drawn at random and printed: whoever runs the simulator reads it from its output, nobody else can.
+    """
     from engine.runtime.gc_tuning import tune_for_service
     from engine.simulator.testing import run_simulator
 
@@ -57,11 +58,14 @@ async def _serve(config: SimConfig, host: str, port: int, access_log: bool) -> N
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with run_simulator(config, host, port, access_log=access_log) as sim:
+    given = os.environ.get(TOKEN_VARIABLE) or None
+    async with run_simulator(config, host, port, access_log=access_log, admin_token=given) as sim:
         tune_for_service()
         typer.echo(
             f"KooMessage + Message&SMS simulator listening on {sim.url} (admin: {sim.url}/_simulator/)"
         )
+        token = f"from {TOKEN_VARIABLE}" if given else sim.admin_token
+        typer.echo(f"admin token: {token} (send it as X-Simulator-Token to /_simulator/*)")
         typer.echo("credentials: KOODISPATCH_AK/SK/PROJECT_ID/SMS_APP_* or the demo ones; Ctrl-C stops")
         await stop.wait()
     typer.echo("simulator stopped")
@@ -109,7 +113,7 @@ def simulate(
         config = SimConfig.from_dict(build_changes(options, config_file))
     except (ConfigError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from None
-    if not _is_loopback(host):
+    if not is_loopback_host(host):
         typer.echo(
             f"warning: binding {host}, which is not loopback; the demo credentials are public", err=True
         )

@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from engine.cli.common import console
+from engine.cli.common import console, plain
 from engine.reports.summary import FUNNEL_STEPS, Report, build_report
 from engine.state import campaigns, window
 from engine.types import TERMINAL, CampaignState
@@ -61,7 +61,7 @@ class StageBars:
         for stage, (done, total) in _stages(r).items():
             if stage not in self.tasks:
                 self.tasks[stage] = self.progress.add_task(stage, total=max(total, 1), note="")
-            note = state if stage == "batches" else ""
+            note = plain(state) if stage == "batches" else ""  # a TextColumn reads markup
             self.progress.update(self.tasks[stage], completed=done, total=max(total, 1), note=note)
 
 
@@ -83,7 +83,9 @@ async def watch(redis: aioredis.Redis, cid: str, follow: bool) -> Report:
         console.print(bars.progress)
     sent = sum(report.sent.values())
     state = await state_line(redis, cid)
-    console.print(f"state {state}  sent {sent}  rate {_rate(report):.0f}/s  {time.strftime('%X')}")
+    console.print(
+        f"state {state}  sent {sent}  rate {_rate(report):.0f}/s  {time.strftime('%X')}", markup=False
+    )
     return report
 
 
@@ -99,15 +101,15 @@ async def state_line(redis: aioredis.Redis, cid: str) -> str:
 
 def render_report(r: Report) -> None:
     """The console's table (导入号码总数 ...) with the send outcome, then the delivery funnel per channel."""
-    table = Table(title=f"campaign {r.campaign} — {r.state}", show_header=True)
+    table = Table(title=plain(f"campaign {r.campaign} — {r.state}"), show_header=True)  # cells read markup
     table.add_column("figure")
     table.add_column("numbers", justify="right")
     for name, value in r.figures():
         table.add_row(name, f"{value:,}")
     for reason, count in r.failed_by_reason.items():
-        table.add_row(f"  failed: {reason}", f"{count:,}")
+        table.add_row(plain(f"  failed: {reason}"), f"{count:,}")
     if r.reason:
-        table.caption = r.reason
+        table.caption = plain(r.reason)
     console.print(table)
     render_funnel(r)
 
@@ -124,5 +126,5 @@ def render_funnel(r: Report) -> None:
     for channel, funnel in funnels.items():
         table.add_row(channel, *(f"{value:,}" for _, value in funnel.steps()))
         for status, count in funnel.undelivered_by_status.items():
-            table.add_row(f"  ↳ {status}", "", "", "", f"{count:,}", "", "")
+            table.add_row(plain(f"  ↳ {status}"), "", "", "", f"{count:,}", "", "")
     console.print(table)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from yarl import URL
 from engine.errors import Ambiguous, ConfigError, ProviderError, ProviderUnavailable
 from engine.provider.codes import call_error
 from engine.provider.shaping import mask_text
-from engine.provider.signer import Credentials, canonical_query, query_pairs, sign
+from engine.provider.signer import HEADER_NONCE, Credentials, canonical_query, query_pairs, sign
 from engine.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,12 @@ def build_request(
     """
     target = endpoint(base_url)
     pairs = query_pairs(query) if query else []
-    headers = {"Content-Type": JSON_TYPE, "User-Agent": USER_AGENT, "Host": target.host}
+    headers = {
+        "Content-Type": JSON_TYPE,
+        "User-Agent": USER_AGENT,
+        "Host": target.host,
+        HEADER_NONCE: os.urandom(8).hex(),
+    }
     if form is not None:
         headers["Content-Type"] = FORM_TYPE
         body = urlencode(form).encode()

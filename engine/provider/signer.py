@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import heapq
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,9 +21,15 @@ ALGORITHM = "SDK-HMAC-SHA256"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 HEADER_DATE = "X-Sdk-Date"
 HEADER_CONTENT_SHA = "X-Sdk-Content-Sha256"
+# Not the SDK's: a random value our clients sign with every call, so that the same call sent twice in one
+# X-Sdk-Date second (a retry, a query repeated) does not carry a signature a verifier refuses as replayed.
+HEADER_NONCE = "X-Koodispatch-Nonce"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 EMPTY_HASH = hashlib.sha256(b"").hexdigest()
 MAX_CLOCK_SKEW = timedelta(minutes=15)
+# A second copy of these has no effect of its own, and HTTP clients resend them verbatim when a kept-alive
+# connection drops before the answer (aiohttp does): a verifier's replay cache leaves them alone.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +72,17 @@ def query_pairs(params: Mapping[str, object]) -> list[tuple[str, str]]:
 
 
 def payload_hash(body: bytes, headers: Mapping[str, str]) -> str:
-    """The SDK hashes an empty body as empty even when the payload is declared unsigned."""
+    """The body's part of the canonical request: the SDK's, for every request the SDK signs.
+
+    An empty body hashes as empty (even when declared unsigned), a body declared ``UNSIGNED-PAYLOAD`` (the
+    SDK's form posts) is not hashed, any other body by its content: a hash the request merely declares in
+    X-Sdk-Content-Sha256 is never taken on trust, since a sender could pair it with another body.
+    """
     if not body:
         return EMPTY_HASH
-    declared = _get(headers, HEADER_CONTENT_SHA)
-    return declared if declared else hashlib.sha256(body).hexdigest()
+    if _get(headers, HEADER_CONTENT_SHA) == UNSIGNED_PAYLOAD:
+        return UNSIGNED_PAYLOAD
+    return hashlib.sha256(body).hexdigest()
 
 
 def _get(headers: Mapping[str, str], name: str) -> str | None:
@@ -178,6 +191,51 @@ def _parse_date(date: str) -> datetime:
         raise SignatureError("malformed X-Sdk-Date") from None
 
 
+class ReplayCache:
+    """Signatures already accepted, kept while a copy of their request would still be fresh.
+
+    A signed request stays valid for the allowed clock skew after its ``X-Sdk-Date``: whoever captures one
+    (a proxy's log, a mirrored port) could send it again in that window. A verifier (the simulator, the
+    receipts service) keeps one per process and refuses a signature it accepted before; memory is bounded
+    by the requests of one validity window.
+    """
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._expiry: list[tuple[float, str]] = []  # a heap: the next key to forget first
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def admit(self, key: str, until: float, now: float) -> bool:
+        """Remember ``key`` until ``until`` (epoch seconds); False when it is remembered already."""
+        while self._expiry and self._expiry[0][0] < now:
+            self._seen.discard(heapq.heappop(self._expiry)[1])
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        heapq.heappush(self._expiry, (until, key))
+        return True
+
+
+def _check_signed_headers(auth: Authorization, headers: Mapping[str, str]) -> None:
+    """Host and a declared body hash must be signed: unsigned, they could be swapped for others."""
+    signed = set(auth.signed_headers)
+    if "host" not in signed:
+        raise SignatureError("SignedHeaders must include host")
+    if _get(headers, HEADER_CONTENT_SHA) is not None and HEADER_CONTENT_SHA.lower() not in signed:
+        raise SignatureError(f"SignedHeaders must include {HEADER_CONTENT_SHA.lower()} when it is sent")
+
+
+def _replay_key(signature: str, body: bytes, headers: Mapping[str, str]) -> str:
+    """The signature, and for an UNSIGNED-PAYLOAD body its hash too: the SDK's form posts (and the SMS
+    platform's pushes) signed in the same second with the same headers share a signature, and each is
+    new; a second copy of one of them is not."""
+    if body and _get(headers, HEADER_CONTENT_SHA) == UNSIGNED_PAYLOAD:
+        return f"{signature}:{hashlib.sha256(body).hexdigest()}"
+    return signature
+
+
 def verify(
     secrets: Mapping[str, str],
     method: str,
@@ -187,21 +245,26 @@ def verify(
     body: bytes,
     now: datetime | None = None,
     max_skew: timedelta = MAX_CLOCK_SKEW,
+    replays: ReplayCache | None = None,
 ) -> str:
     """Check a received request's signature; return the access key that signed it.
 
-    ``secrets`` maps access keys to secrets. Raises SignatureError naming what is wrong: unknown key,
-    stale or missing date, or a signature mismatch (tampered body, query or signed header).
+    ``secrets`` maps access keys to secrets; ``replays`` (when given) remembers the accepted signatures of
+    requests that change something (not ``IDEMPOTENT_METHODS``) for the rest of their validity window.
+    Raises SignatureError naming what is wrong: unknown key, stale or missing date, host or a declared body
+    hash left unsigned, a signature mismatch (tampered body, query or signed header) or a signature already
+    accepted once.
     """
     auth = parse_authorization(_get(headers, "Authorization"))
     secret = secrets.get(auth.access)
     if secret is None:
         raise SignatureError("unknown access key")
+    _check_signed_headers(auth, headers)
     date = _get(headers, HEADER_DATE)
     if not date:
         raise SignatureError("missing X-Sdk-Date")
-    stamp = _parse_date(date)
-    if abs((now or datetime.now(UTC)) - stamp) > max_skew:
+    stamp, current = _parse_date(date), now or datetime.now(UTC)
+    if abs(current - stamp) > max_skew:
         raise SignatureError("request date outside the allowed clock skew")
     pairs = parse_qsl(raw_query, keep_blank_values=True)
     expected = _hmac_hex(
@@ -209,4 +272,8 @@ def verify(
     )
     if not hmac.compare_digest(expected, auth.signature):
         raise SignatureError("signature does not match")
+    if replays is not None and method.upper() not in IDEMPOTENT_METHODS:
+        key, until = _replay_key(auth.signature, body, headers), (stamp + max_skew).timestamp()
+        if not replays.admit(key, until, current.timestamp()):
+            raise SignatureError("signature already used: a replayed request")
     return auth.access

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from engine.errors import ConfigError, SignatureError, Unauthorized
-from engine.provider.signer import verify
+from engine.provider.signer import ReplayCache, verify
 from engine.runtime.settings import Settings
 
 TOKEN_HEADER: Final = "X-Koodispatch-Token"
@@ -24,10 +24,12 @@ MIN_TOKEN_LENGTH: Final = 16
 
 @dataclass(frozen=True, slots=True)
 class Authenticator:
-    """Checks one request; ``sms_secrets`` (app key → app secret) is set when SMS pushes must be signed."""
+    """Checks one request; ``sms_secrets`` (app key → app secret) is set when SMS pushes must be signed, and
+    ``replays`` then refuses a signed push seen before (one cache per service process)."""
 
     token: bytes
     sms_secrets: Mapping[str, str] | None = None
+    replays: ReplayCache = field(default_factory=ReplayCache, compare=False)
 
     def __repr__(self) -> str:  # the token must not leak through logs or tracebacks
         return "Authenticator(token='***')"
@@ -58,6 +60,6 @@ class Authenticator:
         if self.sms_secrets is None or kind not in SIGNED_KINDS:
             return
         try:
-            verify(self.sms_secrets, method, path, query, headers, body)
+            verify(self.sms_secrets, method, path, query, headers, body, replays=self.replays)
         except SignatureError as exc:
             raise Unauthorized(f"SMS push signature: {exc}") from None

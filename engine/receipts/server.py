@@ -22,6 +22,7 @@ from engine.errors import BadReceipt, Unauthorized
 from engine.phones import mask
 from engine.provider.callbacks import ROUTE_PREFIX
 from engine.receipts.auth import TOKEN_HEADER, Authenticator
+from engine.receipts.http_log import masked_logger
 from engine.receipts.parse import PARSERS, Receipt
 from engine.receipts.store import ReceiptStore
 from engine.runtime.settings import Settings
@@ -131,12 +132,19 @@ def build_app(settings: Settings, redis: aioredis.Redis) -> web.Application:
 async def serve(
     settings: Settings, redis: aioredis.Redis, host: str = "127.0.0.1", port: int = 0
 ) -> AsyncIterator[str]:
-    """Serve the receipts app until the block exits; yields its base URL (port 0 = a free one)."""
-    runner = web.AppRunner(build_app(settings, redis), access_log=None)  # URLs hold the token: no access log
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-        url_host = f"[{host}]" if ":" in host else host
-        yield f"http://{url_host}:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    """Serve the receipts app until the block exits; yields its base URL (port 0 = a free one).
+
+    URLs hold the token: there is no access log, and aiohttp's own records (a request line it cannot parse
+    is logged in full) go through a logger that masks it.
+    """
+    app = build_app(settings, redis)  # ConfigError here when no token is configured
+    assert settings.receipts_token is not None
+    with masked_logger(settings.receipts_token.get_secret_value()) as logger:
+        runner = web.AppRunner(app, access_log=None, logger=logger)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+            url_host = f"[{host}]" if ":" in host else host
+            yield f"http://{url_host}:{runner.addresses[0][1]}"
+        finally:
+            await runner.cleanup()

@@ -2,24 +2,26 @@
 
 Rows are written as each batch is read, so a million failures never sit in memory: CSV through the csv
 module, xlsx through xlsxwriter's constant-memory mode (polars' ``write_excel`` would need the whole frame).
-The file appears under its name only when complete.
+The file holds full numbers: it is private to its owner and appears under its name only when complete
+(``engine/reports/output.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final, Protocol
+from typing import BinaryIO, Final, Protocol
 
 import redis.asyncio as aioredis
 import xlsxwriter
 
 from engine.errors import ConfigError
 from engine.reports.failed import EVERY, FailedNumber, FailureFilter, failed_batches
+from engine.reports.output import private_file, refuse_existing
 
 log = logging.getLogger(__name__)
 COLUMNS: Final = ("mobile", "channel", "stage", "reason", "provider_code")
@@ -41,8 +43,8 @@ class Sink(Protocol):
 class CsvSink:
     """UTF-8 CSV with a header row."""
 
-    def __init__(self, path: Path) -> None:
-        self._file = path.open("w", encoding="utf-8", newline="")
+    def __init__(self, handle: BinaryIO) -> None:
+        self._file = io.TextIOWrapper(handle, encoding="utf-8", newline="")
         self._writer = csv.writer(self._file)
         self._writer.writerow(COLUMNS)
 
@@ -56,8 +58,8 @@ class CsvSink:
 class XlsxSink:
     """One or more sheets of at most ``XLSX_MAX_ROWS`` rows; numbers written as text so Excel keeps them."""
 
-    def __init__(self, path: Path) -> None:
-        self._book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    def __init__(self, handle: BinaryIO) -> None:
+        self._book = xlsxwriter.Workbook(handle, {"constant_memory": True})
         self._sheet = self._book.add_worksheet("failed")
         self._sheets = 1
         self._next = 0
@@ -84,31 +86,31 @@ class XlsxSink:
 SINKS: Final[dict[str, type[CsvSink] | type[XlsxSink]]] = {".csv": CsvSink, ".xlsx": XlsxSink}
 
 
-def check_target(path: Path) -> None:
-    """Raise ConfigError for a file type the export cannot write, before any work is done."""
+def check_target(path: Path, force: bool = False) -> None:
+    """Raise ConfigError for a file type the export cannot write, or a file it may not replace, before any
+    work is done."""
     if path.suffix.lower() not in SINKS:
         raise ConfigError(f"{path.name}: the failed-number export writes .csv or .xlsx, not {path.suffix!r}")
+    refuse_existing(path, force)
 
 
-async def export_failed(redis: aioredis.Redis, cid: str, path: Path, wanted: FailureFilter = EVERY) -> int:
-    """Write the campaign's failed numbers to ``path`` (.csv or .xlsx); returns the rows written.
+async def export_failed(
+    redis: aioredis.Redis, cid: str, path: Path, wanted: FailureFilter = EVERY, *, force: bool = False
+) -> int:
+    """Write the campaign's failed numbers to ``path`` (.csv or .xlsx, mode 0600); returns the rows written.
 
-    Raises ConfigError for another suffix, StateError for an unknown campaign, OSError when the file
-    cannot be written. A failure leaves no partial file behind.
+    Raises ConfigError for another suffix or an existing ``path`` without ``force``, StateError for an
+    unknown campaign, OSError when the file cannot be written. A failure leaves no partial file behind.
     """
-    check_target(path)
-    partial = path.with_name(f".{path.name}.part")
-    sink: Sink = await asyncio.to_thread(SINKS[path.suffix.lower()], partial)
+    check_target(path, force)
     written = 0
-    try:
+    with private_file(path, force=force) as handle:
+        sink: Sink = await asyncio.to_thread(SINKS[path.suffix.lower()], handle)
         try:
             async for _, rows in failed_batches(redis, cid, wanted=wanted):
                 await asyncio.to_thread(sink.write, rows)
                 written += len(rows)
         finally:
             await asyncio.to_thread(sink.close)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
     log.info("campaign %s: %d failed numbers exported to %s", cid, written, path.name)
     return written

@@ -15,6 +15,7 @@ from typing import Final
 import orjson
 
 from engine.reports import charts
+from engine.reports.output import private_file
 from engine.reports.summary import FUNNEL_STEPS, Report
 
 STYLE: Final = """
@@ -101,6 +102,8 @@ def render_html(r: Report) -> str:
     )
 
 
-def write_html(r: Report, path: Path) -> None:
-    """Write the page to ``path``; raises OSError when it cannot be written."""
-    path.write_text(render_html(r), encoding="utf-8")
+def write_html(r: Report, path: Path, *, force: bool = False) -> None:
+    """Write the page to ``path`` (mode 0600, see ``output.private_file``); raises ConfigError when it exists
+    and ``force`` is false, OSError when it cannot be written."""
+    with private_file(path, force=force) as handle:
+        handle.write(render_html(r).encode("utf-8"))

@@ -58,9 +58,13 @@ BATCH_SECONDS: Final = Histogram(
 )
 
 
-def serve(port: int, addr: str = "0.0.0.0") -> None:
-    """Expose the registry at ``http://addr:port/metrics`` from a daemon thread, off the event loop."""
-    start_http_server(port, addr=addr, registry=REGISTRY)
+def serve(port: int, host: str = "127.0.0.1") -> None:
+    """Expose the registry at ``http://host:port/metrics`` from a daemon thread, off the event loop.
+
+    Loopback by default: the endpoint has no authentication, so reaching it from elsewhere is a choice made
+    with ``--metrics-host`` (behind a firewall or a scraping proxy). Raises OSError when the address is taken.
+    """
+    start_http_server(port, addr=host, registry=REGISTRY)
 
 
 class _ProviderCall:

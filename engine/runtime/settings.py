@@ -7,6 +7,7 @@ Secrets (AK/SK, SMS app key/secret) come only from the environment or an env fil
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ from pydantic_settings import (
 )
 
 from engine.errors import ConfigError
+from engine.runtime.net import is_loopback_url
 from engine.runtime.ranges import BURST, RATE, Range
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -222,17 +224,48 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         env_file = os.environ.get("KOODISPATCH_ENV_FILE")
         if env_file:
-            if Path(env_file).resolve().is_relative_to(PROJECT_DIR):
-                raise ConfigError(
-                    f"KOODISPATCH_ENV_FILE={env_file}: keep the secrets file outside the project"
-                )
+            _check_env_file(env_file)
             sources.append(DotEnvSettingsSource(settings_cls, env_file=env_file))
         if toml_path.is_file():
             sources.append(_TomlWithoutSecrets(settings_cls, toml_path))
         return tuple(sources)
 
 
-META_VARIABLES = frozenset({"config", "env_file"})  # KOODISPATCH_CONFIG, KOODISPATCH_ENV_FILE
+def _check_env_file(env_file: str) -> None:
+    """The secrets file must exist (else the demo credentials would be used in silence), lie outside the
+    project (it would get committed) and not be writable by every user (anyone could then change the
+    credentials a campaign sends with). Raises ConfigError naming the problem."""
+    where = f"KOODISPATCH_ENV_FILE={env_file}"
+    path = Path(env_file)
+    if path.resolve().is_relative_to(PROJECT_DIR):
+        raise ConfigError(f"{where}: keep the secrets file outside the project")
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"{where}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"{where}: not a regular file")
+    if mode & stat.S_IWOTH:
+        raise ConfigError(f"{where}: every user may write to it, so anyone could change the credentials")
+
+
+def _check_demo_credentials(settings: Settings) -> None:
+    """The demo credentials are public: refuse to send them anywhere but this machine's loopback."""
+    demo = {DEMO_AK, DEMO_SK, DEMO_SMS_APP_KEY, DEMO_SMS_APP_SECRET}
+    sms = (settings.sms_app_key, settings.sms_app_secret)
+    apis = (
+        ("KOODISPATCH_AK/SK", settings.provider.koomessage_url, (settings.ak, settings.sk)),
+        ("KOODISPATCH_SMS_APP_KEY/SECRET", settings.provider.smsapi_url, sms),
+    )
+    for names, url, credentials in apis:
+        if any(c.get_secret_value() in demo for c in credentials) and not is_loopback_url(url):
+            raise ConfigError(
+                f"the demo credentials are only for the simulator on this machine, not {url}: set {names}"
+            )
+
+
+# KOODISPATCH_CONFIG, KOODISPATCH_ENV_FILE, and the admin token `koodispatch simulate` may be given
+META_VARIABLES = frozenset({"config", "env_file", "simulator_token"})
 
 
 def _check_environment() -> None:
@@ -248,7 +281,11 @@ def _check_environment() -> None:
 def load_settings(**overrides: object) -> Settings:
     """Build settings now (never at import time), with explicit overrides on top.
 
-    Raises ConfigError for an unknown KOODISPATCH_* variable and pydantic's ValidationError for bad values.
+    Raises ConfigError for an unknown KOODISPATCH_* variable, an unusable KOODISPATCH_ENV_FILE, a secret in
+    a config file or demo credentials with a provider URL off this machine; pydantic's ValidationError for
+    bad values.
     """
     _check_environment()
-    return Settings(**overrides)  # type: ignore[arg-type]
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    _check_demo_credentials(settings)
+    return settings

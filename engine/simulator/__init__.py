@@ -3,7 +3,8 @@
 It serves the paths and models of the official SDKs, verifies SDK-HMAC-SHA256 signatures, rejects what
 breaks the contract's per-request limits with the documented KM codes, admits each channel (capability,
 smart, sms, basic) at a configurable numbers-per-second rate, injects latency and failures, posts status
-reports, and ledgers every accepted number. Unauthenticated admin endpoints:
+reports, and ledgers every accepted number. Admin endpoints, each but health behind the admin token in
+``X-Simulator-Token`` (``RunningSimulator.admin_token``; printed by ``koodispatch simulate``):
 
     GET|POST /_simulator/config   live SimConfig (POST merges a JSON patch; unknown keys are a 400)
     GET  /_simulator/ledger       accepted/unique/duplicates per channel, calls, throttled, rejected, faults

@@ -88,12 +88,15 @@ async def _callback_poster(app: web.Application) -> AsyncIterator[None]:
         await poster.close()
 
 
-def build_app(config: SimConfig | None = None) -> web.Application:
-    """The simulator app; ``app[STATE]`` holds its config, ledger and tasks."""
+def build_app(config: SimConfig | None = None, admin_token: str | None = None) -> web.Application:
+    """The simulator app; ``app[STATE]`` holds its config, ledger, tasks and admin token (random unless
+    given)."""
     app = web.Application(
         middlewares=[error_middleware, fault_middleware, auth_middleware], client_max_size=MAX_BODY
     )
     app[STATE] = SimState(config or SimConfig())
+    if admin_token:
+        app[STATE].admin_token = admin_token
     for method, path, channel, handler in API_ROUTES:
         app.router.add_route(method, path, handler, name=f"{channel}:{handler.__name__}")
     for method, path, handler in ADMIN_ROUTES:

@@ -1,15 +1,45 @@
-"""Unauthenticated ``/_simulator/*`` endpoints: live config, ledger, reset, health."""
+"""The ``/_simulator/*`` endpoints: live config, ledger, reset (with the admin token) and health (open).
+
+The config holds the credentials the simulator accepts and the ledger every number sent to it, and a
+browser on the same machine can post to a loopback port from any web page: every endpoint but health needs
+the simulator's admin token in ``X-Simulator-Token`` (a header no cross-site form or simple request can
+set), and a body must say it is JSON.
+"""
 
 from __future__ import annotations
 
+import functools
+import hmac
+from typing import Final
+
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from engine.errors import ConfigError
 from engine.simulator import contract
 from engine.simulator.config import LEDGER_CHANNELS
 from engine.simulator.state import STATE
-from engine.simulator.wire import bad, json_response
+from engine.simulator.wire import SimError, bad, json_response
+
+ADMIN_HEADER: Final = "X-Simulator-Token"
+
+
+def guarded(handler: Handler) -> Handler:
+    """``handler`` behind the admin token: 401 without it, 415 for a body that is not JSON."""
+
+    @functools.wraps(handler)
+    async def check(request: web.Request) -> web.StreamResponse:
+        presented = request.headers.get(ADMIN_HEADER, "").encode()
+        if not hmac.compare_digest(presented, request.app[STATE].admin_token.encode()):
+            raise SimError(401, contract.APIGW_AUTH, f"admin endpoints need the simulator's {ADMIN_HEADER}")
+        if request.body_exists and request.content_type != "application/json":
+            raise SimError(
+                415, contract.KM_INVALID_PARAMETER, "admin request bodies must be application/json"
+            )
+        return await handler(request)
+
+    return check
 
 
 async def get_config(request: web.Request) -> web.Response:
@@ -49,9 +79,9 @@ async def health(request: web.Request) -> web.Response:
 
 
 ADMIN_ROUTES = (
-    ("GET", "/_simulator/config", get_config),
-    ("POST", "/_simulator/config", post_config),
-    ("POST", "/_simulator/reset", reset),
-    ("GET", "/_simulator/ledger", get_ledger),
+    ("GET", "/_simulator/config", guarded(get_config)),
+    ("POST", "/_simulator/config", guarded(post_config)),
+    ("POST", "/_simulator/reset", guarded(reset)),
+    ("GET", "/_simulator/ledger", guarded(get_ledger)),
     ("GET", "/_simulator/health", health),
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -23,7 +24,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from engine.provider.signer import Credentials, canonical_query, query_pairs, sign
+from engine.provider.signer import HEADER_NONCE, Credentials, canonical_query, query_pairs, sign
 from engine.simulator.app import build_app
 from engine.simulator.auth import SMS_API_PREFIX
 from engine.simulator.config import SimConfig
@@ -59,6 +60,11 @@ class RunningSimulator:
     @property
     def store(self) -> Store:
         return self.state.store
+
+    @property
+    def admin_token(self) -> str:
+        """What ``/_simulator/*`` (but health) wants in ``X-Simulator-Token``."""
+        return self.state.admin_token
 
     def update_config(self, changes: dict[str, Any]) -> None:
         """Patch the live config (see :meth:`SimConfig.update`); raises ConfigError on a bad key."""
@@ -111,6 +117,7 @@ class SignedClient:
     url: str
     config: SimConfig
     session: aiohttp.ClientSession
+    admin_token: str = ""  # for tests of the /_simulator/* endpoints
 
     def sign(
         self,
@@ -121,8 +128,12 @@ class SignedClient:
         content_type: str = "application/json",
         now: datetime | None = None,
     ) -> tuple[URL, dict[str, str]]:
-        """The URL (query already canonical) and signed headers: app key for ``/sms/*``, else AK/SK."""
-        headers = {"Content-Type": content_type}
+        """The URL (query already canonical) and signed headers: app key for ``/sms/*``, else AK/SK.
+
+        A random nonce header is signed too, so that the same request sent twice in one second is two
+        requests to the simulator, which refuses a signature it has accepted before.
+        """
+        headers = {"Content-Type": content_type, HEADER_NONCE: os.urandom(8).hex()}
         if path.startswith(SMS_API_PREFIX):
             creds = Credentials(self.config.sms_app_key, self.config.sms_app_secret)
         else:
@@ -160,10 +171,15 @@ class SignedClient:
 
 @asynccontextmanager
 async def run_simulator(
-    config: SimConfig | None = None, host: str = "127.0.0.1", port: int = 0, access_log: bool = False
+    config: SimConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    access_log: bool = False,
+    admin_token: str | None = None,
 ) -> AsyncIterator[RunningSimulator]:
-    """Serve the simulator in the running loop on ``host`` (loopback) and ``port`` (0 = a free one)."""
-    app = build_app(config)
+    """Serve the simulator in the running loop on ``host`` (loopback) and ``port`` (0 = a free one), its
+    admin endpoints behind ``admin_token`` (a random one unless given)."""
+    app = build_app(config, admin_token)
     logger = logging.getLogger("aiohttp.access") if access_log else None
     runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=logger)
     await runner.setup()
@@ -196,6 +212,10 @@ class SimulatorThread:
     @property
     def url(self) -> str:
         return self._running().url
+
+    @property
+    def admin_token(self) -> str:
+        return self._running().admin_token
 
     def __enter__(self) -> SimulatorThread:
         self.start()

@@ -21,6 +21,7 @@ from engine.cli.service import start_worker
 from engine.ingest.demo_data import Truth, generate_recipients
 from engine.reports.summary import Report
 from engine.runtime.settings import load_settings
+from engine.simulator import SimulatorThread
 from engine.simulator.capability import is_capable
 from engine.store.connection import open_queue
 from tests.conftest import SHARE
@@ -39,15 +40,15 @@ FAST_TAKEOVER = {
 }
 
 
-def reset(url: str, **config: Any) -> None:
-    sim_post(url, "/_simulator/reset", {})
+def reset(sim: SimulatorThread, **config: Any) -> None:
+    sim_post(sim, "/_simulator/reset", {})
     rates = {"smart": None, "sms": None, "basic": None, "capability": None}
-    sim_post(url, "/_simulator/config", {"capable_share": SHARE, "rates": rates, **config})
+    sim_post(sim, "/_simulator/config", {"capable_share": SHARE, "rates": rates, **config})
 
 
-def assert_exact(sim_url: str, truth: Truth, report: Report, fallback: str = "basic") -> None:
+def assert_exact(sim: SimulatorThread, truth: Truth, report: Report, fallback: str = "basic") -> None:
     """Ledger: 0 duplicates and 0 missing per channel; the report agrees with it."""
-    ledger = sim_get(sim_url, "/_simulator/ledger")
+    ledger = sim_get(sim, "/_simulator/ledger")
     capable = sum(is_capable(n, SHARE) for n in truth.numbers.to_list())
     expected = {"smart": capable, fallback: truth.imported - capable}
     for channel in ("smart", "sms", "basic"):

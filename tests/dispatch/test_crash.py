@@ -30,7 +30,7 @@ async def test_kill_9_at_20_random_moments_loses_and_duplicates_nothing(
     tmp_path: Path, redis_url: str, simulator_thread: Any
 ) -> None:
     sim = simulator_thread
-    reset(sim.url)
+    reset(sim)
     rates = {"KOODISPATCH_RATES__SMART": "2500", "KOODISPATCH_RATES__BASIC": "1500"}
     rng = random.Random(5)
     kills = 0
@@ -52,7 +52,7 @@ async def test_kill_9_at_20_random_moments_loses_and_duplicates_nothing(
         finally:
             fleet.stop()
     assert kills >= 20, f"the campaign ended after only {kills} kills: make it longer"
-    assert_exact(sim.url, run.truth, report)
+    assert_exact(sim, run.truth, report)
 
 
 async def test_a_worker_restarted_alone_after_kill_9_gets_the_dead_workers_slots_back_at_takeover(
@@ -68,7 +68,7 @@ async def test_a_worker_restarted_alone_after_kill_9_gets_the_dead_workers_slots
         "KOODISPATCH_RATES__MAX_IN_FLIGHT": str(slots),
         "KOODISPATCH_PROVIDER__READ_TIMEOUT": "300",
     }
-    reset(sim.url, channel_faults={"capability": {"latency_ms": [2000, 2000]}})  # checks stay in flight
+    reset(sim, channel_faults={"capability": {"latency_ms": [2000, 2000]}})  # checks stay in flight
     try:
         async with started(redis_url, sim.url, tmp_path, 2_000, 9, batch_size=500, **env) as run:
             fleet = Fleet(run.env, tmp_path)
@@ -90,9 +90,9 @@ async def test_a_worker_restarted_alone_after_kill_9_gets_the_dead_workers_slots
             finally:
                 fleet.stop()
     finally:
-        sim_post(sim.url, "/_simulator/config", {"channel_faults": {"capability": None}})
+        sim_post(sim, "/_simulator/config", {"channel_faults": {"capability": None}})
     assert not held & left, "the dead worker's slots were not freed"
-    assert_exact(sim.url, run.truth, report)
+    assert_exact(sim, run.truth, report)
 
 
 async def test_fault_matrix_completes_exactly(tmp_path: Path, redis_url: str, simulator_thread: Any) -> None:
@@ -106,7 +106,7 @@ async def test_fault_matrix_completes_exactly(tmp_path: Path, redis_url: str, si
         "latency_ms": [5, 30],
     }
     # the provider allows less than we try: 429 bursts until the limiter has backed off
-    reset(sim.url, faults=faults, rates={"smart": 1500, "basic": 1500, "sms": None, "capability": None})
+    reset(sim, faults=faults, rates={"smart": 1500, "basic": 1500, "sms": None, "capability": None})
     env = {
         "KOODISPATCH_RATES__SMART": "4000",
         "KOODISPATCH_RATES__BASIC": "4000",
@@ -119,13 +119,13 @@ async def test_fault_matrix_completes_exactly(tmp_path: Path, redis_url: str, si
     async with started(redis_url, sim.url, tmp_path, 30_000, 8, **env) as run:
         with workers(2, run.env, tmp_path):
             await wait_sent(run.redis, run.cid, 5_000)
-            sim_post(sim.url, "/_simulator/config", {"faults": {**faults, "outage": True}})
+            sim_post(sim, "/_simulator/config", {"faults": {**faults, "outage": True}})
             await asyncio.sleep(4.0)  # the same code path as a minute-long outage, shorter
-            sim_post(sim.url, "/_simulator/config", {"faults": {**faults, "outage": False}})
+            sim_post(sim, "/_simulator/config", {"faults": {**faults, "outage": False}})
             report = await wait_for(run.redis, run.cid, max_wait=240)
-    ledger = sim_get(sim.url, "/_simulator/ledger")
+    ledger = sim_get(sim, "/_simulator/ledger")
     assert ledger["throttled"]["smart"] > 0, "no 429 burst happened: the test lost its point"
-    assert_exact(sim.url, run.truth, report)
+    assert_exact(sim, run.truth, report)
 
 
 async def test_answers_dropped_after_accept_are_reconciled_not_resent(
@@ -133,15 +133,15 @@ async def test_answers_dropped_after_accept_are_reconciled_not_resent(
 ) -> None:
     """A fifth of all calls, on every channel, is applied and then its connection dropped unanswered."""
     sim = simulator_thread
-    reset(sim.url, faults={"drop_after_accept_share": 0.2})
+    reset(sim, faults={"drop_after_accept_share": 0.2})
     rates = {"KOODISPATCH_RATES__SMART": "20000", "KOODISPATCH_RATES__BASIC": "20000"}
     async with started(redis_url, sim.url, tmp_path, 15_000, 19, **rates) as run:
         with workers(2, run.env, tmp_path):
             report = await wait_for(run.redis, run.cid, max_wait=180)
         paths = await journal_paths(run.redis, run.cid, report.batches)
-    assert sim_get(sim.url, "/_simulator/ledger")["faults"]["drop_after_accept"]["smart"] > 0
+    assert sim_get(sim, "/_simulator/ledger")["faults"]["drop_after_accept"]["smart"] > 0
     assert paths.get("reconciled", 0) > 0 and "resent" not in paths, paths
-    assert_exact(sim.url, run.truth, report)
+    assert_exact(sim, run.truth, report)
 
 
 async def journal_paths(redis: aioredis.Redis, cid: str, batches: int) -> dict[str, int]:
@@ -158,7 +158,7 @@ async def test_outage_past_the_limit_pauses_with_a_reason_then_resume_completes(
     tmp_path: Path, redis_url: str, simulator_thread: Any
 ) -> None:
     sim = simulator_thread
-    reset(sim.url)
+    reset(sim)
     env = {
         "KOODISPATCH_RATES__SMART": "3000",
         "KOODISPATCH_DISPATCH__RETRY_MAX_DELAY": "0.5",
@@ -167,14 +167,14 @@ async def test_outage_past_the_limit_pauses_with_a_reason_then_resume_completes(
     async with started(redis_url, sim.url, tmp_path, 8_000, 4, **env) as run:
         with workers(2, run.env, tmp_path):
             await wait_sent(run.redis, run.cid, 1_000)
-            sim_post(sim.url, "/_simulator/config", {"faults": {"outage": True}})
+            sim_post(sim, "/_simulator/config", {"faults": {"outage": True}})
             paused = await wait_for(run.redis, run.cid, frozenset({CampaignState.PAUSED}), max_wait=60)
             assert paused.reason.startswith("provider down"), paused.reason
             assert 0 < sum(paused.sent.values()) < run.truth.imported
-            sim_post(sim.url, "/_simulator/config", {"faults": {"outage": False}})
+            sim_post(sim, "/_simulator/config", {"faults": {"outage": False}})
             await api.resume(run.cid, redis=run.redis)
             report = await wait_for(run.redis, run.cid, max_wait=120)
-    assert_exact(sim.url, run.truth, report)
+    assert_exact(sim, run.truth, report)
 
 
 @pytest.fixture
@@ -192,14 +192,14 @@ async def test_redis_restart_with_aof_mid_campaign_completes_exactly(
     tmp_path: Path, private_redis: RedisServer, simulator_thread: Any
 ) -> None:
     sim = simulator_thread
-    reset(sim.url)
+    reset(sim)
     rates = {"KOODISPATCH_RATES__SMART": "3000"}
     async with started(private_redis.url, sim.url, tmp_path, 20_000, 12, **rates) as run:
         with workers(2, run.env, tmp_path):
             await wait_sent(run.redis, run.cid, 3_000)
             await asyncio.to_thread(private_redis.restart)
             report = await wait_for(run.redis, run.cid, max_wait=180)
-    assert_exact(sim.url, run.truth, report)
+    assert_exact(sim, run.truth, report)
 
 
 @pytest.mark.parametrize("private_redis", [False], indirect=True)
@@ -207,16 +207,16 @@ async def test_redis_back_empty_stops_workers_with_a_clear_error_and_resends_not
     tmp_path: Path, private_redis: RedisServer, simulator_thread: Any
 ) -> None:
     sim = simulator_thread
-    reset(sim.url)
+    reset(sim)
     rates = {"KOODISPATCH_RATES__SMART": "2000"}
     async with started(private_redis.url, sim.url, tmp_path, 20_000, 13, **rates) as run:
         with workers(2, run.env, tmp_path) as procs:
             await wait_sent(run.redis, run.cid, 2_000)
             await asyncio.to_thread(private_redis.restart, True)
             codes = [await asyncio.to_thread(proc.wait, 60) for proc in procs]
-            before = sim_get(sim.url, "/_simulator/ledger")
+            before = sim_get(sim, "/_simulator/ledger")
             await asyncio.sleep(2.0)
-            after = sim_get(sim.url, "/_simulator/ledger")
+            after = sim_get(sim, "/_simulator/ledger")
             assert not await run.redis.exists(keys.campaign(run.cid))
     assert all(code != 0 for code in codes), codes
     logs = "".join((tmp_path / f"worker-{i}.log").read_text() for i in range(2))

@@ -64,7 +64,7 @@ async def test_60_kills_every_2_to_4_s_with_faults_stall_nothing_and_lose_nothin
         "drop_after_accept_share": 0.02,
         "latency_ms": [5, 30],
     }
-    reset(sim.url, faults=faults)
+    reset(sim, faults=faults)
     env = {
         **FAST_TAKEOVER,
         "KOODISPATCH_DISPATCH__LEASE_SECONDS": "5",  # the default: the goal holds without tuning
@@ -95,4 +95,4 @@ async def test_60_kills_every_2_to_4_s_with_faults_stall_nothing_and_lose_nothin
             fleet.stop()
     assert len(delays) >= KILLS, f"the campaign ended after only {len(delays)} kills: make it longer"
     assert slowest <= TAKEOVER_GOAL, f"a killed worker's batch ran again only after {slowest:.1f} s"
-    assert_exact(sim.url, run.truth, report)
+    assert_exact(sim, run.truth, report)

@@ -23,9 +23,9 @@ LIFTED = "50000"  # numbers/s: these tests check counts, not pacing
 
 @pytest.fixture
 def lifted_sim(simulator_thread: Any) -> Any:
-    sim_post(simulator_thread.url, "/_simulator/reset", {})
+    sim_post(simulator_thread, "/_simulator/reset", {})
     sim_post(
-        simulator_thread.url,
+        simulator_thread,
         "/_simulator/config",
         {"capable_share": SHARE, "rates": {"smart": None, "sms": None, "basic": None, "capability": None}},
     )
@@ -76,7 +76,7 @@ async def test_campaign_counts_match_truth_and_ledger(
     assert (report.capable, report.not_capable) == (capable, not_capable)
     assert report.sent["smart"] == capable
     assert report.in_flight == 0 and report.unsent == 0 and report.failed == 0
-    ledger = sim_get(lifted_sim.url, "/_simulator/ledger")
+    ledger = sim_get(lifted_sim, "/_simulator/ledger")
     assert ledger["smart"]["unique"] == capable and ledger["smart"]["duplicates"] == 0
     fallback_sent = {"skip": 0, "sms": not_capable, "basic": not_capable}[policy]
     assert report.skipped == (not_capable if policy == "skip" else 0)
@@ -90,8 +90,8 @@ async def test_pause_stops_sending_and_resume_completes_without_duplicates(
     tmp_path: Path, redis_url: str, simulator_thread: Any
 ) -> None:
     sim = simulator_thread
-    sim_post(sim.url, "/_simulator/reset", {})
-    sim_post(sim.url, "/_simulator/config", {"capable_share": SHARE, "rates": {"smart": None}})
+    sim_post(sim, "/_simulator/reset", {})
+    sim_post(sim, "/_simulator/config", {"capable_share": SHARE, "rates": {"smart": None}})
     truth = generate_recipients(tmp_path / "r.csv", 12_000, seed=3)
     env = engine_env(
         redis_url, sim.url, KOODISPATCH_RATES__SMART="2000", KOODISPATCH_RATES__CAPABILITY="20000"
@@ -110,9 +110,9 @@ async def test_pause_stops_sending_and_resume_completes_without_duplicates(
             import asyncio
 
             await asyncio.sleep(2.0)  # grace: calls already in flight may still land
-            before = sim_get(sim.url, "/_simulator/ledger")
+            before = sim_get(sim, "/_simulator/ledger")
             await asyncio.sleep(1.5)
-            after = sim_get(sim.url, "/_simulator/ledger")
+            after = sim_get(sim, "/_simulator/ledger")
             assert after["smart"]["accepted"] == before["smart"]["accepted"]
             assert after["sms"]["accepted"] == before["sms"]["accepted"]
             paused = await api.campaign_report(result.cid, redis=redis)
@@ -122,7 +122,7 @@ async def test_pause_stops_sending_and_resume_completes_without_duplicates(
     finally:
         await redis.aclose()
     assert report.state == "completed"
-    ledger = sim_get(sim.url, "/_simulator/ledger")
+    ledger = sim_get(sim, "/_simulator/ledger")
     capable = sum(is_capable(n, SHARE) for n in truth.numbers.to_list())
     assert ledger["smart"]["unique"] == capable and ledger["smart"]["duplicates"] == 0
     assert ledger["sms"]["unique"] == truth.imported - capable and ledger["sms"]["duplicates"] == 0
@@ -143,9 +143,9 @@ async def test_three_workers_share_one_budget_under_the_provider_cap(
     tmp_path: Path, redis_url: str, simulator_thread: Any
 ) -> None:
     sim = simulator_thread
-    sim_post(sim.url, "/_simulator/reset", {})
+    sim_post(sim, "/_simulator/reset", {})
     sim_post(
-        sim.url, "/_simulator/config", {"capable_share": SHARE, "rates": {"smart": 1000, "capability": None}}
+        sim, "/_simulator/config", {"capable_share": SHARE, "rates": {"smart": 1000, "capability": None}}
     )
     truth = generate_recipients(tmp_path / "r.csv", 15_000, seed=11)
     env = engine_env(redis_url, sim.url, KOODISPATCH_RATES__CAPABILITY="50000")  # smart: the default 1000/s
@@ -161,7 +161,7 @@ async def test_three_workers_share_one_budget_under_the_provider_cap(
             report = await wait_for(redis, result.cid)
     finally:
         await redis.aclose()
-    ledger = sim_get(sim.url, "/_simulator/ledger")
+    ledger = sim_get(sim, "/_simulator/ledger")
     capable = sum(is_capable(n, SHARE) for n in truth.numbers.to_list())
     assert report.state == "completed" and report.sent["smart"] == capable
     assert ledger["smart"]["unique"] == capable and ledger["smart"]["duplicates"] == 0

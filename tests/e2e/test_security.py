@@ -3,6 +3,7 @@ numbers are masked; every request our client sends is signed and accepted."""
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from pathlib import Path
@@ -53,6 +54,40 @@ def test_secrets_file_outside_the_project_is_read_and_inside_is_refused(
         load_settings()
 
 
+def bad_configuration(case: str, tmp: Path) -> dict[str, str]:
+    """The environment of one misconfiguration a command must refuse in one line."""
+    if case == "secret-in-config":
+        config = tmp / "koodispatch.toml"
+        config.write_text('sk = "leaked-in-a-committed-file"\n', encoding="utf-8")
+        return {"KOODISPATCH_CONFIG": str(config)}
+    if case == "missing-env-file":
+        return {"KOODISPATCH_ENV_FILE": str(tmp / "typo.env")}
+    if case == "world-writable-env-file":
+        env_file = tmp / "secrets.env"
+        env_file.write_text("KOODISPATCH_SK=sk-from-a-file-anyone-may-edit\n", encoding="utf-8")
+        env_file.chmod(0o666)
+        return {"KOODISPATCH_ENV_FILE": str(env_file)}
+    return {"KOODISPATCH_PROVIDER__KOOMESSAGE_URL": "https://koomessage.example.com"}  # demo credentials
+
+
+@pytest.mark.parametrize(
+    ("case", "expect"),
+    [
+        ("secret-in-config", "sk must come from the environment"),
+        ("missing-env-file", "typo.env: No such file"),
+        ("world-writable-env-file", "every user may write"),
+        ("demo-credentials-remote", "demo credentials are only for the simulator"),
+    ],
+)
+async def test_a_configuration_refused_is_one_error_line(tmp_path: Path, case: str, expect: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOODISPATCH_") and k != "REDIS_URL"}
+    run = await koodispatch("worker", "--burst", env={**env, **bad_configuration(case, tmp_path)})
+    assert run.code == 2 and run.out == ""
+    [line] = run.err.splitlines()
+    assert line.startswith("error: configuration: ") and expect in line
+    assert "leaked-in-a-committed-file" not in line and "sk-from-a-file" not in line
+
+
 @pytest.mark.slow
 async def test_a_whole_campaign_logs_no_secret_and_no_full_number(tmp_path: Path, redis_url: str) -> None:
     values = fresh_secrets()
@@ -64,7 +99,7 @@ async def test_a_whole_campaign_logs_no_secret_and_no_full_number(tmp_path: Path
         # error paths log too: 5xx everywhere, answers lost after accept on smart sends (reconciled)
         faults = {"error_share": 0.05}
         smart = {"smart": {"drop_after_accept_share": 0.05}}
-        sim_post(sim.url, "/_simulator/config", {"faults": faults, "channel_faults": smart})
+        sim_post(sim, "/_simulator/config", {"faults": faults, "channel_faults": smart})
         truth = generate_recipients(tmp_path / "r.csv", 6_000, seed=17)
         (tmp_path / "c.toml").write_text(SPEC, encoding="utf-8")
         env = engine_env(
@@ -91,7 +126,7 @@ async def test_a_whole_campaign_logs_no_secret_and_no_full_number(tmp_path: Path
             finally:
                 await redis.aclose()
         shown = await koodispatch("report", cid, env=env)
-        ledger = sim_get(sim.url, "/_simulator/ledger")
+        ledger = sim_get(sim, "/_simulator/ledger")
     assert report.state == "completed" and report.failed == 0
     assert report.sent["sms"] > 0 and ledger["sms"]["unique"] == report.sent["sms"]
     assert sum(ledger["rejected"].values()) == 0, "every request was signed and fresh"

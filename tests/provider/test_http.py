@@ -110,10 +110,29 @@ async def test_get_sends_the_signed_canonical_query_and_headers(http: ProviderHt
     assert seen.headers["Host"] == base.removeprefix("http://")
     assert seen.headers["X-Project-Id"] == PROJECT
     signed = seen.headers["Authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
-    assert signed == ["content-type", "host", "user-agent", "x-project-id", "x-sdk-date"]
+    assert signed == [
+        "content-type",
+        "host",
+        "user-agent",
+        "x-koodispatch-nonce",
+        "x-project-id",
+        "x-sdk-date",
+    ]
     assert (
         verify({CREDS.access: CREDS.secret}, "GET", path, raw_query, seen.headers, seen.body) == CREDS.access
     )
+
+
+async def test_the_same_call_twice_is_signed_twice_differently(http: ProviderHttp, server: Any) -> None:
+    """A retry (or the same query again) within one X-Sdk-Date second must not look like a replay."""
+    base, seen = await server(answer(200, {"ok": True}))
+    signatures = []
+    for _ in range(2):
+        await http.call(
+            CREDS, base, "GET", "/v1/aim/send-tasks", query={"task_name": "a"}, project_id=PROJECT
+        )
+        signatures.append(seen.headers["Authorization"].rsplit("Signature=", 1)[1])
+    assert signatures[0] != signatures[1]
 
 
 async def test_post_json_body_is_what_was_signed(http: ProviderHttp, server: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +14,16 @@ from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
 from engine.errors import SignatureError
-from engine.provider.signer import DATE_FORMAT, Credentials, canonical_query, query_pairs, sign, verify
+from engine.provider.signer import (
+    DATE_FORMAT,
+    Credentials,
+    ReplayCache,
+    canonical_query,
+    query_pairs,
+    sign,
+    string_to_sign,
+    verify,
+)
 
 AK = "FAKEAK0123456789"
 SK = "FAKESKabcdefghijklmnopqrstuvwxyz0123456"
@@ -179,3 +190,73 @@ def test_form_body_is_not_covered_but_everything_else_is() -> None:
 def test_credentials_repr_hides_the_secret() -> None:
     assert SK not in repr(Credentials(AK, SK))
     assert SK not in str(Credentials(AK, SK))
+
+
+SWAPPED = JSON_POST.body.replace(b"[1,2]", b"[6,6]")
+SECRETS = {AK: SK}
+
+
+def test_a_declared_body_hash_is_never_taken_on_trust() -> None:
+    """A captured JSON request plus an unsigned X-Sdk-Content-Sha256 holding the original body's hash
+    must not let another body through; nor may a signed header whose hash the body does not have."""
+    signed, _ = ours(JSON_POST)
+    original = hashlib.sha256(JSON_POST.body).hexdigest()
+    planted = {**signed, "X-Sdk-Content-Sha256": original}
+    with pytest.raises(SignatureError, match="x-sdk-content-sha256"):
+        verify(SECRETS, "POST", JSON_POST.path, "", planted, SWAPPED, now=NOW)
+    declared = {**BASE_HEADERS, "X-Sdk-Content-Sha256": original}
+    lying = sign(Credentials(AK, SK), "POST", HOST, JSON_POST.path, [], declared, JSON_POST.body, now=NOW)
+    assert verify(SECRETS, "POST", JSON_POST.path, "", lying, JSON_POST.body, now=NOW) == AK
+    with pytest.raises(SignatureError, match="does not match"):
+        verify(SECRETS, "POST", JSON_POST.path, "", lying, SWAPPED, now=NOW)
+
+
+def test_signed_headers_must_include_host() -> None:
+    """A signature that leaves Host out would hold for the same request sent to another host."""
+    date = NOW.strftime(DATE_FORMAT)
+    headers = {**BASE_HEADERS, "X-Sdk-Date": date, "Host": "elsewhere:443"}
+    signed = ["content-type", "x-project-id", "x-sdk-date"]
+    sts = string_to_sign("POST", JSON_POST.path, [], headers, signed, JSON_POST.body, date)
+    signature = hmac.new(SK.encode(), sts.encode(), hashlib.sha256).hexdigest()
+    headers["Authorization"] = (
+        f"SDK-HMAC-SHA256 Access={AK}, SignedHeaders={';'.join(signed)}, Signature={signature}"
+    )
+    with pytest.raises(SignatureError, match="SignedHeaders must include host"):
+        verify(SECRETS, "POST", JSON_POST.path, "", headers, JSON_POST.body, now=NOW)
+
+
+def test_a_signature_is_accepted_once_within_its_window() -> None:
+    signed, _ = ours(JSON_POST)
+    replays = ReplayCache()
+    assert verify(SECRETS, "POST", JSON_POST.path, "", signed, JSON_POST.body, now=NOW, replays=replays) == AK
+    for later in (NOW, NOW + timedelta(minutes=15)):  # up to the last moment the copy is fresh
+        with pytest.raises(SignatureError, match="already used"):
+            verify(SECRETS, "POST", JSON_POST.path, "", signed, JSON_POST.body, now=later, replays=replays)
+    assert len(replays) == 1
+    form = VECTORS["post-form-urlencoded"]  # past the window the entry is forgotten: memory stays bounded
+    other, query = ours(form)
+    past, longer = NOW + timedelta(minutes=16), timedelta(minutes=20)
+    verify(SECRETS, "POST", form.path, query, other, form.body, now=past, max_skew=longer, replays=replays)
+    assert len(replays) == 1
+
+
+def test_an_idempotent_request_may_come_again() -> None:
+    """aiohttp resends a GET (PUT, DELETE ...) verbatim when a kept-alive connection drops before the answer,
+    and a second copy of one changes nothing: the replay cache leaves them alone."""
+    signed, query = ours(LIST_GET)
+    replays = ReplayCache()
+    for _ in range(2):
+        assert verify(SECRETS, "GET", LIST_GET.path, query, signed, b"", now=NOW, replays=replays) == AK
+    assert len(replays) == 0
+
+
+def test_form_posts_signed_alike_are_distinct_requests_but_each_is_accepted_once() -> None:
+    """UNSIGNED-PAYLOAD: two form posts in one second with the same headers share a signature (the SDK's
+    SMS sends, the platform's pushes); each is new, an exact copy of either is not."""
+    vector = VECTORS["post-form-urlencoded"]
+    signed, query = ours(vector)
+    replays = ReplayCache()
+    for body in (vector.body, b"from=other"):
+        assert verify(SECRETS, "POST", vector.path, query, signed, body, now=NOW, replays=replays) == AK
+    with pytest.raises(SignatureError, match="already used"):
+        verify(SECRETS, "POST", vector.path, query, signed, b"from=other", now=NOW, replays=replays)

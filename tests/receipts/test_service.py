@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -213,22 +214,52 @@ async def test_token_in_header_is_accepted(service: str, redis_client: aioredis.
     assert await counters(redis_client, CID) == {"delivered:smart": 1}
 
 
+def app_credentials(settings: Settings, secret: str | None = None) -> Credentials:
+    """The SMS app key with its secret (or ``secret``, to forge a signature)."""
+    key = settings.sms_app_key.get_secret_value()
+    return Credentials(key, secret or settings.sms_app_secret.get_secret_value())
+
+
+def signed_push(creds: Credentials, url: str, body: bytes, content_type: str) -> dict[str, str]:
+    """The headers of an SMS push to ``url`` signed with ``creds``, as the platform sends it."""
+    port = url.split(":")[2].split("/")[0]
+    path = url.split(port, 1)[1]
+    return sign(creds, "POST", f"127.0.0.1:{port}", path, [], {"Content-Type": content_type}, body)
+
+
 async def test_sms_push_signature_is_required_when_enabled(redis_client: aioredis.Redis) -> None:
     settings = receipt_settings(sms_push_signature=True)
     async with serve(settings, redis_client) as base:
         url = receipt_url(base, TOKEN, "sms")
         body, form = sms_report(), "application/x-www-form-urlencoded"
         assert await post(url, body, form) == 401
-        port = url.split(":")[2].split("/")[0]
-        path = url.split(port, 1)[1]
-        forged = Credentials(settings.sms_app_key.get_secret_value(), "not-the-app-secret")
-        real = Credentials(
-            settings.sms_app_key.get_secret_value(), settings.sms_app_secret.get_secret_value()
-        )
-        for creds, status in ((forged, 401), (real, 200)):
-            headers = sign(creds, "POST", f"127.0.0.1:{port}", path, [], {"Content-Type": form}, body)
-            assert await post(url, body, form, headers) == status
+        forged = app_credentials(settings, "not-the-app-secret")
+        for creds, status in ((forged, 401), (app_credentials(settings), 200)):
+            assert await post(url, body, form, signed_push(creds, url, body, form)) == status
     assert await counters(redis_client, CID) == {"delivered:sms": 1}
+
+
+async def test_a_signed_push_is_accepted_once(redis_client: aioredis.Redis) -> None:
+    settings = receipt_settings(sms_push_signature=True)
+    async with serve(settings, redis_client) as base:
+        url, form = receipt_url(base, TOKEN, "sms"), "application/x-www-form-urlencoded"
+        headers = signed_push(app_credentials(settings), url, sms_report(), form)
+        assert await post(url, sms_report(), form, headers) == 200
+        assert await post(url, sms_report(), form, headers) == 401  # a captured copy, sent again
+    assert await redis_client.hget(keys.RECEIPT_STATS, "unauthorized") == b"1"  # type: ignore[misc]
+
+
+async def test_a_signed_push_with_its_body_swapped_is_refused(redis_client: aioredis.Redis) -> None:
+    """A push signed over its body, held back, its body replaced and the original body's hash declared in
+    an unsigned X-Sdk-Content-Sha256: nothing may be recorded."""
+    settings = receipt_settings(sms_push_signature=True)
+    async with serve(settings, redis_client) as base:
+        url = receipt_url(base, TOKEN, "sms")
+        captured = sms_report(status="DELIVRD")
+        headers = signed_push(app_credentials(settings), url, captured, "application/json")  # body hashed
+        headers["X-Sdk-Content-Sha256"] = hashlib.sha256(captured).hexdigest()
+        assert await post(url, sms_report(status="UNDELIV"), "application/json", headers) == 401
+    assert await counters(redis_client, CID) == {}
 
 
 async def test_malformed_body_is_a_400(service: str, redis_client: aioredis.Redis) -> None:
@@ -288,6 +319,25 @@ async def test_logs_hold_neither_the_token_nor_full_numbers(
     await post(receipt_url(service, TOKEN, "uplink"), mo, "application/x-www-form-urlencoded")
     assert caplog.records and TOKEN not in caplog.text and "wrong-token" not in caplog.text
     assert NUMBER not in caplog.text and "135****5678" in caplog.text
+
+
+async def test_a_request_line_aiohttp_cannot_parse_is_logged_with_the_token_masked(
+    service: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp logs such a line in full at ERROR (the parser's exception quotes it): the path is kept,
+    the token in it is not."""
+    caplog.set_level(logging.DEBUG)
+    host, port = service.removeprefix("http://").rsplit(":", 1)
+    path = f"/receipts/{TOKEN}/sms"
+    for line in (f"POST {path} HTTP/1.1 junk", f"P\x01ST {path} HTTP/1.1", f"POST {path}\x00 HTTP/1.1"):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(line.encode() + b"\r\nHost: x\r\n\r\n")
+        assert b" 400 " in await reader.readline()
+        writer.close()
+        await writer.wait_closed()
+    logged = [r for r in caplog.records if "Error handling request" in r.getMessage()]
+    assert len(logged) == 3 and any(r.levelno == logging.ERROR for r in logged)
+    assert TOKEN not in caplog.text and caplog.text.count("/receipts/***/sms") >= 3
 
 
 def test_late_fallback_needs_a_fallback_channel() -> None:

@@ -20,7 +20,7 @@ from engine.reports.summary import build_report
 from engine.state.progress import counters
 from engine.store import keys
 from tests.commands import FULL_NUMBER, cli_env, koodispatch, report_json
-from tests.failures import NUMBERS, accept, embedded, read_export, typical_outcome
+from tests.failures import NUMBERS, accept, embedded, partial_files, read_export, typical_outcome
 from tests.failures import submit_small as submit
 
 
@@ -154,10 +154,6 @@ async def test_export_logs_never_show_a_full_number(
     with caplog.at_level(logging.DEBUG):
         await export_failed(arq_redis, cid, tmp_path / "f.xlsx")
     assert caplog.records and not FULL_NUMBER.search(caplog.text)
-
-
-def partial_files(directory: Path) -> list[str]:
-    return [p.name for p in directory.iterdir() if p.name.endswith(".part")]
 
 
 async def test_html_is_self_contained_and_embeds_the_report(arq_redis: ArqRedis, tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +64,43 @@ def test_line_carries_the_bound_ids_and_redacts_secrets() -> None:
     assert "campaign" not in outside and "batch" not in outside  # ids only where a job bound them
 
 
+LOGGING_PROCESS = """
+import logging, sys
+from engine.cli.common import setup_logging
+setup_logging("INFO", sys.argv[1], ["s3cr3t-key"])
+log = logging.getLogger("engine.receipts.store")
+log.info("opt-out: added (%s) with s3cr3t-key", ", ".join(f"1380013{i:04d}" for i in range(50_000)))
+try:
+    raise ValueError("answer for +8613800138000: " + "x" * 50_000 + " the end")
+except ValueError:
+    log.exception("call failed")
+"""
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_both_formats_mask_numbers_redact_secrets_and_cap_lines(log_format: str) -> None:
+    """Through ``setup_logging`` in a process of its own, as a service logs: a record listing 50k numbers
+    (an opt-out of 50k senders) and a traceback quoting a huge answer."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOGGING_PROCESS, log_format],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    if log_format == "json":
+        assert [orjson.loads(line)["level"] for line in done.stderr.splitlines()] == ["INFO", "ERROR"]
+    assert done.stderr.count(" engine.receipts.store: ") == (2 if log_format == "text" else 0)
+    assert len(done.stderr) < 2 * (logs.MAX_MESSAGE + logs.MAX_TRACEBACK)
+    assert not FULL_NUMBER.search(done.stderr) and "138****0000" in done.stderr
+    assert "s3cr3t-key" not in done.stderr and logs.REDACTED in done.stderr
+    assert "characters cut]" in done.stderr and "ValueError" in done.stderr and "the end" in done.stderr
+
+
 async def test_worker_json_logs(tmp_path: Path, redis_url: str, simulator_thread: Any) -> None:
     sim = simulator_thread
-    sim_post(sim.url, "/_simulator/reset", {})
-    sim_post(sim.url, "/_simulator/config", {"capable_share": SHARE, "rates": {"smart": None, "sms": None}})
+    sim_post(sim, "/_simulator/reset", {})
+    sim_post(sim, "/_simulator/config", {"capable_share": SHARE, "rates": {"smart": None, "sms": None}})
     truth = generate_recipients(tmp_path / "r.csv", 500, seed=6)
     env = engine_env(redis_url, sim.url)
     redis = await open_queue(redis_url)

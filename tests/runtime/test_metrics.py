@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -65,9 +67,9 @@ async def test_worker_metrics_match_the_report_and_the_provider(
     tmp_path: Path, redis_url: str, simulator_thread: Any
 ) -> None:
     sim = simulator_thread
-    sim_post(sim.url, "/_simulator/reset", {})
+    sim_post(sim, "/_simulator/reset", {})
     sim_post(
-        sim.url,
+        sim,
         "/_simulator/config",
         {"capable_share": SHARE, "rates": {"smart": None, "sms": None}, "faults": {"error_share": 0.1}},
     )
@@ -94,7 +96,7 @@ async def test_worker_metrics_match_the_report_and_the_provider(
             samples = scrape(HTTP.request("GET", f"http://127.0.0.1:{port}/metrics").data.decode())
     finally:
         await redis.aclose()
-    ledger = sim_get(sim.url, "/_simulator/ledger")
+    ledger = sim_get(sim, "/_simulator/ledger")
 
     assert report.state == "completed"
     for channel in ("smart", "sms"):
@@ -113,3 +115,34 @@ async def test_worker_metrics_match_the_report_and_the_provider(
     assert (
         value(samples, "koodispatch_batch_duration_seconds_count", result="finished") == report.batches == 3
     )
+
+
+def answers(host: str, port: int) -> bool:
+    """Whether something accepts a TCP connection at ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("args", "listening", "unreachable"),
+    [([], "127.0.0.1", "127.0.0.2"), (["--metrics-host", "127.0.0.2"], "127.0.0.2", "127.0.0.1")],
+    ids=["default-loopback-only", "metrics-host"],
+)
+def test_metrics_listen_on_loopback_unless_told_otherwise(
+    tmp_path: Path, redis_url: str, args: list[str], listening: str, unreachable: str
+) -> None:
+    """The endpoint is unauthenticated: by default it answers on 127.0.0.1 only, not on every address
+    (127.0.0.2 stands for any other interface: a socket bound to 0.0.0.0 would accept it)."""
+    port = free_port()
+    env = engine_env(redis_url, "http://127.0.0.1:9")  # an idle worker: it never calls the provider
+    with workers(1, env, tmp_path, ["--metrics-port", str(port), *args]):
+        deadline = time.monotonic() + 30
+        while not answers(listening, port):
+            assert time.monotonic() < deadline, (tmp_path / "worker-0.log").read_text()
+            time.sleep(0.05)
+        body = HTTP.request("GET", f"http://{listening}:{port}/metrics").data.decode()
+        assert "koodispatch_" in body
+        assert not answers(unreachable, port)

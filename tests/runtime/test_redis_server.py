@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
 import redis
 
 from engine.runtime.redis_server import RedisServer, find_redis_server, redis_url_or_private
@@ -13,7 +17,27 @@ def test_private_server_starts_answers_and_stops() -> None:
         client.set("k", "v")
         assert client.get("k") == b"v"
         client.close()
-    assert not RedisServer(port=int(url.split(":")[2].split("/")[0]))._answers()
+    parts = urlsplit(url)
+    assert parts.port and not RedisServer(port=parts.port, password=parts.password or "")._answers()
+
+
+def test_private_server_wants_a_password_that_no_other_user_can_read() -> None:
+    """Every local user can connect to a loopback port and read every process's argv."""
+    server = RedisServer()
+    server.start()
+    try:
+        assert server.process is not None
+        stranger = redis.Redis(host="127.0.0.1", port=server.port)
+        with pytest.raises(redis.AuthenticationError):
+            stranger.ping()
+        stranger.close()
+        argv = Path(f"/proc/{server.process.pid}/cmdline").read_bytes()
+        assert server.password and server.password.encode() not in argv
+        client = redis.Redis.from_url(server.url)
+        assert client.ping()
+        client.close()
+    finally:
+        server.close()
 
 
 def test_given_url_is_used_as_is() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -70,3 +71,56 @@ def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     text = repr(load_settings()) + str(load_settings().model_dump())
     assert "very-secret" not in text
     assert isinstance(Settings.model_fields["sk"].description, str)
+
+
+def test_a_secrets_file_everyone_may_write_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / "koodispatch.env"
+    env_file.write_text("KOODISPATCH_AK=AKREAL0123\nKOODISPATCH_SK=sk-real\n", encoding="utf-8")
+    monkeypatch.setenv("KOODISPATCH_ENV_FILE", str(env_file))
+    env_file.chmod(0o666)
+    with pytest.raises(ConfigError, match="every user may write"):
+        load_settings()
+    env_file.chmod(0o640)
+    assert load_settings().ak.get_secret_value() == "AKREAL0123"
+
+
+def test_a_missing_secrets_file_is_an_error_not_the_demo_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KOODISPATCH_ENV_FILE", str(tmp_path / "typo.env"))
+    with pytest.raises(ConfigError, match=r"typo\.env: No such file"):
+        load_settings()
+
+
+REAL = {"ak": "AKREAL0123", "sk": "sk-real", "sms_app_key": "APPREAL", "sms_app_secret": "app-real"}
+
+
+@pytest.mark.parametrize(
+    ("provider", "credentials", "refused"),
+    [
+        ({"koomessage_url": "https://koomessage.example.com"}, {}, "KOODISPATCH_AK/SK"),
+        ({"smsapi_url": "https://10.1.2.3:443"}, {}, "KOODISPATCH_SMS_APP_KEY/SECRET"),
+        ({"koomessage_url": "https://koomessage.example.com"}, {"ak": "AKREAL0123"}, "KOODISPATCH_AK/SK"),
+        ({"koomessage_url": "https://koomessage.example.com", "smsapi_url": "https://s.example"}, REAL, None),
+        ({"koomessage_url": "http://localhost:8640", "smsapi_url": "http://[::1]:8640"}, {}, None),
+        ({"koomessage_url": "http://127.0.0.2:8640"}, {}, None),
+    ],
+    ids=[
+        "demo-ak-remote",
+        "demo-app-key-remote",
+        "demo-sk-remote",
+        "real-remote",
+        "demo-loopback",
+        "demo-127/8",
+    ],
+)
+def test_demo_credentials_never_go_off_this_machine(
+    provider: dict[str, str], credentials: dict[str, Any], refused: str | None
+) -> None:
+    if refused is None:
+        load_settings(provider=provider, **credentials)
+        return
+    with pytest.raises(ConfigError, match=f"demo credentials .* set {refused}"):
+        load_settings(provider=provider, **credentials)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
 from engine.simulator import RunningSimulator
-from engine.simulator.testing import Reply, SignedClient
+from engine.simulator.testing import Reply, SignedClient, smart_send_body
 
 CAPABILITY = "/v1/aim/mobile-capabilities/check"
 BODY = orjson.dumps({"mobiles": ["13000000001"]})
@@ -81,3 +82,29 @@ async def test_admin_routes_need_no_signature_and_unknown_paths_are_404(sim_clie
         body = await response.json()
         assert (response.status, body["error_code"]) == (404, "APIGW.0101")
         assert response.headers["X-Request-Id"]
+
+
+SEND = "/v1/aim/send-tasks"
+
+
+async def test_a_captured_request_sent_again_is_rejected(
+    sim_client: SignedClient, simulator: RunningSimulator
+) -> None:
+    body = orjson.dumps(smart_send_body("cap:0:smart:0", ["13600000001"]))
+    url, headers = sim_client.sign("POST", SEND, body)
+    assert (await sim_client.send("POST", url, headers, body)).status == 200
+    assert_auth_failure(await sim_client.send("POST", url, headers, body))
+    assert simulator.ledger.snapshot()["smart"]["accepted"] == 1
+
+
+async def test_a_swapped_body_with_an_unsigned_body_hash_is_rejected(
+    sim_client: SignedClient, simulator: RunningSimulator
+) -> None:
+    """A captured (and held back) send, its body replaced, the original's hash declared in an unsigned
+    X-Sdk-Content-Sha256: the signature must not cover the new body."""
+    captured = orjson.dumps(smart_send_body("cap:0:smart:0", ["13600000001"]))
+    url, headers = sim_client.sign("POST", SEND, captured)
+    swapped = orjson.dumps(smart_send_body("cap:0:smart:0", ["13600000002"]))
+    headers["X-Sdk-Content-Sha256"] = hashlib.sha256(captured).hexdigest()
+    assert_auth_failure(await sim_client.send("POST", url, headers, swapped))
+    assert simulator.ledger.snapshot()["smart"]["accepted"] == 0

@@ -16,6 +16,7 @@ from engine.runtime.settings import DEMO_AK
 from engine.simulator import SimConfig, is_capable, normalize_mobile
 from engine.simulator.capability import is_capable_digest
 from engine.simulator.config import RateConfig
+from engine.simulator.handlers_admin import ADMIN_HEADER
 from engine.simulator.ratelimit import RateLimiter
 
 
@@ -124,7 +125,9 @@ def test_simulate_command_runs_until_interrupted() -> None:
             assert process.stdout is not None
             url = process.stdout.readline().split(" listening on ")[1].split()[0]
             assert url.startswith("http://127.0.0.1:")
-            with urllib.request.urlopen(f"{url}/_simulator/config", timeout=5) as response:
+            token = process.stdout.readline().split("admin token: ")[1].split()[0]
+            request = urllib.request.Request(f"{url}/_simulator/config", headers={ADMIN_HEADER: token})
+            with urllib.request.urlopen(request, timeout=5) as response:
                 config = json.load(response)
             assert (config["rates"]["smart"], config["faults"]["latency_ms"], config["seed"]) == (
                 5.0,

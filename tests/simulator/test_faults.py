@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from engine.simulator import RunningSimulator
+from engine.simulator.handlers_admin import ADMIN_HEADER
 from engine.simulator.testing import Reply, SignedClient, smart_send_body
 
 CAPABILITY = "/v1/aim/mobile-capabilities/check"
@@ -123,7 +124,9 @@ async def test_outage_switch(
     sim_client: SignedClient, simulator: RunningSimulator, mode: str, expect_status: int | None
 ) -> None:
     async with sim_client.session.post(
-        f"{simulator.url}/_simulator/config", json={"faults": {"outage": True, "outage_mode": mode}}
+        f"{simulator.url}/_simulator/config",
+        json={"faults": {"outage": True, "outage_mode": mode}},
+        headers={ADMIN_HEADER: simulator.admin_token},
     ) as response:
         assert response.status == 200
     if expect_status is None:

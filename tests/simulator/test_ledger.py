@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.simulator import RunningSimulator, SimulatorThread
+from engine.simulator.handlers_admin import ADMIN_HEADER
 from engine.simulator.ledger import Ledger
 from engine.simulator.testing import SignedClient, smart_send_body
 
@@ -12,7 +13,9 @@ CAPABILITY = "/v1/aim/mobile-capabilities/check"
 
 
 async def admin(client: SignedClient, method: str, path: str, json: Any = None) -> tuple[int, Any]:
-    async with client.session.request(method, f"{client.url}/_simulator/{path}", json=json) as response:
+    headers = {ADMIN_HEADER: client.admin_token}
+    url = f"{client.url}/_simulator/{path}"
+    async with client.session.request(method, url, json=json, headers=headers) as response:
         return response.status, await response.json()
 
 

@@ -14,6 +14,7 @@ from engine import api
 from engine.errors import StateError
 from engine.ingest.demo_data import generate_recipients
 from engine.runtime.settings import load_settings
+from engine.simulator import SimulatorThread
 from engine.state import campaigns, trial
 from engine.state.batches import load_batch
 from engine.store import keys
@@ -70,8 +71,8 @@ async def test_trial_first_then_paused_and_resume_sends_everyone_once(
     tmp_path: Path, redis_url: str, simulator_thread: Any
 ) -> None:
     sim = simulator_thread
-    sim_post(sim.url, "/_simulator/reset", {})
-    sim_post(sim.url, "/_simulator/config", {"capable_share": SHARE, "rates": {"smart": None, "sms": None}})
+    sim_post(sim, "/_simulator/reset", {})
+    sim_post(sim, "/_simulator/config", {"capable_share": SHARE, "rates": {"smart": None, "sms": None}})
     truth = generate_recipients(tmp_path / "r.csv", 3000, seed=4)
     listed = truth.numbers.to_list()
     env = engine_env(
@@ -83,9 +84,9 @@ async def test_trial_first_then_paused_and_resume_sends_everyone_once(
         with workers(2, env, tmp_path):
             first = await wait_for(redis, trial.trial_id(cid), max_wait=60)
             waiting = await _reason(redis, cid, trial.SENT)
-            after_trial = _accepted(sim.url)
+            after_trial = _accepted(sim)
             await asyncio.sleep(0.5)  # nothing else goes out while the campaign waits
-            still = _accepted(sim.url)
+            still = _accepted(sim)
             await api.resume(cid, redis=redis)
             report = await wait_for(redis, cid, max_wait=60)
     finally:
@@ -98,7 +99,7 @@ async def test_trial_first_then_paused_and_resume_sends_everyone_once(
     assert all(len(refs) == 1 and refs[0].startswith(f"{cid}.trial:") for refs in after_trial.values())
 
     assert report.state == "completed" and sum(report.sent.values()) == len(listed)
-    sends = _accepted(sim.url)
+    sends = _accepted(sim)
     assert set(sends) == set(listed) | trial_numbers
     for number, refs in sends.items():
         by_campaign = sorted(ref.split(":", 1)[0] for ref in refs)
@@ -108,11 +109,11 @@ async def test_trial_first_then_paused_and_resume_sends_everyone_once(
             assert len(by_campaign) == 1, number
 
 
-def _accepted(sim_url: str) -> dict[str, list[str]]:
+def _accepted(sim: SimulatorThread) -> dict[str, list[str]]:
     """Every number the simulator accepted, on any channel, with the client reference of each send."""
     sends: dict[str, list[str]] = {}
     for channel in ("smart", "sms", "basic"):
-        numbers = sim_get(sim_url, f"/_simulator/ledger?channel={channel}&detail=1")[channel]["numbers"]
+        numbers = sim_get(sim, f"/_simulator/ledger?channel={channel}&detail=1")[channel]["numbers"]
         for number, entry in numbers.items():
             sends.setdefault(number, []).extend(_reference(send) for send in entry["sends"])
     return sends

@@ -135,8 +135,8 @@ async def test_closed_window_holds_every_worker_until_it_opens(
     tmp_path: Path, redis_url: str, simulator_thread: Any
 ) -> None:
     sim = simulator_thread
-    sim_post(sim.url, "/_simulator/reset", {})
-    sim_post(sim.url, "/_simulator/config", {"capable_share": SHARE, "rates": {"smart": None, "sms": None}})
+    sim_post(sim, "/_simulator/reset", {})
+    sim_post(sim, "/_simulator/config", {"capable_share": SHARE, "rates": {"smart": None, "sms": None}})
     truth = generate_recipients(tmp_path / "r.csv", 3000, seed=5)
     env = engine_env(
         redis_url, sim.url, KOODISPATCH_RATES__SMART="50000", KOODISPATCH_RATES__CAPABILITY="50000"
@@ -160,13 +160,13 @@ async def test_closed_window_holds_every_worker_until_it_opens(
                 f"running — waiting for send window (opens {opens:%H:%M})"
             )
             await asyncio.sleep(max(0.0, opens.timestamp() - time.time() - 0.3))
-            held = sim_get(sim.url, "/_simulator/ledger")
+            held = sim_get(sim, "/_simulator/ledger")
             report = await wait_for(redis, result.cid, max_wait=60)
     finally:
         await redis.aclose()
     assert sum(held["calls"].values()) == 0  # not even a capability check before the opening
     assert report.state == "completed" and report.batches == 3
-    ledger = sim_get(sim.url, "/_simulator/ledger")
+    ledger = sim_get(sim, "/_simulator/ledger")
     capable = sum(is_capable(n, SHARE) for n in truth.numbers.to_list())
     assert ledger["smart"]["unique"] == capable and ledger["smart"]["duplicates"] == 0
     assert ledger["sms"]["unique"] == truth.imported - capable and ledger["sms"]["duplicates"] == 0
