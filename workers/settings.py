@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from arq.worker import Worker, func
+from arq.worker import func
 
 from engine.dispatch.context import EngineContext
 from engine.runtime.settings import Settings
@@ -15,6 +15,7 @@ from engine.store.connection import dumps, loads, redis_settings
 from workers.context import KEY, WorkerContext, worker_context
 from workers.jobs import dispatch_batch, late_fallback
 from workers.upkeep import Upkeep
+from workers.worker import Worker
 
 MAX_TRIES = 1_000_000  # a batch is never abandoned: Retry re-queues it until it finishes
 # How often an idle worker looks for queued jobs: a submitted, resumed or taken-over batch starts within it.
@@ -71,12 +72,13 @@ def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) ->
 
 
 def build_worker(settings: Settings, redis_url: str, *, burst: bool = False) -> Worker:
-    """A ready-to-run arq Worker whose in-progress keys live for a visibility, not for the job timeout.
+    """A ready-to-run arq Worker (koodispatch's, ``workers/worker.py``) whose in-progress keys live for a
+    visibility, not for the job timeout.
 
     arq keys a started job "in progress" for the longest job timeout plus 10 s and starts nothing under
     such a key: a killed worker's job would stay blocked for that long. A job is taken out of the queue
     right after it starts (``on_job_start``); the key only covers a worker killed in between.
     """
-    worker = Worker(**worker_kwargs(settings, redis_url, burst=burst))
+    worker = Worker(redis_url, **worker_kwargs(settings, redis_url, burst=burst))
     worker.in_progress_timeout_s = jobs.visibility(settings.dispatch.lease_seconds)
     return worker
