@@ -6,12 +6,13 @@ import asyncio
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
+import xlsxwriter
 
 from tests.processes import engine_env
 
@@ -83,6 +84,14 @@ def cli_env(redis_url: str, sim_url: str, **extra: str) -> dict[str, str]:
     env = engine_env(redis_url, sim_url, **extra)
     env.pop("FORCE_COLOR", None)
     return env
+
+
+def xlsx_file(path: Path, *rows: Sequence[str]) -> Path:
+    with xlsxwriter.Workbook(path) as book:
+        sheet = book.add_worksheet()
+        for number, row in enumerate(rows):
+            sheet.write_row(number, 0, row)
+    return path
 
 
 def lifted(**extra: str) -> dict[str, str]:

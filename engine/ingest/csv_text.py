@@ -65,10 +65,14 @@ def _transcode(path: Path, encoding: str, target: Path) -> None:
             raise InputError(f"{path}: not UTF-8, GBK/GB18030 or UTF-16 text (byte {at})") from None
 
 
-def first_line(source: Path) -> str:
-    """The header line of a UTF-8 file (BOM dropped), for sniffing; undecodable bytes are replaced."""
+def header_line(source: Path) -> tuple[int, str]:
+    """The blank lines before the header (polars skips them) and the header line of a UTF-8 file, BOM
+    dropped, for sniffing; undecodable bytes are replaced."""
     with source.open(encoding="utf-8-sig", errors="replace") as stream:
-        return stream.readline()
+        for skipped, line in enumerate(stream):
+            if line.strip("\r\n"):
+                return skipped, line
+    return 0, ""
 
 
 def sniff_separator(header: str) -> str:
@@ -80,7 +84,7 @@ def sniff_separator(header: str) -> str:
 def locate_malformed(source: Path) -> str | None:
     """The first row Python's csv module finds broken; only run once polars has failed, as it is slow."""
     with source.open(encoding="utf-8-sig", newline="") as stream:
-        reader = csv.reader(stream, delimiter=sniff_separator(first_line(source)), strict=True)
+        reader = csv.reader(stream, delimiter=sniff_separator(header_line(source)[1]), strict=True)
         width, row = 0, 0
         try:
             for row, fields in enumerate(reader, start=1):

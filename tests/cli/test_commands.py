@@ -30,6 +30,7 @@ from tests.commands import (
     report_json,
     submit_args,
     write,
+    xlsx_file,
 )
 from tests.conftest import SHARE
 from tests.processes import wait_for, workers
@@ -45,6 +46,9 @@ class BadInput:
     absent: tuple[str, ...] = ()  # what the error line must not show (secrets)
 
 
+GOOD = "mobile,name\n13000000001,a\n"
+
+
 def recipients_case(name: str, content: str | bytes, *expect: str) -> BadInput:
     """Submit the standard spec with a recipient file ``name``; the error must name the file."""
     return BadInput(lambda tmp: submit_args(tmp, write(tmp / name, content)), (name, *expect))
@@ -52,9 +56,7 @@ def recipients_case(name: str, content: str | bytes, *expect: str) -> BadInput:
 
 def spec_case(spec: str, *expect: str) -> BadInput:
     """Submit ``spec`` with a good recipient file."""
-    return BadInput(
-        lambda tmp: submit_args(tmp, write(tmp / "r.csv", "mobile,name\n13000000001,a\n"), spec), expect
-    )
+    return BadInput(lambda tmp: submit_args(tmp, write(tmp / "r.csv", GOOD), spec), expect)
 
 
 def xlsx(rows: int) -> Callable[[Path], list[str]]:
@@ -109,6 +111,26 @@ BAD_INPUT = [
         BadInput(lambda tmp: submit_args(tmp, tmp / "missing.csv"), ("missing.csv", "no such")),
         id="no-recipient-file",
     ),
+    pytest.param(
+        recipients_case(
+            "twice.csv", "mobile,name,mobile\n13000000001,a,13000000002\n", "2 times (columns 1 and 3)"
+        ),
+        id="mobile-column-twice",
+    ),
+    pytest.param(
+        BadInput(
+            lambda tmp: submit_args(
+                tmp, xlsx_file(tmp / "twice.xlsx", ["mobile", "mobile"], ["13000000001"] * 2)
+            ),
+            ("twice.xlsx", "'mobile' is in the header 2 times (columns 1 and 2)"),
+        ),
+        id="mobile-column-twice-xlsx",
+    ),
+    pytest.param(
+        recipients_case("wide.csv", ",".join(f"c{i}" for i in range(40_000)), "not found", "and 39,995 more"),
+        id="40000-columns-no-mobile",
+    ),
+    pytest.param(recipients_case("line.csv", "x" * 10_000_000, "'mobile' not found"), id="10-MB-header"),
     pytest.param(
         spec_case(SPEC.replace('"100000001"', '"123"'), "spec.toml", "smart.template_id", "9 digits"),
         id="bad-template-id",
@@ -169,7 +191,7 @@ async def test_bad_input_is_one_error_line_and_writes_nothing(
     assert run.code != 0
     assert run.out == ""
     [line] = run.err.splitlines()
-    assert line.startswith("error: ")
+    assert line.startswith("error: ") and len(line) <= 1024
     for fragment in case.expect:
         assert fragment in line
     for secret in case.absent:
