@@ -127,6 +127,12 @@ BAD_INPUT = [
         id="mobile-column-twice-xlsx",
     ),
     pytest.param(
+        recipients_case(
+            "u16.csv", GOOD.encode("utf-16-le"), "UTF-16 (little-endian) text without a byte-order mark"
+        ),
+        id="utf-16-without-bom",
+    ),
+    pytest.param(
         recipients_case("wide.csv", ",".join(f"c{i}" for i in range(40_000)), "not found", "and 39,995 more"),
         id="40000-columns-no-mobile",
     ),

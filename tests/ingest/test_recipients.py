@@ -268,6 +268,14 @@ ERRORS: list[tuple[str, Callable[[Path], Path], dict[str, Any], str]] = [
         {"param_columns": ["name"]},
         "column 'name' is in the header 3 times (columns 1, 3 and 4)",
     ),
+    (
+        "utf-16 without bom",
+        _bytes(f"mobile,name\n{A},张三\n".encode("utf-16-le")),
+        {},
+        "UTF-16 (little-endian) text without a byte-order mark",
+    ),
+    ("utf-16-be without bom", _bytes(f"mobile\n{A}\n".encode("utf-16-be")), {}, "UTF-16 (big-endian)"),
+    ("nul bytes", _bytes(b"mobile\n\x00\x00\x00\x00\x01\x02" * 10), {}, "holds NUL bytes"),
 ]
 
 
