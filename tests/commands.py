@@ -86,6 +86,11 @@ def cli_env(redis_url: str, sim_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def folder(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
 def xlsx_file(path: Path, *rows: Sequence[str]) -> Path:
     with xlsxwriter.Workbook(path) as book:
         sheet = book.add_worksheet()

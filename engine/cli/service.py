@@ -97,7 +97,6 @@ def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping
     from engine.runtime.redis_server import redis_url_or_private
 
     cfg = settings()
-    logs = Path(tempfile.mkdtemp(prefix="koodispatch-logs-"))
     with redis_url_or_private(cfg.redis_url, appendonly=True) as url:
 
         async def submit() -> str:
@@ -107,6 +106,7 @@ def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping
             return result.cid
 
         cid = run(submit)
+        logs = Path(tempfile.mkdtemp(prefix="koodispatch-logs-"))  # a refused campaign leaves none behind
         with worker_processes(workers, url, env, logs):
 
             async def follow() -> str:

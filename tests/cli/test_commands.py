@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import re
 from collections.abc import Callable
@@ -365,23 +364,3 @@ async def _until(
         assert loop.time() < deadline, f"campaign {cid}: condition not reached in {max_wait}s: {report}"
         await asyncio.sleep(0.05)
     return report
-
-
-@pytest.mark.slow
-async def test_demo_runs_on_its_own_private_redis_and_simulator(tmp_path: Path) -> None:
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "KOODISPATCH_REDIS_URL", "FORCE_COLOR")
-    }
-    env["TMPDIR"] = str(tmp_path)  # the demo's data, logs and private Redis stay in the test's directory
-    truth = generate_recipients(tmp_path / "expected.csv", 2_000)  # the demo's file: same size, same seed
-
-    run = await koodispatch("demo", "--recipients", "2000", "--workers", "1", env=env)
-
-    assert run.code == 0, run.err
-    assert "— completed" in run.out
-    rows = {
-        line.split("│")[1].strip(): line.split("│")[2].strip() for line in run.out.splitlines() if "│" in line
-    }
-    assert rows["导入号码总数(已去重) imported, de-duplicated"] == f"{truth.imported:,}"
-    assert rows["无效号码数 invalid"] == f"{truth.invalid:,}"
-    assert rows["not sent (paused/cancelled)"] == "0"
