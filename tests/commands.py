@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import orjson
+import pytest
 import xlsxwriter
 
 from tests.processes import engine_env
@@ -58,9 +61,10 @@ class Run:
     err: str
 
 
-async def koodispatch(*args: str, env: Mapping[str, str]) -> Run:
-    """Run ``python -m engine.cli ARGS`` to completion without blocking the event loop."""
+async def koodispatch(*args: str, env: Mapping[str, str], prefix: Sequence[str] = ()) -> Run:
+    """Run ``[prefix] python -m engine.cli ARGS`` to completion without blocking the event loop."""
     proc = await asyncio.create_subprocess_exec(
+        *prefix,
         sys.executable,
         "-m",
         "engine.cli",
@@ -86,8 +90,33 @@ def cli_env(redis_url: str, sim_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def unprivileged() -> tuple[str, ...]:
+    """A command prefix under which file permissions hold as for any user: as root (tests and CI), without
+    the two capabilities that let root read every file. Switching to an unprivileged user instead is not
+    possible where the interpreter lives in root's home (pyenv). Skips the test without setpriv."""
+    if os.geteuid() != 0:
+        return ()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): root reads every file")
+    return (setpriv, "--bounding-set=-dac_override,-dac_read_search")
+
+
+def locked(path: Path) -> Path:
+    """``path`` (a file or a directory) with every permission taken away."""
+    path.chmod(0)
+    return path
+
+
 def folder(path: Path) -> Path:
     path.mkdir()
+    return path
+
+
+def locked_in(where: Path, name: str, content: str) -> Path:
+    """A file ``name`` in a new folder ``where``, which no one may then enter (see ``locked``)."""
+    path = write(folder(where) / name, content)
+    locked(where)
     return path
 
 

@@ -16,7 +16,17 @@ from typing import Annotated
 import typer
 
 from engine.cli.app import app
-from engine.cli.common import console, fail, queue, required_redis_url, run, settings, setup_logging
+from engine.cli.common import (
+    RecipientsFile,
+    SpecFile,
+    console,
+    fail,
+    queue,
+    required_redis_url,
+    run,
+    settings,
+    setup_logging,
+)
 from engine.types import CampaignState
 
 
@@ -122,8 +132,8 @@ def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping
 
 @app.command("run")
 def run_command(
-    spec: Annotated[Path, typer.Argument(help="campaign TOML file")],
-    recipients: Annotated[Path | None, typer.Option(help="recipient CSV/xlsx (overrides the spec)")] = None,
+    spec: SpecFile,
+    recipients: RecipientsFile = None,
     workers: Annotated[int, typer.Option(min=1, help="worker processes to start")] = 2,
 ) -> None:
     """All-in-one: submit, run N local workers (REDIS_URL or a private Redis), show progress and report."""

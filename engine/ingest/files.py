@@ -6,7 +6,9 @@ frame of text columns tagged with sheet, row number and a blank-row flag; polars
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +27,7 @@ XLSX_SUFFIXES: Final = frozenset({".xlsx", ".xlsm"})
 # Columns the readers add next to the file's own.
 SHEET, ROW, BLANK = "__kd_sheet", "__kd_row", "__kd_blank"
 _DIGIT_RUN: Final = re.compile(r"[0-9]{7,}")
+_OS_ERROR: Final = re.compile(r"\(os error ([0-9]+)\)")  # how Rust code (polars, blake3) words an errno
 _MESSAGE_MAX: Final = 200
 _ONLY_BLANK: Final = "no header row (the file holds only blank lines)"
 
@@ -32,16 +35,45 @@ Sheet = str | int | None | Literal["all"]
 
 
 def check_file(path: Path) -> str:
-    """The lower-case suffix of a readable, non-empty CSV or xlsx file; InputError otherwise."""
+    """The lower-case suffix of a readable, non-empty CSV or xlsx file; InputError otherwise.
+
+    The file is opened here, so a file we may not read is refused before anything reads it.
+    """
     suffix = path.suffix.lower()
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:  # e.g. a directory on its way that we may not enter, a name too long
+        raise _unreadable(path, exc) from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a device, pipe or socket"
+        raise InputError(f"{path}: is {kind}, not a file")
     if suffix not in CSV_SUFFIXES | XLSX_SUFFIXES:
         expected = ", ".join(sorted(CSV_SUFFIXES | XLSX_SUFFIXES))
         raise InputError(f"{path}: unsupported file type {suffix or '(none)'!r}; expected one of {expected}")
-    if path.stat().st_size == 0:
+    if info.st_size == 0:
         raise InputError(f"{path}: the file is empty")
-    return suffix
+    with read_errors(path), path.open("rb"):
+        return suffix
+
+
+@contextmanager
+def read_errors(path: Path) -> Iterator[None]:
+    """An OSError while reading ``path`` (no permission, a disk error, the file gone) as an InputError: one
+    line naming the file and the system's reason."""
+    try:
+        yield
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: OSError) -> InputError:
+    """``path: cannot read the file: Permission denied``: the system's words, also when Rust code (polars,
+    blake3) raised the error and gave its number only in the text."""
+    found = _OS_ERROR.search(str(exc)) if exc.errno is None else None
+    reason = os.strerror(int(found.group(1))) if found else exc.strerror or _first(exc)
+    return InputError(f"{path}: cannot read the file: {reason}")
 
 
 class Source(NamedTuple):
@@ -142,7 +174,7 @@ def _read_xlsx(
             drop_empty_cols=False,
             raise_if_empty=False,
         )
-    except (fastexcel.FastExcelError, pl.exceptions.PolarsError, OSError) as exc:
+    except (fastexcel.FastExcelError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"{path}: unreadable xlsx file: {_first(exc)}") from None
     chosen = _choose_sheets(path, sheets, sheet)
     frames = []

@@ -29,6 +29,7 @@ from engine.ingest.files import (
     check_file,
     open_source,
     polars_errors,
+    read_errors,
     read_header,
     scan_csv,
 )
@@ -152,7 +153,7 @@ def load_suppression(path: Path | str, *, mobile_column: str = _DEFAULTS.mobile_
     path = Path(path)
     if check_file(path) not in CSV_SUFFIXES:
         raise InputError(f"{path}: a suppression list must be a .csv or .txt file")
-    with utf8(path) as source:
+    with read_errors(path), utf8(path) as source:
         header = read_header(path, source)
         cells = [(cell or "").strip() for cell in header.cells]
         if cells and normalise(cells[0]) is not None:  # no header: a number on the first line
@@ -190,7 +191,7 @@ def _read(
     """The first rows and counts; raises for a file without data rows or with an oversized cell."""
     suffix = check_file(path)
     needed = list(dict.fromkeys([mobile, *params]))
-    with open_source(path, suffix, needed, sheet, max_xlsx_mb) as source:
+    with read_errors(path), open_source(path, suffix, needed, sheet, max_xlsx_mb) as source:
         firsts, counts, invalid_rows, oversized, breaking = _scan(path, source, mobile, params, rules)
     rows, invalid = counts.row(0)
     if rows == 0:

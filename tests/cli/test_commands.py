@@ -24,10 +24,14 @@ from tests.commands import (
     REPORT_KEYS,
     SPEC,
     cli_env,
+    folder,
     koodispatch,
     lifted,
+    locked,
+    locked_in,
     report_json,
     submit_args,
+    unprivileged,
     write,
     xlsx_file,
 )
@@ -43,6 +47,7 @@ class BadInput:
     expect: tuple[str, ...]  # fragments the error line must contain
     env: tuple[tuple[str, str], ...] = ()
     absent: tuple[str, ...] = ()  # what the error line must not show (secrets)
+    unprivileged: bool = False  # run where file permissions hold, root's too (see ``unprivileged``)
 
 
 GOOD = "mobile,name\n13000000001,a\n"
@@ -66,6 +71,21 @@ def xlsx(rows: int) -> Callable[[Path], list[str]]:
         return submit_args(tmp, tmp / "big.xlsx")
 
     return make
+
+
+def spec_naming(command: str, recipients: Callable[[Path], object]) -> Callable[[Path], list[str]]:
+    """``command`` on a spec naming ``r.csv`` (made by ``recipients``) as its recipient file."""
+
+    def make(tmp: Path) -> list[str]:
+        recipients(tmp / "r.csv")
+        return [command, str(write(tmp / "spec.toml", SPEC + '[recipients]\nfile = "r.csv"\n'))]
+
+    return make
+
+
+def unreadable(make: Callable[[Path], list[str]], *expect: str) -> BadInput:
+    """A case run where file permissions hold for root too; the error names the file and the reason."""
+    return BadInput(make, (*expect, "Permission denied"), unprivileged=True)
 
 
 def unknown_campaign(command: str) -> BadInput:
@@ -137,6 +157,34 @@ BAD_INPUT = [
     ),
     pytest.param(recipients_case("line.csv", "x" * 10_000_000, "'mobile' not found"), id="10-MB-header"),
     pytest.param(
+        BadInput(lambda tmp: submit_args(tmp, folder(tmp / "dir.csv")), ("dir.csv", "is a directory")),
+        id="recipient-file-is-a-directory",
+    ),
+    pytest.param(
+        unreadable(lambda tmp: submit_args(tmp, locked(write(tmp / "r.csv", GOOD))), "r.csv: cannot read"),
+        id="unreadable-recipient-file",
+    ),
+    pytest.param(
+        unreadable(lambda tmp: submit_args(tmp, locked_in(tmp / "in", "r.csv", GOOD)), "r.csv: cannot read"),
+        id="recipient-file-in-a-locked-folder",
+    ),
+    pytest.param(
+        unreadable(spec_naming("submit", lambda p: locked(write(p, GOOD))), "r.csv: cannot read"),
+        id="unreadable-file-of-the-spec",  # `plan`: tests/plan/test_forecast.py
+    ),
+    pytest.param(
+        BadInput(
+            spec_naming("submit", lambda p: p.symlink_to(p)), ("r.csv", "Too many levels of symbolic links")
+        ),
+        id="recipient-file-symlink-loop",
+    ),
+    pytest.param(
+        unreadable(
+            lambda tmp: ["submit", str(locked(write(tmp / "spec.toml", SPEC)))], "spec.toml", "cannot read"
+        ),
+        id="unreadable-spec",
+    ),
+    pytest.param(
         spec_case(SPEC.replace('"100000001"', '"123"'), "spec.toml", "smart.template_id", "9 digits"),
         id="bad-template-id",
     ),
@@ -191,7 +239,8 @@ async def test_bad_input_is_one_error_line_and_writes_nothing(
     case: BadInput, tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, sim: SimulatorThread
 ) -> None:
     env = cli_env(redis_url, sim.url, COLUMNS="50", **dict(case.env))  # a narrow terminal must not wrap
-    run = await koodispatch(*case.make(tmp_path), env=env)
+    prefix = unprivileged() if case.unprivileged else ()
+    run = await koodispatch(*case.make(tmp_path), env=env, prefix=prefix)
 
     assert run.code != 0
     assert run.out == ""

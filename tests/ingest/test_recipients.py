@@ -191,6 +191,16 @@ def _corrupt(d: Path) -> Path:
     return write(d / "bad.xlsx", "PK\x03\x04 not really a zip")
 
 
+def _directory(d: Path) -> Path:
+    (d / "bad.csv").mkdir()
+    return d / "bad.csv"
+
+
+def _loop(d: Path) -> Path:
+    (d / "bad.csv").symlink_to(d / "bad.csv")
+    return d / "bad.csv"
+
+
 TWICE = "column 'mobile' is in the header 2 times (columns 1 and 3); keep one"
 
 
@@ -276,6 +286,9 @@ ERRORS: list[tuple[str, Callable[[Path], Path], dict[str, Any], str]] = [
     ),
     ("utf-16-be without bom", _bytes(f"mobile\n{A}\n".encode("utf-16-be")), {}, "UTF-16 (big-endian)"),
     ("nul bytes", _bytes(b"mobile\n\x00\x00\x00\x00\x01\x02" * 10), {}, "holds NUL bytes"),
+    ("directory", _directory, {}, "is a directory, not a file"),
+    ("symlink loop", _loop, {}, "cannot read the file: Too many levels of symbolic links"),
+    ("name too long", lambda d: d / f"{'x' * 300}.csv", {}, "cannot read the file: File name too long"),
 ]
 
 
