@@ -6,7 +6,6 @@ import asyncio
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,75 +20,32 @@ from engine.simulator.capability import is_capable
 from engine.store import keys
 from tests.commands import (
     FULL_NUMBER,
+    GOOD,
     REPORT_KEYS,
     SPEC,
+    BadInput,
     cli_env,
     folder,
     koodispatch,
     lifted,
     locked,
     locked_in,
+    recipients_case,
     report_json,
+    spec_case,
+    spec_naming,
     submit_args,
+    unknown_campaign,
     unprivileged,
+    unreadable,
     write,
+    xlsx,
     xlsx_file,
 )
 from tests.conftest import SHARE
 from tests.processes import wait_for, workers
 
 # -- bad input: one line on stderr, exit code != 0, nothing in Redis, nothing sent ----------------------
-
-
-@dataclass(frozen=True)
-class BadInput:
-    make: Callable[[Path], list[str]]  # writes what the case needs under tmp_path; returns the CLI args
-    expect: tuple[str, ...]  # fragments the error line must contain
-    env: tuple[tuple[str, str], ...] = ()
-    absent: tuple[str, ...] = ()  # what the error line must not show (secrets)
-    unprivileged: bool = False  # run where file permissions hold, root's too (see ``unprivileged``)
-
-
-GOOD = "mobile,name\n13000000001,a\n"
-
-
-def recipients_case(name: str, content: str | bytes, *expect: str) -> BadInput:
-    """Submit the standard spec with a recipient file ``name``; the error must name the file."""
-    return BadInput(lambda tmp: submit_args(tmp, write(tmp / name, content)), (name, *expect))
-
-
-def spec_case(spec: str, *expect: str) -> BadInput:
-    """Submit ``spec`` with a good recipient file."""
-    return BadInput(lambda tmp: submit_args(tmp, write(tmp / "r.csv", GOOD), spec), expect)
-
-
-def xlsx(rows: int) -> Callable[[Path], list[str]]:
-    """Submit a real xlsx file of ``rows`` rows."""
-
-    def make(tmp: Path) -> list[str]:
-        generate_recipients(tmp / "big.xlsx", rows)
-        return submit_args(tmp, tmp / "big.xlsx")
-
-    return make
-
-
-def spec_naming(command: str, recipients: Callable[[Path], object]) -> Callable[[Path], list[str]]:
-    """``command`` on a spec naming ``r.csv`` (made by ``recipients``) as its recipient file."""
-
-    def make(tmp: Path) -> list[str]:
-        recipients(tmp / "r.csv")
-        return [command, str(write(tmp / "spec.toml", SPEC + '[recipients]\nfile = "r.csv"\n'))]
-
-    return make
-
-
-def unreadable(make: Callable[[Path], list[str]], *expect: str) -> BadInput:
-    """A case run where file permissions hold for root too; the error names the file and the reason."""
-    return BadInput(make, (*expect, "Permission denied"), unprivileged=True)
-
-
-def unknown_campaign(command: str) -> BadInput:
-    return BadInput(lambda _: [command, "no-such-id"], ("unknown campaign 'no-such-id'",))
 
 
 RATE_RANGE = ("--smart: 1e-09 is outside the allowed range of 0.01 to 1,000,000 numbers per second",)
