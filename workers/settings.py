@@ -74,6 +74,7 @@ def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) ->
 def build_worker(settings: Settings, redis_url: str, *, burst: bool = False) -> Worker:
     """A ready-to-run worker (``workers/worker.py``)."""
     return Worker(
+        redis_url,
         per_campaign=settings.dispatch.worker_concurrency,
         in_progress_seconds=jobs.visibility(settings.dispatch.lease_seconds),
         **worker_kwargs(settings, redis_url, burst=burst),

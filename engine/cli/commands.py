@@ -5,13 +5,14 @@ Each command imports the engine where it runs (see ``engine/api.py``), so none p
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from engine.cli.app import app
 from engine.cli.common import (
+    RecipientsFile,
+    SpecFile,
     campaign_redis_url,
     connection,
     console,
@@ -30,8 +31,8 @@ CampaignId = Annotated[str, typer.Argument(help="campaign id printed by submit")
 
 @app.command()
 def submit(
-    spec: Annotated[Path, typer.Argument(help="campaign TOML file")],
-    recipients: Annotated[Path | None, typer.Option(help="recipient CSV/xlsx (overrides the spec)")] = None,
+    spec: SpecFile,
+    recipients: RecipientsFile = None,
     skip_preflight: Annotated[
         bool, typer.Option("--skip-preflight", help="do not check templates with the provider (offline)")
     ] = False,

@@ -12,7 +12,8 @@ import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import typer
@@ -28,6 +29,13 @@ if TYPE_CHECKING:
     from engine.runtime.settings import Settings
 
 T = TypeVar("T")
+
+# Files the command reads itself, so that one it may not read is one error line with the system's reason
+# (click's own check, ``readable``, prints a box of several lines instead).
+SpecFile = Annotated[Path, typer.Argument(help="campaign TOML file", readable=False)]
+RecipientsFile = Annotated[
+    Path | None, typer.Option(help="recipient CSV/xlsx (overrides the spec)", readable=False)
+]
 
 
 class _Console:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from engine.cli.app import app
-from engine.cli.common import console, plain, queue, run, settings
+from engine.cli.common import RecipientsFile, SpecFile, console, plain, queue, run, settings
 
 if TYPE_CHECKING:
     from engine.plan.forecast import Forecast
@@ -16,8 +15,8 @@ if TYPE_CHECKING:
 
 @app.command()
 def plan(
-    spec: Annotated[Path, typer.Argument(help="campaign TOML file")],
-    recipients: Annotated[Path | None, typer.Option(help="recipient CSV/xlsx (overrides the spec)")] = None,
+    spec: SpecFile,
+    recipients: RecipientsFile = None,
     check_capability: Annotated[
         bool, typer.Option("--check-capability", help="ask the provider about numbers not in the cache")
     ] = False,

@@ -17,6 +17,8 @@ import typer
 
 from engine.cli.app import app
 from engine.cli.common import (
+    RecipientsFile,
+    SpecFile,
     console,
     fail,
     plain,
@@ -112,7 +114,6 @@ def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping
     from engine.runtime.redis_server import redis_url_or_private
 
     cfg = settings()
-    logs = Path(tempfile.mkdtemp(prefix="koodispatch-logs-"))
     with redis_url_or_private(cfg.redis_url, appendonly=True) as url:
 
         async def submit() -> str:
@@ -122,6 +123,7 @@ def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping
             return result.cid
 
         cid = run(submit)
+        logs = Path(tempfile.mkdtemp(prefix="koodispatch-logs-"))  # a refused campaign leaves none behind
         with worker_processes(workers, url, env, logs):
 
             async def follow() -> str:
@@ -137,8 +139,8 @@ def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping
 
 @app.command("run")
 def run_command(
-    spec: Annotated[Path, typer.Argument(help="campaign TOML file")],
-    recipients: Annotated[Path | None, typer.Option(help="recipient CSV/xlsx (overrides the spec)")] = None,
+    spec: SpecFile,
+    recipients: RecipientsFile = None,
     workers: Annotated[int, typer.Option(min=1, help="worker processes to start")] = 2,
 ) -> None:
     """All-in-one: submit, run N local workers (REDIS_URL or a private Redis), show progress and report."""

@@ -13,6 +13,7 @@ from typing import Final
 from engine.errors import InputError
 
 _CHUNK: Final = 1 << 22
+_SAMPLE: Final = 4096  # bytes looked at for NULs (UTF-16 without its byte-order mark)
 _SEPARATORS: Final = (",", "\t", ";", "|")
 
 
@@ -33,11 +34,16 @@ def utf8(path: Path) -> Iterator[Path]:
 
 
 def _detect_encoding(path: Path) -> str:
-    """UTF-16 by its BOM; UTF-8 if the whole file decodes as such; else GB18030 (superset of GBK)."""
+    """UTF-16 by its BOM; UTF-8 if the whole file decodes as such; else GB18030 (superset of GBK).
+
+    Raises InputError for NUL bytes at its start (see ``_refuse_nul_bytes``).
+    """
     decoder = codecs.getincrementaldecoder("utf-8")()
     with path.open("rb") as stream:
-        if stream.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        head = stream.read(_SAMPLE)
+        if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
             return "utf-16"
+        _refuse_nul_bytes(path, head)
         stream.seek(0)
         try:
             while chunk := stream.read(_CHUNK):
@@ -49,6 +55,26 @@ def _detect_encoding(path: Path) -> str:
         except UnicodeDecodeError:
             return "gb18030"
     return "utf-8"
+
+
+def _refuse_nul_bytes(path: Path, head: bytes) -> None:
+    """Raise InputError for a file whose first bytes hold NULs, which no UTF-8 or GBK text does.
+
+    At one place of most byte pairs, they are UTF-16 without its byte-order mark: its ASCII letters have a
+    NUL each, and would otherwise be read as UTF-8 and end in a "column not found" listing NULs. Elsewhere,
+    the file is no text at all (an .xls or a zip renamed .csv).
+    """
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    pairs = len(head) // 2
+    if not even + odd:
+        return
+    for nul, other, order in ((odd, even, "little-endian"), (even, odd, "big-endian")):
+        if 4 * nul >= pairs and 4 * other <= nul:
+            raise InputError(
+                f"{path}: UTF-16 ({order}) text without a byte-order mark; save it as UTF-8 "
+                "(Excel: CSV UTF-8) or as UTF-16 with its BOM (Excel: Unicode Text)"
+            )
+    raise InputError(f"{path}: holds NUL bytes, so it is no CSV text (an Excel or other file renamed?)")
 
 
 def _transcode(path: Path, encoding: str, target: Path) -> None:
@@ -65,10 +91,14 @@ def _transcode(path: Path, encoding: str, target: Path) -> None:
             raise InputError(f"{path}: not UTF-8, GBK/GB18030 or UTF-16 text (byte {at})") from None
 
 
-def first_line(source: Path) -> str:
-    """The header line of a UTF-8 file (BOM dropped), for sniffing; undecodable bytes are replaced."""
+def header_line(source: Path) -> tuple[int, str]:
+    """The blank lines before the header (polars skips them) and the header line of a UTF-8 file, BOM
+    dropped, for sniffing; undecodable bytes are replaced."""
     with source.open(encoding="utf-8-sig", errors="replace") as stream:
-        return stream.readline()
+        for skipped, line in enumerate(stream):
+            if line.strip("\r\n"):
+                return skipped, line
+    return 0, ""
 
 
 def sniff_separator(header: str) -> str:
@@ -80,7 +110,7 @@ def sniff_separator(header: str) -> str:
 def locate_malformed(source: Path) -> str | None:
     """The first row Python's csv module finds broken; only run once polars has failed, as it is slow."""
     with source.open(encoding="utf-8-sig", newline="") as stream:
-        reader = csv.reader(stream, delimiter=sniff_separator(first_line(source)), strict=True)
+        reader = csv.reader(stream, delimiter=sniff_separator(header_line(source)[1]), strict=True)
         width, row = 0, 0
         try:
             for row, fields in enumerate(reader, start=1):

@@ -6,8 +6,10 @@ frame of text columns tagged with sheet, row number and a blank-row flag; polars
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator, Sequence
+import stat
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final, Literal, NamedTuple
@@ -16,31 +18,62 @@ import fastexcel
 import polars as pl
 
 from engine.errors import InputError
-from engine.ingest.csv_text import first_line, locate_malformed, sniff_separator, utf8
-from engine.ingest.numbers import normalise
-from engine.phones import mask, mask_numbers
+from engine.ingest.csv_text import header_line, locate_malformed, sniff_separator, utf8
+from engine.ingest.header import header_names
+from engine.phones import mask
 
 CSV_SUFFIXES: Final = frozenset({".csv", ".txt"})
 XLSX_SUFFIXES: Final = frozenset({".xlsx", ".xlsm"})
 # Columns the readers add next to the file's own.
 SHEET, ROW, BLANK = "__kd_sheet", "__kd_row", "__kd_blank"
 _DIGIT_RUN: Final = re.compile(r"[0-9]{7,}")
+_OS_ERROR: Final = re.compile(r"\(os error ([0-9]+)\)")  # how Rust code (polars, blake3) words an errno
 _MESSAGE_MAX: Final = 200
+_ONLY_BLANK: Final = "no header row (the file holds only blank lines)"
 
 Sheet = str | int | None | Literal["all"]
 
 
 def check_file(path: Path) -> str:
-    """The lower-case suffix of a readable, non-empty CSV or xlsx file; InputError otherwise."""
+    """The lower-case suffix of a readable, non-empty CSV or xlsx file; InputError otherwise.
+
+    The file is opened here, so a file we may not read is refused before anything reads it.
+    """
     suffix = path.suffix.lower()
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:  # e.g. a directory on its way that we may not enter, a name too long
+        raise _unreadable(path, exc) from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a device, pipe or socket"
+        raise InputError(f"{path}: is {kind}, not a file")
     if suffix not in CSV_SUFFIXES | XLSX_SUFFIXES:
         expected = ", ".join(sorted(CSV_SUFFIXES | XLSX_SUFFIXES))
         raise InputError(f"{path}: unsupported file type {suffix or '(none)'!r}; expected one of {expected}")
-    if path.stat().st_size == 0:
+    if info.st_size == 0:
         raise InputError(f"{path}: the file is empty")
-    return suffix
+    with read_errors(path), path.open("rb"):
+        return suffix
+
+
+@contextmanager
+def read_errors(path: Path) -> Iterator[None]:
+    """An OSError while reading ``path`` (no permission, a disk error, the file gone) as an InputError: one
+    line naming the file and the system's reason."""
+    try:
+        yield
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: OSError) -> InputError:
+    """``path: cannot read the file: Permission denied``: the system's words, also when Rust code (polars,
+    blake3) raised the error and gave its number only in the text."""
+    found = _OS_ERROR.search(str(exc)) if exc.errno is None else None
+    reason = os.strerror(int(found.group(1))) if found else exc.strerror or _first(exc)
+    return InputError(f"{path}: cannot read the file: {reason}")
 
 
 class Source(NamedTuple):
@@ -60,8 +93,8 @@ def open_source(
         yield Source(*_read_xlsx(path, needed, sheet, max_xlsx_mb), None)
         return
     with utf8(path) as text:
-        frame = scan_csv(path, text, has_header=True)
-        require_columns(path, frame.collect_schema().names(), needed)
+        header = read_header(path, text)
+        frame = scan_csv(path, text, header, header_names(path, header.cells, needed))
         yield Source(_tagged(frame, 0, needed), [None], text)
 
 
@@ -75,15 +108,51 @@ def _tagged(frame: pl.LazyFrame, sheet: int, needed: list[str]) -> pl.LazyFrame:
     )
 
 
-def scan_csv(path: Path, source: Path, *, has_header: bool) -> pl.LazyFrame:
-    """Every column as text, so leading zeros and long digit strings survive; header names trimmed."""
+class CsvHeader(NamedTuple):
+    """The header row of a UTF-8 CSV file, as written (see :func:`read_header`)."""
+
+    skipped: int  # blank lines before it
+    separator: str
+    cells: list[str | None]
+
+
+def read_header(path: Path, source: Path) -> CsvHeader:
+    """The header row's cells as written, parsed by polars as the rows will be.
+
+    Read as a row of data: as a header, polars renames a name it has seen (``mobile_duplicated_0``).
+    """
+    skipped, line = header_line(source)
+    if not line:
+        raise InputError(f"{path}: {_ONLY_BLANK}")
+    separator = sniff_separator(line)
+    with polars_errors(path, source):
+        first = pl.read_csv(
+            source,
+            has_header=False,
+            n_rows=1,
+            skip_lines=skipped,
+            separator=separator,
+            infer_schema=False,
+            glob=False,
+        )
+    return CsvHeader(skipped, separator, list(first.row(0)) if first.height else [])
+
+
+def scan_csv(path: Path, source: Path, header: CsvHeader, names: list[str] | None) -> pl.LazyFrame:
+    """Every column as text, so leading zeros and long digit strings survive, by ``names`` (from
+    :func:`~engine.ingest.header.header_names`); None: the file has no header row.
+
+    ``glob=False``: a file named ``r[1].csv`` is that file, not the file ``r1.csv``.
+    """
     with polars_errors(path):
         return pl.scan_csv(
             source,
-            has_header=has_header,
-            separator=sniff_separator(first_line(source)),
+            has_header=names is not None,
+            skip_lines=header.skipped,
+            separator=header.separator,
             infer_schema=False,
-            with_column_names=lambda names: [name.strip() for name in names],
+            glob=False,
+            with_column_names=None if names is None else lambda _: names,
         )
 
 
@@ -99,21 +168,21 @@ def _read_xlsx(
             path,
             sheet_id=0,
             engine="calamine",
+            has_header=False,  # the header's cells as written: calamine renames a name it has seen
             read_options={"dtypes": "string"},
             drop_empty_rows=False,
             drop_empty_cols=False,
             raise_if_empty=False,
         )
-    except (fastexcel.FastExcelError, pl.exceptions.PolarsError, OSError) as exc:
+    except (fastexcel.FastExcelError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"{path}: unreadable xlsx file: {_first(exc)}") from None
     chosen = _choose_sheets(path, sheets, sheet)
     frames = []
     for index, (name, frame) in enumerate(chosen):
-        stripped = [c.strip() for c in frame.columns]
-        if len(set(stripped)) == len(stripped):  # as CSV headers are; never at the price of a clash
-            frame.columns = stripped
-        require_columns(path, frame.columns, needed, sheet=name)
-        frames.append(_tagged(frame.lazy(), index, needed))
+        names = header_names(path, frame.row(0), needed, sheet=name)
+        rows = frame.slice(1)
+        rows.columns = names
+        frames.append(_tagged(rows.lazy(), index, needed))
     if not frames:
         raise InputError(f"{path}: every sheet is empty")
     return pl.concat(frames), [name for name, _ in chosen]
@@ -136,27 +205,13 @@ def _choose_sheets(
     return [(str(sheet), sheets[str(sheet)])]
 
 
-def require_columns(
-    path: Path, found: Sequence[str], needed: Sequence[str], *, sheet: str | None = None
-) -> None:
-    """Every needed column is in the header; a header that is really a phone number means there is none."""
-    missing = [column for column in needed if column not in found]
-    if not missing:
-        return
-    place = f"{path}: sheet {sheet!r}" if sheet else f"{path}"
-    if any(normalise(name) for name in found):
-        raise InputError(f"{place}: no header row (the first row holds a phone number); add one")
-    columns = mask_numbers(", ".join(repr(c) for c in found))  # a header cell may hold a number in text
-    raise InputError(f"{place}: column {missing[0]!r} not found (columns: {columns})")
-
-
 @contextmanager
 def polars_errors(path: Path, source: Path | None = None) -> Iterator[None]:
     """The one place polars' CSV errors become InputErrors; ``source`` (UTF-8) lets us name the bad row."""
     try:
         yield
     except pl.exceptions.NoDataError:
-        raise InputError(f"{path}: no header row (the file holds only blank lines)") from None
+        raise InputError(f"{path}: {_ONLY_BLANK}") from None
     except pl.exceptions.PolarsError as exc:
         found = locate_malformed(source) if source else None
         raise InputError(f"{path}: malformed CSV: {found or _first(exc)}") from None

@@ -18,7 +18,7 @@ from typing import Final
 import polars as pl
 
 from engine.errors import ConfigError, InputError
-from engine.ingest.csv_text import first_line, sniff_separator, utf8
+from engine.ingest.csv_text import utf8
 from engine.ingest.files import (
     BLANK,
     CSV_SUFFIXES,
@@ -29,9 +29,11 @@ from engine.ingest.files import (
     check_file,
     open_source,
     polars_errors,
-    require_columns,
+    read_errors,
+    read_header,
     scan_csv,
 )
+from engine.ingest.header import header_names
 from engine.ingest.numbers import normalise, normalise_expr, normalise_series
 from engine.ingest.spec import MAX_CELL_CHARS, CampaignSpec, ParamRule
 from engine.phones import mask
@@ -151,13 +153,15 @@ def load_suppression(path: Path | str, *, mobile_column: str = _DEFAULTS.mobile_
     path = Path(path)
     if check_file(path) not in CSV_SUFFIXES:
         raise InputError(f"{path}: a suppression list must be a .csv or .txt file")
-    with utf8(path) as source:
-        first = first_line(source)
-        headerless = normalise(first.split(sniff_separator(first))[0].strip('"')) is not None
-        frame = scan_csv(path, source, has_header=not headerless)
-        columns = frame.collect_schema().names()
-        column = columns[0] if headerless or len(columns) == 1 else mobile_column
-        require_columns(path, columns, [column])
+    with read_errors(path), utf8(path) as source:
+        header = read_header(path, source)
+        cells = [(cell or "").strip() for cell in header.cells]
+        if cells and normalise(cells[0]) is not None:  # no header: a number on the first line
+            frame = scan_csv(path, source, header, None)
+            column = frame.collect_schema().names()[0]
+        else:
+            column = cells[0] if len(cells) == 1 else mobile_column
+            frame = scan_csv(path, source, header, header_names(path, header.cells, [column]))
         with polars_errors(path):
             found = frame.select(normalise_expr(column).alias("m"), pl.col(column).is_not_null().alias("n"))
             numbers = found.collect(engine="streaming")
@@ -186,7 +190,8 @@ def _read(
 ) -> _Read:
     """The first rows and counts; raises for a file without data rows or with an oversized cell."""
     suffix = check_file(path)
-    with open_source(path, suffix, list(dict.fromkeys([mobile, *params])), sheet, max_xlsx_mb) as source:
+    needed = list(dict.fromkeys([mobile, *params]))
+    with read_errors(path), open_source(path, suffix, needed, sheet, max_xlsx_mb) as source:
         firsts, counts, invalid_rows, oversized, breaking = _scan(path, source, mobile, params, rules)
     rows, invalid = counts.row(0)
     if rows == 0:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, TimeoutError
+
+from engine.store import keys
 
 
 def dumps(value: Any) -> bytes:
@@ -40,6 +44,31 @@ def redis_settings(url: str) -> RedisSettings:
     return settings
 
 
+class _Pipeline(Pipeline):
+    """redis-py's pipeline, with a reset that gives its connection back even when its task is cancelled."""
+
+    async def reset(self) -> None:
+        """redis-py ends a WATCH with an UNWATCH round trip before it returns the connection to the pool; a
+        task cancelled during that round trip kept the connection, and asyncio logged "Unclosed Pipeline
+        client" when the pipeline was collected. arq takes every job under WATCH, and SIGTERM cancels it
+        wherever it is: shielded, the reset finishes whatever happens to the task that asked for it."""
+        if self.watching:
+            await asyncio.shield(super().reset())  # type: ignore[no-untyped-call]
+        else:  # nothing to wait for: the connection goes straight back to the pool
+            await super().reset()  # type: ignore[no-untyped-call]
+
+
+class Queue(ArqRedis):
+    """An ArqRedis whose pipelines survive the cancellation of their task (see ``_Pipeline``)."""
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        return _Pipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
+
+
 async def open_queue(url: str) -> ArqRedis:
-    """An ArqRedis pool (a redis.asyncio.Redis) that enqueues jobs in koodispatch's format."""
-    return await create_pool(redis_settings(url), job_serializer=dumps, job_deserializer=loads)
+    """A Queue on ``url`` that enqueues jobs in koodispatch's format; the workers' pool too. Connecting is
+    retried as arq retries it (``redis_settings``)."""
+    pool = (await create_pool(redis_settings(url))).connection_pool
+    queue = Queue(pool, job_serializer=dumps, job_deserializer=loads, default_queue_name=keys.QUEUE)
+    queue.auto_close_connection_pool = True  # the pool is its own: closing the Queue closes it
+    return queue

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,53 +20,32 @@ from engine.simulator.capability import is_capable
 from engine.store import keys
 from tests.commands import (
     FULL_NUMBER,
+    GOOD,
     REPORT_KEYS,
     SPEC,
+    BadInput,
     cli_env,
+    folder,
     koodispatch,
     lifted,
+    locked,
+    locked_in,
+    recipients_case,
     report_json,
+    spec_case,
+    spec_naming,
     submit_args,
+    unknown_campaign,
+    unprivileged,
+    unreadable,
     write,
+    xlsx,
+    xlsx_file,
 )
 from tests.conftest import SHARE
 from tests.processes import wait_for, workers
 
 # -- bad input: one line on stderr, exit code != 0, nothing in Redis, nothing sent ----------------------
-
-
-@dataclass(frozen=True)
-class BadInput:
-    make: Callable[[Path], list[str]]  # writes what the case needs under tmp_path; returns the CLI args
-    expect: tuple[str, ...]  # fragments the error line must contain
-    env: tuple[tuple[str, str], ...] = ()
-    absent: tuple[str, ...] = ()  # what the error line must not show (secrets)
-
-
-def recipients_case(name: str, content: str | bytes, *expect: str) -> BadInput:
-    """Submit the standard spec with a recipient file ``name``; the error must name the file."""
-    return BadInput(lambda tmp: submit_args(tmp, write(tmp / name, content)), (name, *expect))
-
-
-def spec_case(spec: str, *expect: str) -> BadInput:
-    """Submit ``spec`` with a good recipient file."""
-    return BadInput(
-        lambda tmp: submit_args(tmp, write(tmp / "r.csv", "mobile,name\n13000000001,a\n"), spec), expect
-    )
-
-
-def xlsx(rows: int) -> Callable[[Path], list[str]]:
-    """Submit a real xlsx file of ``rows`` rows."""
-
-    def make(tmp: Path) -> list[str]:
-        generate_recipients(tmp / "big.xlsx", rows)
-        return submit_args(tmp, tmp / "big.xlsx")
-
-    return make
-
-
-def unknown_campaign(command: str) -> BadInput:
-    return BadInput(lambda _: [command, "no-such-id"], ("unknown campaign 'no-such-id'",))
 
 
 RATE_RANGE = ("--smart: 1e-09 is outside the allowed range of 0.01 to 1,000,000 numbers per second",)
@@ -108,6 +85,60 @@ BAD_INPUT = [
     pytest.param(
         BadInput(lambda tmp: submit_args(tmp, tmp / "missing.csv"), ("missing.csv", "no such")),
         id="no-recipient-file",
+    ),
+    pytest.param(
+        recipients_case(
+            "twice.csv", "mobile,name,mobile\n13000000001,a,13000000002\n", "2 times (columns 1 and 3)"
+        ),
+        id="mobile-column-twice",
+    ),
+    pytest.param(
+        BadInput(
+            lambda tmp: submit_args(
+                tmp, xlsx_file(tmp / "twice.xlsx", ["mobile", "mobile"], ["13000000001"] * 2)
+            ),
+            ("twice.xlsx", "'mobile' is in the header 2 times (columns 1 and 2)"),
+        ),
+        id="mobile-column-twice-xlsx",
+    ),
+    pytest.param(
+        recipients_case(
+            "u16.csv", GOOD.encode("utf-16-le"), "UTF-16 (little-endian) text without a byte-order mark"
+        ),
+        id="utf-16-without-bom",
+    ),
+    pytest.param(
+        recipients_case("wide.csv", ",".join(f"c{i}" for i in range(40_000)), "not found", "and 39,995 more"),
+        id="40000-columns-no-mobile",
+    ),
+    pytest.param(recipients_case("line.csv", "x" * 10_000_000, "'mobile' not found"), id="10-MB-header"),
+    pytest.param(
+        BadInput(lambda tmp: submit_args(tmp, folder(tmp / "dir.csv")), ("dir.csv", "is a directory")),
+        id="recipient-file-is-a-directory",
+    ),
+    pytest.param(
+        unreadable(lambda tmp: submit_args(tmp, locked(write(tmp / "r.csv", GOOD))), "r.csv: cannot read"),
+        id="unreadable-recipient-file",
+    ),
+    pytest.param(
+        unreadable(lambda tmp: submit_args(tmp, locked_in(tmp / "in", "r.csv", GOOD)), "r.csv: cannot read"),
+        id="recipient-file-in-a-locked-folder",
+    ),
+    pytest.param(
+        unreadable(spec_naming("submit", lambda p: locked(write(p, GOOD))), "r.csv: cannot read"),
+        id="unreadable-file-of-the-spec",  # `plan`: tests/plan/test_forecast.py
+    ),
+    pytest.param(
+        BadInput(
+            spec_naming("submit", lambda p: p.symlink_to(p)), ("r.csv", "Too many levels of symbolic links")
+        ),
+        id="recipient-file-symlink-loop",
+    ),
+    pytest.param(
+        unreadable(
+            lambda tmp: ["submit", str(locked(write(tmp / "spec.toml", SPEC)))], "spec.toml", "cannot read"
+        ),
+        id="unreadable-spec",
     ),
     pytest.param(
         spec_case(SPEC.replace('"100000001"', '"123"'), "spec.toml", "smart.template_id", "9 digits"),
@@ -164,12 +195,13 @@ async def test_bad_input_is_one_error_line_and_writes_nothing(
     case: BadInput, tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, sim: SimulatorThread
 ) -> None:
     env = cli_env(redis_url, sim.url, COLUMNS="50", **dict(case.env))  # a narrow terminal must not wrap
-    run = await koodispatch(*case.make(tmp_path), env=env)
+    prefix = unprivileged() if case.unprivileged else ()
+    run = await koodispatch(*case.make(tmp_path), env=env, prefix=prefix)
 
     assert run.code != 0
     assert run.out == ""
     [line] = run.err.splitlines()
-    assert line.startswith("error: ")
+    assert line.startswith("error: ") and len(line) <= 1024
     for fragment in case.expect:
         assert fragment in line
     for secret in case.absent:
@@ -337,23 +369,3 @@ async def _until(
         assert loop.time() < deadline, f"campaign {cid}: condition not reached in {max_wait}s: {report}"
         await asyncio.sleep(0.05)
     return report
-
-
-@pytest.mark.slow
-async def test_demo_runs_on_its_own_private_redis_and_simulator(tmp_path: Path) -> None:
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "KOODISPATCH_REDIS_URL", "FORCE_COLOR")
-    }
-    env["TMPDIR"] = str(tmp_path)  # the demo's data, logs and private Redis stay in the test's directory
-    truth = generate_recipients(tmp_path / "expected.csv", 2_000)  # the demo's file: same size, same seed
-
-    run = await koodispatch("demo", "--recipients", "2000", "--workers", "1", env=env)
-
-    assert run.code == 0, run.err
-    assert "— completed" in run.out
-    rows = {
-        line.split("│")[1].strip(): line.split("│")[2].strip() for line in run.out.splitlines() if "│" in line
-    }
-    assert rows["导入号码总数(已去重) imported, de-duplicated"] == f"{truth.imported:,}"
-    assert rows["无效号码数 invalid"] == f"{truth.invalid:,}"
-    assert rows["not sent (paused/cancelled)"] == "0"

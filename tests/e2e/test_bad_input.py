@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import xlsxwriter
 from arq.connections import ArqRedis
 
 from engine import api
@@ -36,25 +38,38 @@ async def submit(redis: ArqRedis, path: Path, cid: str = "kept") -> str:
     return result.cid
 
 
-BAD_FILES = {
-    "formula cells only": 'mobile\n=HYPERLINK("x")\n=1+1\n',
-    "not a csv": "\x00\x01\x02\x03",
-    "huge cell": "mobile,name\n13800000000," + "y" * 5_000_000 + "\n",
-    "odd numbers only": "mobile\n+86 (0)138-0000\n0086-1380\n１３８\n",
+def twice_xlsx(path: Path) -> None:
+    """The mobile column twice (calamine named the second ``mobile_1``: its numbers were never sent)."""
+    with xlsxwriter.Workbook(path) as book:
+        sheet = book.add_worksheet()
+        sheet.write_row(0, 0, ["mobile", "name", "mobile"])
+        sheet.write_row(1, 0, ["13800000000", "a", "13800000001"])
+
+
+BAD_FILES: dict[str, tuple[str, str | Callable[[Path], None]]] = {
+    "formula cells only": ("bad.csv", 'mobile\n=HYPERLINK("x")\n=1+1\n'),
+    "not a csv": ("bad.csv", "\x00\x01\x02\x03"),
+    "huge cell": ("bad.csv", "mobile,name\n13800000000," + "y" * 5_000_000 + "\n"),
+    "odd numbers only": ("bad.csv", "mobile\n+86 (0)138-0000\n0086-1380\n１３８\n"),
+    "mobile column twice": ("bad.csv", "mobile,name,mobile\n13800000000,a,13800000001\n"),
+    "mobile column twice (xlsx)": ("bad.xlsx", twice_xlsx),
 }
 
 
-@pytest.mark.parametrize("content", BAD_FILES.values(), ids=BAD_FILES.keys())
+@pytest.mark.parametrize(("name", "content"), BAD_FILES.values(), ids=BAD_FILES.keys())
 async def test_a_refused_submission_leaves_recorded_campaigns_untouched(
-    tmp_path: Path, arq_redis: ArqRedis, content: str
+    tmp_path: Path, arq_redis: ArqRedis, name: str, content: str | Callable[[Path], None]
 ) -> None:
     await submit(arq_redis, write(tmp_path / "good.csv", {"mobile": numbers(True, 50), "name": ["a"] * 50}))
     before = await snapshot(arq_redis)
-    bad = tmp_path / "bad.csv"
-    bad.write_text(content, encoding="utf-8")
+    bad = tmp_path / name
+    if isinstance(content, str):
+        bad.write_text(content, encoding="utf-8")
+    else:
+        content(bad)
     with pytest.raises(InputError) as caught:
         await submit(arq_redis, bad, cid="other")
-    assert "bad.csv" in str(caught.value)
+    assert name in str(caught.value)
     with pytest.raises(ConfigError):
         await api.submit_campaign(
             {"name": "x", "smart": {"template_id": "12"}}, redis=arq_redis, recipients=bad, preflight=False

@@ -122,6 +122,13 @@ def test_utf8_character_split_across_read_chunks_is_still_utf8(tmp_path: Path, c
     assert csv_text._detect_encoding(broken) == "gb18030"
 
 
+def test_a_file_name_is_never_a_glob_pattern(tmp_path: Path) -> None:
+    """polars reads a path as a pattern by default: ``r[1].csv`` would have been the file ``r1.csv``."""
+    write(tmp_path / "r1.csv", f"mobile,name\n{B},other file\n")
+    r = load_recipients(write(tmp_path / "r[1].csv", f"mobile,name\n{A},x\n"), param_columns=["name"])
+    assert r.frame.to_dicts() == [{"mobile": A, "name": "x"}]
+
+
 def test_mobile_column_as_parameter_gets_the_normalised_number(tmp_path: Path) -> None:
     path = write(tmp_path / "r.csv", f"phone,name\n+86 {A},x\n")
     r = load_recipients(path, mobile_column="phone", param_columns=["phone", "name"])
@@ -184,6 +191,19 @@ def _corrupt(d: Path) -> Path:
     return write(d / "bad.xlsx", "PK\x03\x04 not really a zip")
 
 
+def _directory(d: Path) -> Path:
+    (d / "bad.csv").mkdir()
+    return d / "bad.csv"
+
+
+def _loop(d: Path) -> Path:
+    (d / "bad.csv").symlink_to(d / "bad.csv")
+    return d / "bad.csv"
+
+
+TWICE = "column 'mobile' is in the header 2 times (columns 1 and 3); keep one"
+
+
 ERRORS: list[tuple[str, Callable[[Path], Path], dict[str, Any], str]] = [
     ("missing", lambda d: d / "bad.csv", {}, "no such file"),
     ("empty", _csv(""), {}, "the file is empty"),
@@ -244,6 +264,31 @@ ERRORS: list[tuple[str, Callable[[Path], Path], dict[str, Any], str]] = [
         {},
         "sheet 'b': column 'mobile' not found (columns: 'tel')",
     ),
+    ("mobile twice", _csv(f"mobile,name,mobile\n{A},x,{B}\n"), {}, TWICE),
+    ("mobile twice once trimmed", _csv(f"mobile,name, mobile \n{A},x,{B}\n"), {}, TWICE),
+    (
+        "mobile twice xlsx",
+        lambda d: workbook(d / "bad.xlsx", {"s": [["mobile", "x", "mobile"], [A, 1, B]]}),
+        {},
+        TWICE,
+    ),
+    (
+        "parameter three times",
+        _csv(f"name,mobile,name,name\n{A},x,y,z\n"),
+        {"param_columns": ["name"]},
+        "column 'name' is in the header 3 times (columns 1, 3 and 4)",
+    ),
+    (
+        "utf-16 without bom",
+        _bytes(f"mobile,name\n{A},张三\n".encode("utf-16-le")),
+        {},
+        "UTF-16 (little-endian) text without a byte-order mark",
+    ),
+    ("utf-16-be without bom", _bytes(f"mobile\n{A}\n".encode("utf-16-be")), {}, "UTF-16 (big-endian)"),
+    ("nul bytes", _bytes(b"mobile\n\x00\x00\x00\x00\x01\x02" * 10), {}, "holds NUL bytes"),
+    ("directory", _directory, {}, "is a directory, not a file"),
+    ("symlink loop", _loop, {}, "cannot read the file: Too many levels of symbolic links"),
+    ("name too long", lambda d: d / f"{'x' * 300}.csv", {}, "cannot read the file: File name too long"),
 ]
 
 

@@ -20,7 +20,7 @@ from engine.reports.summary import build_report
 from engine.runtime.settings import PriceSettings, Settings, load_settings
 from engine.simulator import RunningSimulator, SimulatorThread
 from engine.simulator.capability import is_capable
-from tests.commands import cli_env, koodispatch
+from tests.commands import cli_env, koodispatch, locked, unprivileged, write
 
 SHARE = 0.7
 LIFTED = {"smart": 1e6, "sms": 1e6, "basic": 1e6, "capability": 1e6}
@@ -180,6 +180,18 @@ async def test_the_cli_prints_the_forecast_and_fails_on_a_preflight_error(
     run = await koodispatch("plan", str(bad), env=env)
     assert run.code == 1 and "preflight error: smart.template_id: template 100000009 not found" in run.out
     assert "provider calls" in run.out
+
+
+async def test_the_cli_refuses_an_unreadable_recipient_file_in_one_line(
+    tmp_path: Path, simulator_thread: SimulatorThread, redis_url: str
+) -> None:
+    """It was a traceback of 68 lines from the encoding check (no campaign state is written either way)."""
+    locked(write(tmp_path / "r.csv", "mobile\n13800138000\n"))
+    plan = write(tmp_path / "plan.toml", _toml(spec("sms"), "r.csv"))
+    env = cli_env(redis_url, simulator_thread.url)
+    run = await koodispatch("plan", str(plan), env=env, prefix=unprivileged())
+    assert run.code != 0 and run.out == ""
+    assert run.err.splitlines() == [f"error: {tmp_path / 'r.csv'}: cannot read the file: Permission denied"]
 
 
 def _toml(data: dict[str, Any], recipients: str) -> str:
