@@ -11,11 +11,12 @@ polars, aiohttp and the planner on every start (the command line calls these sam
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 from engine.errors import ConfigError
-from engine.types import Channel
+from engine.types import PRIORITIES, Channel
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -180,3 +181,39 @@ async def set_rates(
     for channel, per_second in changes.items():
         await limiter.set_rate(channel, per_second)  # type: ignore[arg-type]
     return await limiter.get_rates()
+
+
+async def set_priority(cid: str, priority: str, *, redis: aioredis.Redis) -> str:
+    """Move a campaign to another class on the shared budgets (urgent, normal, bulk), for every worker at
+    their next call; returns the class it had. Raises ConfigError for an unknown class, StateError for an
+    unknown campaign, before any write."""
+    from engine.budget import tenants
+    from engine.state import campaigns
+
+    if priority not in PRIORITIES:
+        raise ConfigError(f"priority {priority!r}: expected one of {', '.join(PRIORITIES)}")
+    await campaigns.load(redis, cid)
+    before = await tenants.load(redis, cid)
+    await tenants.register(redis, cid, replace(before, priority=priority))
+    return before.priority
+
+
+async def set_campaign_rates(
+    cid: str, changes: Mapping[str, float], *, redis: aioredis.Redis, reset: bool = False
+) -> Mapping[Channel, float]:
+    """Cap a campaign's own rate per channel (numbers per second), live, on top of the shared budgets;
+    ``reset`` first drops the caps it has (back to those of its spec). Returns the caps now in force.
+    Raises ConfigError for an unknown channel or a rate outside its range, StateError for an unknown
+    campaign, before any write."""
+    from engine.budget import tenants
+    from engine.runtime.ranges import check_rate
+    from engine.state import campaigns
+
+    for channel, per_second in changes.items():
+        check_rate(channel, per_second)
+    record = await campaigns.load(redis, cid)
+    before = await tenants.load(redis, cid)
+    caps = dict(record.spec.budget.max_rate) if reset else dict(before.caps)
+    caps.update(cast("Mapping[Channel, float]", changes))
+    await tenants.register(redis, cid, replace(before, caps=caps))
+    return caps

@@ -7,6 +7,8 @@ from typing import Final, Literal, get_args
 
 Channel = Literal["capability", "smart", "sms", "basic"]
 CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
+Priority = Literal["urgent", "normal", "bulk"]  # a campaign's class on the shared budgets, first first
+PRIORITIES: Final[tuple[Priority, ...]] = get_args(Priority)
 
 
 class CampaignState(StrEnum):

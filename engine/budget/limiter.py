@@ -14,12 +14,14 @@ import itertools
 import logging
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, Final, Literal
 
 import redis.asyncio as aioredis
 
+from engine.budget.admission import Admission
 from engine.budget.line import BudgetLine, Turn
 from engine.budget.records import ANONYMOUS, Caller, Order, RateInfo
 from engine.budget.slots import SlotReturns, slot_pause
@@ -34,6 +36,7 @@ from engine.types import CHANNELS, Channel
 
 log = logging.getLogger(__name__)
 MIN_FACTOR: Final = 0.05  # however often the provider throttles, a channel keeps 5% of its rate
+ASKING_SECONDS: Final = 1.0  # a campaign counts as asking for a channel this long after it last asked
 MAX_SLEEP: Final = 0.25  # waiters ask again at least this often, so a raised rate reaches them fast
 WaitKind = Literal["budget", "slot"]
 Attempt = Callable[[], Awaitable[tuple[float, WaitKind]]]  # (0 = admitted, else seconds to pause; why)
@@ -76,7 +79,7 @@ class RateLimiter:
         self._slots = SlotReturns(redis)
         self._token_prefix = uuid.uuid4().hex[:16]  # unique per limiter; a serial number per call after it
         self._serial = itertools.count()
-        self._budget_lines = {channel: BudgetLine() for channel in CHANNELS}
+        self._budget_lines: dict[tuple[Channel, str], BudgetLine] = defaultdict(BudgetLine)
         # what every rate.lua run of a channel sends besides its operation: its keys, the default rate and
         # burst, their allowed ranges and the throttling policy (ARGV[3..12]); built once, since every
         # provider call sends them
@@ -84,11 +87,19 @@ class RateLimiter:
         policy = (settings.throttle_factor, MIN_FACTOR, settings.recover_seconds, throttle_hold)
         self._rate_call = {
             channel: (
-                (keys.rate(channel), keys.in_flight(channel)),
+                (
+                    keys.rate(channel),
+                    keys.in_flight(channel),
+                    keys.rate_buckets(channel),
+                    keys.rate_active(channel),
+                    keys.TENANTS,
+                ),
                 (self._default_rate(channel), settings.burst_seconds, *ranges, *policy),
             )
             for channel in CHANNELS
         }
+        # what an admission of a campaign's call sends after the campaign (ARGV[21..23], rate.lua)
+        self._share_call = {channel: (settings.min_share, ASKING_SECONDS, channel) for channel in CHANNELS}
 
     def _new_token(self, lease_token: str = "") -> str:
         """A slot token no other call of any worker holds: ``uuid4`` per call cost a system call each.
@@ -117,7 +128,7 @@ class RateLimiter:
         A call larger than the burst is admitted once the budget is idle and delays the calls after
         it, so no ``n`` waits forever. Raises ValueError when ``n`` < 1.
         """
-        return float(await self._run_rate("acquire", channel, _count(n)))
+        return float(await self._run_rate("acquire", channel, count(n)))
 
     async def acquire(
         self, channel: Channel, n: int, *, max_wait: float | None = None, caller: Caller = ANONYMOUS
@@ -128,7 +139,7 @@ class RateLimiter:
         Raises TimeoutError after ``max_wait`` seconds without admission; nothing is charged then,
         unless the deadline cut off the reply of the very attempt that was admitted.
         """
-        line = (self._budget_lines[channel], caller.order)
+        line = (self._line(channel, caller.tenant), caller.order)
         async with asyncio.timeout(max_wait):
             await self._wait(channel, partial(self._charge, channel, n), line=line)
 
@@ -175,7 +186,7 @@ class RateLimiter:
         (``engine/budget/slots.py``): no round trip of its own while calls keep coming.
         Raises ValueError when ``n`` < 1, TimeoutError after ``max_wait``.
         """
-        return Admission(self, channel, _count(n), max_wait, mark, checkpoint, caller)
+        return Admission(self, channel, count(n), max_wait, mark, checkpoint, caller)
 
     async def throttled(self, channel: Channel, retry_after: float | None = None) -> RateInfo:
         """Back off after the provider throttled a call (HTTP 429 or its flow-control code).
@@ -265,15 +276,24 @@ class RateLimiter:
         taken, _ = await self._run_slot(channel, token)
         return (0.0 if taken else slot_pause()), "slot"
 
-    async def _admit(self, channel: Channel, n: int, token: str, mark: Mark | None) -> tuple[float, WaitKind]:
-        # the slots of calls that ended since the last admission go back in the same script run
+    def _line(self, channel: Channel, tenant: str) -> BudgetLine:
+        """This process's line for a campaign's budget on ``channel``: each campaign waits in its own, so
+        one whose share is spent never holds up another's turn."""
+        return self._budget_lines[channel, tenant]
+
+    async def _admit(
+        self, channel: Channel, n: int, token: str, mark: Mark | None, tenant: str
+    ) -> tuple[float, WaitKind]:
+        """One admission attempt (``engine/budget/admission.py``): 0 when admitted, else the pause and why.
+        The slots of calls that ended since the last admission go back in the same script run."""
         ended = self._slots.take(channel)
         journal: list[float | str | bytes] = ["", "", ""]
         journal_keys: list[str] = []
         if mark is not None:
             journal = [mark.token, mark.field, mark.entry()]
             journal_keys = [mark.lease_key, mark.journal]
-        args = [n, token, self._settings.max_in_flight, self._lease, *journal, *ended]
+        args = [n, token, self._settings.max_in_flight, self._lease, *journal, tenant]
+        args += [*self._share_call[channel], *ended]
         try:
             verdict, wait = await self._run_rate("admit", channel, *args, journal_keys=journal_keys)
         except BaseException:  # not known to have run: released again later (ZREM is idempotent)
@@ -322,73 +342,8 @@ class RateLimiter:
         return "" if self._clock is None else f"{self._clock():.6f}"
 
 
-class Admission:
-    """``RateLimiter.call``'s context: admitted on entry, the slot handed back on exit.
-
-    A plain class rather than an ``asynccontextmanager`` with an exit stack and a timeout scope: every
-    provider call goes through it, and the generator machinery cost a third of an admission's client CPU.
-    """
-
-    __slots__ = ("_channel", "_checkpoint", "_limiter", "_mark", "_max_wait", "_n", "_order", "_token")
-
-    def __init__(
-        self,
-        limiter: RateLimiter,
-        channel: Channel,
-        n: int,
-        max_wait: float | None,
-        mark: Mark | None,
-        checkpoint: Callable[[], Awaitable[None]] | None,
-        caller: Caller,
-    ) -> None:
-        self._limiter = limiter
-        self._channel = channel
-        self._n = n
-        self._max_wait = max_wait
-        self._mark = mark
-        self._checkpoint = checkpoint
-        self._order = caller.order
-        self._token = limiter._new_token(caller.lease_token)
-
-    async def __aenter__(self) -> None:
-        if self._max_wait is None:
-            await self._enter()
-        else:
-            async with asyncio.timeout(self._max_wait):
-                await self._enter()
-
-    async def _enter(self) -> None:
-        limiter, channel, checkpoint = self._limiter, self._channel, self._checkpoint
-        local, slots = limiter._local[channel], limiter._slots
-        started, waited = time.monotonic(), local.locked()
-        await local.acquire()
-        try:
-            if slots.waiting(channel):
-                # calls of this process already wait for a slot at a full cap: wait in line behind them
-                # (woken by a call that ends here) instead of asking Redis for a slot it has not got
-                await slots.freed(channel, slot_pause())
-                waited = True
-            queued = 0.0
-            if waited:
-                queued = time.monotonic() - started
-                if checkpoint is not None:
-                    await checkpoint()
-            admit = partial(limiter._admit, channel, self._n, self._token, self._mark)
-            line = (limiter._budget_lines[channel], self._order)
-            await limiter._wait(channel, admit, queued=queued, checkpoint=checkpoint, line=line)
-        except BaseException:
-            self._release()
-            raise
-
-    async def __aexit__(self, *_: object) -> None:
-        self._release()
-
-    def _release(self) -> None:
-        self._limiter._slots.ended(self._channel, self._token)
-        self._limiter._local[self._channel].release()
-
-
-def _count(n: int) -> int:
+def count(n: int) -> int:
+    """``n`` when it is a number count a provider call can carry; ValueError otherwise."""
     if n < 1:
         raise ValueError(f"a provider call carries at least one number, got n={n}")
     return n

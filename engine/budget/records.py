@@ -23,10 +23,14 @@ class Caller:
     passes (its place in the queue, its start time), so a worker's first batch gets the budget first and
     moves on to its next stage first; shared evenly, every batch of a worker finished its smart stage at the
     same moment and the smart budget stayed idle while they all sent their SMS.
+
+    ``tenant``: the campaign the call is made for ("" for none). Campaigns sending at once share a
+    channel's budget by class and weight, within their own caps (``store/lua/shares.lua``).
     """
 
     lease_token: str = ""
     order: Order = (0.0, 0.0)
+    tenant: str = ""
 
 
 ANONYMOUS: Final = Caller()  # a call outside any batch (``koodispatch plan``'s checks, tests): first in line

@@ -8,6 +8,7 @@ from engine.cli import (  # noqa: F401  (register the sub-commands)
     receipts,
     reports,
     service,
+    shares,
     simulate,
 )
 from engine.cli.app import app

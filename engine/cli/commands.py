@@ -119,8 +119,17 @@ def rate(
     capability: Annotated[
         float | None, typer.Option(help=f"capability checks per second ({RATE.span})")
     ] = None,
+    campaign: Annotated[
+        str | None, typer.Option(help="cap this campaign's own rate instead of the shared budgets")
+    ] = None,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="with --campaign: back to the caps of its spec first")
+    ] = False,
 ) -> None:
-    """Show or change the shared rate budgets; a change applies to every worker at once."""
+    """Show or change the shared rate budgets; a change applies to every worker at once.
+
+    With --campaign, cap one campaign's own rate per channel on top of them (--reset drops its live caps).
+    """
     from engine import api
 
     changes = {"smart": smart, "sms": sms, "basic": basic, "capability": capability}
@@ -128,6 +137,9 @@ def rate(
         problem = None if per_second is None else RATE.problem(per_second)
         if problem is not None:
             fail(f"--{channel}: {problem}")
+    if campaign is not None or reset:
+        _campaign_rates(campaign, {k: v for k, v in changes.items() if v is not None}, reset)
+        return
     cfg = settings()
     url = required_redis_url(cfg)
 
@@ -139,5 +151,22 @@ def rate(
                 f"{channel:<11} {info.rate:g}/s (effective {info.effective:g}/s, in flight {info.in_flight})",
                 highlight=False,
             )
+
+    run(go)
+
+
+def _campaign_rates(cid: str | None, changes: dict[str, float], reset: bool) -> None:
+    from engine import api
+
+    if cid is None:
+        fail("--reset needs --campaign ID: the shared budgets have no spec to go back to")
+        return
+    url = campaign_redis_url()
+
+    async def go() -> None:
+        async with connection(url) as redis:
+            caps = await api.set_campaign_rates(cid, changes, redis=redis, reset=reset)
+        shown = ", ".join(f"{channel} {cap:g}/s" for channel, cap in sorted(caps.items())) or "none"
+        typer.echo(f"{cid}: own caps {shown}")
 
     run(go)

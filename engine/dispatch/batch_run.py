@@ -66,7 +66,7 @@ class BatchRun:
     ) -> None:
         self.ctx = ctx
         self.lease = lease
-        self.caller = Caller(lease.token, order)
+        self.caller = Caller(lease.token, order, tenant=record.cid)
         self.record = record
         self.batch = batch
         self.cid = record.cid

@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic.functional_validators import ModelWrapValidatorHandler
 
 from engine.errors import ConfigError
+from engine.ingest.budget_spec import BudgetSpec
 from engine.phones import mask
 from engine.provider import limits
 from engine.runtime.settings import IngestSettings
@@ -298,6 +299,7 @@ class CampaignSpec(_Spec):
     fallback: FallbackSpec = FallbackSpec()
     recipients: RecipientsSpec = RecipientsSpec()
     schedule: ScheduleSpec = ScheduleSpec()
+    budget: BudgetSpec = BudgetSpec()
 
     @model_validator(mode="wrap")
     @classmethod

@@ -46,7 +46,7 @@ async def plan(
         counts=loaded.counts,
         frame=loaded.frame,
         verdicts=verdicts,
-        batch_size=ctx.settings.dispatch.batch_size,
+        batch_size=planner.batch_size(ctx.settings, spec),
         sms_via=ctx.settings.provider.sms_api,
         rates=rates,
         prices=ctx.settings.prices,
@@ -63,7 +63,7 @@ async def _verdicts(
     ctx: EngineContext, spec: CampaignSpec, numbers: Sequence[str], check_capability: bool
 ) -> tuple[str, int]:
     """One verdict character per number (UNKNOWN when neither cached nor checked) and the calls made."""
-    size = ctx.settings.dispatch.batch_size
+    size = planner.batch_size(ctx.settings, spec)
     tpl = spec.smart.template_id
     parts: list[str] = []
     calls = 0

@@ -18,6 +18,8 @@ import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 from blake3 import blake3
 
+from engine.budget import tenants
+from engine.budget.tenants import Tenant
 from engine.errors import ConfigError, InputError
 from engine.ingest.files import check_file, read_errors
 from engine.ingest.recipients import Recipients, for_campaign
@@ -149,7 +151,7 @@ async def submit(
     counts = loaded.counts
     first = await trial.prepare(redis, settings, cid, spec, loaded.table)  # None without trial numbers
     batches = await write_batches(
-        redis, cid, loaded.table, spec.param_columns(), settings.dispatch.batch_size
+        redis, cid, loaded.table, spec.param_columns(), batch_size(settings, spec)
     )
     start = jobs.start_time(spec)
     held = first is not None  # the list waits, paused, until the trial is sent and the campaign resumed
@@ -159,6 +161,9 @@ async def submit(
     created = await campaigns.create(redis, cid, spec, state, batches, counts, reason, digest, window)
     if not created:
         return await _resubmit(redis, cid, digest)
+    tenant = Tenant(spec.budget.priority, spec.budget.weight, spec.budget.max_rate)
+    for each in (cid, first.cid) if first is not None else (cid,):
+        await tenants.register(redis, each, tenant)  # before its first call can ask for budget
     now = time.time()
     await feeder.add(redis, cid, range(batches), now)  # a campaign held for its trial is fed once resumed
     if first is not None:
@@ -168,6 +173,12 @@ async def submit(
         "campaign %s submitted: %d numbers in %d batches (%s)", cid, loaded.accepted, batches, state.value
     )
     return SubmitResult(cid, True, batches, counts, state.value, warnings)
+
+
+def batch_size(settings: Settings, spec: CampaignSpec) -> int:
+    """Numbers per batch: an urgent campaign's batches are smaller, so its first messages leave sooner."""
+    size = settings.dispatch.batch_size
+    return min(size, settings.dispatch.urgent_batch_size) if spec.budget.priority == "urgent" else size
 
 
 async def _resubmit(redis: ArqRedis, cid: str, digest: str) -> SubmitResult:

@@ -86,12 +86,26 @@ class RateSettings(_Section):
     basic: PerSecond = Field(5000.0, description=f"basic-edition budget, all workers: {RATE}")
     burst_seconds: BurstSeconds = Field(0.2, description=f"rate that may be spent at once: {BURST} of it")
     max_in_flight: int = Field(64, ge=1, description="provider calls in flight per channel, all workers")
+    min_share: float = Field(
+        0.05,
+        ge=0,
+        le=0.5,
+        description="share of each channel's rate kept for every lower priority class while a higher one "
+        "sends",
+    )
     throttle_factor: float = Field(0.5, gt=0, lt=1, description="rate multiplier applied on each 429")
     recover_seconds: float = Field(10.0, gt=0, description="time to climb back to the full rate after a 429")
 
 
 class DispatchSettings(_Section):
     batch_size: int = Field(5000, ge=1, le=5000, description="numbers per batch (one job)")
+    urgent_batch_size: int = Field(
+        500,
+        ge=1,
+        le=5000,
+        description="numbers per batch of an urgent campaign: a batch checks its numbers' capability before "
+        "it sends, so smaller batches get an urgent campaign's first messages out within a second",
+    )
     retry_base_delay: float = Field(
         0.5, gt=0, description="first retry delay in seconds (exponential, jittered)"
     )

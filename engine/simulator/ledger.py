@@ -9,6 +9,7 @@ calls recorded since the last read), the counts per number when first asked for 
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from itertools import chain
 from operator import itemgetter
@@ -22,10 +23,11 @@ FAULT_KINDS = ("outage", "drop", "error", "timeout", "drop_after_accept")
 class ChannelLedger:
     """Numbers accepted on one channel."""
 
-    __slots__ = ("_counts", "_folded", "_seen", "accepted", "entries")
+    __slots__ = ("_counts", "_folded", "_seen", "accepted", "entries", "seconds")
 
     def __init__(self) -> None:
         self.entries: list[tuple[dict[str, str], list[str]]] = []
+        self.seconds: list[int] = []  # the epoch second each entry was accepted in
         self.accepted = 0
         self._counts: Counter[str] | None = None
         self._seen: set[str] = set()  # the numbers of entries[:_folded]
@@ -37,6 +39,7 @@ class ChannelLedger:
             return
         self.accepted += len(numbers)
         self.entries.append((reference, numbers))
+        self.seconds.append(int(time.time()))
         self._counts = None
 
     @property
@@ -58,6 +61,15 @@ class ChannelLedger:
     def summary(self) -> dict[str, int]:
         unique = self.unique()
         return {"accepted": self.accepted, "unique": unique, "duplicates": self.accepted - unique}
+
+    def by_campaign(self) -> dict[str, dict[str, int]]:
+        """Numbers accepted per campaign per epoch second: the campaign is the client reference's first
+        part (``<cid>:<batch>:<stage>:<k>``), so campaigns sending at once can be told apart."""
+        out: dict[str, Counter[int]] = {}
+        for (reference, numbers), second in zip(self.entries, self.seconds, strict=True):
+            ref = reference.get("task_name") or reference.get("extend") or reference.get("exdata") or ""
+            out.setdefault(ref.partition(":")[0], Counter())[second] += len(numbers)
+        return {cid: {str(s): n for s, n in sorted(per_second.items())} for cid, per_second in out.items()}
 
     def detail(self) -> dict[str, dict[str, Any]]:
         """Per number: how often it was accepted and the references of each accepting call."""
@@ -95,14 +107,19 @@ class Ledger:
         """How many times ``number`` (normalised, 11 digits) was accepted on ``channel``."""
         return self.channels[channel].counts.get(number, 0)
 
-    def snapshot(self, detail: bool = False, channel: str | None = None) -> dict[str, Any]:
-        """The JSON answer of ``GET /_simulator/ledger`` (optionally one channel, optionally per number)."""
+    def snapshot(
+        self, detail: bool = False, channel: str | None = None, campaigns: bool = False
+    ) -> dict[str, Any]:
+        """The JSON answer of ``GET /_simulator/ledger`` (optionally one channel, optionally per number,
+        optionally per campaign and second)."""
         names = [c for c in LEDGER_CHANNELS if channel in (None, c)]
         out: dict[str, Any] = {}
         for name in names:
             out[name] = self.channels[name].summary()
             if detail:
                 out[name]["numbers"] = self.channels[name].detail()
+            if campaigns:
+                out[name]["campaigns"] = self.channels[name].by_campaign()
         out["throttled"] = _per_channel(self.throttled)
         out["rejected"] = _per_channel(self.rejected)
         out["calls"] = _per_channel(self.calls)

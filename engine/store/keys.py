@@ -14,6 +14,7 @@ SUPPRESSION: Final = "kd:suppression"  # set of opted-out numbers (11-digit stri
 CONTROL_CHANNEL: Final = "kd:control"  # pub/sub: control changes broadcast to workers
 RUNNING: Final = "kd:running"  # hash "<cid>:<batch>" -> lease token of the last run that took it
 RUNNING_JOBS: Final = "kd:jobs:running"  # sorted set: arq job id -> visibility deadline (ms, Redis time)
+TENANTS: Final = "kd:tenants"  # hash: campaign id -> "rank weight", "<cid>:<channel>" -> its own cap
 FEEDING: Final = "kd:feeding"  # sorted set: campaign id -> submission time, while its batches are dispensed
 INSTANCE: Final = "kd:instance"  # random id set once per Redis dataset; a change means Redis lost its data
 RECEIPT_STATS: Final = "kd:receipts:stats"  # hash: receipts received, recorded, duplicate, unmatched, ...
@@ -108,6 +109,17 @@ def events(cid: str) -> str:
 def rate(channel: str) -> str:
     """Hash of a channel's GCRA state (tat) and live settings (rate, burst, throttle factor)."""
     return f"{PREFIX}:rate:{{{channel}}}"
+
+
+def rate_buckets(channel: str) -> str:
+    """Hash of each campaign's own bucket on a channel: ``<cid>:t`` (its tat), ``<cid>:a`` (the share it was
+    charged at), ``<cid>:c`` (the tat of its own cap)."""
+    return f"{PREFIX}:rate:{{{channel}}}:buckets"
+
+
+def rate_active(channel: str) -> str:
+    """Sorted set of the campaigns asking for a channel's budget, scored by when they last asked."""
+    return f"{PREFIX}:rate:{{{channel}}}:active"
 
 
 def in_flight(channel: str) -> str:

@@ -9,6 +9,9 @@
 --            factor        rate multiplier set by the last throttle (1 = full rate)
 --            throttled_at  time of the last throttle
 -- KEYS[2]  admit only: the channel's in-flight set (engine.keys.in_flight), as in in_flight.lua
+-- KEYS[3]  admit only: each campaign's own bucket on the channel (engine.keys.rate_buckets)
+-- KEYS[4]  admit only: the campaigns asking for the channel, by when they last asked (keys.rate_active)
+-- KEYS[5]  admit only: every campaign's class, weight and caps (engine.keys.TENANTS, budget/tenants.py)
 -- ARGV[1]  operation: acquire | admit | throttle | set | info
 -- ARGV[2]  clock in seconds; "" = Redis TIME (an explicit clock is for tests only)
 -- ARGV[3]  default rate, used while the hash has none
@@ -24,17 +27,21 @@
 -- ARGV[14] set: new burst seconds or "" | admit: the call's token
 -- ARGV[15] admit: most tokens allowed in flight at once
 -- ARGV[16] admit: lease seconds of the token
--- KEYS[3], KEYS[4]  admit, optional: the batch lease and its journal hash; with them the admission also
+-- KEYS[6], KEYS[7]  admit, optional: the batch lease and its journal hash; with them the admission also
 --          journals the call in flight (what mark_in_flight.lua does), in the same run
--- ARGV[17] admit with KEYS[4]: the lease holder's token | ARGV[18] chunk field | ARGV[19] in-flight record
---          ("" each without KEYS[4])
--- ARGV[20..] admit: tokens of calls that ended since this process's last admission, freed first
+-- ARGV[17] admit with KEYS[7]: the lease holder's token | ARGV[18] chunk field | ARGV[19] in-flight record
+--          ("" each without KEYS[7])
+-- ARGV[20] admit: the campaign the call is made for ("" = none: only the channel's budget applies)
+-- ARGV[21] admit: the minimum share of a lower class | ARGV[22] seconds a campaign counts as asking
+--          after its last request | ARGV[23] the channel's name (for the campaigns' caps)
+-- ARGV[24..] admit: tokens of calls that ended since this process's last admission, freed first
 --
 -- acquire returns "0" when admitted, else the seconds to wait before asking again (as a string,
 -- since Lua numbers reach Redis as integers). admit takes a slot of the in-flight cap and charges the
 -- budget in one step, or does neither: it returns {"ok", "0"}, {"slot", "0"} while the cap is full, or
--- {"budget", seconds to wait}; one round trip per call instead of one for the slot and one for the
--- budget, and no slot is held while the budget makes the call wait. With the journal keys it admits
+-- {"budget", seconds to wait}, or {"share", seconds to wait} when the campaign has used its share of the
+-- channel (below); one round trip per call instead of one for the slot and one for the budget, and no
+-- slot is held while the budget makes the call wait. With the journal keys it admits
 -- nothing and returns {"lease", "0"} when the lease is not the caller's, {"final", "0"} when the chunk
 -- is already done or failed (in_flight_fence.lua); an admitted call is journaled in flight before the
 -- reply. The other operations return the state after them: {rate, effective rate, factor, burst
@@ -50,6 +57,7 @@
 -- its first write; a missing tat is an idle backlog, a missing throttle state no throttle.
 
 --#include in_flight_fence
+--#include shares
 
 local key = KEYS[1]
 local op = ARGV[1]
@@ -173,16 +181,59 @@ local function charge(n)
   return '0'
 end
 
+-- A campaign's own bucket: its share of the effective rate among the campaigns asking now (shares.lua),
+-- with the burst of the channel. A call of the campaign passes when its bucket has room, or when the
+-- channel's budget is idle (a backlog of nothing: the others leave budget unused, so it is anyone's);
+-- its own cap (max_rate) it never passes. Returns nil and a commit function, or the seconds to wait.
+-- The backlog of a bucket stands for numbers, as the channel's does: a new share rescales it.
+local function share_of(tenant, n, effective)
+  local buckets = KEYS[3]
+  local ids = redis.call('ZRANGE', KEYS[4], 0, -1)
+  local fields = {}
+  for _, id in ipairs(ids) do
+    fields[#fields + 1] = id
+    fields[#fields + 1] = id .. ':' .. ARGV[23]
+  end
+  local params = redis.call('HMGET', KEYS[5], unpack(fields))
+  local members, mine_cap = {}, nil
+  for i, id in ipairs(ids) do
+    local rank, weight = string.match(params[2 * i - 1] or '1 1', '^(%d+) (%S+)$')
+    local cap = within(tonumber(params[2 * i]), rate_low, rate_high)
+    members[i] = {id = id, rank = tonumber(rank) or 1, weight = within(tonumber(weight), 1e-6, 1e6) or 1, cap = cap}
+    if id == tenant then
+      mine_cap = cap
+    end
+  end
+  local a = math.max(shares(effective, members, tonumber(ARGV[21]))[tenant] or 0, rate_low)
+  local mine = redis.call('HMGET', buckets, tenant .. ':t', tenant .. ':a', tenant .. ':c')
+  local bt = math.max(within(tonumber(mine[1]), -math.huge, math.huge) or now, now)
+  local before = within(tonumber(mine[2]), rate_low, math.huge) or a
+  bt = now + (bt - now) * before / a
+  local ct = math.max(within(tonumber(mine[3]), -math.huge, math.huge) or now, now)
+  if mine_cap and ct - now > burst then
+    return ct - now - burst
+  end
+  if bt - now > burst and tat > now then
+    return bt - now - burst
+  end
+  return nil, function()
+    redis.call('HSET', buckets, tenant .. ':t', fmt(bt + n / a), tenant .. ':a', fmt(a))
+    if mine_cap then
+      redis.call('HSET', buckets, tenant .. ':c', fmt(ct + n / mine_cap))
+    end
+  end
+end
+
 if op == 'acquire' then
   return charge(tonumber(ARGV[13]))
 elseif op == 'admit' then
   local slots = KEYS[2]
-  if #ARGV > 19 then
-    redis.call('ZREM', slots, unpack(ARGV, 20))
+  if #ARGV > 23 then
+    redis.call('ZREM', slots, unpack(ARGV, 24))
   end
-  local journal = KEYS[4]
+  local journal = KEYS[7]
   if journal then
-    local refused = in_flight_refused(KEYS[3], ARGV[17], journal, ARGV[18])
+    local refused = in_flight_refused(KEYS[6], ARGV[17], journal, ARGV[18])
     if refused then
       return {refused, '0'}
     end
@@ -191,10 +242,24 @@ elseif op == 'admit' then
   if redis.call('ZCARD', slots) >= tonumber(ARGV[15]) then
     return {'slot', '0'}
   end
-  local wait = charge(tonumber(ARGV[13]))
-  if wait ~= '0' then
-    return {'budget', wait}
+  local tenant = ARGV[20]
+  if tenant ~= '' then
+    -- a campaign asks whether or not it gets budget now: its share is set aside for it from now on
+    redis.call('ZADD', KEYS[4], now, tenant)
+    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - tonumber(ARGV[22]))
   end
+  if tat - now > burst then
+    return {'budget', fmt(tat - now - burst)}
+  end
+  local n = tonumber(ARGV[13])
+  if tenant ~= '' then
+    local wait, commit = share_of(tenant, n, rate * factor)
+    if wait then
+      return {'share', fmt(wait)}
+    end
+    commit()
+  end
+  charge(n)
   redis.call('ZADD', slots, fmt(now + tonumber(ARGV[16])), ARGV[14])
   if journal then
     redis.call('HSET', journal, ARGV[18], ARGV[19])

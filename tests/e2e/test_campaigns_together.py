@@ -1,0 +1,89 @@
+"""Several campaigns at once, with real worker processes: they run side by side, share the smart budget by
+class and weight, and each is exact; the simulator's ledger tells them apart by their chunk references."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from arq.connections import ArqRedis
+
+from engine import api
+from engine.ingest.demo_data import generate_recipients
+from engine.runtime.settings import load_settings
+from engine.simulator import SimulatorThread
+from engine.simulator.capability import is_capable
+from tests.conftest import SHARE
+from tests.processes import engine_env, sim_get, sim_post, spec, wait_for, workers
+
+pytestmark = pytest.mark.slow
+SMART_RATE = 1500  # numbers/s for all workers: campaigns of tens of thousands overlap for seconds
+
+
+async def submit(
+    redis: ArqRedis, sim: SimulatorThread, tmp_path: Path, name: str, rows: int, **budget: Any
+) -> tuple[str, int]:
+    """A campaign of ``rows`` generated recipients with ``[budget]`` settings; its id and capable count."""
+    truth = generate_recipients(tmp_path / f"{name}.csv", rows, seed=rows)
+    body = {**spec("skip"), "name": name, "budget": budget}
+    provider = {"koomessage_url": sim.url, "smsapi_url": sim.url}
+    result = await api.submit_campaign(
+        body, redis=redis, recipients=tmp_path / f"{name}.csv", settings=load_settings(provider=provider),
+        preflight=False,
+    )  # fmt: skip
+    return result.cid, sum(is_capable(n, SHARE) for n in truth.numbers.to_list())
+
+
+def overlap_shares(ledger: dict[str, Any], first: str, second: str) -> float:
+    """``first``'s share of the smart numbers accepted in the whole seconds both campaigns were sending."""
+    per_second = ledger["smart"]["campaigns"]
+    both = sorted(set(per_second[first]) & set(per_second[second]))[1:-1]  # whole seconds only
+    assert len(both) >= 4, f"the campaigns overlapped for only {len(both)} s: make them longer"
+    mine = sum(per_second[first][s] for s in both)
+    return mine / (mine + sum(per_second[second][s] for s in both))
+
+
+@pytest.mark.parametrize(("weights", "expected"), [((1, 1), 0.5), ((3, 1), 0.75)])
+async def test_two_campaigns_submitted_apart_send_together_by_weight_and_exactly(
+    tmp_path: Path,
+    redis_url: str,
+    arq_redis: ArqRedis,
+    sim: SimulatorThread,
+    weights: tuple[int, int],
+    expected: float,
+) -> None:
+    """The second comes 2 s after the first; both then send at once, sharing the cap by weight."""
+    env = engine_env(redis_url, sim.url, KOODISPATCH_RATES__SMART=str(SMART_RATE))
+    with workers(2, env, tmp_path):
+        first, capable_1 = await submit(arq_redis, sim, tmp_path, "first", 40_000, weight=weights[0])
+        await asyncio.sleep(2.0)
+        second, capable_2 = await submit(arq_redis, sim, tmp_path, "second", 20_000, weight=weights[1])
+        reports = [await wait_for(arq_redis, cid, max_wait=240) for cid in (first, second)]
+    ledger = sim_get(sim, "/_simulator/ledger?campaigns=1")
+    assert ledger["smart"]["duplicates"] == 0
+    assert [r.sent["smart"] for r in reports] == [capable_1, capable_2]
+    assert overlap_shares(ledger, first, second) == pytest.approx(expected, abs=0.08)
+
+
+async def test_an_urgent_campaign_sends_within_a_second_while_bulk_saturates_the_cap(
+    tmp_path: Path, redis_url: str, arq_redis: ArqRedis, sim: SimulatorThread
+) -> None:
+    env = engine_env(redis_url, sim.url, KOODISPATCH_RATES__SMART=str(SMART_RATE))
+    with workers(2, env, tmp_path):
+        bulk, _ = await submit(arq_redis, sim, tmp_path, "bulk", 60_000, priority="bulk")
+        await asyncio.sleep(4.0)  # bulk alone, at the cap
+        sim_post(sim, "/_simulator/reset", {})
+        submitted = time.time()
+        urgent, capable = await submit(arq_redis, sim, tmp_path, "urgent", 2_000, priority="urgent")
+        report = await wait_for(arq_redis, urgent, max_wait=60)
+        finished = time.time()
+        ledger = sim_get(sim, "/_simulator/ledger?campaigns=1")
+        await api.cancel(bulk, redis=arq_redis)
+    seconds = sorted(int(s) for s in ledger["smart"]["campaigns"][urgent])
+    assert seconds[0] <= int(submitted) + 1, "its first number was accepted more than a second late"
+    assert report.sent["smart"] == capable
+    # at the cap, less the minimum share kept for bulk: its size / (95 % of the cap), plus a margin
+    assert finished - submitted <= capable / (0.95 * SMART_RATE) + 3.0
