@@ -150,9 +150,7 @@ async def submit(
         )
     counts = loaded.counts
     first = await trial.prepare(redis, settings, cid, spec, loaded.table)  # None without trial numbers
-    batches = await write_batches(
-        redis, cid, loaded.table, spec.param_columns(), batch_size(settings, spec)
-    )
+    batches = await write_batches(redis, cid, loaded.table, spec.param_columns(), batch_size(settings, spec))
     start = jobs.start_time(spec)
     held = first is not None  # the list waits, paused, until the trial is sent and the campaign resumed
     state = CampaignState.PAUSED if held else CampaignState.SCHEDULED if start else CampaignState.RUNNING
