@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast, get_args
 
 from engine.errors import ConfigError
-from engine.types import PRIORITIES, Channel
+from engine.types import PRIORITIES, CampaignState, Channel
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from engine.plan.planner import SubmitResult
     from engine.reports.summary import Report
     from engine.runtime.settings import Settings
+    from engine.state.history import CampaignRow
 
 
 def _spec(spec: CampaignSpec | Path | str | Mapping[str, Any]) -> CampaignSpec:
@@ -217,3 +219,34 @@ async def set_campaign_rates(
     caps.update(cast("Mapping[Channel, float]", changes))
     await tenants.register(redis, cid, replace(before, caps=caps))
     return caps
+
+
+async def list_campaigns(
+    *,
+    redis: aioredis.Redis,
+    state: str | None = None,
+    since: datetime | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> list[CampaignRow]:
+    """Campaigns submitted ``since`` (all when None), newest first, optionally only those in ``state``.
+    Raises ConfigError for an unknown state."""
+    from engine.state import history
+
+    wanted = None
+    if state is not None:
+        known = [s.value for s in CampaignState]
+        if state not in known:
+            raise ConfigError(f"state {state!r}: expected one of {', '.join(known)}")
+        wanted = CampaignState(state)
+    return await history.rows(redis, state=wanted, since=since, offset=offset, limit=limit)
+
+
+async def reschedule(cid: str, start_at: datetime, *, redis: aioredis.Redis) -> str:
+    """Move a campaign that has not started yet to another start time (timezone-aware); returns the
+    previous one. Raises ConfigError for a naive time, StateError unless the campaign is scheduled."""
+    from engine.state import history
+
+    if start_at.tzinfo is None:
+        raise ConfigError("--start-at: give the time zone, e.g. 2026-12-07T08:00:00+08:00")
+    return await history.reschedule(redis, cid, start_at)

@@ -130,6 +130,7 @@ async def create(
         "updated_at": now,
         "reason": reason,
         "digest": digest,
+        "name": spec.name,
         "start_ms": int(start.timestamp() * 1000) if start is not None else 0,
     }
     if window:

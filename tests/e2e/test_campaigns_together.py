@@ -87,3 +87,26 @@ async def test_an_urgent_campaign_sends_within_a_second_while_bulk_saturates_the
     assert report.sent["smart"] == capable
     # at the cap, less the minimum share kept for bulk: its size / (95 % of the cap), plus a margin
     assert finished - submitted <= capable / (0.95 * SMART_RATE) + 3.0
+
+
+async def test_pausing_one_campaign_leaves_the_other_sending_and_both_end_exact(
+    tmp_path: Path, redis_url: str, arq_redis: ArqRedis, sim: SimulatorThread
+) -> None:
+    env = engine_env(redis_url, sim.url, KOODISPATCH_RATES__SMART=str(SMART_RATE))
+    with workers(2, env, tmp_path):
+        first, capable_1 = await submit(arq_redis, sim, tmp_path, "first", 30_000)
+        second, capable_2 = await submit(arq_redis, sim, tmp_path, "second", 20_000)
+        while first not in sim_get(sim, "/_simulator/ledger?campaigns=1")["smart"]["campaigns"]:
+            await asyncio.sleep(0.1)  # the first campaign is sending
+        await api.pause(first, redis=arq_redis)
+        done = await wait_for(arq_redis, second, max_wait=120)
+        held = sim_get(sim, "/_simulator/ledger?campaigns=1")["smart"]["campaigns"][first]
+        await asyncio.sleep(1.0)
+        still = sim_get(sim, "/_simulator/ledger?campaigns=1")["smart"]["campaigns"][first]
+        assert still == held, "the paused campaign kept sending"
+        assert (await api.campaign_report(first, redis=arq_redis)).state == "paused"
+        await api.resume(first, redis=arq_redis)
+        resumed = await wait_for(arq_redis, first, max_wait=120)
+    ledger = sim_get(sim, "/_simulator/ledger")
+    assert ledger["smart"]["duplicates"] == 0
+    assert (done.sent["smart"], resumed.sent["smart"]) == (capable_2, capable_1)

@@ -1,0 +1,85 @@
+"""``koodispatch list`` and ``reschedule``: the campaigns an account ran, and moving one not yet started."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from engine.cli.app import app
+from engine.cli.commands import CampaignId
+from engine.cli.common import campaign_redis_url, connection, console, fail, run
+
+
+def _when(value: str, option: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: {value!r} is not a date or time (ISO 8601, e.g. 2026-12-07T08:00+08:00)")
+        raise  # unreachable
+
+
+@app.command("list")
+def list_(
+    state: Annotated[str | None, typer.Option(help="only campaigns in this state")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="only campaigns submitted since (ISO 8601 date or time)")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="how many, newest first")] = 50,
+    json_: Annotated[bool, typer.Option("--json", help="one JSON object per campaign, per line")] = False,
+) -> None:
+    """The campaigns submitted to this Redis, newest first: id, name, class, state, counts, duration.
+
+    Example: koodispatch list --state running
+    """
+    import orjson
+    from rich.markup import escape
+    from rich.table import Table
+
+    from engine import api
+
+    url = campaign_redis_url()
+    after = _when(since, "--since") if since is not None else None
+
+    async def go() -> None:
+        async with connection(url) as redis:
+            rows = await api.list_campaigns(redis=redis, state=state, since=after, limit=limit)
+        if json_:
+            for row in rows:
+                typer.echo(orjson.dumps(row.to_dict()).decode())
+            return
+        table = Table("id", "name", "class", "state", "frozen", "sent", "failed", "submitted", "took")
+        for row in rows:
+            took = f"{row.duration:.0f} s" if row.duration is not None else ""
+            submitted = datetime.fromtimestamp(row.created_at).astimezone().strftime("%Y-%m-%d %H:%M")
+            state_ = row.state + (f" ({row.reason})" if row.reason else "")
+            cells = (row.cid, row.name, row.priority, state_)
+            table.add_row(
+                *map(escape, cells), f"{row.accepted:,}", f"{row.sent:,}", f"{row.failed:,}", submitted, took
+            )
+        console.print(table)
+
+    run(go)
+
+
+@app.command()
+def reschedule(
+    cid: CampaignId,
+    start_at: Annotated[str, typer.Option("--start-at", help="the new start, ISO 8601 with its time zone")],
+) -> None:
+    """Move a campaign that has not started yet (state scheduled) to another start time.
+
+    Example: koodispatch reschedule spring-sale-2025 --start-at 2026-12-08T09:00:00+08:00
+    """
+    from engine import api
+
+    url = campaign_redis_url()
+    when = _when(start_at, "--start-at")
+
+    async def go() -> None:
+        async with connection(url) as redis:
+            before = await api.reschedule(cid, when, redis=redis)
+        typer.echo(f"{cid}: start {before or 'unset'} → {when.isoformat()}")
+
+    run(go)
