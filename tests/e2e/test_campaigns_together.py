@@ -96,8 +96,10 @@ async def test_pausing_one_campaign_leaves_the_other_sending_and_both_end_exact(
     with workers(2, env, tmp_path):
         first, capable_1 = await submit(arq_redis, sim, tmp_path, "first", 30_000)
         second, capable_2 = await submit(arq_redis, sim, tmp_path, "second", 20_000)
-        while first not in sim_get(sim, "/_simulator/ledger?campaigns=1")["smart"]["campaigns"]:
-            await asyncio.sleep(0.1)  # the first campaign is sending
+        for _ in range(300):  # until the first campaign is sending
+            if first in sim_get(sim, "/_simulator/ledger?campaigns=1")["smart"]["campaigns"]:
+                break
+            await asyncio.sleep(0.1)
         await api.pause(first, redis=arq_redis)
         done = await wait_for(arq_redis, second, max_wait=120)
         held = sim_get(sim, "/_simulator/ledger?campaigns=1")["smart"]["campaigns"][first]
