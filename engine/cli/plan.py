@@ -10,6 +10,8 @@ from engine.cli.app import app
 from engine.cli.common import RecipientsFile, SpecFile, console, plain, queue, run, settings
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from engine.plan.forecast import Forecast
 
 
@@ -49,14 +51,24 @@ def plan(
         raise typer.Exit(1)
 
 
-def render_forecast(f: Forecast) -> None:
-    """Tables of counts, channels and SMS texts, then cost, duration, warnings and preflight errors."""
+def _counts(f: Forecast) -> Table:
+    """Import counts, the capability split and the numbers at a contact-frequency limit."""
     from rich.table import Table
 
     counts = Table(title="recipients", show_header=False)
     for name, value in [*f.counts.items(), *f.split.items()]:
         counts.add_row(name.replace("_", " "), f"{value:,}")
-    console.print(counts)
+    if f.frequency_capped:
+        about = "" if f.frequency_exact else "≈ "
+        counts.add_row("at a contact-frequency limit now", f"{about}{f.frequency_capped:,}")
+    return counts
+
+
+def render_forecast(f: Forecast) -> None:
+    """Tables of counts, channels and SMS texts, then cost, duration, warnings and preflight errors."""
+    from rich.table import Table
+
+    console.print(_counts(f))
     channels = Table(title="provider calls")
     for column in ("channel", "numbers", "calls"):
         channels.add_column(column, justify="left" if column == "channel" else "right")

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import time
 
+from engine.budget.contacts import FREQUENCY_CAP
 from engine.budget.records import ANONYMOUS, Caller, Order
 from engine.budget.retry import call_with_retry
 from engine.dispatch.context import EngineContext
@@ -39,7 +40,7 @@ from engine.state.campaigns import CampaignRecord
 from engine.state.lease import Lease
 from engine.state.progress import Failure, Progress
 from engine.state.records import ChunkPath, ChunkRecord, ChunkState, Stage, Verdict, chunk_ref
-from engine.types import CampaignState
+from engine.types import CampaignState, Channel
 
 log = logging.getLogger(__name__)
 UNCONFIRMED = "unconfirmed"  # the provider could not say whether the call landed
@@ -47,6 +48,7 @@ LOCAL_REASONS = frozenset({UNCONFIRMED})
 # Sends of one batch in flight at once (the channel's shared in-flight cap bounds the total): with 50 ms
 # answers, 8 batches per worker at 4 each left the cap half used while every batch sat in the same stage.
 CHUNKS_IN_PARALLEL = 8
+INVALID_CHUNK, CAPPED_CHUNK = 0, 1  # journal chunks of the resolve stage: numbers failed before any send
 
 
 class BatchRun:
@@ -90,17 +92,30 @@ class BatchRun:
             self.checkpoint,
             self.caller,
         )
-        capable = Verdict.CAPABLE.positions(verdicts)
-        others = Verdict.NOT_CAPABLE.positions(verdicts)
-        await self._stage(SmartSender(self.ctx.koomessage, spec), capable)
         fallback = fallback_sender(
             spec, self.ctx.koomessage, self.ctx.smsapi, self.ctx.settings.provider.sms_api
         )
+        capable = Verdict.CAPABLE.positions(verdicts)
+        others = Verdict.NOT_CAPABLE.positions(verdicts)
+        channels: list[Channel | None] = [None] * len(verdicts)
+        for i in capable:
+            channels[i] = "smart"
+        for i in others:
+            channels[i] = fallback.channel if fallback is not None else None
+        capped = await self.ctx.contacts.decide(self.record, self.batch.number, self.batch.numbers, channels)
+        if capped:
+            capable = [i for i in capable if i not in capped]
+            others = [i for i in others if i not in capped]
+        await self._stage(SmartSender(self.ctx.koomessage, spec), capable)
         skipped = len(others)
         if fallback is not None:
             await self._stage(fallback, others)
             skipped = 0
-        await self._mark_invalid(verdicts)
+        invalid = Verdict.INVALID.positions(verdicts)
+        await self._fail_unsent(INVALID_CHUNK, {i: Failure("capability", "invalid_number") for i in invalid})
+        await self._fail_unsent(
+            CAPPED_CHUNK, {i: Failure(channel, FREQUENCY_CAP) for i, channel in sorted(capped.items())}
+        )
         return await self.progress.finish_batch(skipped)
 
     async def _stage(self, sender: Sender, indices: list[int]) -> None:
@@ -243,15 +258,15 @@ class BatchRun:
         if await self.progress.finish(sender.stage, k, record, len(result.accepted), failures):
             metrics.recorded(sender.channel, len(result.accepted), (f.reason for f in failures.values()))
 
-    async def _mark_invalid(self, verdicts: str) -> None:
-        """Numbers the provider called invalid are failed once, under the resolve stage."""
-        invalid = Verdict.INVALID.positions(verdicts)
-        if not invalid or f"{Stage.RESOLVE.value}:0" in self.journal:
+    async def _fail_unsent(self, k: int, failures: dict[int, Failure]) -> None:
+        """Numbers of the batch never sent (called invalid by the provider, at a contact limit) are failed
+        once, under chunk ``k`` of the resolve stage."""
+        if not failures or f"{Stage.RESOLVE.value}:{k}" in self.journal:
             return
-        ref = chunk_ref(self.cid, self.batch.number, Stage.RESOLVE, 0)
-        failures = {self.batch.numbers[i]: Failure("capability", "invalid_number") for i in invalid}
-        record = ChunkRecord(ChunkState.DONE, ref, len(invalid))
-        await self.progress.finish(Stage.RESOLVE, 0, record, 0, failures)
+        ref = chunk_ref(self.cid, self.batch.number, Stage.RESOLVE, k)
+        record = ChunkRecord(ChunkState.DONE, ref, len(failures))
+        by_number = {self.batch.numbers[i]: failure for i, failure in failures.items()}
+        await self.progress.finish(Stage.RESOLVE, k, record, 0, by_number)
 
 
 def _failure(channel: str, code: str) -> Failure:

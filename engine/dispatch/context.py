@@ -8,6 +8,7 @@ from types import TracebackType
 
 import redis.asyncio as aioredis
 
+from engine.budget.contacts import ContactCaps
 from engine.budget.limiter import RateLimiter
 from engine.budget.retry import RetryPolicy
 from engine.provider.http import ProviderHttp
@@ -35,6 +36,7 @@ class EngineContext:
     retry_policy: RetryPolicy
     states: StateView
     leases: Leases
+    contacts: ContactCaps
     _stack: AsyncExitStack
 
     @classmethod
@@ -66,6 +68,7 @@ class EngineContext:
             policy,
             states,
             leases,
+            ContactCaps(redis, settings.contacts),
             stack,
         )
 

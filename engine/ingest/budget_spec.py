@@ -1,4 +1,4 @@
-"""The ``[budget]`` section of a campaign spec: its class, weight and own caps on the shared rate budgets."""
+"""The ``[budget]`` section of a campaign spec: its class, weight and own caps on the shared budgets."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ class BudgetSpec(BaseModel):
     weight: float = Field(1.0, gt=0, le=1000, description="share against campaigns of the same class")
     max_rate: dict[Channel, float] = Field(
         {}, description="own cap per channel, numbers per second (e.g. { smart = 200 })"
+    )
+    transactional: bool = Field(
+        False,
+        description="a notice the recipient needs (a code, a fraud alert): exempt from the account's "
+        "contact-frequency caps and not counted against them, like an urgent campaign",
     )
 
     @field_validator("max_rate")

@@ -19,6 +19,9 @@ from engine.plan.forecast import UNKNOWN, Forecast, Inputs, SmsText, forecast
 from engine.plan.preflight import Preflight, check
 from engine.provider.limits import CAPABILITY_MAX_MOBILES
 from engine.state.records import Verdict
+from engine.types import Channel
+
+FALLBACK_CHANNELS: dict[str, Channel] = {"sms": "sms", "basic": "basic"}  # by fallback policy
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ async def plan(
         texts=_texts(spec, preflight),
         recheck=check_capability and ctx.resolver.cache.ttl <= 0,
         checked_calls=checked,
+        frequency_capped=await _frequency_capped(ctx, spec, numbers, verdicts),
         notes=[*notes, *(preflight.warnings if preflight else ())],
         errors=preflight.errors if preflight else (),
     )
@@ -79,6 +83,19 @@ async def _verdicts(
             missing = Verdict.INVALID.value  # checked but not answered for: the run calls it invalid too
         parts.append("".join(known.get(n, missing) for n in batch))
     return "".join(parts), calls
+
+
+async def _frequency_capped(
+    ctx: EngineContext, spec: CampaignSpec, numbers: Sequence[str], verdicts: str
+) -> tuple[int, bool]:
+    """Numbers at a contact-frequency limit of the channel they would get now (unknown ones: smart)."""
+    if spec.budget.transactional or spec.budget.priority == "urgent":
+        return 0, True
+    fallback: Channel | None = FALLBACK_CHANNELS.get(spec.fallback.policy)
+    by_verdict: dict[str, Channel | None] = {Verdict.CAPABLE.value: "smart", UNKNOWN: "smart"}
+    by_verdict[Verdict.NOT_CAPABLE.value] = fallback
+    channels = [by_verdict.get(v) for v in verdicts]
+    return await ctx.contacts.forecast(numbers, channels)
 
 
 async def _preflight(ctx: EngineContext, spec: CampaignSpec) -> tuple[Preflight | None, list[str]]:

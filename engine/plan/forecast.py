@@ -92,6 +92,8 @@ class Forecast:
     messages: Mapping[Channel, int]
     calls: Mapping[Channel, int]
     skipped: int
+    frequency_capped: int  # numbers at a contact-frequency limit if sent now (``engine/budget/contacts.py``)
+    frequency_exact: bool  # every number checked, not scaled up from a sample
     sms: Mapping[str, SegmentForecast]  # "smart" (the carrier SMS), "sms" (the fallback)
     cost: Cost
     eta_seconds: float
@@ -125,6 +127,7 @@ class Inputs:
     texts: Mapping[str, SmsText | None]  # by SMS template id; None = text unknown
     recheck: bool = False  # the run checks every number again (no verdict cache)
     checked_calls: int = 0
+    frequency_capped: tuple[int, bool] = (0, True)  # numbers at a contact limit now, and whether exact
     notes: Sequence[str] = ()  # warnings gathered before the forecast (preflight, provider)
     errors: Sequence[str] = ()
 
@@ -150,12 +153,21 @@ def forecast(given: Inputs) -> Forecast:
             "--check-capability makes the split exact"
         )
     skipped = 0 if spec.fallback.policy != "skip" else split["not_capable"]
+    capped, exact = given.frequency_capped
+    if capped:
+        about = "" if exact else "about "
+        warnings.append(
+            f"{about}{capped:,} numbers are at a contact-frequency limit now: if sent now they would not be "
+            "(reason frequency_cap; counted above as sent)"
+        )
     return Forecast(
         counts=given.counts,
         split=split,
         messages=messages,
         calls=calls,
         skipped=skipped,
+        frequency_capped=given.frequency_capped[0],
+        frequency_exact=given.frequency_capped[1],
         sms=sms,
         cost=cost,
         eta_seconds=eta,

@@ -89,6 +89,7 @@ class Report:
             ("sent: basic edition (fallback)", self.sent["basic"]),
             ("skipped by policy", self.skipped),
             ("failed", self.failed),
+            ("  of which at a contact-frequency limit", self.failed_by_reason.get("frequency_cap", 0)),
             ("not sent (paused/cancelled)", self.unsent),
         ]
 

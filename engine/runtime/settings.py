@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from engine.errors import ConfigError
+from engine.runtime.contact_limits import ContactLimit
 from engine.runtime.net import is_loopback_url
 from engine.runtime.ranges import BURST, RATE, Range
 
@@ -175,6 +176,35 @@ class ReceiptSettings(_Section):
     )
 
 
+def _contact_limits(texts: list[str]) -> list[str]:
+    for text in texts:
+        ContactLimit.parse(text)
+    return texts
+
+
+ContactLimits = Annotated[list[str], AfterValidator(_contact_limits)]
+
+
+class ContactSettings(_Section):
+    """Contact-frequency caps across campaigns (``engine/budget/contacts.py``); none by default.
+
+    A number over a limit of the channel it would get is not sent to (reason ``frequency_cap``). Campaigns
+    of class ``urgent``, ``[budget] transactional`` ones and trial sends are exempt and not counted.
+    """
+
+    smart: ContactLimits = Field([], description="limits for smart messages, e.g. ['1/24h', '3/7d']")
+    sms: ContactLimits = Field([], description="limits for plain SMS (fallback), e.g. ['1/24h']")
+    basic: ContactLimits = Field([], description="limits for basic-edition messages")
+    buckets: int = Field(
+        262144,
+        ge=1,
+        le=1 << 24,
+        description="Redis hashes a day's contacts are spread over; Redis packs a hash of ≤128 numbers, so "
+        "buckets ≥ numbers contacted a day / 120. The default suits 10–30M a day at ≤16 bytes a number "
+        "(fewer: more per number, less in all). A change starts with the next UTC day",
+    )
+
+
 class _TomlWithoutSecrets(TomlConfigSettingsSource):
     """Config files get committed and shared: a secret found in one is refused, never used."""
 
@@ -223,6 +253,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     receipts: ReceiptSettings = ReceiptSettings()
     prices: PriceSettings = PriceSettings()
+    contacts: ContactSettings = ContactSettings()
 
     @classmethod
     def settings_customise_sources(

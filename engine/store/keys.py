@@ -18,6 +18,7 @@ TENANTS: Final = "kd:tenants"  # hash: campaign id -> "rank weight", "<cid>:<cha
 FEEDING: Final = "kd:feeding"  # sorted set: campaign id -> submission time, while its batches are dispensed
 INSTANCE: Final = "kd:instance"  # random id set once per Redis dataset; a change means Redis lost its data
 RECEIPT_STATS: Final = "kd:receipts:stats"  # hash: receipts received, recorded, duplicate, unmatched, ...
+CONTACTS: Final = f"{PREFIX}:fc:"  # + "<UTC day>:<bucket>": hash, number -> its contacts that day
 CAP_CACHE: Final = f"{PREFIX}:caplist:"  # + UTC day number: list of packed verdict records
 
 
@@ -44,6 +45,11 @@ def batch(cid: str, number: int) -> str:
 def journal(cid: str, number: int) -> str:
     """Hash of one batch's provider calls: ``<stage>:<chunk>`` -> orjson chunk record."""
     return f"{PREFIX}:{{{cid}}}:journal:{number}"
+
+
+def contact_decision(cid: str, number: int) -> str:
+    """String: which numbers of batch ``number`` are at a contact-frequency limit ('0'/'1' each)."""
+    return f"{PREFIX}:{{{cid}}}:contacts:{number}"
 
 
 def verdicts(cid: str, number: int) -> str:
