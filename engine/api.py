@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from arq.connections import ArqRedis
 
     from engine.budget.records import RateInfo
+    from engine.budget.standing import Standing
     from engine.ingest.spec import CampaignSpec
     from engine.plan.forecast import Forecast
     from engine.plan.planner import SubmitResult
@@ -100,6 +101,14 @@ async def campaign_report(cid: str, *, redis: aioredis.Redis) -> Report:
 
 
 campaign_status = campaign_report
+
+
+async def place_in_line(cid: str, *, redis: aioredis.Redis) -> Standing:
+    """What a campaign waits for now: its batches in its backlog, in the queue (behind how many jobs of
+    other campaigns) and running, and its share of each channel it is asking for, next to the others."""
+    from engine.budget.standing import standing
+
+    return await standing(redis, cid)
 
 
 async def resend_failed(

@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from engine.budget.standing import standing
 from engine.cli.common import console, plain
 from engine.reports.summary import FUNNEL_STEPS, Report, build_report
 from engine.state import campaigns, window
@@ -90,12 +91,14 @@ async def watch(redis: aioredis.Redis, cid: str, follow: bool) -> Report:
 
 
 async def state_line(redis: aioredis.Redis, cid: str) -> str:
-    """The state and why nothing is sent now: ``running — waiting for send window (opens 08:00)``, or the
-    reason of a pause (``paused — trial sent; resume to send to everyone``)."""
+    """The state and what the campaign waits for: ``running — waiting for send window (opens 08:00)``, its
+    place in line (``running — smart 45% (normal, weight 1, with 2 others); 8 batches running, ...``), or
+    the reason of a pause (``paused — trial sent; resume to send to everyone``)."""
     record = await campaigns.load(redis, cid)
     why = record.reason if record.state is CampaignState.PAUSED else None
-    if record.state is CampaignState.RUNNING:
+    if record.state in (CampaignState.RUNNING, CampaignState.SCHEDULED):
         why = window.waiting_note(record.spec.schedule, window.utc_now())
+        why = why or (await standing(redis, cid)).note(cid)
     return f"{record.state.value} — {why}" if why else record.state.value
 
 

@@ -269,7 +269,7 @@ async def test_status_prints_stage_bars_and_state(
     lines = run.out.splitlines()
     assert [line.split()[0] for line in lines[:4]] == ["resolve", "smart", "fallback", "batches"]
     assert "running" in lines[3]
-    assert lines[4].startswith("state running  sent 0")
+    assert lines[4].startswith("state running — 0 batches running, 1 queued  sent 0")  # its place in line
 
 
 async def test_rate_changes_the_shared_budget(

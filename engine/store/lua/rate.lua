@@ -70,13 +70,6 @@ else
   now = tonumber(time[1]) + tonumber(time[2]) / 1000000
 end
 
--- x when it is a finite number in [low, high], else nil (NaN fails every comparison)
-local function within(x, low, high)
-  if x and x >= low and x <= high and x > -math.huge and x < math.huge then
-    return x
-  end
-  return nil
-end
 
 -- nil when ARGV[i] is a number in [low, high], else the error that refuses the run
 local function wrong(i, name, low, high)
@@ -188,20 +181,11 @@ end
 -- The backlog of a bucket stands for numbers, as the channel's does: a new share rescales it.
 local function share_of(tenant, n, effective)
   local buckets = KEYS[3]
-  local ids = redis.call('ZRANGE', KEYS[4], 0, -1)
-  local fields = {}
-  for _, id in ipairs(ids) do
-    fields[#fields + 1] = id
-    fields[#fields + 1] = id .. ':' .. ARGV[23]
-  end
-  local params = redis.call('HMGET', KEYS[5], unpack(fields))
-  local members, mine_cap = {}, nil
-  for i, id in ipairs(ids) do
-    local rank, weight = string.match(params[2 * i - 1] or '1 1', '^(%d+) (%S+)$')
-    local cap = within(tonumber(params[2 * i]), rate_low, rate_high)
-    members[i] = {id = id, rank = tonumber(rank) or 1, weight = within(tonumber(weight), 1e-6, 1e6) or 1, cap = cap}
-    if id == tenant then
-      mine_cap = cap
+  local members = asking(KEYS[4], '-inf', KEYS[5], ARGV[23], rate_low, rate_high)
+  local mine_cap = nil
+  for _, m in ipairs(members) do
+    if m.id == tenant then
+      mine_cap = m.cap
     end
   end
   local a = math.max(shares(effective, members, tonumber(ARGV[21]))[tenant] or 0, rate_low)

@@ -4,7 +4,42 @@
 -- campaign asking keeps a minimum share of the rate, so no class starves. Within a class, campaigns share
 -- by weight. A campaign's own cap (its max_rate) is never exceeded: what a capped campaign leaves goes to
 -- the others of its class, and what a class leaves goes to the classes below (water-filling).
--- members: a list of {id, rank, weight, cap (or nil)}. Returns id -> numbers per second.
+-- members: a list of {id, rank, weight, cap (or nil)} (``asking``). ``shares`` returns id -> numbers per
+-- second. Included by rate.lua (admission) and peek_shares.lua (``koodispatch status``).
+
+-- x when it is a finite number in [low, high], else nil (NaN fails every comparison)
+local function within(x, low, high)
+  if x and x >= low and x <= high and x > -math.huge and x < math.huge then
+    return x
+  end
+  return nil
+end
+
+-- The campaigns that asked for a channel since ``since`` (its zset ``active``), with their class, weight
+-- and own cap on it from ``tenants`` (engine/budget/tenants.py); a cap outside [rate_low, rate_high] is none.
+local function asking(active, since, tenants, channel, rate_low, rate_high)
+  local ids = redis.call('ZRANGEBYSCORE', active, since, '+inf')
+  if #ids == 0 then
+    return {}
+  end
+  local fields = {}
+  for _, id in ipairs(ids) do
+    fields[#fields + 1] = id
+    fields[#fields + 1] = id .. ':' .. channel
+  end
+  local params = redis.call('HMGET', tenants, unpack(fields))
+  local members = {}
+  for i, id in ipairs(ids) do
+    local rank, weight = string.match(params[2 * i - 1] or '1 1', '^(%d+) (%S+)$')
+    members[i] = {
+      id = id,
+      rank = tonumber(rank) or 1,
+      weight = within(tonumber(weight), 1e-6, 1e6) or 1,
+      cap = within(tonumber(params[2 * i]), rate_low, rate_high),
+    }
+  end
+  return members
+end
 
 local function fill(pool, members, alloc)
   local open = members
