@@ -51,8 +51,9 @@ class Share:
         others = len(self.sharers) - 1
         ahead = [s for s in self.sharers if PRIORITIES.index(s.priority) < PRIORITIES.index(mine.priority)]
         if ahead:
-            classes = sorted({s.priority for s in ahead}, key=PRIORITIES.index)
-            return f"{part} ({mine.priority}: the minimum share while {len(ahead)} {'/'.join(classes)} send)"
+            classes = "/".join(sorted({s.priority for s in ahead}, key=PRIORITIES.index))
+            sends = "campaign sends" if len(ahead) == 1 else "campaigns send"
+            return f"{part} ({mine.priority}: the minimum share while {len(ahead)} {classes} {sends})"
         if mine.cap is not None and mine.rate >= mine.cap * 0.999:
             return f"{part} (at its own cap, {mine.cap:g}/s)"
         with_others = f", with {others} other{'s' if others != 1 else ''}" if others else ""

@@ -38,8 +38,8 @@ async def test_shares_are_the_admissions_and_say_what_holds_a_campaign_back(
     given = {s.cid: s.rate for s in share.sharers}
     # urgent first; each lower class keeps 5 %: normal 50 split 3:1, bulk 50 of which the capped one 10
     assert given == pytest.approx({"alert": 900, "big": 37.5, "small": 12.5, "promo": 40, "capped": 10})
-    assert [s.priority for s in share.sharers][0] == "urgent"
-    assert share.note("big") == "smart 4% (normal: the minimum share while 1 urgent send)"
+    assert share.sharers[0].priority == "urgent"
+    assert share.note("big") == "smart 4% (normal: the minimum share while 1 urgent campaign sends)"
     assert share.note("alert") == "smart 90% (urgent, weight 1, with 4 others)"
     assert (await standing(arq_redis, "promo")).shares["smart"].of("promo") is not None
     assert (await standing(arq_redis, "nobody")).shares == {}
