@@ -44,15 +44,20 @@ console = Console(width=None if sys.stdout.isatty() else 300)  # piped: one line
 # -- the campaign and the data ----------------------------------------------------------------------------
 
 
-def bench_spec(fallback: Literal["sms", "skip"] = "sms") -> CampaignSpec:
+def bench_spec(
+    fallback: Literal["sms", "skip"] = "sms", name: str = "bench", **budget: str | float
+) -> CampaignSpec:
     """The campaign every benchmark submits: personalised smart message, per-recipient plain-SMS fallback
     (``skip``: smart messages only, the calls a bare SDK loop makes).
 
-    It reads two parameter columns, so ingest carries real text per row, not only numbers.
+    It reads two parameter columns, so ingest carries real text per row, not only numbers. ``name`` tells
+    campaigns sent at once apart (their ids start with it); ``budget`` is their ``[budget]`` section
+    (``priority``, ``weight``).
     """
     return CampaignSpec.model_validate(
         {
-            "name": "bench",
+            "name": name,
+            "budget": budget,
             "smart": {"template_id": "100000001", "sms_params": ["name"], "expiration_days": 3},
             "sms_channel": {
                 "channel_number": "10690000",

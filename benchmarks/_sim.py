@@ -198,20 +198,22 @@ class EngineRun:
         return self.submit_cpu + self.workers_cpu + self.redis_cpu
 
 
-def run_engine(
-    spec: CampaignSpec,
-    path: Path,
-    workers: int,
-    env: Mapping[str, str],
-    logs: Path,
-    on_poll: Callable[[], None] | None = None,
-) -> EngineRun:
-    """A fresh private Redis, ``workers`` real ``koodispatch worker`` processes already up (as in
-    production), then the clock runs from ``planner.submit`` until the campaign is completed.
+@dataclass(frozen=True)
+class Fleet:
+    """A fresh private Redis with ``workers`` real worker processes connected to it."""
 
-    ``env`` is the workers' engine settings (see :func:`engine_env`); ``on_poll`` runs on every poll of
-    the campaign state (cap_utilisation samples the simulator's ledger there). Raises RuntimeError when a
-    worker dies or the campaign ends other than completed.
+    url: str
+    procs: list[subprocess.Popen[bytes]]
+    client: redis.Redis
+    redis_pid: int
+
+
+@contextmanager
+def engine_fleet(workers: int, env: Mapping[str, str], logs: Path) -> Iterator[Fleet]:
+    """A fresh private Redis and ``workers`` real ``koodispatch worker`` processes, up and connected before
+    the block runs (as in production, nothing is timed while they start); all stopped after it.
+
+    ``env`` is the workers' engine settings (see :func:`engine_env`).
     """
     server = RedisServer()
     server.start()
@@ -222,16 +224,39 @@ def run_engine(
         ):
             wait_until(lambda: len(client.client_list()) > workers, procs, "the workers to connect")
             assert server.process is not None
-            redis_pid, worker_pids = server.process.pid, [proc.pid for proc in procs]
-            redis_before, workers_before = process_cpu(redis_pid), sum(map(process_cpu, worker_pids))
-            with Stopwatch() as watch:
-                uvloop.run(_submit_and_wait(server.url, spec, path, procs, on_poll))
-            workers_cpu = sum(map(process_cpu, worker_pids)) - workers_before
-            redis_cpu = process_cpu(redis_pid) - redis_before
-            commands = sum(stat["calls"] for stat in client.info("commandstats").values())
-            return EngineRun(watch.seconds, watch.cpu, workers_cpu, redis_cpu, commands)
+            yield Fleet(server.url, procs, client, server.process.pid)
     finally:
         server.close()
+
+
+def check_alive(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Raise RuntimeError when a worker process has exited: a measured run needs every one it started."""
+    if any(proc.poll() is not None for proc in procs):
+        raise RuntimeError("a worker process exited during the run")
+
+
+def run_engine(
+    spec: CampaignSpec,
+    path: Path,
+    workers: int,
+    env: Mapping[str, str],
+    logs: Path,
+    on_poll: Callable[[], None] | None = None,
+) -> EngineRun:
+    """:func:`engine_fleet`, then the clock runs from ``planner.submit`` until the campaign is completed.
+
+    ``on_poll`` runs on every poll of the campaign state (cap_utilisation samples the simulator's ledger
+    there). Raises RuntimeError when a worker dies or the campaign ends other than completed.
+    """
+    with engine_fleet(workers, env, logs) as fleet:
+        worker_pids = [proc.pid for proc in fleet.procs]
+        redis_before, workers_before = process_cpu(fleet.redis_pid), sum(map(process_cpu, worker_pids))
+        with Stopwatch() as watch:
+            uvloop.run(_submit_and_wait(fleet.url, spec, path, fleet.procs, on_poll))
+        workers_cpu = sum(map(process_cpu, worker_pids)) - workers_before
+        redis_cpu = process_cpu(fleet.redis_pid) - redis_before
+        commands = sum(stat["calls"] for stat in fleet.client.info("commandstats").values())
+        return EngineRun(watch.seconds, watch.cpu, workers_cpu, redis_cpu, commands)
 
 
 async def submit(
@@ -253,8 +278,7 @@ async def _submit_and_wait(
     try:
         result = await submit(queue, spec, path)
         while await queue.hget(keys.campaign(result.cid), "state") not in terminal:  # type: ignore[misc]
-            if any(proc.poll() is not None for proc in procs):
-                raise RuntimeError("a worker process exited during the run")
+            check_alive(procs)
             if on_poll is not None:
                 on_poll()
             await asyncio.sleep(POLL_SECONDS)

@@ -51,6 +51,12 @@ COLUMNS: Final = [
 ]  # fmt: skip
 
 
+def provider_caps(caps: RateSettings) -> dict[Channel, float]:
+    """The caps the simulator enforces and the engine budgets at: the engine's defaults (capability checks
+    uncapped on both sides: the question is the send cap)."""
+    return {"smart": caps.smart, "sms": caps.sms, "basic": caps.basic}
+
+
 @dataclass(frozen=True)
 class Sample:
     """Smart numbers the simulator had accepted at a moment (monotonic seconds)."""
@@ -91,8 +97,7 @@ def measure(
         ledger = sim_call(sim_url, "/_simulator/ledger", None)
         samples.append(Sample(time.monotonic(), ledger["smart"]["accepted"]))
 
-    budgets: dict[Channel, float] = {"smart": caps.smart, "sms": caps.sms, "basic": caps.basic}
-    env = engine_env(sim_url, budgets)
+    env = engine_env(sim_url, provider_caps(caps))
     run = run_engine(bench_spec(), data.path, workers, env, logs, on_poll=sample)
     sample()  # the last accepted number is in the ledger once the campaign is completed
     return Run(run.seconds, samples, LedgerCheck.read(sim_url, expected, f"{workers} worker(s)"))
@@ -120,7 +125,7 @@ def main(args: argparse.Namespace) -> None:
     logs = args.cache_dir / "logs"  # simulator and worker logs of the latest run, for when one fails
     logs.mkdir(parents=True, exist_ok=True)
     caps = RateSettings()
-    sim_caps = {"smart": caps.smart, "sms": caps.sms, "basic": caps.basic}
+    sim_caps = provider_caps(caps)
     rows = []
     with simulator_process(logs, sim_caps, LATENCY_MS) as sim:
         expected = dataset_split(data, sim.url)

@@ -8,7 +8,9 @@ reports, and ledgers every accepted number. Admin endpoints, each but health beh
 
     GET|POST /_simulator/config   live SimConfig (POST merges a JSON patch; unknown keys are a 400)
     GET  /_simulator/ledger       accepted/unique/duplicates per channel, calls, throttled, rejected, faults
-                                  (?channel=smart, ?detail=1 for per-number counts and references)
+                                  (?channel=smart, ?detail=1 for per-number counts and references,
+                                  ?campaigns=1 per campaign per second, ?totals=1 per campaign in all
+                                  with its first and last acceptance time)
     POST /_simulator/reset        forget ledger, tasks and rate state
     GET  /_simulator/health       readiness
 

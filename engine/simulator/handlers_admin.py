@@ -65,14 +65,16 @@ async def reset(request: web.Request) -> web.Response:
 
 
 async def get_ledger(request: web.Request) -> web.Response:
-    """``GET /_simulator/ledger[?channel=smart][&detail=1][&campaigns=1]``: accepted numbers and call
-    counters; ``campaigns`` adds the numbers accepted per campaign per second."""
+    """``GET /_simulator/ledger[?channel=smart][&detail=1][&campaigns=1][&totals=1]``: accepted numbers and
+    call counters; ``campaigns`` adds the numbers accepted per campaign per second, ``totals`` each
+    campaign's accepted, distinct and duplicate numbers and its first and last acceptance time."""
     channel = request.query.get("channel") or None
     if channel is not None and channel not in LEDGER_CHANNELS:
         bad(contract.KM_INVALID_PARAMETER, f"channel must be one of {', '.join(LEDGER_CHANNELS)}")
     detail = request.query.get("detail", "") in ("1", "true")
     campaigns = request.query.get("campaigns", "") in ("1", "true")
-    return json_response(request.app[STATE].ledger.snapshot(detail, channel, campaigns))
+    totals = request.query.get("totals", "") in ("1", "true")
+    return json_response(request.app[STATE].ledger.snapshot(detail, channel, campaigns, totals))
 
 
 async def health(request: web.Request) -> web.Response:

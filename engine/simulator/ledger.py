@@ -4,7 +4,9 @@ It is what tests and benchmarks read to prove "exactly once": ``duplicates`` cou
 than once on a channel. Recording keeps the call's list of numbers next to its references (task id, task
 name, extend, exdata), once per accepted call and nothing per number: in benchmarks the simulator shares
 the cores with the engine it measures. The unique numbers are gathered when the ledger is read (only the
-calls recorded since the last read), the counts per number when first asked for after a change.
+calls recorded since the last read), the counts per number when first asked for after a change. Per campaign
+(the first part of a call's reference) it keeps the first and last acceptance time as it records, so a
+benchmark can time a campaign to the millisecond by the provider's clock rather than by its own polling.
 """
 
 from __future__ import annotations
@@ -20,10 +22,39 @@ from engine.simulator.config import CHANNELS, LEDGER_CHANNELS, Channel
 FAULT_KINDS = ("outage", "drop", "error", "timeout", "drop_after_accept")
 
 
+def campaign_of(reference: dict[str, str]) -> str:
+    """The campaign a call belongs to: the first part of its reference (``<cid>:<batch>:<stage>:<k>``)."""
+    ref = reference.get("task_name") or reference.get("extend") or reference.get("exdata") or ""
+    return ref.partition(":")[0]
+
+
+class CampaignTally:
+    """One campaign's acceptances on one channel: counted and timed when recorded, its distinct numbers
+    gathered when read (as :meth:`ChannelLedger.unique` does for the channel)."""
+
+    __slots__ = ("accepted", "first", "last", "seen")
+
+    def __init__(self, at: float) -> None:
+        self.accepted = 0
+        self.first = at
+        self.last = at
+        self.seen: set[str] = set()
+
+    def summary(self) -> dict[str, Any]:
+        unique = len(self.seen)
+        return {
+            "accepted": self.accepted,
+            "unique": unique,
+            "duplicates": self.accepted - unique,
+            "first": self.first,
+            "last": self.last,
+        }
+
+
 class ChannelLedger:
     """Numbers accepted on one channel."""
 
-    __slots__ = ("_counts", "_folded", "_seen", "accepted", "entries", "seconds")
+    __slots__ = ("_counts", "_folded", "_seen", "accepted", "entries", "seconds", "tallies")
 
     def __init__(self) -> None:
         self.entries: list[tuple[dict[str, str], list[str]]] = []
@@ -32,15 +63,23 @@ class ChannelLedger:
         self._counts: Counter[str] | None = None
         self._seen: set[str] = set()  # the numbers of entries[:_folded]
         self._folded = 0
+        self.tallies: dict[str, CampaignTally] = {}  # per campaign; their ``seen`` also up to _folded
 
     def record(self, numbers: list[str], reference: dict[str, str]) -> None:
         """Add one accepted call: its normalised numbers and the client's references for it."""
         if not numbers:
             return
+        now = time.time()
         self.accepted += len(numbers)
         self.entries.append((reference, numbers))
-        self.seconds.append(int(time.time()))
+        self.seconds.append(int(now))
         self._counts = None
+        cid = campaign_of(reference)
+        tally = self.tallies.get(cid)
+        if tally is None:
+            tally = self.tallies[cid] = CampaignTally(now)
+        tally.accepted += len(numbers)
+        tally.last = now
 
     @property
     def counts(self) -> Counter[str]:
@@ -55,6 +94,8 @@ class ChannelLedger:
         than a set kept up to date by every call."""
         new = self.entries[self._folded :]
         self._seen.update(_numbers(new))
+        for reference, numbers in new:
+            self.tallies[campaign_of(reference)].seen.update(numbers)
         self._folded += len(new)
         return len(self._seen)
 
@@ -67,9 +108,14 @@ class ChannelLedger:
         part (``<cid>:<batch>:<stage>:<k>``), so campaigns sending at once can be told apart."""
         out: dict[str, Counter[int]] = {}
         for (reference, numbers), second in zip(self.entries, self.seconds, strict=True):
-            ref = reference.get("task_name") or reference.get("extend") or reference.get("exdata") or ""
-            out.setdefault(ref.partition(":")[0], Counter())[second] += len(numbers)
+            out.setdefault(campaign_of(reference), Counter())[second] += len(numbers)
         return {cid: {str(s): n for s, n in sorted(per_second.items())} for cid, per_second in out.items()}
+
+    def campaign_totals(self) -> dict[str, dict[str, Any]]:
+        """Per campaign: numbers accepted, distinct, duplicates, and the epoch times (float seconds) of its
+        first and last accepted call. Costs the calls recorded since the last read, not the whole ledger."""
+        self.unique()
+        return {cid: tally.summary() for cid, tally in self.tallies.items()}
 
     def detail(self) -> dict[str, dict[str, Any]]:
         """Per number: how often it was accepted and the references of each accepting call."""
@@ -108,10 +154,14 @@ class Ledger:
         return self.channels[channel].counts.get(number, 0)
 
     def snapshot(
-        self, detail: bool = False, channel: str | None = None, campaigns: bool = False
+        self,
+        detail: bool = False,
+        channel: str | None = None,
+        campaigns: bool = False,
+        totals: bool = False,
     ) -> dict[str, Any]:
         """The JSON answer of ``GET /_simulator/ledger`` (optionally one channel, optionally per number,
-        optionally per campaign and second)."""
+        optionally per campaign and second, optionally per campaign in all with its first and last time)."""
         names = [c for c in LEDGER_CHANNELS if channel in (None, c)]
         out: dict[str, Any] = {}
         for name in names:
@@ -120,6 +170,8 @@ class Ledger:
                 out[name]["numbers"] = self.channels[name].detail()
             if campaigns:
                 out[name]["campaigns"] = self.channels[name].by_campaign()
+            if totals:
+                out[name]["campaign_totals"] = self.channels[name].campaign_totals()
         out["throttled"] = _per_channel(self.throttled)
         out["rejected"] = _per_channel(self.rejected)
         out["calls"] = _per_channel(self.calls)

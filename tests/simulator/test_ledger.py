@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from engine.simulator import RunningSimulator, SimulatorThread
@@ -143,3 +144,23 @@ def test_unique_numbers_follow_every_call_recorded() -> None:
     assert ledger.snapshot()["sms"] == {"accepted": 4, "unique": 3, "duplicates": 1}
     ledger.reset()
     assert ledger.snapshot()["sms"] == {"accepted": 0, "unique": 0, "duplicates": 0}
+
+
+async def test_totals_per_campaign_count_distinct_numbers_and_time_first_and_last(
+    sim_client: SignedClient,
+) -> None:
+    before = time.time()
+    for ref, numbers in [("a:0:smart:0", ["13600000001", "13600000002"]), ("b:0:smart:0", ["13600000001"])]:
+        await sim_client.call("POST", "/v1/aim/send-tasks", json=smart_send_body(ref, numbers))
+    _, first = await admin(sim_client, "GET", "ledger?channel=smart&totals=1")
+    again = smart_send_body("a:0:smart:1", ["+8613600000002"])
+    await sim_client.call("POST", "/v1/aim/send-tasks", json=again)
+    _, ledger = await admin(sim_client, "GET", "ledger?channel=smart&totals=1")
+    totals = ledger["smart"]["campaign_totals"]
+    assert first["smart"]["campaign_totals"]["a"]["unique"] == 2
+    assert {cid: (t["accepted"], t["unique"], t["duplicates"]) for cid, t in totals.items()} == {
+        "a": (3, 2, 1),  # the same number in another spelling is a duplicate of its own campaign
+        "b": (1, 1, 0),  # a number two campaigns share is no duplicate of either
+    }
+    a = totals["a"]
+    assert before <= a["first"] <= totals["b"]["first"] <= a["last"] <= time.time()
