@@ -62,10 +62,12 @@ def _cpu_model() -> str:
 
 
 def git_commit() -> str:
-    """Short commit of the working tree, ``+dirty`` when it has uncommitted changes."""
+    """Short commit of the working tree, ``+dirty`` when it has uncommitted changes (other than to
+    RESULTS.md: a program that records several tables has changed it itself by the second)."""
     try:
         head = _git("rev-parse", "--short", "HEAD")
-        dirty = _git("status", "--porcelain", "--untracked-files=no")
+        results = f":!{RESULTS.relative_to(ROOT)}"
+        dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ".", results)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")

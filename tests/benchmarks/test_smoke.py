@@ -8,14 +8,16 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 pytestmark = pytest.mark.slow
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def run_program(name: str, tmp_path: Path, *args: str) -> str:
+def run_program(name: str, tmp_path: Path, *args: str, timeout: float = 120) -> str:
     """Run one program to its end; return its output, or fail with both streams."""
     argv = [
         sys.executable,
@@ -26,7 +28,7 @@ def run_program(name: str, tmp_path: Path, *args: str) -> str:
         "--cache-dir",
         str(tmp_path),
     ]
-    done = subprocess.run([*argv, *args], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([*argv, *args], capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"{name} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -88,3 +90,54 @@ def test_takeover_crash_loop_prints_its_table(tmp_path: Path) -> None:
     )
     assert "takeover in a crash loop" in out
     assert "taken over min / median / max" in out and " 3 " in out
+
+
+def multi_campaign(tmp_path: Path, scenario: str, *args: str) -> dict[str, Any]:
+    """Run one scenario of multi_campaign.py at a tiny scale; its JSON figures, after checking that every
+    campaign it measured got exactly its own numbers by the simulator's ledger (a cancelled one: none
+    twice, none beyond its own)."""
+    figures = tmp_path / "figures.json"
+    argv = ["--scenario", scenario, "--json", str(figures), *args]
+    out = run_program("multi_campaign.py", tmp_path, *argv, timeout=240)
+    assert "many campaigns: " in out
+    report: dict[str, Any] = orjson.loads(figures.read_bytes())
+    assert report["scale"] > 0 and list(report) == ["scale", "machine", scenario]
+    return report
+
+
+def exact(campaigns: list[dict[str, Any]]) -> bool:
+    """Every campaign exact, and its verdict consistent with its counts."""
+    for c in campaigns:
+        assert c["duplicates"] == 0, c
+        if c["state"] == "completed":
+            assert c["got"] == c["expected"], c
+        else:
+            assert c["state"] == "cancelled" and c["got"]["smart"] <= c["expected"]["smart"], c
+    return all(c["exact"] for c in campaigns)
+
+
+def test_multi_campaign_urgent_through_bulk(tmp_path: Path) -> None:
+    urgent = multi_campaign(tmp_path, "urgent", "--scale", "0.01", "--after", "1")["urgent"]
+    assert len(urgent["submissions"]) == 5 and len(urgent["campaigns"]) == 6  # bulk + five urgent
+    for each in urgent["submissions"]:
+        assert 0 < each["to_first"] <= each["to_last"] and each["goal_last"] > 2
+        assert {"bulk_before", "bulk_during", "bulk_after"} <= set(each)
+    assert set(urgent["goals"]) == {"first", "last"} and urgent["first_median"] <= urgent["first_max"]
+    assert exact(urgent["campaigns"])
+    assert [c["state"] for c in urgent["campaigns"][1:]] == ["completed"] * 5
+
+
+def test_multi_campaign_pair_by_weight(tmp_path: Path) -> None:
+    pair = multi_campaign(tmp_path, "pair", "--scale", "0.01", "--workers", "1")["pair"]
+    assert [(r["weights"], r["workers"]) for r in pair["runs"]] == [([1, 1], 1), ([3, 1], 1)]
+    for run in pair["runs"]:
+        assert run["expected_share"] in (0.5, 0.75) and 0 <= run["share"] <= 1 and run["calls"] > 0
+        assert set(run["goals"]) == {"share", "of_cap", "throttled"}
+        assert len(run["campaigns"]) == 2 and exact(run["campaigns"])
+
+
+def test_multi_campaign_many_at_once(tmp_path: Path) -> None:
+    many = multi_campaign(tmp_path, "many", "--scale", "0.02")["many"]
+    assert len(many["campaigns"]) == 20 and {c["weight"] for c in many["campaigns"]} == {1, 3}
+    assert all(c["state"] == "completed" and c["fair"] > 0 for c in many["campaigns"])
+    assert exact(many["campaigns"]) and many["goals"]["completed"]
