@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import uvloop
+from _common import console
 from _report import Result, goal, percent, seconds
 from _sim import POLL_SECONDS, Fleet, check_alive, engine_fleet, sim_call
 from _together import (
@@ -158,6 +159,8 @@ def scenario(setup: Setup, workers: list[int], window: float | None) -> tuple[Re
         )
         for count in workers:
             runs.append(one_run(setup, pair, count, window))
+            took = f"{weights[0]}:{weights[1]}, {count} worker(s): steady overlap {runs[-1].span:.1f} s"
+            console.print(took, highlight=False)  # progress: one run takes minutes at the cap
     return table(runs, setup, window), figures(runs, setup.cap)
 
 
