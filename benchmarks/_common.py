@@ -26,6 +26,12 @@ import orjson
 import polars as pl
 from rich.console import Console
 
+# ``python benchmarks/<program>.py`` puts benchmarks/ first on sys.path, not the checkout: without this, the
+# submitting process would import whichever ``engine`` is installed (an editable install of another
+# checkout) while the workers and the simulator, started with ``python -m engine.cli`` from the checkout,
+# run this one's. Every program imports this module before ``engine``.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import engine.ingest.demo_data
 from engine.ingest.demo_data import Format, generate_recipients
 from engine.ingest.numbers import normalise_expr
