@@ -21,6 +21,19 @@ from tests.processes import engine_env, sim_get, sim_post, spec, wait_for, worke
 
 pytestmark = pytest.mark.slow
 SMART_RATE = 1500  # numbers/s for all workers: campaigns of tens of thousands overlap for seconds
+# A batch resolves all its numbers before it sends, and the capability budget is shared by weight too: at
+# the default 1000/s the lighter campaign would still be resolving while the heavier one sends, and their
+# smart sends would barely overlap. Resolving fast puts both on the smart budget the test is about.
+CAPABILITY_RATE = 20_000
+
+
+def campaign_env(redis_url: str, sim: SimulatorThread) -> dict[str, str]:
+    """Workers' environment: the smart cap under test, capability checks out of the way."""
+    rates = {
+        "KOODISPATCH_RATES__SMART": str(SMART_RATE),
+        "KOODISPATCH_RATES__CAPABILITY": str(CAPABILITY_RATE),
+    }
+    return engine_env(redis_url, sim.url, **rates)
 
 
 async def submit(
@@ -41,7 +54,8 @@ def overlap_shares(ledger: dict[str, Any], first: str, second: str) -> float:
     """``first``'s share of the smart numbers accepted in the whole seconds both campaigns were sending."""
     per_second = ledger["smart"]["campaigns"]
     both = sorted(set(per_second[first]) & set(per_second[second]))[1:-1]  # whole seconds only
-    assert len(both) >= 4, f"the campaigns overlapped for only {len(both)} s: make them longer"
+    series = {cid: dict(sorted(per_second[cid].items())) for cid in (first, second)}
+    assert len(both) >= 4, f"the campaigns overlapped for only {len(both)} s: {series}"
     mine = sum(per_second[first][s] for s in both)
     return mine / (mine + sum(per_second[second][s] for s in both))
 
@@ -56,7 +70,7 @@ async def test_two_campaigns_submitted_apart_send_together_by_weight_and_exactly
     expected: float,
 ) -> None:
     """The second comes 2 s after the first; both then send at once, sharing the cap by weight."""
-    env = engine_env(redis_url, sim.url, KOODISPATCH_RATES__SMART=str(SMART_RATE))
+    env = campaign_env(redis_url, sim)
     with workers(2, env, tmp_path):
         first, capable_1 = await submit(arq_redis, sim, tmp_path, "first", 40_000, weight=weights[0])
         await asyncio.sleep(2.0)
@@ -71,7 +85,7 @@ async def test_two_campaigns_submitted_apart_send_together_by_weight_and_exactly
 async def test_an_urgent_campaign_sends_within_a_second_while_bulk_saturates_the_cap(
     tmp_path: Path, redis_url: str, arq_redis: ArqRedis, sim: SimulatorThread
 ) -> None:
-    env = engine_env(redis_url, sim.url, KOODISPATCH_RATES__SMART=str(SMART_RATE))
+    env = campaign_env(redis_url, sim)
     with workers(2, env, tmp_path):
         bulk, _ = await submit(arq_redis, sim, tmp_path, "bulk", 60_000, priority="bulk")
         await asyncio.sleep(4.0)  # bulk alone, at the cap
@@ -92,7 +106,7 @@ async def test_an_urgent_campaign_sends_within_a_second_while_bulk_saturates_the
 async def test_pausing_one_campaign_leaves_the_other_sending_and_both_end_exact(
     tmp_path: Path, redis_url: str, arq_redis: ArqRedis, sim: SimulatorThread
 ) -> None:
-    env = engine_env(redis_url, sim.url, KOODISPATCH_RATES__SMART=str(SMART_RATE))
+    env = campaign_env(redis_url, sim)
     with workers(2, env, tmp_path):
         first, capable_1 = await submit(arq_redis, sim, tmp_path, "first", 30_000)
         second, capable_2 = await submit(arq_redis, sim, tmp_path, "second", 20_000)
