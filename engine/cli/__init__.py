@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.cli import (  # noqa: F401  (register the sub-commands)
+    board,
     commands,
     history,
     plan,
