@@ -126,3 +126,24 @@ async def test_pausing_one_campaign_leaves_the_other_sending_and_both_end_exact(
     ledger = sim_get(sim, "/_simulator/ledger")
     assert ledger["smart"]["duplicates"] == 0
     assert (done.sent["smart"], resumed.sent["smart"]) == (capable_2, capable_1)
+
+
+async def test_a_campaigns_own_cap_holds_beside_another_and_leaves_the_rest_to_it(
+    tmp_path: Path, redis_url: str, arq_redis: ArqRedis, sim: SimulatorThread
+) -> None:
+    """``max_rate`` on top of the account's budget: the capped campaign never averages above its cap, alone or
+    beside another, and what it leaves of the account's cap goes to the other (work-conserving)."""
+    cap = 300
+    with workers(2, campaign_env(redis_url, sim), tmp_path):
+        capped, capable_1 = await submit(arq_redis, sim, tmp_path, "capped", 10_000, max_rate={"smart": cap})
+        free, capable_2 = await submit(arq_redis, sim, tmp_path, "free", 20_000)
+        reports = [await wait_for(arq_redis, cid, max_wait=240) for cid in (capped, free)]
+    ledger = sim_get(sim, "/_simulator/ledger?campaigns=1")
+    assert ledger["smart"]["duplicates"] == 0
+    assert [r.sent["smart"] for r in reports] == [capable_1, capable_2]
+    per_second = ledger["smart"]["campaigns"]
+    whole = sorted(per_second[capped])[1:-1]  # whole seconds only
+    assert sum(per_second[capped][s] for s in whole) / len(whole) <= cap * 1.05
+    both = sorted(set(per_second[capped]) & set(per_second[free]))[1:-1]
+    assert len(both) >= 4, f"the campaigns overlapped for only {len(both)} s"
+    assert sum(per_second[free][s] for s in both) / len(both) >= 0.85 * (SMART_RATE - cap)
