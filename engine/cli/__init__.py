@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from engine.cli import (  # noqa: F401  (register the sub-commands)
-    board,
     commands,
     history,
     plan,

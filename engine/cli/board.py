@@ -1,6 +1,6 @@
 """The board: several campaigns on one screen, live — each one's progress, class, rate now and share of the
 smart budget — so that an operator sees how campaigns running together divide the account's caps
-(``koodispatch top``, and ``koodispatch demo --campaigns N``).
+(``koodispatch top`` in ``history.py``, and ``koodispatch demo --campaigns N``).
 
 The rate shown is measured here, from the sent counters sampled at each refresh over the last
 ``RATE_WINDOW`` seconds: what the campaign actually got, next to the share the admission gives it now.
@@ -13,10 +13,9 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import Final
 
 import redis.asyncio as aioredis
-import typer
 from rich.live import Live
 from rich.markup import escape
 from rich.progress_bar import ProgressBar
@@ -24,8 +23,7 @@ from rich.table import Table
 
 from engine.budget import tenants
 from engine.budget.standing import Share, channel_share
-from engine.cli.app import app
-from engine.cli.common import campaign_redis_url, connection, console, run
+from engine.cli.common import console
 from engine.reports.summary import Report, build_report
 from engine.state import campaigns
 from engine.types import TERMINAL, CampaignState
@@ -153,22 +151,3 @@ async def board(redis: aioredis.Redis, cids: Sequence[str] | None, follow: bool)
     finally:
         if live is not None:
             live.stop()
-
-
-@app.command()
-def top(
-    cid: Annotated[list[str] | None, typer.Argument(help="campaign ids (default: every running one)")] = None,
-    once: Annotated[bool, typer.Option("--once", help="print the board once and exit")] = False,
-) -> None:
-    """A live board of campaigns running together: progress, class and weight, rate now (last 5 s) and
-    share of the smart budget. Ctrl-C leaves it; the campaigns go on.
-
-    Example: koodispatch top
-    """
-    url = campaign_redis_url()
-
-    async def go() -> None:
-        async with connection(url) as redis:
-            await board(redis, cid or None, follow=not once)
-
-    run(go)
