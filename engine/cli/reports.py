@@ -34,6 +34,13 @@ def report(
         Path | None,
         typer.Option("--failed-out", help="export failed and undelivered numbers to a .csv or .xlsx file"),
     ] = None,
+    params: Annotated[
+        bool,
+        typer.Option(
+            "--params/--no-params",
+            help="--failed-out: include the recipients' parameter columns of the spec (name, amount, ...)",
+        ),
+    ] = True,
     html: Annotated[Path | None, typer.Option("--html", help="write a self-contained HTML report")] = None,
     force: Annotated[
         bool, typer.Option("--force", help="replace existing --failed-out / --html files")
@@ -59,7 +66,9 @@ def report(
             result = await api.campaign_report(cid, redis=redis)
             try:
                 exported = (
-                    None if failed_out is None else await export_failed(redis, cid, failed_out, force=force)
+                    None
+                    if failed_out is None
+                    else await export_failed(redis, cid, failed_out, force=force, params=params)
                 )
                 if html is not None:
                     await asyncio.to_thread(write_html, result, html, force=force)

@@ -20,7 +20,16 @@ from engine.reports.summary import build_report
 from engine.state.progress import counters
 from engine.store import keys
 from tests.commands import FULL_NUMBER, cli_env, koodispatch, report_json
-from tests.failures import NUMBERS, accept, embedded, partial_files, read_export, typical_outcome
+from tests.failures import (
+    NUMBERS,
+    PARAMS,
+    accept,
+    embedded,
+    partial_files,
+    read_export,
+    typical_outcome,
+    with_params,
+)
 from tests.failures import submit_small as submit
 
 
@@ -97,7 +106,8 @@ async def test_export_holds_send_failures_and_undelivered_numbers(
     written = await export_failed(arq_redis, cid, path)
 
     assert written == len(expected)
-    assert read_export(path) == [export.COLUMNS, *expected]
+    # each row carries the recipient's parameter columns of the spec, as its recipient file had them
+    assert read_export(path) == [(*export.COLUMNS, *PARAMS), *with_params(expected)]
     assert partial_files(tmp_path) == []
 
 
@@ -109,7 +119,7 @@ async def test_export_filters_like_resend(arq_redis: ArqRedis, tmp_path: Path) -
     await export_failed(arq_redis, cid, path, FailureFilter(frozenset({"undelivered", "template"}), "smart"))
 
     wanted = [row for row in expected if row[1] == "smart" and row[3] in ("undelivered", "template")]
-    assert read_export(path)[1:] == wanted and len(wanted) == 2
+    assert read_export(path)[1:] == with_params(wanted) and len(wanted) == 2
 
 
 async def test_xlsx_export_continues_on_a_new_sheet_when_one_is_full(
@@ -124,7 +134,7 @@ async def test_xlsx_export_continues_on_a_new_sheet_when_one_is_full(
 
     sheets = pl.read_excel(path, sheet_id=0, infer_schema_length=0)
     assert list(sheets) == ["failed", "failed 2", "failed 3"]
-    assert [tuple(r) for frame in sheets.values() for r in frame.iter_rows()] == expected
+    assert [tuple(r) for frame in sheets.values() for r in frame.iter_rows()] == with_params(expected)
 
 
 async def test_export_of_a_campaign_without_failures_is_the_header_only(
@@ -134,7 +144,7 @@ async def test_export_of_a_campaign_without_failures_is_the_header_only(
     await accept(arq_redis, cid, "smart", len(NUMBERS))
 
     assert await export_failed(arq_redis, cid, tmp_path / "f.csv") == 0
-    assert read_export(tmp_path / "f.csv") == [export.COLUMNS]
+    assert read_export(tmp_path / "f.csv") == [export.header(PARAMS)]
 
 
 async def test_export_refuses_an_unknown_file_type_before_writing(
@@ -197,7 +207,7 @@ async def test_report_command_writes_the_export_and_the_page(
     data = report_json(run)
     assert data == orjson.loads(orjson.dumps((await build_report(arq_redis, cid)).to_dict()))
     assert data["funnel"]["smart"]["awaiting"] == 2
-    assert read_export(out)[1:] == expected
+    assert read_export(out)[1:] == with_params(expected)
     assert embedded(page.read_text(encoding="utf-8")) == data
     assert "5 failed numbers written to" in run.err and "HTML report written to" in run.err
     assert not FULL_NUMBER.search(run.err)
@@ -206,6 +216,25 @@ async def test_report_command_writes_the_export_and_the_page(
     assert table.code == 0, table.err
     assert "delivery funnel" in table.out and "provider-invalid" in table.out
     assert re.search(r"↳ UNDELIV +1\b", table.out) and re.search(r"\nsms +4 +3 +1 +1 +1 +1\n", table.out)
+
+
+async def test_report_command_leaves_the_parameter_columns_out_when_asked(
+    arq_redis: ArqRedis, redis_url: str, tmp_path: Path
+) -> None:
+    cid = await submit(arq_redis, tmp_path)
+    expected = await typical_outcome(arq_redis, cid)
+    out = tmp_path / "failed.xlsx"
+
+    run = await koodispatch(
+        "report", cid, "--failed-out", str(out), "--no-params", env=cli_env(redis_url, "http://127.0.0.1:1")
+    )
+
+    assert run.code == 0, run.err
+    assert read_export(out) == [export.COLUMNS, *expected]
+
+
+def test_a_parameter_column_named_like_a_failure_column_is_told_apart() -> None:
+    assert export.header(["name", "reason"])[-2:] == ("name", "reason (recipient file)")
 
 
 @pytest.mark.parametrize("target", ["failed.txt", "failed"])
