@@ -56,6 +56,7 @@ def report(
     from engine.reports.output import refuse_existing
 
     url = campaign_redis_url()
+    prices = settings().prices
 
     async def go() -> tuple[Report, int | None]:
         if failed_out is not None:
@@ -63,7 +64,7 @@ def report(
         if html is not None:
             refuse_existing(html, force)
         async with queue(url) as redis:
-            result = await api.campaign_report(cid, redis=redis)
+            result = await api.campaign_report(cid, redis=redis, prices=prices)
             try:
                 exported = (
                     None
