@@ -34,11 +34,17 @@ class ActualCost:
         """One line for the reports: ``12.34 CNY (smart 10.00, SMS 2.34 for 39 segments, basic 0.00)``."""
         if not self.priced:
             return "unknown: no [prices] set (KOODISPATCH_PRICES__SMART, __SMS_SEGMENT, __BASIC)"
-        note = "" if self.segments_known else ", 1 segment per SMS: texts unknown at submission"
         return (
             f"{self.total:,.2f} {self.currency} (smart {self.smart:,.2f}, SMS {self.sms:,.2f} for "
-            f"{self.segments:,} segments, basic {self.basic:,.2f}{note})"
+            f"{self.segments:,} segments, basic {self.basic:,.2f})"
         )
+
+    @property
+    def caveat(self) -> str:
+        """What the figure cannot know ("" when nothing)."""
+        if self.priced and not self.segments_known:
+            return "SMS counted as 1 segment each: the texts were not read at submission"
+        return ""
 
 
 def actual_cost(sent: Mapping[str, int], counts: Mapping[str, int], prices: PriceSettings) -> ActualCost:

@@ -134,6 +134,7 @@ def header_rows(r: Report) -> list[tuple[str, str]]:
     ]
     if r.cost is not None:
         rows.append(("cost", r.cost.describe()))
+        rows += [("", r.cost.caveat)] if r.cost.caveat else []
     return rows
 
 
