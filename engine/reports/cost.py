@@ -31,13 +31,17 @@ class ActualCost:
         return self.smart + self.sms + self.basic
 
     def describe(self) -> str:
-        """One line for the reports: ``12.34 CNY (smart 10.00, SMS 2.34 for 39 segments, basic 0.00)``."""
+        """One line for the reports: ``12.34 CNY: smart 10.00, SMS 2.34 (39 segments)``, channels that cost
+        nothing left out."""
         if not self.priced:
             return "unknown: no [prices] set (KOODISPATCH_PRICES__SMART, __SMS_SEGMENT, __BASIC)"
-        return (
-            f"{self.total:,.2f} {self.currency} (smart {self.smart:,.2f}, SMS {self.sms:,.2f} for "
-            f"{self.segments:,} segments, basic {self.basic:,.2f})"
-        )
+        parts = [
+            f"smart {self.smart:,.2f}" if self.smart else "",
+            f"SMS {self.sms:,.2f} ({self.segments:,} segments)" if self.sms else "",
+            f"basic {self.basic:,.2f}" if self.basic else "",
+        ]
+        shown = ", ".join(part for part in parts if part)
+        return f"{self.total:,.2f} {self.currency}" + (f": {shown}" if shown else "")
 
     @property
     def caveat(self) -> str:

@@ -73,7 +73,7 @@ async def test_the_terminal_report_says_what_ran_when_in_its_zone_and_at_what_co
         "duration    2m10s (took, from the first number sent)",
         "opted out   2 recipients on the opt-out list, not sent to",
         # offline submission: no SMS texts, so one segment per SMS and the report says so
-        "cost        0.92 CNY (smart 0.60, SMS 0.32 for 8 segments, basic 0.00)",
+        "cost        0.92 CNY: smart 0.60, SMS 0.32 (8 segments)",
         "            SMS counted as 1 segment each: the texts were not read at submission",
     ):
         assert line in text, line
