@@ -95,10 +95,12 @@ def lines(title: str, series: Mapping[str, Sequence[float]], axes: Axes, colour:
     parts = [f'<line x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}" stroke="#999"/>']
     for k in range(Y_TICKS + 1):
         y = base - plot_h * k / Y_TICKS
-        parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#eee"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{top * k / Y_TICKS:,.0f}</text>'
+        grid = (
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#eee"/>' if k else ""
         )
+        value = top * k / Y_TICKS
+        label = f"{value:,.0f}" if top >= 10 else f"{value:g}"  # 0.25/s steps for a trickle
+        parts.append(f'{grid}<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>')
     for index in sorted({round(i * (points - 1) / (X_TICKS - 1)) for i in range(X_TICKS)} if points else ()):
         x = left + index * step
         label = escape(axes.x_label(axes.xs[index]))
