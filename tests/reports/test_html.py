@@ -77,3 +77,21 @@ async def test_timeline_keys_are_times_in_the_campaigns_zone(arq_redis: ArqRedis
     assert list(data["timeline"])[:2] == ["2025-12-06T13:46:40+08:00", "2025-12-06T13:46:50+08:00"]
     assert data["timeline"]["2025-12-06T13:47:10+08:00"] == {"smart": 5000, "sms": 200}
     assert data["timeline_step"] == 10 and data["timing"]["timezone"] == "Asia/Shanghai"
+
+
+async def test_a_long_campaign_is_averaged_in_groups_that_the_axis_names(
+    arq_redis: ArqRedis, tmp_path: Path
+) -> None:
+    cid = await submit(arq_redis, tmp_path)
+    buckets, start = 2_000, T0 + 10 * 3600  # 5.5 hours of 10-second buckets from 23:46:40 Shanghai time
+    await arq_redis.hset(
+        keys.timeline(cid),
+        mapping={f"{start + 10 * i}:smart": 10_000 if i < 3 else 3_000 for i in range(buckets)},
+    )
+
+    chart = render_html(await build_report(arq_redis, cid))
+
+    [points] = re.findall(r'<polyline points="([^"]+)"', chart)
+    assert len(points.split()) == -(-buckets // 3)
+    assert "numbers per second (per 30 s)" in chart and "smart (peak 1,000)" in chart
+    assert 'text-anchor="middle">12-06 23:46</text>' in chart  # across midnight: the labels show the day
