@@ -143,6 +143,7 @@ async def submit(
         return await _resubmit(redis, cid, digest)
     loaded = await loading
     checked = await preflight() if preflight is not None else None
+    warnings = checked.warnings if checked is not None else ()
     claimed = await _claim(redis, cid, digest)
     if await redis.exists(keys.campaign(cid)):  # created meanwhile, by a submission that held the claim
         return await _resubmit(redis, cid, digest)
@@ -176,7 +177,7 @@ async def submit(
     log.info(
         "campaign %s submitted: %d numbers in %d batches (%s)", cid, loaded.accepted, batches, state.value
     )
-    return SubmitResult(cid, True, batches, counts, state.value, checked.warnings if checked else ())
+    return SubmitResult(cid, True, batches, counts, state.value, warnings)
 
 
 def batch_size(settings: Settings, spec: CampaignSpec) -> int:
