@@ -93,12 +93,15 @@ async def plan_campaign(
         return await plan(ctx, _spec(spec), recipients, check_capability=check_capability)
 
 
-async def campaign_report(cid: str, *, redis: aioredis.Redis, prices: PriceSettings | None = None) -> Report:
-    """Counts of a campaign so far (also its status), with ``prices`` its cost so far; raises StateError
-    for an unknown id."""
+async def campaign_report(
+    cid: str, *, redis: aioredis.Redis, prices: PriceSettings | None = None, opt_outs: bool = False
+) -> Report:
+    """Counts of a campaign so far (also its status), with ``prices`` its cost so far, with ``opt_outs``
+    its recipients who opted out since submission (one lookup per recipient); raises StateError for an
+    unknown id."""
     from engine.reports.summary import build_report
 
-    return await build_report(redis, cid, prices)
+    return await build_report(redis, cid, prices, opt_outs=opt_outs)
 
 
 campaign_status = campaign_report

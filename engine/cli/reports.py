@@ -64,7 +64,7 @@ def report(
         if html is not None:
             refuse_existing(html, force)
         async with queue(url) as redis:
-            result = await api.campaign_report(cid, redis=redis, prices=prices)
+            result = await api.campaign_report(cid, redis=redis, prices=prices, opt_outs=True)
             try:
                 exported = (
                     None

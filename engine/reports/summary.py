@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 
 from engine.reports import timeline
 from engine.reports.cost import ActualCost, actual_cost
+from engine.reports.opt_outs import opted_out_since
 from engine.reports.timing import Timing, duration, shown, timing, zone_label
 from engine.runtime.settings import PriceSettings
 from engine.state import campaigns, trial
@@ -84,6 +85,7 @@ class Report:
     timeline: dict[str, dict[str, int]] = field(default_factory=dict)
     timeline_step: int = TIMELINE_STEP_SECONDS
     cost: ActualCost | None = None
+    opted_out_since: int | None = None  # recipients in the opt-out list now (None: not counted, ``status``)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,8 +132,10 @@ def header_rows(r: Report) -> list[tuple[str, str]]:
         ("last sent", shown(t.last_sent_at)),
         ("ended", shown(t.ended_at) if t.ended_at else f"not yet ({r.state})"),
         ("duration", f"{duration(t.duration_seconds)} ({ran}, from the first number sent)"),
-        ("opted out", f"{r.suppressed:,} recipients on the opt-out list, not sent to"),
+        ("opted out", f"{r.suppressed:,} recipients on the opt-out list at submission, not sent to"),
     ]
+    if r.opted_out_since is not None:
+        rows.append(("", f"{r.opted_out_since:,} more opted out since (replied 退订)"))
     if r.cost is not None:
         rows.append(("cost", r.cost.describe()))
         rows += [("", r.cost.caveat)] if r.cost.caveat else []
@@ -162,9 +166,12 @@ def funnel(c: Mapping[str, int], channel: str) -> Funnel:
     )
 
 
-async def build_report(redis: aioredis.Redis, cid: str, prices: PriceSettings | None = None) -> Report:
-    """Read a campaign's record and counters; with ``prices`` what its accepted messages cost. Raises
-    StateError for an unknown campaign."""
+async def build_report(
+    redis: aioredis.Redis, cid: str, prices: PriceSettings | None = None, *, opt_outs: bool = False
+) -> Report:
+    """Read a campaign's record and counters; with ``prices`` what its accepted messages cost, with
+    ``opt_outs`` how many recipients opted out since submission (reads every batch: not for a status that
+    refreshes). Raises StateError for an unknown campaign."""
     record = await campaigns.load(redis, cid)
     c = await counters(redis, cid)
     counts = record.counts
@@ -201,4 +208,5 @@ async def build_report(redis: aioredis.Redis, cid: str, prices: PriceSettings | 
         funnel={ch: funnel(c, ch) for ch in CHANNELS},
         timeline=await timeline.read(redis, cid, ZoneInfo(record.spec.schedule.timezone)),
         cost=None if prices is None else actual_cost(sent, counts, prices),
+        opted_out_since=await opted_out_since(redis, cid, record.batches) if opt_outs else None,
     )

@@ -71,7 +71,7 @@ async def test_the_terminal_report_says_what_ran_when_in_its_zone_and_at_what_co
         "last sent   2025-12-06 13:48:45",
         "ended       2025-12-06 13:48:50",
         "duration    2m10s (took, from the first number sent)",
-        "opted out   2 recipients on the opt-out list, not sent to",
+        "opted out   2 recipients on the opt-out list at submission, not sent to",
         # offline submission: no SMS texts, so one segment per SMS and the report says so
         "cost        0.92 CNY: smart 0.60, SMS 0.32 (8 segments)",
         "            SMS counted as 1 segment each: the texts were not read at submission",
@@ -80,6 +80,21 @@ async def test_the_terminal_report_says_what_ran_when_in_its_zone_and_at_what_co
     # the failure reasons are listed once, under "failed" (no separate contact-frequency row)
     assert text.count("frequency_cap") == 1 and "contact-frequency" not in text
     assert "05:46:40" not in text  # no UTC time where the campaign's zone is Shanghai
+
+
+async def test_opt_outs_since_submission_are_counted_for_the_report_not_for_status(
+    arq_redis: ArqRedis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = await submit_with_opt_outs(arq_redis, tmp_path)  # NUMBERS[0] and [1] left out at submission
+    assert (await build_report(arq_redis, cid, opt_outs=True)).opted_out_since == 0
+    # two recipients (batches 0 and 2) reply 退订 later; a number of no recipient too
+    await arq_redis.sadd(keys.SUPPRESSION, NUMBERS[3], NUMBERS[11], "13999999999")
+
+    report = await build_report(arq_redis, cid, opt_outs=True)
+
+    assert report.opted_out_since == 2 and report.suppressed == 2
+    assert "            2 more opted out since (replied 退订)" in screen(report, monkeypatch)
+    assert (await build_report(arq_redis, cid)).opted_out_since is None
 
 
 async def test_a_running_campaign_without_prices_says_so(

@@ -212,7 +212,7 @@ async def test_report_command_writes_the_export_and_the_page(
     run = await koodispatch("report", cid, "--json", "--failed-out", str(out), "--html", str(page), env=env)
 
     data = report_json(run)
-    built = await build_report(arq_redis, cid, load_settings().prices)
+    built = await build_report(arq_redis, cid, load_settings().prices, opt_outs=True)
     assert without_duration(data) == without_duration(orjson.loads(orjson.dumps(built.to_dict())))
     assert data["funnel"]["smart"]["awaiting"] == 2
     assert read_export(out)[1:] == with_params(expected)
