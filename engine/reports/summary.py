@@ -125,13 +125,14 @@ def header_rows(r: Report) -> list[tuple[str, str]]:
     if r.parent:
         rows.append(("trial send of" if trial.campaign_of(r.campaign) else "resend of", r.parent))
     ran = "took" if t.ended_at else "running for"
+    since = "the first number sent" if t.first_sent_at else "submission"
     rows += [
         ("times in", zone_label(t)),
         ("submitted", shown(t.submitted_at)),
         ("first sent", shown(t.first_sent_at)),
         ("last sent", shown(t.last_sent_at)),
         ("ended", shown(t.ended_at) if t.ended_at else f"not yet ({r.state})"),
-        ("duration", f"{duration(t.duration_seconds)} ({ran}, from the first number sent)"),
+        ("duration", f"{duration(t.duration_seconds)} ({ran}, from {since})"),
         ("opted out", f"{r.suppressed:,} recipients on the opt-out list at submission, not sent to"),
     ]
     if r.opted_out_since is not None:

@@ -105,7 +105,7 @@ async def test_a_running_campaign_without_prices_says_so(
     text = screen(await build_report(arq_redis, cid, PriceSettings()), monkeypatch)
 
     assert "first sent  —" in text and "ended       not yet (running)" in text
-    assert "running for" in text and "cost        unknown: no [prices] set" in text
+    assert "(running for, from submission)" in text and "cost        unknown: no [prices] set" in text
 
 
 async def test_times_follow_the_spec_time_zone(
