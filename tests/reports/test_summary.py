@@ -225,6 +225,15 @@ async def test_report_command_writes_the_export_and_the_page(
     assert "delivery funnel" in table.out and "provider-invalid" in table.out
     assert re.search(r"↳ UNDELIV +1\b", table.out) and re.search(r"\nsms +4 +3 +1 +1 +1 +1\n", table.out)
 
+    # the prices of the settings: 6 smart and 3 plain SMS accepted, one segment each (submitted offline)
+    priced = await koodispatch("report", cid, env={**env, "KOODISPATCH_PRICES__SMART": "0.05"})
+    assert priced.code == 0, priced.err
+    assert (
+        "times in    Asia/Shanghai (UTC+08:00)" in priced.out
+        and "cost        0.30 CNY: smart 0.30" in priced.out
+    )
+    assert "0 more opted out since (replied 退订)" in priced.out
+
 
 async def test_report_command_leaves_the_parameter_columns_out_when_asked(
     arq_redis: ArqRedis, redis_url: str, tmp_path: Path
