@@ -19,4 +19,4 @@ from engine.runtime.malloc_tuning import keep_freed_memory
 def main() -> None:
     """Console-script entry point."""
     keep_freed_memory()  # before any command allocates: see engine/runtime/malloc_tuning.py
-    app()
+    app(prog_name="koodispatch")
