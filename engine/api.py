@@ -77,12 +77,14 @@ async def plan_campaign(
     recipients: Path | None = None,
     settings: Settings | None = None,
     check_capability: bool = False,
+    preflight: bool = True,
 ) -> Forecast:
     """Forecast a campaign without sending or writing campaign state: import counts, capability split,
     SMS segments, provider calls per channel, cost, duration, send-window fit and preflight findings.
 
     ``check_capability`` asks the provider about numbers missing from the shared verdict cache (and
-    caches the answers). Raises ConfigError / InputError as submit does.
+    caches the answers). A provider that cannot be asked about the templates is a preflight error
+    (``preflight=False``: not asked). Raises ConfigError / InputError as submit does.
     """
     from engine.dispatch.context import EngineContext
     from engine.plan.dry_run import plan
@@ -90,7 +92,9 @@ async def plan_campaign(
 
     cfg = settings or load_settings()
     async with await EngineContext.open(cfg, redis) as ctx:
-        return await plan(ctx, _spec(spec), recipients, check_capability=check_capability)
+        return await plan(
+            ctx, _spec(spec), recipients, check_capability=check_capability, preflight=preflight
+        )
 
 
 async def campaign_report(cid: str, *, redis: aioredis.Redis) -> Report:

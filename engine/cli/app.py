@@ -4,9 +4,11 @@ lines, and one example per command (``engine/cli/examples.py``)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from typer._click.core import Context, Parameter  # typer vendors click: its commands take these
@@ -100,11 +102,23 @@ app = App(
 
 @app.callback()
 def _main(
-    show_version: bool = typer.Option(
-        False, "--version", is_eager=True, callback=_version, help="print the version and exit"
-    ),
+    show_version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_version, help="print the version and exit")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            exists=True,
+            dir_okay=False,
+            help="settings file (TOML, as config/default.toml) instead of KOODISPATCH_CONFIG; "
+            "KOODISPATCH_* variables still win",
+        ),
+    ] = None,
 ) -> None:
     """Exactly-once bulk dispatch of Huawei Cloud KooMessage smart messages."""
+    if config is not None:  # the settings and every worker process started from here read it
+        os.environ["KOODISPATCH_CONFIG"] = str(config.resolve())
 
 
 __all__ = ["App", "Command", "Group", "app"]

@@ -91,12 +91,6 @@ class SmartSpec(_Spec):
     """The smart message (智能信息) and the SMS that carries its short link."""
 
     template_id: TemplateId = Field(description="smart-message template id (9 digits)")
-    sms_param_count: int | None = Field(
-        None,
-        ge=0,
-        le=limits.SMS_PARAMS_MAX,
-        description="SMS template variables besides the short link; when set, sms_params must match",
-    )
     sms_params: tuple[Column, ...] = Field(
         (),
         max_length=limits.SMS_PARAMS_MAX,
@@ -112,14 +106,6 @@ class SmartSpec(_Spec):
         le=limits.INDIVIDUAL_EXPIRATION_DAYS[1],
         description="days the personalised short link stays resolvable",
     )
-
-    @field_validator("sms_params")
-    @classmethod
-    def _matches_template(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        needed = info.data.get("sms_param_count")
-        if needed is not None and needed != len(value):
-            raise ValueError(f"template needs {needed} params, spec maps {len(value)}")
-        return value
 
 
 class SmsChannelSpec(_Spec):

@@ -148,8 +148,8 @@ BAD_INPUT = [
         spec_case('colour = "red"\n' + SPEC, "spec.toml", "colour", "unknown field"), id="unknown-key"
     ),
     pytest.param(
-        spec_case(SPEC.replace("[smart]\n", "[smart]\nsms_param_count = 2\n"), "smart.sms_params", "needs 2"),
-        id="sms-template-needs-more-params",
+        spec_case(SPEC.replace("[smart]\n", "[smart]\nsms_param_count = 2\n"), "sms_param_count", "unknown"),
+        id="sms-param-count-is-len-of-sms-params",
     ),
     pytest.param(
         BadInput(lambda tmp: ["submit", str(tmp / "nowhere.toml")], ("nowhere.toml", "cannot read")),

@@ -1,0 +1,69 @@
+"""``koodispatch plan`` on the command line: what stops it, what it warns about, what it says it did."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from engine.simulator import SimulatorThread
+from tests.commands import GOOD, SPEC, cli_env, koodispatch, write
+
+
+def _spec(tmp: Path, extra: str = "") -> str:
+    write(tmp / "r.csv", GOOD)
+    return str(write(tmp / "spec.toml", SPEC + extra + '\n[recipients]\nfile = "r.csv"\n'))
+
+
+@pytest.mark.parametrize(
+    ("where", "extra", "expect"),
+    [
+        ("sim", {"KOODISPATCH_AK": "WRONGAK0000000000000"}, "Incorrect IAM authentication"),
+        ("http://127.0.0.1:1", {}, "127.0.0.1:1"),
+    ],
+    ids=["wrong-credentials", "unreachable"],
+)
+async def test_plan_fails_when_the_provider_refuses_us_or_cannot_be_reached(
+    tmp_path: Path, redis_url: str, sim: SimulatorThread, where: str, extra: dict[str, str], expect: str
+) -> None:
+    env = cli_env(redis_url, sim.url if where == "sim" else where, **extra)
+
+    run = await koodispatch("plan", _spec(tmp_path), env=env)
+    offline = await koodispatch("plan", _spec(tmp_path), "--skip-preflight", env=env)
+
+    assert run.code == 1, run.out + run.err
+    assert "preflight error: templates not checked" in run.out and expect in " ".join(run.out.split())
+    assert offline.code == 0, offline.err
+    assert "templates not checked (preflight skipped)" in offline.out
+
+
+async def test_cost_names_the_prices_to_set_until_a_config_file_gives_them(
+    tmp_path: Path, redis_url: str, sim: SimulatorThread
+) -> None:
+    env = cli_env(redis_url, sim.url)
+    prices = write(tmp_path / "prices.toml", "[prices]\nsmart = 0.05\nsms_segment = 0.04\nbasic = 0.2\n")
+
+    unset = await koodispatch("plan", _spec(tmp_path), env=env)
+    given = await koodispatch("--config", str(prices), "plan", _spec(tmp_path), env=env)
+
+    assert unset.code == 0, unset.err
+    assert "cost: set [prices] smart (KOODISPATCH_PRICES__SMART)" in " ".join(unset.out.split())
+    assert "cost: 0.00" not in unset.out
+    assert given.code == 0, given.err
+    assert re.search(r"cost: 0\.\d\d CNY \(smart 0\.05, SMS 0\.\d\d, basic 0\.00\)", given.out), given.out
+
+
+async def test_capability_answers_are_said_to_be_cached_only_in_a_shared_redis(
+    tmp_path: Path, redis_url: str, sim: SimulatorThread
+) -> None:
+    shared = cli_env(redis_url, sim.url)
+    private = {k: v for k, v in shared.items() if k not in ("REDIS_URL", "KOODISPATCH_REDIS_URL")}
+    private["TMPDIR"] = str(tmp_path)
+
+    kept = await koodispatch("plan", _spec(tmp_path), "--check-capability", env=shared)
+    lost = await koodispatch("plan", _spec(tmp_path), "--check-capability", env=private)
+
+    assert kept.code == 0 and "capability calls (now cached)" in " ".join(kept.out.split())
+    assert lost.code == 0, lost.err
+    assert "(not kept: no REDIS_URL, this plan's private Redis is gone)" in " ".join(lost.out.split())
