@@ -107,9 +107,7 @@ async def _frequency_capped(
 UNCHECKED = "templates not checked (preflight skipped)"
 
 
-async def _preflight(
-    ctx: EngineContext, spec: CampaignSpec
-) -> tuple[Preflight | None, list[str], list[str]]:
+async def _preflight(ctx: EngineContext, spec: CampaignSpec) -> tuple[Preflight | None, list[str], list[str]]:
     """The preflight, notes and errors: a provider that refuses us or cannot be reached is an error."""
     try:
         return await check(spec, ctx.koomessage, ctx.settings.provider.sms_api), [], []
