@@ -18,6 +18,7 @@ from engine.plan import planner
 from engine.plan.forecast import UNKNOWN, Forecast, Inputs, SmsText, forecast
 from engine.plan.preflight import Preflight, check
 from engine.provider.limits import CAPABILITY_MAX_MOBILES
+from engine.state import window
 from engine.state.records import Verdict
 from engine.types import Channel
 
@@ -63,7 +64,7 @@ async def plan(
         recheck=check_capability and ctx.resolver.cache.ttl <= 0,
         checked_calls=checked,
         frequency_capped=await _frequency_capped(ctx, spec, numbers, verdicts),
-        notes=[*notes, *(found.warnings if found else ())],
+        notes=[*notes, *(found.warnings if found else ()), *_window_closed(spec)],
         errors=(*problems, *(found.errors if found else ())),
     )
     return forecast(given)
@@ -105,6 +106,11 @@ async def _frequency_capped(
 
 
 UNCHECKED = "templates not checked (preflight skipped)"
+
+
+def _window_closed(spec: CampaignSpec) -> list[str]:
+    closed = window.closed_warning(spec.schedule, window.utc_now())
+    return [closed] if closed else []
 
 
 async def _preflight(ctx: EngineContext, spec: CampaignSpec) -> tuple[Preflight | None, list[str], list[str]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -67,3 +69,20 @@ async def test_capability_answers_are_said_to_be_cached_only_in_a_shared_redis(
     assert kept.code == 0 and "capability calls (now cached)" in " ".join(kept.out.split())
     assert lost.code == 0, lost.err
     assert "(not kept: no REDIS_URL, this plan's private Redis is gone)" in " ".join(lost.out.split())
+
+
+async def test_plan_and_submit_warn_that_the_send_window_is_closed_now(
+    tmp_path: Path, redis_url: str, sim: SimulatorThread
+) -> None:
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    hours = f"{now + timedelta(hours=2):%H:%M}-{now + timedelta(hours=3):%H:%M}"
+    spec = _spec(tmp_path, f'\n[schedule]\nwindow = "{hours}"\n')
+    env = cli_env(redis_url, sim.url)
+
+    planned = await koodispatch("plan", spec, env=env)
+    submitted = await koodispatch("submit", spec, env=env)
+
+    warning = f"the send window {hours} is closed now: nothing is sent until it opens"
+    assert planned.code == 0 and warning in " ".join(planned.out.split())
+    assert submitted.code == 0 and f"warning: {warning}" in " ".join(submitted.err.split())
+    assert "Asia/Shanghai, in 1 h 59 min" in " ".join(submitted.err.split()) or "in 2 h" in submitted.err
