@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -83,8 +83,13 @@ def start_worker(
     """One ``koodispatch worker [args]`` process on ``url``, its output appended to ``log_path``."""
     environment = {**os.environ, **env, "REDIS_URL": url}
     with log_path.open("ab") as log:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "worker", *args], env=environment, stdout=log, stderr=log
+        return subprocess.Popen(  # own session, no terminal: Ctrl-C reaches `run`, which stops them cleanly
+            [sys.executable, "-m", "engine.cli", "worker", *args],
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
 
 
@@ -107,16 +112,24 @@ def worker_processes(
                 proc.wait()
 
 
-def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping[str, str]) -> int:
-    """Submit, run with local workers until the campaign ends, print the report; 0 when completed."""
+def run_campaign(
+    spec: Path, recipients: Path | None, workers: int, env: Mapping[str, str], confirm_trial: bool = False
+) -> int:
+    """Submit, run with local workers until the campaign ends, print the report; 0 when completed.
+
+    A trial spec sends the list once confirmed (``confirm_trial`` or at the prompt): ``trial_run.py``.
+    """
     from engine import api
+    from engine.cli.trial_run import check_trial, through_trial
     from engine.cli.view import render_report, watch
     from engine.runtime.redis_server import redis_url_or_private
 
     cfg = settings()
+    shared = bool(cfg.redis_url)
     with redis_url_or_private(cfg.redis_url, appendonly=True) as url:
 
         async def submit() -> str:
+            check_trial(spec, shared, confirm_trial)
             async with queue(url) as redis:
                 result = await api.submit_campaign(spec, recipients=recipients, settings=cfg, redis=redis)
             console.print(f"campaign [bold]{plain(result.cid)}[/]: {result.batches} batches", highlight=False)
@@ -126,15 +139,33 @@ def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping
         logs = Path(tempfile.mkdtemp(prefix="koodispatch-logs-"))  # a refused campaign leaves none behind
         with worker_processes(workers, url, env, logs):
 
-            async def follow() -> str:
+            async def follow(sending: bool) -> str:
                 async with queue(url) as redis:
-                    report = await watch(redis, cid, follow=True)
+                    report = await watch(redis, cid, follow=sending)
                     render_report(report)
                     return report.state
 
-            state = run(follow)
+            def through() -> str:
+                sending = through_trial(url, cid, shared=shared, confirm=confirm_trial)
+                return run(lambda: follow(sending))
+
+            state = _interruptible(through, cid, shared)
     console.print(f"[dim]worker logs: {plain(logs)}[/]", highlight=False)
     return 0 if state == CampaignState.COMPLETED.value else 1
+
+
+def _interruptible(follow: Callable[[], str], cid: str, shared: bool) -> str:
+    """``follow()``; Ctrl-C stops the workers and says where that leaves the campaign, then exits 130."""
+    try:
+        return follow()
+    except KeyboardInterrupt:
+        after = (
+            f"`koodispatch resume {cid}` with workers running continues it"
+            if shared
+            else "its private Redis is gone with this run: nothing can resume it"
+        )
+        console.print(f"\n[yellow]interrupted:[/] campaign {plain(cid)} stopped; {plain(after)}")
+        raise typer.Exit(130) from None
 
 
 @app.command("run")
@@ -142,9 +173,19 @@ def run_command(
     spec: SpecFile,
     recipients: RecipientsFile = None,
     workers: Annotated[int, typer.Option(min=1, help="worker processes to start")] = 2,
+    confirm_trial: Annotated[
+        bool,
+        typer.Option(
+            "--confirm-trial", help="with trial_numbers: send to everyone once the trial is sent, unasked"
+        ),
+    ] = False,
 ) -> None:
-    """All-in-one: submit, run N local workers (REDIS_URL or a private Redis), show progress and report."""
-    raise typer.Exit(run_campaign(spec, recipients, workers, {}))
+    """All-in-one: submit, run N local workers (REDIS_URL or a private Redis), show progress and report.
+
+    A spec with trial_numbers sends the trial first, then asks before sending to everyone (--confirm-trial:
+    does not ask); without REDIS_URL and a terminal to ask on, it needs --confirm-trial.
+    """
+    raise typer.Exit(run_campaign(spec, recipients, workers, {}, confirm_trial))
 
 
 @app.command()
