@@ -61,6 +61,11 @@ class Terminal:
         """Everything shown so far, escape sequences and carriage returns removed."""
         return ANSI.sub("", self.raw.decode(errors="replace"))
 
+    @property
+    def segments(self) -> list[str]:
+        """What was written between line ends and cursor moves: each is at most one screen row."""
+        return [part for part in ANSI.split(self.raw.decode(errors="replace").replace("\n", "\r")) if part]
+
     def expect(self, pattern: str, max_wait: float = 120) -> str:
         """Wait until the output matches ``pattern``; fail with the output so far when it does not."""
         deadline = time.monotonic() + max_wait
