@@ -267,9 +267,9 @@ async def test_status_prints_stage_bars_and_state(
 
     assert run.code == 0, run.err
     lines = run.out.splitlines()
-    assert [line.split()[0] for line in lines[:4]] == ["resolve", "smart", "fallback", "batches"]
-    assert "running" in lines[3]
-    assert lines[4].startswith("state running — 0 batches running, 1 queued  sent 0")  # its place in line
+    assert [line.split()[0] for line in lines[:4]] == ["numbers", "resolve", "smart", "batches"]
+    assert lines[4].startswith("0/1,8") and "numbers  rate 0/s (last 2 s)  ETA —" in lines[4]  # no worker
+    assert lines[5] == "running — 0 batches running, 1 queued"  # its place in line
 
 
 async def test_rate_changes_the_shared_budget(
