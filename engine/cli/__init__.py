@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.cli import (  # noqa: F401  (register the sub-commands)
     commands,
+    demo,
     history,
     plan,
     receipts,

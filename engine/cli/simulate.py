@@ -42,9 +42,7 @@ def callback_changes(
         if token is None:
             fail("--receipts-url: KOODISPATCH_RECEIPTS_TOKEN is not set (the receipt URLs carry it)")
         assert token is not None
-        secret = token.get_secret_value()
-        urls = {kind: receipt_url(receipts_url, secret, kind) for kind in RECEIPT_ROUTES.values()}
-        changes.update({field: urls[kind] for field, kind in RECEIPT_ROUTES.items()})
+        changes.update(receipt_callbacks(receipts_url, token.get_secret_value()))
     if delivered_share is not None:
         changes["outcomes"] = {"DELIVRD": delivered_share, "UNDELIV": 1.0 - delivered_share}
     if reply_share is not None:
@@ -62,6 +60,11 @@ RECEIPT_ROUTES: Final = {
     "sms_url": "sms",
     "sms_uplink_url": "uplink",
 }
+
+
+def receipt_callbacks(base: str, token: str) -> dict[str, str]:
+    """The simulator's ``callbacks`` URLs posting every channel's reports to ``koodispatch receipts``."""
+    return {field: receipt_url(base, token, route) for field, route in RECEIPT_ROUTES.items()}
 
 
 def build_changes(options: dict[str, Any], config_file: Path | None) -> dict[str, Any]:
