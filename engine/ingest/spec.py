@@ -173,6 +173,12 @@ class FallbackSpec(_Spec):
         description="also send the fallback to smart-message numbers not confirmed delivered this many "
         "minutes after their batch finished (failed or no receipt); once per number",
     )
+    only: bool = Field(
+        False,
+        validate_default=True,
+        description="send every number by the fallback channel alone: no capability check, no smart message "
+        "(e.g. `resend-failed --channel sms` of numbers a smart message did not reach)",
+    )
 
     @field_validator("basic_template_id")
     @classmethod
@@ -186,6 +192,15 @@ class FallbackSpec(_Spec):
     def _needs_a_channel(cls, value: float | None, info: ValidationInfo) -> float | None:
         if value is not None and info.data.get("policy") not in ("sms", "basic"):
             raise ValueError("needs policy 'sms' or 'basic': the late fallback sends on that channel")
+        return value
+
+    @field_validator("only")
+    @classmethod
+    def _only_on_a_channel(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("policy") not in ("sms", "basic"):
+            raise ValueError("needs policy 'sms' or 'basic': the channel every number is sent by")
+        if value and info.data.get("after_minutes") is not None:
+            raise ValueError("a late fallback needs smart messages first; leave after_minutes out")
         return value
 
 
