@@ -73,7 +73,10 @@ async def plan(
 async def _verdicts(
     ctx: EngineContext, spec: CampaignSpec, numbers: Sequence[str], check_capability: bool
 ) -> tuple[str, int]:
-    """One verdict character per number (UNKNOWN when neither cached nor checked) and the calls made."""
+    """One verdict character per number (UNKNOWN when neither cached nor checked) and the calls made; a
+    fallback-only campaign asks nothing: every number goes by its fallback channel."""
+    if spec.fallback.only:
+        return Verdict.NOT_CAPABLE.value * len(numbers), 0
     size = planner.batch_size(ctx.settings, spec)
     tpl = spec.smart.template_id
     parts: list[str] = []
