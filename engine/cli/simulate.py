@@ -105,7 +105,8 @@ async def _serve(config: SimConfig, host: str, port: int, access_log: bool) -> N
         typer.echo(f"KooMessage + Message&SMS simulator listening on {sim.url}")
         token = f"from {TOKEN_VARIABLE}" if given else sim.admin_token
         typer.echo(
-            f"admin API: {sim.url}/_simulator/{{config,ledger,reset}} with header X-Simulator-Token: {token}"
+            f"admin token: {token} (send it as X-Simulator-Token to the admin API: "
+            f"{sim.url}/_simulator/config, /ledger, /reset; no web page)"
         )
         receipts = config.callbacks.sms_url
         typer.echo(
