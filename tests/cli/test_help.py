@@ -3,13 +3,15 @@ description for every option and one example per command."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from typer.main import get_command
-from typer.testing import CliRunner
 
 from engine.cli import app
 from engine.cli.examples import EXAMPLES
 from tests.commands import koodispatch
+from tests.terminal import terminal
 
 
 def _commands() -> dict[str, object]:
@@ -31,14 +33,16 @@ def test_every_command_has_an_example_and_every_example_a_command() -> None:
 
 
 @pytest.mark.parametrize("path", COMMANDS)
-def test_help_shows_flags_as_flags_usage_in_capitals_and_an_example(path: str) -> None:
-    result = CliRunner().invoke(app, [*path.split(), "-h"], prog_name="koodispatch", terminal_width=100)
+def test_help_on_a_terminal_shows_flags_as_flags_usage_in_capitals_and_an_example(path: str) -> None:
+    with terminal(*path.split(), "-h", env=os.environ) as term:
+        assert term.wait() == 0
+    shown = term.text
 
-    assert result.exit_code == 0, result.output
-    assert "<bool>" not in result.output
-    [usage] = [line for line in result.output.splitlines() if "Usage:" in line]
-    assert "{" not in usage
-    assert f"Example: {EXAMPLES[path]}"[:60] in " ".join(result.output.split())
+    assert "<bool>" not in shown
+    [usage] = [line for line in shown.splitlines() if "Usage:" in line]
+    assert f"koodispatch {path} [OPTIONS]" in usage and "{" not in usage
+    assert f"Example: {EXAMPLES[path]}" in " ".join(shown.split())
+    assert max(len(segment) for segment in term.segments) <= 80
     for param in _commands()[path].params:  # type: ignore[attr-defined]
         assert param.help, f"{path}: {param.name} has no description"
 

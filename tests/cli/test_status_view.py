@@ -82,7 +82,7 @@ def test_one_shot_status_of_a_paused_campaign_shows_no_rate_and_the_reason(
 ) -> None:
     assert _koodispatch("pause", paced["CID"], env=paced).returncode == 0
 
-    shown = _koodispatch("status", paced["CID"], env=paced)
+    with terminal("status", paced["CID"], env=paced) as term:
+        assert term.wait() == 0, term.text
 
-    assert shown.returncode == 0, shown.stderr
-    assert "rate —" in shown.stdout and "paused — paused by" in shown.stdout
+    assert "rate —" in term.text and "paused — paused by operator" in term.text
