@@ -29,10 +29,7 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, help="how many, newest first")] = 50,
     json_: Annotated[bool, typer.Option("--json", help="one JSON object per campaign, per line")] = False,
 ) -> None:
-    """The campaigns submitted to this Redis, newest first: id, name, class, state, counts, duration.
-
-    Example: koodispatch list --state running
-    """
+    """The campaigns submitted to this Redis, newest first: id, name, class, state, counts, duration."""
     import orjson
     from rich.markup import escape
     from rich.table import Table
@@ -68,10 +65,7 @@ def reschedule(
     cid: CampaignId,
     start_at: Annotated[str, typer.Option("--start-at", help="the new start, ISO 8601 with its time zone")],
 ) -> None:
-    """Move a campaign that has not started yet (state scheduled) to another start time.
-
-    Example: koodispatch reschedule spring-sale-2025 --start-at 2026-12-08T09:00:00+08:00
-    """
+    """Move a campaign that has not started yet (state scheduled) to another start time."""
     from engine import api
 
     url = campaign_redis_url()
