@@ -22,18 +22,27 @@ def numbers_done(r: Report) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Pace:
-    """The rate over ``window`` seconds (0: not measured yet) and the seconds left at it (None: unknown)."""
+    """The rate over what ``over`` says (``last 10 s``; empty: not measured yet) and the seconds left at it
+    (None: unknown)."""
 
     done: int
     total: int
     rate: float
-    window: float
+    over: str
     eta: float | None
 
     def line(self) -> str:
         """``12,345/28,500 numbers  rate 498/s (last 10 s)  ETA 0:00:32`` — fits 80 columns."""
-        rate = f"rate {self.rate:,.0f}/s (last {self.window:.0f} s)" if self.window else "rate —"
+        rate = f"rate {self.rate:,.0f}/s ({self.over})" if self.over else "rate —"
         return f"{self.done:,}/{self.total:,} numbers  {rate}  ETA {clock(self.eta)}"
+
+
+def ended(r: Report, seconds: float) -> Pace:
+    """An ended campaign's pace: its average from submission to its end (a last-seconds rate would show
+    only its tail, e.g. the last batch finishing)."""
+    done = numbers_done(r)
+    rate = done / seconds if seconds > 0 else 0.0
+    return Pace(done, r.accepted, rate, f"average over {clock(seconds)}", 0.0)
 
 
 class RateMeter:
@@ -61,7 +70,7 @@ class RateMeter:
         left = r.accepted - done
         speed = rate or budget
         eta = 0.0 if left == 0 else left / speed if speed > 0 else None
-        return Pace(done, r.accepted, rate, span, eta)
+        return Pace(done, r.accepted, rate, f"last {span:.0f} s" if span else "", eta)
 
 
 def clock(seconds: float | None) -> str:

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from engine.budget.standing import standing
 from engine.cli.common import console, plain
-from engine.cli.progress import ONE_SHOT_WINDOW, WATCH_WINDOW, Pace, RateMeter, numbers_done
+from engine.cli.progress import ONE_SHOT_WINDOW, WATCH_WINDOW, Pace, RateMeter, ended, numbers_done
 from engine.reports.summary import FUNNEL_STEPS, Report, build_report
 from engine.state import campaigns, window
 from engine.types import TERMINAL, CampaignState
@@ -70,11 +70,16 @@ async def _budget_rate(redis: aioredis.Redis, cid: str) -> float:
 
 
 async def _sample(redis: aioredis.Redis, cid: str, meter: RateMeter) -> tuple[Report, Pace, str]:
+    """The report, its pace (an ended campaign's: its average) and the state line, read now."""
     report = await build_report(redis, cid)
     meter.add(numbers_done(report))
-    running = report.state == CampaignState.RUNNING.value
-    budget = await _budget_rate(redis, cid) if running else 0.0
-    return report, meter.pace(report, budget), await state_line(redis, cid)
+    if CampaignState(report.state) in TERMINAL:
+        record = await campaigns.load(redis, cid)
+        pace = ended(report, record.updated_at - record.created_at)
+    else:
+        running = report.state == CampaignState.RUNNING.value
+        pace = meter.pace(report, await _budget_rate(redis, cid) if running else 0.0)
+    return report, pace, await state_line(redis, cid)
 
 
 async def watch(redis: aioredis.Redis, cid: str, follow: bool) -> Report:

@@ -56,6 +56,7 @@ def test_watch_on_a_terminal_shows_numbers_the_recent_rate_and_an_eta_in_80_colu
     assert moving and all(int(m[3].replace(",", "")) > 0 for m in moving[-3:])
     assert len({m[1] for m in moving}) > 3  # it moved more often than once per 500-number batch
     assert max(len(segment) for segment in term.segments) <= 80
+    assert re.search(r"2,\d{3}/2,\d{3} numbers  rate [1-9][\d,]*/s \(average over 0:00:\d\d\)", term.text)
     assert once.returncode == 0, once.stderr
     assert re.search(r"rate [1-9][\d,]*/s \(last 2 s\)", once.stdout), once.stdout
 
