@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from engine.errors import ConfigError
 from engine.types import PRIORITIES, CampaignState, Channel
@@ -77,12 +77,14 @@ async def plan_campaign(
     recipients: Path | None = None,
     settings: Settings | None = None,
     check_capability: bool = False,
+    preflight: bool = True,
 ) -> Forecast:
     """Forecast a campaign without sending or writing campaign state: import counts, capability split,
     SMS segments, provider calls per channel, cost, duration, send-window fit and preflight findings.
 
     ``check_capability`` asks the provider about numbers missing from the shared verdict cache (and
-    caches the answers). Raises ConfigError / InputError as submit does.
+    caches the answers). A provider that cannot be asked about the templates is a preflight error
+    (``preflight=False``: not asked). Raises ConfigError / InputError as submit does.
     """
     from engine.dispatch.context import EngineContext
     from engine.plan.dry_run import plan
@@ -90,7 +92,9 @@ async def plan_campaign(
 
     cfg = settings or load_settings()
     async with await EngineContext.open(cfg, redis) as ctx:
-        return await plan(ctx, _spec(spec), recipients, check_capability=check_capability)
+        return await plan(
+            ctx, _spec(spec), recipients, check_capability=check_capability, preflight=preflight
+        )
 
 
 async def campaign_report(
@@ -124,10 +128,14 @@ async def resend_failed(
     new_id: str | None = None,
     settings: Settings | None = None,
     preflight: bool = True,
+    via: Literal["sms", "basic"] | None = None,
+    trial: bool = False,
 ) -> SubmitResult:
     """Submit a new campaign with the spec of ``cid`` to its failed and undelivered numbers only.
 
-    ``reasons`` (e.g. ``template``, ``undelivered``) and ``channel`` narrow the numbers taken. Without
+    ``reasons`` (e.g. ``template``, ``undelivered``) and ``channel`` (the one they failed on) narrow the
+    numbers taken; ``via`` sends them all by that channel alone; the trial numbers of ``cid`` get the
+    message again only with ``trial``. Without
     ``new_id`` the id is derived from ``cid`` and the numbers, so a repeated call finds the first resend.
     Goes through ``submit_campaign`` (preflight included). Raises ConfigError for an unknown channel,
     StateError for an unknown campaign, InputError when no failed number matches.
@@ -145,7 +153,8 @@ async def resend_failed(
             spec, redis=redis, recipients=recipients, settings=cfg, preflight=preflight
         )
 
-    return await resend.resend_failed(redis, cid, submit, FailureFilter(frozenset(reasons), channel), new_id)
+    wanted = FailureFilter(frozenset(reasons), channel)
+    return await resend.resend_failed(redis, cid, submit, wanted, new_id, via=via, trial=trial)
 
 
 async def pause(cid: str, *, redis: aioredis.Redis) -> str:

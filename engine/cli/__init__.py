@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.cli import (  # noqa: F401  (register the sub-commands)
     commands,
+    demo,
     history,
     plan,
     receipts,
@@ -19,4 +20,4 @@ from engine.runtime.malloc_tuning import keep_freed_memory
 def main() -> None:
     """Console-script entry point."""
     keep_freed_memory()  # before any command allocates: see engine/runtime/malloc_tuning.py
-    app()
+    app(prog_name="koodispatch")

@@ -2,15 +2,15 @@
 smart budget — so that an operator sees how campaigns running together divide the account's caps
 (``koodispatch top`` in ``history.py``, and ``koodispatch demo --campaigns N``).
 
-The rate shown is measured here, from the sent counters sampled at each refresh over the last
-``RATE_WINDOW`` seconds: what the campaign actually got, next to the share the admission gives it now.
+The rate shown is measured here, from the numbers done sampled at each refresh over the last
+``RATE_WINDOW`` seconds (``progress.RateMeter``, as ``status --watch``): what the campaign actually got,
+next to the share the admission gives it now.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -24,6 +24,7 @@ from rich.table import Table
 from engine.budget import tenants
 from engine.budget.standing import Share, channel_share
 from engine.cli.common import console
+from engine.cli.progress import RateMeter, numbers_done
 from engine.reports.summary import Report, build_report
 from engine.state import campaigns
 from engine.types import TERMINAL, CampaignState
@@ -45,30 +46,11 @@ class BoardRow:
 
     @property
     def done(self) -> int:
-        """Numbers with an outcome: sent on some channel, failed or skipped."""
-        r = self.report
-        return sum(r.sent.values()) + r.failed + r.skipped
+        return numbers_done(self.report)
 
     @property
     def terminal(self) -> bool:
         return CampaignState(self.report.state) in TERMINAL
-
-
-class RateMeter:
-    """Numbers sent per second by each campaign over the last ``window`` seconds, from samples."""
-
-    def __init__(self, window: float = RATE_WINDOW) -> None:
-        self.window = window
-        self.samples: dict[str, deque[tuple[float, int]]] = {}
-
-    def add(self, cid: str, sent: int, now: float) -> float:
-        """Record ``sent`` at ``now``; returns the rate over the window (0 until two samples exist)."""
-        series = self.samples.setdefault(cid, deque())
-        series.append((now, sent))
-        while len(series) > 2 and now - series[1][0] >= self.window:
-            series.popleft()
-        first_at, first = series[0]
-        return (sent - first) / (now - first_at) if now > first_at else 0.0
 
 
 async def running_ids(redis: aioredis.Redis) -> list[str]:
@@ -125,7 +107,7 @@ def plain_lines(rows: Sequence[BoardRow], rates: dict[str, float]) -> list[str]:
 async def board(redis: aioredis.Redis, cids: Sequence[str] | None, follow: bool) -> list[BoardRow]:
     """Show the board once, or until every campaign shown has ended when ``follow`` (``cids`` None: the
     running ones, looked up again at each refresh); returns the last rows."""
-    meter = RateMeter()
+    meters: dict[str, RateMeter] = {}
     printed = 0.0
     live = Live(console=console, refresh_per_second=4) if follow and console.is_terminal else None
     if live is not None:
@@ -135,7 +117,11 @@ async def board(redis: aioredis.Redis, cids: Sequence[str] | None, follow: bool)
             ids = list(cids) if cids is not None else await running_ids(redis)
             rows = await snapshot(redis, ids)
             now = time.monotonic()
-            rates = {row.cid: meter.add(row.cid, sum(row.report.sent.values()), now) for row in rows}
+            rates = {}
+            for row in rows:
+                meter = meters.setdefault(row.cid, RateMeter(RATE_WINDOW))
+                meter.add(row.done, now)
+                rates[row.cid] = meter.pace(row.report).rate
             view = table(rows, rates, await channel_share(redis, "smart"))
             if live is not None:
                 live.update(view)

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.app import app
+from engine.cli.app import App, Group, app
 from engine.cli.common import console, fail, required_redis_url, run, secrets_of, settings, setup_logging
 
-callbacks = typer.Typer(help="Receipt callback URLs at the provider.", no_args_is_help=True)
+callbacks = App(help="Receipt callback URLs at the provider.", no_args_is_help=True, cls=Group)
 app.add_typer(callbacks, name="callbacks")
 
 
@@ -86,7 +86,7 @@ def register(
             console.print(
                 f"registered {item.api} url_type {item.url_type}: {item.url}", highlight=False, markup=False
             )
-        for kind, where in sms_urls(base).items():
+        for kind, where in sms_urls(base, token).items():
             console.print(f"SMS {kind} (set in the SMS application): {where}", highlight=False, markup=False)
 
     run(go)

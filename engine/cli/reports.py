@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,6 +25,13 @@ from engine.errors import ConfigError
 
 if TYPE_CHECKING:
     from engine.reports.summary import Report
+
+
+class Via(StrEnum):
+    """The channels a resend can go by alone."""
+
+    sms = "sms"
+    basic = "basic"
 
 
 @app.command()
@@ -96,7 +104,18 @@ def resend_failed(
         list[str] | None,
         typer.Option("--reason", help="only numbers failed for this reason (repeatable; 'undelivered' too)"),
     ] = None,
-    channel: Annotated[str | None, typer.Option(help="only numbers failed on this channel")] = None,
+    failed_on: Annotated[
+        str | None,
+        typer.Option("--failed-on", help="only numbers failed on this channel (smart, sms, basic)"),
+    ] = None,
+    channel: Annotated[
+        Via | None,
+        typer.Option(help="send them all by this channel alone (sms, basic); default: as the original did"),
+    ] = None,
+    trial: Annotated[
+        bool,
+        typer.Option("--trial/--no-trial", help="send to the original's trial numbers first again"),
+    ] = False,
     new_id: Annotated[
         str | None, typer.Option("--id", help="id of the new campaign (default derived)")
     ] = None,
@@ -106,6 +125,7 @@ def resend_failed(
 ) -> None:
     """Submit a new campaign, same spec, to the failed and undelivered numbers; prints the new id."""
     from engine import api
+    from engine.cli.view import state_line
 
     cfg = settings()
     url = required_redis_url(cfg)
@@ -116,18 +136,21 @@ def resend_failed(
                 cid,
                 redis=redis,
                 reasons=reason or (),
-                channel=channel,
+                channel=failed_on,
                 new_id=new_id,
                 settings=cfg,
                 preflight=not skip_preflight,
+                via=None if channel is None else channel.value,
+                trial=trial,
             )
+            state = await state_line(redis, result.cid)
         for warning in result.warnings:  # on stderr: stdout starts with the new id
             errors.print(f"[yellow]warning:[/] {plain(warning)}", highlight=False)
         note = "submitted" if result.created else "already submitted (nothing changed)"
         console.print(result.cid, highlight=False, markup=False)
         console.print(
             f"[dim]{note}: {result.counts.get('accepted', 0):,} numbers in {result.batches} batches, "
-            f"state {result.state}[/]",
+            f"state {plain(state)}[/]",
             highlight=False,
         )
 

@@ -84,14 +84,18 @@ class BatchRun:
         """Resolve and send the whole batch; returns the campaign state after the batch finished."""
         self.journal = await self.progress.chunks()
         spec = self.record.spec
-        verdicts = await self.ctx.resolver.verdicts(
-            self.cid,
-            self.batch.number,
-            self.batch.numbers,
-            spec.smart.template_id,
-            self.checkpoint,
-            self.caller,
-        )
+        if spec.fallback.only:  # every number by the fallback channel, no capability check
+            not_capable = Verdict.NOT_CAPABLE.value * len(self.batch.numbers)
+            verdicts = await self.ctx.resolver.freeze(self.cid, self.batch.number, not_capable)
+        else:
+            verdicts = await self.ctx.resolver.verdicts(
+                self.cid,
+                self.batch.number,
+                self.batch.numbers,
+                spec.smart.template_id,
+                self.checkpoint,
+                self.caller,
+            )
         fallback = fallback_sender(
             spec, self.ctx.koomessage, self.ctx.smsapi, self.ctx.settings.provider.sms_api
         )

@@ -99,12 +99,6 @@ class SmartSpec(_Spec):
     """The smart message (智能信息) and the SMS that carries its short link."""
 
     template_id: TemplateId = Field(description="smart-message template id (9 digits)")
-    sms_param_count: int | None = Field(
-        None,
-        ge=0,
-        le=limits.SMS_PARAMS_MAX,
-        description="SMS template variables besides the short link; when set, sms_params must match",
-    )
     sms_params: tuple[Column, ...] = Field(
         (),
         max_length=limits.SMS_PARAMS_MAX,
@@ -120,14 +114,6 @@ class SmartSpec(_Spec):
         le=limits.INDIVIDUAL_EXPIRATION_DAYS[1],
         description="days the personalised short link stays resolvable",
     )
-
-    @field_validator("sms_params")
-    @classmethod
-    def _matches_template(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        needed = info.data.get("sms_param_count")
-        if needed is not None and needed != len(value):
-            raise ValueError(f"template needs {needed} params, spec maps {len(value)}")
-        return value
 
 
 class SmsChannelSpec(_Spec):
@@ -195,6 +181,12 @@ class FallbackSpec(_Spec):
         description="also send the fallback to smart-message numbers not confirmed delivered this many "
         "minutes after their batch finished (failed or no receipt); once per number",
     )
+    only: bool = Field(
+        False,
+        validate_default=True,
+        description="send every number by the fallback channel alone: no capability check, no smart message "
+        "(e.g. `resend-failed --channel sms` of numbers a smart message did not reach)",
+    )
 
     @field_validator("basic_template_id")
     @classmethod
@@ -208,6 +200,15 @@ class FallbackSpec(_Spec):
     def _needs_a_channel(cls, value: float | None, info: ValidationInfo) -> float | None:
         if value is not None and info.data.get("policy") not in ("sms", "basic"):
             raise ValueError("needs policy 'sms' or 'basic': the late fallback sends on that channel")
+        return value
+
+    @field_validator("only")
+    @classmethod
+    def _only_on_a_channel(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("policy") not in ("sms", "basic"):
+            raise ValueError("needs policy 'sms' or 'basic': the channel every number is sent by")
+        if value and info.data.get("after_minutes") is not None:
+            raise ValueError("a late fallback needs smart messages first; leave after_minutes out")
         return value
 
 

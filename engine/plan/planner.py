@@ -27,7 +27,7 @@ from engine.ingest.spec import CampaignSpec
 from engine.plan.forecast import planned_segments
 from engine.plan.preflight import Preflight
 from engine.runtime.settings import Settings
-from engine.state import campaigns, feeder, jobs, trial
+from engine.state import campaigns, feeder, jobs, trial, window
 from engine.state.batches import write_batches
 from engine.store import keys
 from engine.types import CampaignState
@@ -144,6 +144,8 @@ async def submit(
     loaded = await loading
     checked = await preflight() if preflight is not None else None
     warnings = checked.warnings if checked is not None else ()
+    closed = window.closed_warning(spec.schedule, window.utc_now())
+    warnings = (*warnings, closed) if closed else warnings
     claimed = await _claim(redis, cid, digest)
     if await redis.exists(keys.campaign(cid)):  # created meanwhile, by a submission that held the claim
         return await _resubmit(redis, cid, digest)
@@ -162,8 +164,8 @@ async def submit(
     held = first is not None  # the list waits, paused, until the trial is sent and the campaign resumed
     state = CampaignState.PAUSED if held else CampaignState.SCHEDULED if start else CampaignState.RUNNING
     reason = trial.SENDING if held else ""
-    window = settings.dispatch.campaign_window
-    created = await campaigns.create(redis, cid, spec, state, batches, counts, reason, digest, window)
+    queued = settings.dispatch.campaign_window
+    created = await campaigns.create(redis, cid, spec, state, batches, counts, reason, digest, queued)
     if not created:
         return await _resubmit(redis, cid, digest)
     tenant = Tenant(spec.budget.priority, spec.budget.weight, spec.budget.max_rate)

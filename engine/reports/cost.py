@@ -16,7 +16,8 @@ from engine.runtime.settings import PriceSettings
 
 @dataclass(frozen=True, slots=True)
 class ActualCost:
-    """Cost so far by channel; ``priced`` is False when no price is set (every figure would read 0)."""
+    """Cost so far by channel; ``priced`` is False when no price is set (every figure would read 0, as if
+    free)."""
 
     smart: float
     sms: float
@@ -63,11 +64,11 @@ def actual_cost(sent: Mapping[str, int], counts: Mapping[str, int], prices: Pric
         segments += sent.get(stage, 0) * (planned / accepted if planned is not None else 1.0)
     billed = round(segments)
     return ActualCost(
-        smart=sent.get("smart", 0) * prices.smart,
-        sms=billed * prices.sms_segment,
-        basic=sent.get("basic", 0) * prices.basic,
+        smart=sent.get("smart", 0) * (prices.smart or 0.0),
+        sms=billed * (prices.sms_segment or 0.0),
+        basic=sent.get("basic", 0) * (prices.basic or 0.0),
         segments=billed,
         segments_known=known,
         currency=prices.currency,
-        priced=any((prices.smart, prices.sms_segment, prices.basic)),
+        priced=any(price is not None for price in (prices.smart, prices.sms_segment, prices.basic)),
     )

@@ -1,4 +1,4 @@
-"""The send timeline: numbers accepted per channel in 10-second buckets, as rates for the report and status.
+"""The send timeline: numbers accepted per channel in 10-second buckets, as rates for the report.
 
 ``finish_chunk.lua`` counts each accepted chunk in the bucket of its answer (``keys.timeline``); here the
 buckets are read back, keyed by their start in the campaign's time zone, and turned into numbers per second.
@@ -6,9 +6,7 @@ buckets are read back, keyed by their start in the campaign's time zone, and tur
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Final
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -17,7 +15,6 @@ from engine.state.progress import TIMELINE_STEP_SECONDS
 from engine.store import keys
 
 Buckets = dict[str, dict[str, int]]  # bucket start (ISO 8601, campaign zone) -> channel -> numbers
-RECENT_SECONDS: Final = 30  # "the current rate": the last complete buckets this long
 
 
 def stamp(second: float, zone: ZoneInfo) -> str:
@@ -51,14 +48,3 @@ def rates(buckets: Buckets, step: int = TIMELINE_STEP_SECONDS) -> tuple[list[int
     channels = sorted({channel for counts in buckets.values() for channel in counts})
     series = {ch: [by_second.get(s, {}).get(ch, 0) / step for s in span] for ch in channels}
     return span, series
-
-
-def recent_rate(
-    buckets: Mapping[str, Mapping[str, int]], now: float, step: int = TIMELINE_STEP_SECONDS
-) -> float:
-    """Numbers sent per second, all channels, over the last ``RECENT_SECONDS`` of complete buckets
-    before ``now`` (the bucket still filling would read low)."""
-    current = int(now) - int(now) % step
-    since = current - RECENT_SECONDS
-    sent = sum(sum(counts.values()) for key, counts in buckets.items() if since <= second_of(key) < current)
-    return sent / RECENT_SECONDS

@@ -149,15 +149,16 @@ class IngestSettings(_Section):
 
 
 class PriceSettings(_Section):
-    """Contract prices for `koodispatch plan`; list prices differ per account, so they default to 0."""
+    """Contract prices for `koodispatch plan`. Prices differ per account and contract, so none is assumed:
+    unset, plan says "cost: set [prices] ..." instead of a cost of 0.00 that reads as free."""
 
-    smart: float = Field(
-        0.0, ge=0, description="per smart message (the parse fee; its carrier SMS is priced per segment)"
+    smart: float | None = Field(
+        None, ge=0, description="per smart message (the parse fee; its carrier SMS is priced per segment)"
     )
-    sms_segment: float = Field(
-        0.0, ge=0, description="per SMS segment (70 characters, 67 per part when longer)"
+    sms_segment: float | None = Field(
+        None, ge=0, description="per SMS segment (70 characters, 67 per part when longer)"
     )
-    basic: float = Field(0.0, ge=0, description="per basic-edition (video SMS) message")
+    basic: float | None = Field(None, ge=0, description="per basic-edition (video SMS) message")
     currency: str = Field("CNY", min_length=1, description="currency the prices are in, for display")
 
 

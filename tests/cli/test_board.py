@@ -14,7 +14,6 @@ import pytest
 from arq.connections import ArqRedis
 
 from engine import api
-from engine.cli.board import RateMeter
 from engine.cli.together import lineup
 from engine.ingest.demo_data import generate_recipients
 from engine.runtime.settings import load_settings
@@ -32,17 +31,6 @@ async def on_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
     out, _ = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode is not None
     return proc.returncode, out.decode(errors="replace")
-
-
-def test_the_rate_now_is_measured_over_the_last_window_only() -> None:
-    meter = RateMeter(window=5.0)
-    assert meter.add("c", 0, 100.0) == 0.0
-    for second in range(1, 11):  # 1000/s for 10 s
-        meter.add("c", 1000 * second, 100.0 + second)
-    assert meter.add("c", 10_000, 111.0) == pytest.approx(800)  # 4000 since 106: stopped a second ago
-    for second in range(12, 20):  # stopped for good: the window forgets the sending
-        rate = meter.add("c", 10_000, 100.0 + second)
-    assert rate == 0.0
 
 
 def test_the_lineup_has_every_class_and_the_urgent_one_comes_last() -> None:

@@ -59,7 +59,6 @@ async def test_a_500_per_second_burst_reads_500_per_second(
     assert xs == list(range(T0, T0 + 60, 10))
     assert series["smart"] == [100, 100, 500, 100, 100, 100] and max(series["smart"]) == 500
     assert series["sms"] == [0, 0, 4, 0, 0, 0]
-    assert timeline.recent_rate(report.timeline, T0 + 60.5) == 100  # the last 30 s of complete buckets
     assert (report.timing.first_sent_at, report.timing.last_sent_at) == (
         "2025-12-06T13:46:40+08:00", "2025-12-06T13:47:39+08:00",
     )  # fmt: skip
