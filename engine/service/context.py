@@ -1,0 +1,39 @@
+"""What every handler reaches through the app: Redis, settings, tokens, the event hub, upload limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from arq.connections import ArqRedis
+
+from engine.runtime.settings import Settings
+from engine.service.auth import Principal, authenticate
+from engine.service.events import Hub
+from engine.service.tokens import TokenStore
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps of the service: an uploaded recipient file, and where uploads wait while they are read."""
+
+    max_upload_bytes: int
+    upload_dir: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The service's shared state, one per app."""
+
+    redis: ArqRedis
+    settings: Settings
+    tokens: TokenStore
+    hub: Hub
+    limits: Limits
+
+    async def authenticate(self, request: web.Request) -> Principal:
+        return await authenticate(request, self.tokens)
+
+
+SERVICES: web.AppKey[Services] = web.AppKey("koodispatch_services", Services)
