@@ -126,20 +126,35 @@ class TokenAnswer(BaseModel):
 
 
 class SuppressionQuery(_Strict):
-    cursor: int = Field(0, ge=0, description="where the previous page stopped (its next_cursor)")
+    cursor: int = Field(0, ge=0, le=2**63 - 1, description="where the previous page stopped (next_cursor)")
     limit: int = Field(500, ge=1, le=5000)
 
 
 class SuppressionPage(BaseModel):
+    """Numbers in no particular order, each listed once over the pages; ``next_cursor`` null at the end."""
+
     numbers: list[str]
     next_cursor: int | None
 
 
+Number = Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class NumberQuery(_Strict):
+    """One number, in a body so that it stays out of URLs (and proxies' access logs)."""
+
+    number: Number
+
+
+class Numbers(_Strict):
+    numbers: list[Number] = Field(min_length=1, max_length=10_000)
+
+
 class Suppressed(BaseModel):
-    number: str
     suppressed: bool
 
 
-class Imported(BaseModel):
-    added: int
-    invalid: int
+class Changed(BaseModel):
+    """How many numbers the change added or removed (the others were already so)."""
+
+    changed: int

@@ -57,7 +57,7 @@ def _operation(op: Operation, schemas: dict[tuple[Key, JsonSchemaMode], Any], de
         "description": f"Needs the `{op.role.value}` role (or a higher one).",
         "x-role": op.role.value,
         "parameters": _path_parameters(op) + _query_parameters(op, schemas, defs),
-        "responses": {str(op.status): _answer(op, schemas), "default": {
+        "responses": {**{str(s): _answer(op, schemas) for s in (op.status, *op.also_status)}, "default": {
             "description": "an error, as RFC 9457 problem details",
             "content": {MEDIA_TYPE: {"schema": schemas[(("problem", ""), "serialization")]}},
         }},

@@ -40,6 +40,14 @@ class Call(Generic[Q, B]):
     body: B
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A handler's value with a success status other than its operation's own (one of ``also_status``)."""
+
+    value: Any
+    status: int
+
+
 Handler = Callable[[Call[Any, Any]], Awaitable[Any]]
 
 
@@ -64,6 +72,7 @@ class Operation:
     media: str = "application/json"  # of the answer
     also: tuple[str, ...] = ()  # other media types the answer may come in (e.g. text/csv on ?format=csv)
     status: int = 200
+    also_status: tuple[int, ...] = ()  # other success statuses, with the same answer (``Answer``)
     path_params: Mapping[str, dict[str, Any]] = field(default_factory=dict)
 
     @cached_property
@@ -108,8 +117,11 @@ def _serve(operation: Operation) -> Callable[[web.Request], Awaitable[web.Stream
         result = await operation.handler(call)
         if isinstance(result, web.StreamResponse):
             return result
+        status = operation.status
+        if isinstance(result, Answer):
+            status, result = result.status, result.value
         return web.Response(
-            status=operation.status, body=operation.adapter.dump_json(result), content_type=operation.media
+            status=status, body=operation.adapter.dump_json(result), content_type=operation.media
         )
 
     handle.__name__ = operation.operation_id

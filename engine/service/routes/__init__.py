@@ -12,8 +12,11 @@ def load() -> Api:
     from engine.service.routes import (  # noqa: F401
         admin,
         campaigns,
+        catalog,
         control,
         events,
+        submit,
+        suppression,
     )
 
     return API
