@@ -12,6 +12,7 @@ from engine.cli.app import app
 from engine.cli.common import (
     connection,
     console,
+    fail,
     queue,
     required_redis_url,
     run,
@@ -94,6 +95,9 @@ def revoke(token_id: Annotated[str, typer.Argument(help="the token's id, from `t
     async def go() -> None:
         async with connection(required_redis_url(settings())) as redis:
             info = await TokenStore(redis).revoke(token_id)
+        if info is None:
+            fail(f"no token with id {token_id!r}")
+        assert info is not None
         console.print(f"revoked token {info.id} of {info.name}", highlight=False, markup=False)
 
     run(go)

@@ -25,6 +25,7 @@ from engine.service.problems import problems
 from engine.service.tokens import TokenStore
 
 MAX_UPLOAD_BYTES: Final = 512 * 1024 * 1024  # a recipient file of ~20 million rows
+SHUTDOWN_SECONDS: Final = 3.0  # event streams never end by themselves: a stop waits this long for them
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
@@ -77,7 +78,7 @@ async def serve(
     """Serve the API until the block exits; yields its base URL (port 0 = a free one). ``options`` go to
     ``build_app``. No access log: a URL never holds a secret here, but the default one is costly."""
     app = build_app(settings, redis, **options)  # type: ignore[arg-type]
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

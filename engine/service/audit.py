@@ -57,9 +57,21 @@ async def entries(
 ) -> list[AuditEntry]:
     """Entries newest first, older than stream id ``before`` (exclusive; ``+`` = from the newest)."""
     key = keys.audit(campaign) if campaign else keys.AUDIT
-    high = before if before == "+" else f"({before}"
+    high = _below(before)
+    if high is None:
+        return []
     raw = await redis.xrevrange(key, high, "-", count=limit)
     return [_entry(ident, values) for ident, values in raw]
+
+
+def _below(ident: str) -> str | None:
+    """The highest stream id under ``ident`` (``+`` stays the top); None when nothing is under it."""
+    if ident == "+":
+        return ident
+    ms, seq = (min(int(part), 2**64 - 1) for part in ident.split("-"))
+    if seq > 0:
+        return f"{ms}-{seq - 1}"
+    return f"{ms - 1}-{2**64 - 1}" if ms > 0 else None
 
 
 def _entry(ident: bytes, values: Mapping[bytes, bytes]) -> AuditEntry:

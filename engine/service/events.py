@@ -74,7 +74,7 @@ class Hub:
             entry.watchers.discard(queue)
             if not entry.watchers and entry.task is not None:
                 entry.task.cancel()
-                del self._topics[topic]
+                self._topics.pop(topic, None)  # already gone when the hub closed first
 
     async def _poll(self, topic: str, entry: _Topic) -> None:
         snapshot = list_snapshot if topic == LIST_TOPIC else campaign_snapshot

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from engine.state.history import CampaignRow
 from engine.types import CampaignState, Channel, Priority
@@ -19,6 +20,16 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
 }
 
 
+def _iso(value: Any) -> Any:
+    """Only ISO 8601 text is a time here (pydantic alone would read ``0.5`` as seconds since 1970)."""
+    if isinstance(value, str) and not re.match(r"^\d{4}-\d\d-\d\d", value):
+        raise ValueError("expected an ISO 8601 date-time with a zone, e.g. 2026-12-07T08:00:00+08:00")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -29,8 +40,8 @@ class ListQuery(_Strict):
     state: CampaignState | None = None
     priority: Priority | None = Field(None, description="class on the shared budgets")
     name: Annotated[str, Field(max_length=200)] = Field("", description="part of the name, any case")
-    since: AwareDatetime | None = Field(None, description="submitted at or after (ISO 8601 with zone)")
-    until: AwareDatetime | None = Field(None, description="submitted at or before (ISO 8601 with zone)")
+    since: Instant | None = Field(None, description="submitted at or after (ISO 8601 with zone)")
+    until: Instant | None = Field(None, description="submitted at or before (ISO 8601 with zone)")
     offset: int = Field(0, ge=0, le=1_000_000)
     limit: int = Field(50, ge=1, le=500)
 
@@ -68,7 +79,7 @@ class PriorityAnswer(BaseModel):
 
 
 class Reschedule(_Strict):
-    start_at: AwareDatetime = Field(description="new start, ISO 8601 with a time zone")
+    start_at: Instant = Field(description="new start, ISO 8601 with a time zone")
 
 
 class RescheduleAnswer(BaseModel):
@@ -80,8 +91,8 @@ class RescheduleAnswer(BaseModel):
 class RateChange(_Strict):
     """Numbers per second per channel; ``reset`` (per campaign only) drops the caps set before."""
 
-    rates: dict[Channel, Annotated[float, Field(gt=0, allow_inf_nan=False)]]
-    reset: bool = False
+    rates: dict[Channel, Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]]
+    reset: StrictBool = False
 
 
 class CampaignRates(BaseModel):
@@ -100,7 +111,7 @@ class ResendRequest(_Strict):
     reasons: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=20)
     channel: Literal["smart", "sms", "basic"] | None = None
     new_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
-    preflight: bool = True
+    preflight: StrictBool = True
 
 
 class AuditQuery(_Strict):

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final, Generic, TypeVar
 
-import orjson
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
@@ -111,7 +110,7 @@ def _serve(operation: Operation) -> Callable[[web.Request], Awaitable[web.Stream
         services = request.app[SERVICES]
         who = await services.authenticate(request)
         require(who, operation.role)
-        query = operation.query.model_validate(dict(request.query))
+        query = operation.query.model_validate_strings(dict(request.query))
         body = await _body(request, operation.body) if operation.body is not None else NoParams()
         call = Call(request, who, services, request.match_info, query, body)
         result = await operation.handler(call)
@@ -129,14 +128,11 @@ def _serve(operation: Operation) -> Callable[[web.Request], Awaitable[web.Stream
 
 
 async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
-    """The JSON body validated by ``model``; 415 for another media type, 400 for text that is not JSON."""
+    """The JSON body validated by ``model``; 415 for another media type, 413 past the cap; text that is not
+    JSON fails validation (422)."""
     if request.content_type != "application/json":
         raise HttpProblem(415, "send the body as application/json")
     raw = await request.content.read(MAX_JSON_BYTES + 1)
     if len(raw) > MAX_JSON_BYTES:
         raise HttpProblem(413, f"a JSON body may hold at most {MAX_JSON_BYTES} bytes")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise HttpProblem(400, f"the body is not valid JSON: {exc}") from None
-    return model.model_validate(data)
+    return model.model_validate_json(raw)

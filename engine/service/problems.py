@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, Field, ValidationError
 from redis.exceptions import RedisError
 
@@ -109,6 +110,11 @@ async def problems(request: web.Request, handler: Any) -> web.StreamResponse:
             raise
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return problem(exc.status, exc.reason, headers=allow)
+    except HttpProcessingError as exc:  # a malformed multipart part, found while a handler reads it
+        return problem(exc.code if 400 <= exc.code < 500 else 400, exc.message)
     except RedisError as exc:
         log.error("%s %s: Redis: %s", request.method, request.path, exc)
         return problem(503, "Redis is unavailable")
+    except Exception:  # a bug: logged with its trace, answered without it
+        log.exception("%s %s failed", request.method, request.path)
+        return problem(500, "internal error (logged)")

@@ -16,7 +16,7 @@ from typing import Final
 import orjson
 import redis.asyncio as aioredis
 
-from engine.errors import ConfigError, StateError
+from engine.errors import ConfigError
 from engine.store import keys
 
 PREFIX: Final = "kdt_"  # makes a token recognisable to secret scanners and in a mistaken paste
@@ -76,15 +76,15 @@ class TokenStore:
         raw: dict[bytes, bytes] = await self.redis.hgetall(keys.API_TOKENS)  # type: ignore[misc]
         return sorted((_info(v) for v in raw.values()), key=lambda info: info.created_at)
 
-    async def revoke(self, token_id: str) -> TokenInfo:
-        """Revoke the token of id ``token_id`` at once; raises StateError when none has that id."""
+    async def revoke(self, token_id: str) -> TokenInfo | None:
+        """Revoke the token of id ``token_id`` at once; None when no token has that id."""
         raw: dict[bytes, bytes] = await self.redis.hgetall(keys.API_TOKENS)  # type: ignore[misc]
         for hashed, value in raw.items():
             info = _info(value)
             if info.id == token_id:
                 await self.redis.hdel(keys.API_TOKENS, hashed.decode())  # type: ignore[misc]
                 return info
-        raise StateError(f"no token with id {token_id!r}")
+        return None
 
 
 def _info(raw: bytes) -> TokenInfo:

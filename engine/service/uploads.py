@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import orjson
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.helpers import parse_mimetype
 from pydantic import BaseModel, Field
 
 from engine.errors import ConfigError, InputError
@@ -58,11 +59,10 @@ async def read_upload(request: web.Request, limits: Limits) -> AsyncIterator[Upl
     Raises HttpProblem 415 (not multipart), 413 (a part over its cap), 422 (a missing part, a file of
     another kind) and ConfigError (an invalid spec, naming the field) before anything is submitted.
     """
-    if request.content_type != "multipart/form-data":
-        raise HttpProblem(415, "send a campaign as multipart/form-data: spec, recipients")
+    parts = await multipart(request, "spec, recipients")
     with tempfile.TemporaryDirectory(dir=limits.upload_dir) as work:
         spec_text, path, flags, names, sha = None, None, {}, {}, hashlib.sha256()
-        async for part in await request.multipart():
+        async for part in parts:
             if not isinstance(part, BodyPartReader):
                 raise HttpProblem(422, "nested multipart parts are not accepted")
             if part.name == "spec":
@@ -80,6 +80,16 @@ async def read_upload(request: web.Request, limits: Limits) -> AsyncIterator[Upl
         sha.update(spec.model_dump_json().encode())
         with _named(path, names.get("recipients", path.name)):
             yield Upload(spec, path, flags, sha.hexdigest())
+
+
+async def multipart(request: web.Request, parts: str) -> MultipartReader:
+    """The parts of a multipart/form-data request; HttpProblem 415 for another body (or no boundary)."""
+    if (
+        request.content_type != "multipart/form-data"
+        or "boundary" not in parse_mimetype(request.headers.get("Content-Type", "")).parameters
+    ):
+        raise HttpProblem(415, f"send multipart/form-data with the parts {parts}")
+    return await request.multipart()
 
 
 @contextlib.contextmanager
@@ -111,9 +121,11 @@ def parse_spec(text: str) -> CampaignSpec:
 
 
 async def _small(part: BodyPartReader, cap: int) -> str:
-    raw = await part.read_chunk(cap + 1)
-    if len(raw) > cap or not part.at_eof():
-        raise HttpProblem(413, f"part {part.name!r}: at most {cap} bytes")
+    raw = b""
+    while chunk := await part.read_chunk(CHUNK):
+        raw += chunk
+        if len(raw) > cap:
+            raise HttpProblem(413, f"part {part.name!r}: at most {cap} bytes")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:

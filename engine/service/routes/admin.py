@@ -13,6 +13,7 @@ from engine.service import audit
 from engine.service.audit import AuditEntry
 from engine.service.models import PATH_PARAMS, AuditQuery, RateChange, TokenAnswer, TokenRequest
 from engine.service.operations import Call
+from engine.service.problems import HttpProblem
 from engine.service.routes import API
 from engine.service.routes.common import known_campaign
 from engine.service.tokens import Role, TokenInfo
@@ -53,6 +54,8 @@ async def create_token(call: Call[Any, TokenRequest]) -> TokenAnswer:
 @admin("DELETE", "/tokens/{token_id}", summary="Revoke a token at once", answer=TokenInfo)
 async def revoke_token(call: Call[Any, Any]) -> TokenInfo:
     info = await call.services.tokens.revoke(call.path["token_id"])
+    if info is None:
+        raise HttpProblem(404, f"no token with id {call.path['token_id']!r}")
     await audit.record(call.services.redis, call.who, "token-revoke", "", {"id": info.id, "name": info.name})
     return info
 

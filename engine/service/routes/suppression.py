@@ -20,7 +20,7 @@ from engine.service.operations import Call
 from engine.service.problems import HttpProblem
 from engine.service.routes import API
 from engine.service.tokens import Role
-from engine.service.uploads import stream_to
+from engine.service.uploads import multipart, stream_to
 from engine.state import suppression
 from engine.store import keys
 
@@ -67,9 +67,7 @@ async def remove_suppressed(call: Call[Any, Numbers]) -> Changed:
        form=SuppressionFile, answer=Changed)  # fmt: skip
 async def import_suppressed(call: Call[Any, Any]) -> Changed:
     request, limits = call.request, call.services.limits
-    if request.content_type != "multipart/form-data":
-        raise HttpProblem(415, "send the file as multipart/form-data, part 'file'")
-    part = await (await request.multipart()).next()
+    part = await (await multipart(request, "file")).next()
     if not isinstance(part, BodyPartReader) or part.name != "file":
         raise HttpProblem(422, "expected one part named 'file'")
     suffix = Path(part.filename or "").suffix.lower()
