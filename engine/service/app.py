@@ -19,7 +19,7 @@ from arq.connections import ArqRedis
 from engine.runtime.settings import Settings
 from engine.service import openapi, routes
 from engine.service.context import SERVICES, Limits, Services
-from engine.service.events import TICK, Hub
+from engine.service.events import TICK, Hub, ProgressCache
 from engine.service.operations import PREFIX
 from engine.service.problems import problems
 from engine.service.tokens import TokenStore
@@ -54,7 +54,7 @@ def build_app(
     app = web.Application(middlewares=[problems], client_max_size=max_upload_bytes)
     hub = Hub(redis, tick)
     limits = Limits(max_upload_bytes, upload_dir or Path(tempfile.gettempdir()))
-    app[SERVICES] = Services(redis, settings, TokenStore(redis), hub, limits)
+    app[SERVICES] = Services(redis, settings, TokenStore(redis), hub, ProgressCache(redis), limits)
     app.on_response_prepare.append(_secure)
     app.on_cleanup.append(lambda _: hub.close())
     api.install(app)

@@ -10,7 +10,7 @@ from arq.connections import ArqRedis
 
 from engine.runtime.settings import Settings
 from engine.service.auth import Principal, authenticate
-from engine.service.events import Hub
+from engine.service.events import Hub, ProgressCache
 from engine.service.tokens import TokenStore
 
 
@@ -30,6 +30,7 @@ class Services:
     settings: Settings
     tokens: TokenStore
     hub: Hub
+    status: ProgressCache
     limits: Limits
 
     async def authenticate(self, request: web.Request) -> Principal:

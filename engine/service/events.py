@@ -19,11 +19,14 @@ import orjson
 import redis.asyncio as aioredis
 
 from engine.state import history
-from engine.state.progress import counters
+from engine.state.history import CampaignRow
+from engine.store import keys
 
 TICK: Final = 0.5  # seconds between reads of a topic: an update reaches a watcher within a second
 QUEUE_DEPTH: Final = 16  # events kept for a slow watcher; beyond, its oldest are dropped (snapshots)
 LIST_TOPIC: Final = ""
+CACHE_SECONDS: Final = 0.25  # how old a status answer may be (the events tick is twice that)
+CACHE_ENTRIES: Final = 10_000
 STAGES: Final = ("capable", "not_capable", "sent:smart", "sent:sms", "sent:basic", "skipped", "failed")
 
 
@@ -45,7 +48,7 @@ Snapshot = Callable[[aioredis.Redis, str], Awaitable[list[tuple[str, dict[str, A
 @dataclass
 class _Topic:
     watchers: set[asyncio.Queue[Event]] = field(default_factory=set)
-    last: dict[str, Event] = field(default_factory=dict)  # per key (campaign), the latest event
+    last: dict[str, Event] = field(default_factory=dict)  # per key (campaign), the latest progress
     task: asyncio.Task[None] | None = None
 
 
@@ -85,15 +88,17 @@ class Hub:
                 if topic != LIST_TOPIC or before != data:  # the list sends a campaign only when it changed
                     rate = _rate(before, data, self.tick)
                     self._publish(entry, key, Event(self._next_id(), "progress", {**data, **rate}))
-                if before is not None and before["state"] != data["state"]:
+                now, was = data["campaign"], before and before["campaign"]
+                if was and was["state"] != now["state"]:
                     self._publish(entry, key, Event(self._next_id(), "state", {
-                        "campaign": key, "state": data["state"], "previous": before["state"],
-                        "reason": data["reason"]}))  # fmt: skip
+                        "campaign": key, "state": now["state"], "previous": was["state"],
+                        "reason": now["reason"]}))  # fmt: skip
                 previous[key] = data
             await asyncio.sleep(self.tick)
 
     def _publish(self, entry: _Topic, key: str, event: Event) -> None:
-        entry.last[key] = event
+        if event.kind == "progress":  # the snapshot a new watcher starts from
+            entry.last[key] = event
         for queue in entry.watchers:
             _offer(queue, event)
 
@@ -119,18 +124,55 @@ def _rate(before: dict[str, Any] | None, now: dict[str, Any], tick: float) -> di
     """Numbers sent per second since the previous snapshot."""
     if before is None:
         return {"rate": 0.0}
-    return {"rate": round(max(0, now["sent"] - before["sent"]) / tick, 1)}
+    sent = now["campaign"]["sent"] - before["campaign"]["sent"]
+    return {"rate": round(max(0, sent) / tick, 1)}
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A campaign's row and its counts per stage: what the status answer and every event carry."""
+
+    campaign: CampaignRow
+    stages: dict[str, int]
+
+
+async def progress(redis: aioredis.Redis, cid: str) -> Progress | None:
+    """The campaign's progress in two round trips (no spec, no journal); None when it is unknown."""
+    row = await history.row(redis, cid)
+    if row is None:
+        return None
+    found = await redis.hmget(keys.counters(cid), list(STAGES))  # type: ignore[misc]
+    return Progress(row, {stage: int(value or 0) for stage, value in zip(STAGES, found, strict=True)})
+
+
+class ProgressCache:
+    """Progress read at most once per ``ttl`` per campaign in this process: a poll endpoint hit hundreds of
+    times a second (dashboards, scripts) costs Redis a few reads a second, answers at most ``ttl`` old."""
+
+    def __init__(self, redis: aioredis.Redis, ttl: float = CACHE_SECONDS) -> None:
+        self.redis = redis
+        self.ttl = ttl
+        self._found: dict[str, tuple[float, Progress]] = {}
+
+    async def get(self, cid: str) -> Progress | None:
+        now = time.monotonic()
+        hit = self._found.get(cid)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        found = await progress(self.redis, cid)
+        if found is not None:  # only known campaigns: unknown ids must not grow the cache
+            if len(self._found) >= CACHE_ENTRIES:
+                self._found.clear()
+            self._found[cid] = (now + self.ttl, found)
+        return found
 
 
 async def campaign_snapshot(redis: aioredis.Redis, cid: str) -> list[tuple[str, dict[str, Any]]]:
-    """The campaign's state and progress per stage; nothing when it is unknown."""
-    row = await history.row(redis, cid)
-    if row is None:
-        return []
-    c = await counters(redis, cid)
-    return [(cid, {**asdict(row), "stages": {stage: c.get(stage, 0) for stage in STAGES}})]
+    """The campaign's progress; nothing when it is unknown."""
+    found = await progress(redis, cid)
+    return [] if found is None else [(cid, asdict(found))]
 
 
 async def list_snapshot(redis: aioredis.Redis, _: str) -> list[tuple[str, dict[str, Any]]]:
     """The first page of the list (newest first), one entry per campaign."""
-    return [(row.cid, asdict(row)) for row in await history.rows(redis, limit=100)]
+    return [(row.cid, {"campaign": asdict(row)}) for row in await history.rows(redis, limit=100)]

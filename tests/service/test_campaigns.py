@@ -57,7 +57,15 @@ async def test_get_status_and_report_of_one_campaign_and_404_for_an_unknown_one(
     status, detail, _ = await api.call("GET", f"/campaigns/{cid}", role="viewer")
     assert status == 200
     assert detail["campaign"]["accepted"] == 7 and detail["spec"]["name"] == "campaign spring"
-    _, report, _ = await api.call("GET", f"/campaigns/{cid}/status", role="viewer")
+    _, status_now, _ = await api.call("GET", f"/campaigns/{cid}/status", role="viewer")
+    row = status_now["campaign"]
+    assert (row["cid"], row["accepted"], row["state"], status_now["stages"]["sent:smart"]) == (
+        cid,
+        7,
+        "running",
+        0,
+    )
+    _, report, _ = await api.call("GET", f"/campaigns/{cid}/report", role="viewer")
     assert (report["campaign"], report["accepted"], report["state"]) == (cid, 7, "running")
     status, page, headers = await api.call("GET", f"/campaigns/{cid}/report.html", role="viewer")
     assert status == 200 and "<html" in page and "script-src" not in headers["Content-Security-Policy"]
@@ -76,7 +84,7 @@ async def test_pause_resume_cancel_reach_the_workers_and_are_audited(
     assert status == 409 and "only a scheduled one" in problem["detail"]
     with workers(1, engine_env(redis_url, sim.url), tmp_path):
         await asyncio.sleep(1)  # paused: the worker must not send
-        assert (await api.call("GET", f"/campaigns/{cid}/status"))[1]["sent"]["smart"] == 0
+        assert (await api.call("GET", f"/campaigns/{cid}/status"))[1]["campaign"]["sent"] == 0
         assert (await api.call("POST", f"/campaigns/{cid}/resume", role="operator"))[0] == 200
         report = await wait_for(arq_redis, cid)
     assert report.state == CampaignState.COMPLETED and report.sent["smart"] == 20
@@ -124,12 +132,13 @@ async def test_live_events_follow_a_campaign_to_its_end_and_resume_with_last_eve
                 if kind == "state" and data["state"] == "completed":
                     break
     progress = [data for _, kind, data in seen if kind == "progress"]
-    assert progress[0]["state"] == "running" and progress[-1]["stages"]["sent:smart"] == 30  # type: ignore[index]
+    assert progress[0]["campaign"]["state"] == "running"  # type: ignore[index]
+    assert progress[-1]["stages"]["sent:smart"] == 30  # type: ignore[index]
     assert [int(i) for i, _, _ in seen] == sorted(int(i) for i, _, _ in seen)
     headers = {**api.headers("viewer"), "Last-Event-ID": seen[-1][0]}
     async with api.http.get(f"/api/v1/campaigns/{cid}/events", headers=headers) as stream:
         async for _, kind, data in _events(stream):  # the current snapshot at once, nothing lost
-            assert kind in ("progress", "state") and data["state"] == "completed"
+            assert kind == "progress" and data["campaign"]["state"] == "completed"
             break
 
 
