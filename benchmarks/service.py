@@ -14,9 +14,9 @@ campaign is submitted and sends at the smart cap; once it is steady (5 % of its 
   share of cap  during each phase, the campaign's smart numbers/s (simulator ledger) ÷ the cap. Goal ≥ 98 %.
   list          10,000 campaigns seeded in a second Redis DB (records as the planner writes them), a second
                 serve process on it: the first page (50 rows) of ``GET /campaigns``, 200 times one after the
-                other. Goal ≤ 100 ms. The baseline is the same page filtered by a name no campaign has: it
-                reads every record, which is what every page cost before the list read the index a window
-                at a time.
+                other (the baseline 20 times). Goal ≤ 100 ms. The baseline is the same page filtered by a
+                name no campaign has: it reads every record, which is what every page cost before the list
+                read the index (``history.rows``).
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ GAP_GOAL_S: Final = 1.0
 SHARE_GOAL: Final = 0.98
 LIST_GOAL_MS: Final = 100.0
 LIST_REQUESTS: Final = 200
+BASELINE_REQUESTS: Final = 20  # each reads all 10,000 records
 COLUMNS: Final = ["measure", "figure", "goal", "met", "share of cap meanwhile", "≥ 98 %"]
 
 
@@ -128,13 +129,16 @@ async def sse_watchers(url: str, token: str, seconds: float) -> dict[str, Any]:
 
 
 async def list_pages(base: str, token: str) -> dict[str, Any]:
-    """The first page LIST_REQUESTS times, then the same with a filter that reads every record."""
+    """The first page LIST_REQUESTS times, then BASELINE_REQUESTS times with a filter that reads every
+    record."""
     headers = {"Authorization": f"Bearer {token}"}
     out: dict[str, Any] = {}
     async with aiohttp.ClientSession(headers=headers) as http:
-        for label, query in (("first page", "?limit=50"), ("every record read", "?limit=50&name=zz-none")):
+        sides = (("first page", "?limit=50", LIST_REQUESTS),
+                 ("every record read", "?limit=50&name=zz-none", BASELINE_REQUESTS))  # fmt: skip
+        for label, query, count in sides:
             times = []
-            for _ in range(LIST_REQUESTS):
+            for _ in range(count):
                 started = time.perf_counter()
                 async with http.get(base + "/api/v1/campaigns" + query) as answer:
                     assert answer.status == 200, await answer.text()
@@ -290,7 +294,8 @@ def main(args: argparse.Namespace) -> None:
         f"{args.seconds:g} s",
         f"simulator caps (numbers/s) {sim_caps}, latency {LATENCY_MS} ms; engine budgets the same; 1 worker, "
         f"1 serve process; {expected.smart:,} smart + {expected.sms:,} SMS numbers",
-        f"list: {LIST_REQUESTS} requests each, one at a time, 50 rows a page",
+        f"list: {LIST_REQUESTS} requests of the first page ({BASELINE_REQUESTS} of the baseline), one at a "
+        "time, 50 rows a page",
     ]
     publish(Result("service: the HTTP API beside a campaign at the cap", COLUMNS, rows, notes), machine,
             not args.no_record)  # fmt: skip

@@ -1,8 +1,8 @@
 """A campaign upload (multipart/form-data): the spec as JSON or TOML, the recipient file streamed to disk.
 
 The file never sits in memory whole: it goes to a private temporary file under the size cap, hashed as it
-arrives, and is removed once the planner has frozen its numbers in Redis. A spec may not name files of
-its own (``recipients.file``, ``recipients.suppression_file``): those would be paths on this server.
+arrives, and is removed once the planner has frozen its numbers in Redis. Paths in a spec would be paths
+on this server: ``recipients.file`` is replaced by the upload, ``recipients.suppression_file`` refused.
 """
 
 from __future__ import annotations
@@ -111,13 +111,12 @@ def parse_spec(text: str) -> CampaignSpec:
     if not isinstance(data, dict):
         raise ConfigError("spec: expected an object")
     spec = CampaignSpec.model_validate(data, context={"source": "spec"})
-    for field, value in (("recipients.file", spec.recipients.file),
-                         ("recipients.suppression_file", spec.recipients.suppression_file)):  # fmt: skip
-        if value is not None:
-            raise ConfigError(
-                f"spec: {field}: not accepted over HTTP; upload the file as the recipients part"
-            )
-    return spec
+    if spec.recipients.suppression_file is not None:
+        raise ConfigError(
+            "spec: recipients.suppression_file: a path on this server; use /suppression instead"
+        )
+    # the uploaded file is the recipient list: a path the spec names is never read here
+    return spec.model_copy(update={"recipients": spec.recipients.model_copy(update={"file": None})})
 
 
 async def _small(part: BodyPartReader, cap: int) -> str:

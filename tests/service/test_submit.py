@@ -66,8 +66,8 @@ async def test_a_toml_spec_is_accepted_as_the_cli_reads_it(api: Api) -> None:
 @pytest.mark.parametrize(
     ("body", "recipients", "name", "status", "detail"),
     [(spec_json(smart={"template_id": "12"}), csv_of(2), "a.csv", 422, "smart.template_id"),
-     (spec_json(recipients={"file": "/etc/passwd"}), csv_of(2), "a.csv", 422,
-      "recipients.file: not accepted"),
+     (spec_json(recipients={"suppression_file": "/etc/passwd"}), csv_of(2), "a.csv", 422,
+      "recipients.suppression_file: a path on this server"),
      ("{not json", csv_of(2), "a.csv", 422, "spec: neither a JSON object nor TOML"),
      (spec_json(), b"phone,name\n13800000000,Li\n", "a.csv", 422, "a.csv: column 'mobile' not found"),
      (spec_json(), csv_of(2), "a.exe", 422, "recipients: a .csv, .txt, .xlsx file")],

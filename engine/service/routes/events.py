@@ -26,8 +26,11 @@ async def _stream(call: Call[Any, Any], topic: str) -> web.StreamResponse:
     await response.prepare(call.request)
     await response.write(b"retry: %d\n\n" % RETRY_MS)
     async with call.services.hub.watch(topic) as events:
-        while True:
-            await response.write((await events.get()).encode())
+        try:
+            while True:
+                await response.write((await events.get()).encode())
+        except ConnectionResetError:  # the client went away: the usual end of a stream
+            return response
 
 
 @watch("GET", "/events", summary="Live changes of the campaign list (SSE)")
