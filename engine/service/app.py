@@ -22,6 +22,7 @@ from engine.service.context import SERVICES, Limits, Services
 from engine.service.events import TICK, Hub, ProgressCache
 from engine.service.operations import PREFIX
 from engine.service.problems import problems
+from engine.service.sessions import SessionStore
 from engine.service.tokens import TokenStore
 
 MAX_UPLOAD_BYTES: Final = 512 * 1024 * 1024  # a recipient file of ~20 million rows
@@ -54,7 +55,10 @@ def build_app(
     app = web.Application(middlewares=[problems], client_max_size=max_upload_bytes)
     hub = Hub(redis, tick)
     limits = Limits(max_upload_bytes, upload_dir or Path(tempfile.gettempdir()))
-    app[SERVICES] = Services(redis, settings, TokenStore(redis), hub, ProgressCache(redis), limits)
+    tokens = TokenStore(redis)
+    app[SERVICES] = Services(
+        redis, settings, tokens, SessionStore(redis, tokens), hub, ProgressCache(redis), limits
+    )
     app.on_response_prepare.append(_secure)
     app.on_cleanup.append(lambda _: hub.close())
     api.install(app)

@@ -11,6 +11,7 @@ from arq.connections import ArqRedis
 from engine.runtime.settings import Settings
 from engine.service.auth import Principal, authenticate
 from engine.service.events import Hub, ProgressCache
+from engine.service.sessions import SessionStore
 from engine.service.tokens import TokenStore
 
 
@@ -29,12 +30,13 @@ class Services:
     redis: ArqRedis
     settings: Settings
     tokens: TokenStore
+    sessions: SessionStore
     hub: Hub
     status: ProgressCache
     limits: Limits
 
     async def authenticate(self, request: web.Request) -> Principal:
-        return await authenticate(request, self.tokens)
+        return await authenticate(request, self.tokens, self.sessions)
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("koodispatch_services", Services)

@@ -62,6 +62,9 @@ def _operation(op: Operation, schemas: dict[tuple[Key, JsonSchemaMode], Any], de
             "content": {MEDIA_TYPE: {"schema": schemas[(("problem", ""), "serialization")]}},
         }},
     }  # fmt: skip
+    if op.public:
+        out["security"] = []
+        out["description"] = "Needs no token."
     if op.body is not None:
         body = schemas[((key, "body"), "validation")]
         out["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
@@ -72,6 +75,8 @@ def _operation(op: Operation, schemas: dict[tuple[Key, JsonSchemaMode], Any], de
 
 
 def _answer(op: Operation, schemas: dict[tuple[Key, JsonSchemaMode], Any]) -> dict[str, Any]:
+    if op.answer is None:  # no body (204)
+        return {"description": op.summary}
     if op.media == "application/json":
         schema = schemas[((op.operation_id, "answer"), "serialization")]
     else:

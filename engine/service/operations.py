@@ -16,7 +16,7 @@ from typing import Any, Final, Generic, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
-from engine.service.auth import Principal, require
+from engine.service.auth import Principal, remote_of, require
 from engine.service.context import SERVICES, Services
 from engine.service.problems import HttpProblem
 from engine.service.tokens import Role
@@ -73,6 +73,7 @@ class Operation:
     status: int = 200
     also_status: tuple[int, ...] = ()  # other success statuses, with the same answer (``Answer``)
     path_params: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    public: bool = False  # no caller to find (the console's login); ``who`` is then anonymous
 
     @cached_property
     def adapter(self) -> TypeAdapter[Any]:
@@ -108,8 +109,11 @@ class Api:
 def _serve(operation: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         services = request.app[SERVICES]
-        who = await services.authenticate(request)
-        require(who, operation.role)
+        if operation.public:
+            who = Principal("anonymous", operation.role, "", remote_of(request))
+        else:
+            who = await services.authenticate(request)
+            require(who, operation.role)
         query = operation.query.model_validate_strings(dict(request.query))
         body = await _body(request, operation.body) if operation.body is not None else NoParams()
         call = Call(request, who, services, request.match_info, query, body)

@@ -69,7 +69,11 @@ class TokenStore:
 
     async def lookup(self, token: str) -> TokenInfo | None:
         """The record of a token, None when it is unknown or revoked."""
-        raw = await self.redis.hget(keys.API_TOKENS, digest(token))  # type: ignore[misc]
+        return await self.lookup_digest(digest(token))
+
+    async def lookup_digest(self, hashed: str) -> TokenInfo | None:
+        """The record of a token by its SHA-256 (as a session keeps it), None when revoked."""
+        raw = await self.redis.hget(keys.API_TOKENS, hashed)  # type: ignore[misc]
         return None if raw is None else _info(raw)
 
     async def list(self) -> list[TokenInfo]:

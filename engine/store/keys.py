@@ -124,6 +124,11 @@ def idempotency(key_digest: str) -> str:
     return f"{PREFIX}:api:idem:{key_digest}"
 
 
+def api_session(session_digest: str) -> str:
+    """String: a console session (SHA-256 of its cookie) -> orjson {token digest, csrf} (expires)."""
+    return f"{PREFIX}:api:session:{session_digest}"
+
+
 def rate(channel: str) -> str:
     """Hash of a channel's GCRA state (tat) and live settings (rate, burst, throttle factor)."""
     return f"{PREFIX}:rate:{{{channel}}}"

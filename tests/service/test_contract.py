@@ -96,4 +96,5 @@ schema = schemathesis.pytest.from_fixture("api_schema")
           suppress_health_check=list(HealthCheck))  # fmt: skip
 def test_every_operation_answers_within_its_schema_and_never_5xx(case: schemathesis.Case) -> None:
     response = case.call_and_validate(excluded_checks=[SEMANTIC])
-    assert response.status_code != 401  # the token went with every request: answers came from past auth
+    if case.operation.path != "/api/v1/session":  # the login: a generated token is unknown (401)
+        assert response.status_code != 401  # the token went with every request: answers came past auth

@@ -15,6 +15,7 @@ def load() -> Api:
         catalog,
         control,
         events,
+        session,
         submit,
         suppression,
     )
