@@ -153,3 +153,26 @@ async def _events(stream: object):  # type: ignore[no-untyped-def]
             kind = line[7:]
         elif line.startswith("data: "):
             yield ident, kind, orjson.loads(line[6:])
+
+
+async def test_the_list_events_show_a_new_campaign_and_its_state_changes(
+    api: Api, arq_redis: ArqRedis, settings: Settings, tmp_path: Path
+) -> None:
+    await _submit(arq_redis, settings, tmp_path, "old", 2)
+    seen: list[tuple[str, dict[str, object]]] = []
+    async with api.http.get("/api/v1/events", headers=api.headers("viewer")) as stream:
+        async for _, kind, data in _events(stream):
+            seen.append((kind, data))
+            campaign = data.get("campaign")
+            if kind == "progress" and isinstance(campaign, dict) and campaign["cid"] == "old":
+                await _submit(arq_redis, settings, tmp_path, "new", 2)  # after the first snapshot
+            if kind == "progress" and isinstance(campaign, dict) and campaign["cid"] == "new":
+                await engine_api.pause("new", redis=arq_redis)
+            if kind == "state":
+                break
+    assert seen[-1][0] == "state" and seen[-1][1] | {"reason": ""} == {
+        "campaign": "new",
+        "state": "paused",
+        "previous": "running",
+        "reason": "",
+    }

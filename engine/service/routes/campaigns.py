@@ -26,6 +26,7 @@ from engine.types import CampaignState
 
 view = partial(API.op, role=Role.VIEWER, tag="campaigns", path_params=PATH_PARAMS)
 # the report page: its own inline styles, inline SVG, no script at all
+CHUNK = 256 * 1024  # bytes of an export file sent at a time
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 
 
@@ -90,10 +91,16 @@ def _failed_export(suffix: str, media: str) -> None:
         cid = await known_campaign(call)
         with tempfile.TemporaryDirectory(dir=call.services.limits.upload_dir) as work:
             path = Path(work) / f"failed.{suffix}"
-            await export_failed(call.services.redis, cid, path)
-            data = await asyncio.to_thread(path.read_bytes)
-        disposition = f'attachment; filename="{cid}-failed.{suffix}"'
-        return web.Response(body=data, content_type=media, headers={"Content-Disposition": disposition})
+            await export_failed(call.services.redis, cid, path)  # constant memory, whatever the count
+            response = web.StreamResponse(headers={
+                "Content-Type": media, "Content-Disposition": f'attachment; filename="{cid}-failed.{suffix}"'
+            })  # fmt: skip
+            await response.prepare(call.request)
+            with path.open("rb") as source:
+                while chunk := await asyncio.to_thread(source.read, CHUNK):
+                    await response.write(chunk)
+        await response.write_eof()
+        return response
 
     handler.__name__ = f"failed_numbers_{suffix}"
     view("GET", f"/campaigns/{{cid}}/failed.{suffix}", summary=f"Download the failed numbers ({suffix})",
