@@ -32,6 +32,10 @@ def serve(
         str, typer.Option(help="address to bind (a reverse proxy usually fronts it)")
     ] = "127.0.0.1",
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(help="a reverse proxy's address whose X-Forwarded-For names the client (repeatable)"),
+    ] = None,
 ) -> None:
     """Serve the JSON API under /api/v1 (OpenAPI document at /api/v1/openapi.json)."""
     from engine.runtime.gc_tuning import tune_for_service
@@ -46,7 +50,10 @@ def serve(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        async with queue(url) as redis, serving(cfg, redis, host, port) as where:
+        async with (
+            queue(url) as redis,
+            serving(cfg, redis, host, port, proxies=frozenset(trusted_proxy or ())) as where,
+        ):
             tune_for_service()
             console.print(f"API listening on {where}/api/v1", highlight=False, markup=False)
             await stop.wait()

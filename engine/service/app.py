@@ -49,15 +49,17 @@ def build_app(
     upload_dir: Path | None = None,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     tick: float = TICK,
+    proxies: frozenset[str] = frozenset(),
 ) -> web.Application:
-    """The API app on an open queue connection; uploads wait in ``upload_dir`` (the system's temp dir)."""
+    """The API app on an open queue connection; uploads wait in ``upload_dir`` (the system's temp dir);
+    ``proxies`` are the addresses of reverse proxies whose ``X-Forwarded-For`` names the client."""
     api = routes.load()
     app = web.Application(middlewares=[problems], client_max_size=max_upload_bytes)
     hub = Hub(redis, tick)
     limits = Limits(max_upload_bytes, upload_dir or Path(tempfile.gettempdir()))
     tokens = TokenStore(redis)
     app[SERVICES] = Services(
-        redis, settings, tokens, SessionStore(redis, tokens), hub, ProgressCache(redis), limits
+        redis, settings, tokens, SessionStore(redis, tokens), hub, ProgressCache(redis), limits, proxies
     )
     app.on_response_prepare.append(_secure)
     app.on_cleanup.append(lambda _: hub.close())

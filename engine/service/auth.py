@@ -35,12 +35,19 @@ class Principal:
     via: Literal["bearer", "session"] = "bearer"
 
 
-def remote_of(request: web.Request) -> str:
-    """The client's address as this process saw it (behind a proxy: the proxy's; see README)."""
-    return request.remote or ""
+def remote_of(request: web.Request, proxies: frozenset[str] = frozenset()) -> str:
+    """The client's address: the peer's, or — when the peer is one of our ``proxies`` — the nearest address
+    in ``X-Forwarded-For`` that is not one of them (the client can write anything before it, not after)."""
+    peer = request.remote or ""
+    if peer not in proxies:
+        return peer
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    return next((hop for hop in reversed(hops) if hop not in proxies), peer)
 
 
-async def authenticate(request: web.Request, tokens: TokenStore, sessions: SessionStore) -> Principal:
+async def authenticate(
+    request: web.Request, tokens: TokenStore, sessions: SessionStore, proxies: frozenset[str] = frozenset()
+) -> Principal:
     """The principal of ``request``: a bearer token, else a console session cookie (whose state changes
     must carry its CSRF token). Raises HttpProblem 401 without either, 403 for a change without CSRF."""
     header = request.headers.get("Authorization", "")
@@ -51,9 +58,10 @@ async def authenticate(request: web.Request, tokens: TokenStore, sessions: Sessi
         info = await tokens.lookup(token.strip())
         if info is None:
             raise HttpProblem(401, "unknown or revoked token", CHALLENGE)
-        return Principal(info.name, info.role, info.id, remote_of(request))
+        return Principal(info.name, info.role, info.id, remote_of(request, proxies))
     session = await _session(request, sessions)
-    return Principal(session.token.name, session.token.role, session.token.id, remote_of(request), "session")
+    owner = session.token
+    return Principal(owner.name, owner.role, owner.id, remote_of(request, proxies), "session")
 
 
 async def _session(request: web.Request, sessions: SessionStore) -> Session:

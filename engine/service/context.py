@@ -34,9 +34,10 @@ class Services:
     hub: Hub
     status: ProgressCache
     limits: Limits
+    proxies: frozenset[str]  # addresses of our reverse proxies, whose X-Forwarded-For is believed
 
     async def authenticate(self, request: web.Request) -> Principal:
-        return await authenticate(request, self.tokens, self.sessions)
+        return await authenticate(request, self.tokens, self.sessions, self.proxies)
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("koodispatch_services", Services)

@@ -110,7 +110,7 @@ def _serve(operation: Operation) -> Callable[[web.Request], Awaitable[web.Stream
     async def handle(request: web.Request) -> web.StreamResponse:
         services = request.app[SERVICES]
         if operation.public:
-            who = Principal("anonymous", operation.role, "", remote_of(request))
+            who = Principal("anonymous", operation.role, "", remote_of(request, services.proxies))
         else:
             who = await services.authenticate(request)
             require(who, operation.role)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import aiohttp
 import pytest
 from arq.connections import ArqRedis
 from openapi_spec_validator import validate
 
-from engine.service.app import SECURITY_HEADERS
+from engine.runtime.settings import Settings
+from engine.service.app import SECURITY_HEADERS, serve
 from engine.service.tokens import TokenStore
 from tests.service.conftest import Api
 
@@ -84,3 +88,27 @@ async def test_tokens_are_stored_hashed_and_a_revoked_one_stops_working_at_once(
     _, log, _ = await api.call("GET", "/audit")
     assert [e["action"] for e in log][:2] == ["token-revoke", "token-create"]
     assert log[0]["who"] == "test admin" and log[0]["remote"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "remote"),
+    [(frozenset(), "203.0.113.9", "127.0.0.1"),  # not our proxy: its header is anyone's
+     (frozenset({"127.0.0.1"}), "203.0.113.9", "203.0.113.9"),
+     (frozenset({"127.0.0.1", "10.0.0.2"}), "6.6.6.6, 203.0.113.9, 10.0.0.2", "203.0.113.9")],
+)  # fmt: skip
+async def test_the_audit_names_the_client_behind_a_trusted_proxy_only(
+    arq_redis: ArqRedis,
+    settings: Settings,
+    tmp_path: Path,
+    proxies: frozenset[str],
+    forwarded: str,
+    remote: str,
+) -> None:
+    async with serve(settings, arq_redis, upload_dir=tmp_path, proxies=proxies) as url:
+        token, _ = await TokenStore(arq_redis).create("ops", "admin")
+        headers = {"Authorization": f"Bearer {token}", "X-Forwarded-For": forwarded}
+        async with aiohttp.ClientSession() as http:
+            answer = await http.put(url + "/api/v1/rates", json={"rates": {"sms": 100}}, headers=headers)
+            assert answer.status == 200
+            entries = await (await http.get(url + "/api/v1/audit", headers=headers)).json()
+    assert entries[0]["remote"] == remote
