@@ -100,13 +100,6 @@ class CampaignRates(BaseModel):
     caps: dict[str, float]
 
 
-class Rate(BaseModel):
-    """A shared budget as it is now."""
-
-    channel: str
-    per_second: float
-
-
 class ResendRequest(_Strict):
     reasons: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=20)
     channel: Literal["smart", "sms", "basic"] | None = None
