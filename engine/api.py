@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from engine.budget.records import RateInfo
     from engine.budget.standing import Standing
     from engine.ingest.spec import CampaignSpec
+    from engine.plan.catalog import Catalog
     from engine.plan.forecast import Forecast
     from engine.plan.planner import SubmitResult
     from engine.reports.summary import Report
@@ -68,6 +69,17 @@ async def submit_campaign(
         return await run_preflight(campaign, cfg)
 
     return await planner.submit(redis, cfg, campaign, recipients, check if preflight else None)
+
+
+async def preflight(spec: CampaignSpec | Path | str | Mapping[str, Any], *, settings: Settings | None = None
+                    ) -> tuple[str, ...]:  # fmt: skip
+    """Check a spec's templates, signature and port with the provider without submitting; returns the
+    warnings. Raises ConfigError listing every error (naming field and template id), ProviderError when
+    the provider cannot be reached."""
+    from engine.plan.preflight import run_preflight
+    from engine.runtime.settings import load_settings
+
+    return (await run_preflight(_spec(spec), settings or load_settings())).warnings
 
 
 async def plan_campaign(
@@ -272,3 +284,42 @@ async def reschedule(cid: str, start_at: datetime, *, redis: aioredis.Redis) -> 
     if start_at.tzinfo is None:
         raise ConfigError("--start-at: give the time zone, e.g. 2026-12-07T08:00:00+08:00")
     return await history.reschedule(redis, cid, start_at)
+
+
+async def suppressed(number: str, *, redis: aioredis.Redis) -> bool:
+    """Whether a number is on the shared suppression list; InputError when it is not a mobile number."""
+    from engine.state import suppression
+
+    return await suppression.contains(redis, number)
+
+
+async def suppress(numbers: Collection[str], *, redis: aioredis.Redis) -> int:
+    """Add numbers to the shared suppression list (every later campaign skips them); returns how many were
+    new. Raises InputError, before any write, for one that is not a mobile number."""
+    from engine.state import suppression
+
+    return await suppression.add(redis, numbers)
+
+
+async def unsuppress(number: str, *, redis: aioredis.Redis) -> bool:
+    """Take a number off the suppression list; returns whether it was on it."""
+    from engine.state import suppression
+
+    return await suppression.remove(redis, number)
+
+
+async def import_suppression(path: Path, *, redis: aioredis.Redis) -> int:
+    """Add a file of opted-out numbers (.txt, one a line, or .csv); returns how many were new. Raises
+    InputError for a file that cannot be read."""
+    from engine.state import suppression
+
+    return await suppression.import_file(redis, path)
+
+
+async def provider_catalog(settings: Settings | None = None) -> Catalog:
+    """The account's smart and basic-edition templates and its channel numbers with their signatures, as the
+    provider lists them (first 100 of each), for pickers; raises ProviderError when it cannot be reached."""
+    from engine.plan.catalog import catalog
+    from engine.runtime.settings import load_settings
+
+    return await catalog(settings or load_settings())

@@ -9,6 +9,7 @@ from engine.cli import (  # noqa: F401  (register the sub-commands)
     plan,
     receipts,
     reports,
+    serve,
     service,
     shares,
     simulate,

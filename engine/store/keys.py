@@ -20,6 +20,8 @@ INSTANCE: Final = "kd:instance"  # random id set once per Redis dataset; a chang
 RECEIPT_STATS: Final = "kd:receipts:stats"  # hash: receipts received, recorded, duplicate, unmatched, ...
 CONTACTS: Final = f"{PREFIX}:fc:"  # + "<UTC day>:<bucket>": hash, number -> its contacts that day
 CAP_CACHE: Final = f"{PREFIX}:caplist:"  # + UTC day number: list of packed verdict records
+API_TOKENS: Final = "kd:api:tokens"  # hash: sha256 of an API token -> orjson {id, name, role, created_at}
+AUDIT: Final = "kd:audit"  # stream: every state change made through the HTTP API (who, when, what, where)
 
 
 def campaign(cid: str) -> str:
@@ -110,6 +112,21 @@ def lease(cid: str, number: int) -> str:
 def events(cid: str) -> str:
     """Stream of campaign events (state changes, per-minute send counts) for status and reports."""
     return f"{PREFIX}:{{{cid}}}:events"
+
+
+def audit(cid: str) -> str:
+    """Stream: the audit entries of one campaign (a copy of those in ``AUDIT`` that name it)."""
+    return f"{PREFIX}:{{{cid}}}:audit"
+
+
+def idempotency(key_digest: str) -> str:
+    """String: a campaign creation's ``Idempotency-Key`` -> orjson {body digest, campaign id} (expires)."""
+    return f"{PREFIX}:api:idem:{key_digest}"
+
+
+def api_session(session_digest: str) -> str:
+    """String: a console session (SHA-256 of its cookie) -> orjson {token digest, csrf} (expires)."""
+    return f"{PREFIX}:api:session:{session_digest}"
 
 
 def rate(channel: str) -> str:
