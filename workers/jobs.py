@@ -12,12 +12,13 @@ from typing import Any
 from arq import Retry
 from redis.exceptions import RedisError
 
-from engine.dispatch import late
+from engine.dispatch import late, settle
 from engine.dispatch.batch_run import dispatch_batch as run_batch
 from engine.dispatch.outcomes import JobResult
 from engine.errors import StateLost
 from engine.runtime import logs, metrics
 from engine.state import jobs
+from engine.types import CampaignState
 from workers.context import worker_context
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,8 @@ async def dispatch_batch(ctx: dict[str, Any], cid: str, batch: int) -> dict[str,
         outcome = await run_batch(engine, cid, batch, queued_at=float(ctx["score"]))
     metrics.batch_finished(outcome.result, time.monotonic() - started)
     log.info("campaign %s batch %d: %s (campaign %s)", cid, batch, outcome.result, outcome.campaign_state)
+    if outcome.settle_at is not None:
+        await jobs.schedule_settle(ctx["redis"], cid, batch, outcome.settle_at)
     if outcome.result in (JobResult.BUSY, JobResult.LEASE_LOST):
         raise await retry(ctx, BUSY_RETRY_SECONDS)
     if outcome.retry_in is not None:  # the send window is closed: the job waits in the queue until it opens
@@ -93,7 +96,24 @@ async def late_fallback(ctx: dict[str, Any], cid: str, batch: int) -> dict[str, 
     """The fallback for a batch's smart messages still undelivered ``after_minutes`` after it finished."""
     async with guarded(ctx, cid, batch):
         outcome = await late.late_fallback(worker_context(ctx).engine, cid, batch)
+    if outcome.settle_at is not None:
+        await jobs.schedule_settle(ctx["redis"], cid, batch, outcome.settle_at)
     if outcome.retry:
         raise await retry(ctx, LATE_RETRY_SECONDS)
     log.info("campaign %s batch %d late fallback: %s (%d)", cid, batch, outcome.result, outcome.numbers)
     return {"result": outcome.result, "numbers": outcome.numbers}
+
+
+async def settle_sms(ctx: dict[str, Any], cid: str, batch: int) -> dict[str, Any]:
+    """Settle a batch's plain-SMS chunks whose answer was lost; runs again while some still await reports."""
+    async with guarded(ctx, cid, batch):
+        outcome = await settle.settle_sms(worker_context(ctx).engine, cid, batch)
+    if outcome.result is JobResult.BUSY:
+        raise await retry(ctx, BUSY_RETRY_SECONDS)
+    if outcome.result is JobResult.POSTPONED:  # paused, an outage or a lost lease: look again later
+        raise await retry(ctx, LATE_RETRY_SECONDS)
+    if outcome.settle_at is not None:
+        raise await retry(ctx, max(0.0, outcome.settle_at - time.time()))
+    if outcome.campaign_state is CampaignState.COMPLETED:
+        log.info("campaign %s completed: its last SMS chunk awaiting reports is settled", cid)
+    return {"result": outcome.result, "state": outcome.campaign_state}

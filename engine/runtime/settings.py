@@ -137,6 +137,13 @@ class DispatchSettings(_Section):
         description="batch lease TTL: a dead worker's batch runs again about a second after this (its job's "
         "visibility is the lease plus one second)",
     )
+    sms_receipt_timeout_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="with the receipts service configured: how long a plain-SMS call whose answer was lost "
+        "waits for a status report of any of its numbers (after the call can no longer be outstanding) "
+        "before it is sent again; carriers report within seconds to minutes",
+    )
 
 
 class ResolverSettings(_Section):
@@ -254,6 +261,13 @@ class Settings(BaseSettings):
     receipts: ReceiptSettings = ReceiptSettings()
     prices: PriceSettings = PriceSettings()
     contacts: ContactSettings = ContactSettings()
+
+    @property
+    def settles_sms_by_receipts(self) -> bool:
+        """Whether a plain-SMS call whose answer was lost is settled from status reports (confirmed, or sent
+        again after ``dispatch.sms_receipt_timeout_seconds`` without any): only with the receipts service
+        configured (``receipts.public_url`` and the receipt token), else it is failed ``unconfirmed``."""
+        return bool(self.receipts.public_url) and self.receipts_token is not None
 
     @classmethod
     def settings_customise_sources(

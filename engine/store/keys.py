@@ -87,6 +87,22 @@ def task(task_id: str) -> str:
     return f"{PREFIX}:task:{task_id}"
 
 
+def pending_receipts(task_id: str) -> str:
+    """List: receipts of a task that came before its chunk was journaled (recorded when it is)."""
+    return f"{PREFIX}:task:{task_id}:pending"
+
+
+def awaiting(cid: str) -> str:
+    """Sorted set ``<batch>/<stage>:<chunk>`` -> due (unix s): plain-SMS chunks whose answer was lost,
+    awaiting their status reports (``engine/dispatch/settle.py``); the campaign completes when it is empty."""
+    return f"{PREFIX}:{{{cid}}}:awaiting"
+
+
+def awaiting_indices(cid: str) -> str:
+    """Hash: awaiting member -> the chunk's batch indices (uint16 each), to resend it without re-planning."""
+    return f"{PREFIX}:{{{cid}}}:awaiting:indices"
+
+
 def backlog(cid: str) -> str:
     """Sorted set: batch -> batch, the batches not yet dispensed as jobs (``state/feeder.py``)."""
     return f"{PREFIX}:{{{cid}}}:backlog"
