@@ -111,9 +111,13 @@ def render_report(r: Report) -> None:
         table.add_row(name, f"{value:,}")
     for reason, count in r.failed_by_reason.items():
         table.add_row(plain(f"  failed: {reason}"), f"{count:,}")
+    for path, chunks in r.paths.items():
+        table.add_row(plain(f"provider calls settled {path}"), f"{chunks:,}")
     if r.reason:
         table.caption = plain(r.reason)
     console.print(table)
+    for note in r.notes():
+        console.print(plain(f"note: {note}"), highlight=False)
     render_funnel(r)
 
 

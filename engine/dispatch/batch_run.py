@@ -43,7 +43,7 @@ from engine.state.records import ChunkPath, ChunkRecord, ChunkState, Stage, Verd
 from engine.types import CampaignState, Channel
 
 log = logging.getLogger(__name__)
-UNCONFIRMED = "unconfirmed"  # the provider could not say whether the call landed
+UNCONFIRMED = ChunkPath.UNCONFIRMED.value  # failure reason: no one could say whether the call landed
 LOCAL_REASONS = frozenset({UNCONFIRMED})
 # Sends of one batch in flight at once (the channel's shared in-flight cap bounds the total): with 50 ms
 # answers, 8 batches per worker at 4 each left the cap half used while every batch sat in the same stage.

@@ -113,6 +113,19 @@ async def _discard(reading: asyncio.Future[Recipients]) -> None:
     await asyncio.gather(reading, return_exceptions=True)
 
 
+def sms_settling(settings: Settings, spec: CampaignSpec) -> tuple[str, ...]:
+    """The warning that plain SMS is sent at most once when no receipts service is configured: it has no
+    send query, so only status reports can settle a call whose answer was lost."""
+    if spec.fallback.policy != "sms" or settings.settles_sms_by_receipts:
+        return ()
+    return (
+        "fallback policy sms without the receipts service (receipts.public_url and the receipt token): "
+        "an SMS call whose answer is lost is failed 'unconfirmed' and never sent again (at most once); "
+        "with it, such a call is confirmed by its status reports or sent again after "
+        "dispatch.sms_receipt_timeout_seconds without any",
+    )
+
+
 async def submit(
     redis: ArqRedis,
     settings: Settings,
@@ -139,7 +152,7 @@ async def submit(
         await _discard(loading)
         return await _resubmit(redis, cid, digest)
     loaded = await loading
-    warnings = await preflight() if preflight is not None else ()
+    warnings = (*(await preflight() if preflight is not None else ()), *sms_settling(settings, spec))
     claimed = await _claim(redis, cid, digest)
     if await redis.exists(keys.campaign(cid)):  # created meanwhile, by a submission that held the claim
         return await _resubmit(redis, cid, digest)

@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 
 from engine.state import campaigns
 from engine.state.progress import counters, open_chunks
+from engine.state.records import ChunkPath
 from engine.store import keys
 
 CHANNELS: Final = ("smart", "sms", "basic")
@@ -68,6 +69,25 @@ class Report:
     in_flight: int
     funnel: dict[str, Funnel] = field(default_factory=dict)
     timeline: dict[str, dict[str, int]] = field(default_factory=dict)
+    # chunks (provider calls) by the path that settled them: sent, reconciled, resent,
+    # confirmed_by_receipts, resent_after_timeout, unconfirmed (``ChunkPath``)
+    paths: dict[str, int] = field(default_factory=dict)
+    settling: int = 0  # SMS numbers whose call's answer was lost, awaiting their status reports
+
+    def notes(self) -> list[str]:
+        """What the figures cannot say alone: SMS calls whose answer was lost, settled or not."""
+        out = []
+        if self.settling:
+            out.append(
+                f"{self.settling:,} SMS numbers await status reports: their call's answer was lost; "
+                "confirmed by any report, sent again if none comes within the receipt timeout"
+            )
+        if unconfirmed := self.failed_by_reason.get(ChunkPath.UNCONFIRMED.value, 0):
+            out.append(
+                f"{unconfirmed:,} SMS numbers failed unconfirmed: their call's answer was lost and, without "
+                "a receipts service, plain SMS is sent at most once (some may have been delivered)"
+            )
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,6 +111,7 @@ class Report:
             ("failed", self.failed),
             ("  of which at a contact-frequency limit", self.failed_by_reason.get("frequency_cap", 0)),
             ("not sent (paused/cancelled)", self.unsent),
+            ("awaiting status reports to settle (SMS)", self.settling),
         ]
 
     def used_channels(self) -> dict[str, Funnel]:
@@ -159,10 +180,12 @@ async def build_report(redis: aioredis.Redis, cid: str) -> Report:
         failed=failed,
         failed_by_reason=_suffixed(c, "failed"),
         failed_by_channel=_suffixed(c, "failed_on"),
-        unsent=max(0, accepted - sum(sent.values()) - skipped - failed),
+        unsent=max(0, accepted - sum(sent.values()) - skipped - failed - c.get("settling", 0)),
         batches=record.batches,
         batches_done=done,
         in_flight=await open_chunks(redis, cid, record.batches),
         funnel={ch: funnel(c, ch) for ch in CHANNELS},
         timeline=await _timeline(redis, cid),
+        paths=_suffixed(c, "chunks"),
+        settling=c.get("settling", 0),
     )

@@ -16,11 +16,13 @@ from huaweicloudsdkkoomessage.v1 import (
     ShowAimMsgTemplateDetailRequest,
     ShowAimMsgTemplateVariableRequest,
 )
+from pydantic import SecretStr
 
 from engine import api
 from engine.errors import ConfigError
 from engine.ingest.demo_data import generate_recipients
 from engine.ingest.spec import CampaignSpec
+from engine.plan import planner
 from engine.plan.preflight import UNSUBSCRIBE_HINT, run_preflight
 from engine.runtime.settings import Settings, load_settings
 from engine.simulator import RunningSimulator, SimConfig, SimulatorThread
@@ -215,7 +217,16 @@ async def test_submit_runs_preflight_before_writing_anything(
         good = await api.submit_campaign(
             spec_data(), redis=redis, recipients=tmp_path / "r.csv", settings=settings
         )
-        assert good.created and good.warnings == ()
+        sms_fallback = CampaignSpec.model_validate(spec_data())
+        assert good.created and good.warnings == planner.sms_settling(settings, sms_fallback)
+        assert good.warnings and "at most once" in good.warnings[0]  # SMS fallback without receipts
+        with_receipts = settings.model_copy(
+            update={
+                "receipts_token": SecretStr("t" * 24),
+                "receipts": settings.receipts.model_copy(update={"public_url": "https://r.example"}),
+            }
+        )
+        assert planner.sms_settling(with_receipts, sms_fallback) == ()
     finally:
         await redis.aclose()
 
