@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import redis.asyncio as aioredis
 import urllib3
 
 from engine.provider.callbacks import receipt_url
+from engine.runtime.redis_server import free_port
 from engine.simulator import SimulatorThread
 from engine.state.progress import counters
 from engine.store import keys
@@ -25,17 +25,10 @@ from tests.processes import sim_get, sim_post
 TOKEN = "sms-settle-token-0123456789"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def receipts_service(redis_url: str, env: Mapping[str, str], log: Path) -> Iterator[str]:
     """``koodispatch receipts`` as its own process (it rides out a Redis restart); yields its base URL."""
-    port = _free_port()
+    port = free_port()
     environment = {**env, "REDIS_URL": redis_url, "KOODISPATCH_RECEIPTS_TOKEN": TOKEN}
     with log.open("ab") as out:
         proc = subprocess.Popen(
