@@ -72,6 +72,13 @@ async def guarded(ctx: dict[str, Any], cid: str, batch: int) -> AsyncIterator[No
         raise await retry(ctx, BUG_RETRY_SECONDS) from bug
 
 
+async def _settle_later(ctx: dict[str, Any], cid: str, batch: int, at: float | None) -> None:
+    """Queue the settle job of a batch with SMS chunks awaiting their reports (inside ``guarded``: a run
+    that could not queue it runs again, finds them in the journal and queues it then)."""
+    if at is not None:
+        await jobs.schedule_settle(ctx["redis"], cid, batch, at)
+
+
 async def dispatch_batch(ctx: dict[str, Any], cid: str, batch: int) -> dict[str, Any]:
     """Run one batch; if another worker holds it (or took it over), try again shortly: it may die."""
     engine = worker_context(ctx).engine
@@ -79,10 +86,9 @@ async def dispatch_batch(ctx: dict[str, Any], cid: str, batch: int) -> dict[str,
     started = time.monotonic()
     async with guarded(ctx, cid, batch):
         outcome = await run_batch(engine, cid, batch, queued_at=float(ctx["score"]))
+        await _settle_later(ctx, cid, batch, outcome.settle_at)
     metrics.batch_finished(outcome.result, time.monotonic() - started)
     log.info("campaign %s batch %d: %s (campaign %s)", cid, batch, outcome.result, outcome.campaign_state)
-    if outcome.settle_at is not None:
-        await jobs.schedule_settle(ctx["redis"], cid, batch, outcome.settle_at)
     if outcome.result in (JobResult.BUSY, JobResult.LEASE_LOST):
         raise await retry(ctx, BUSY_RETRY_SECONDS)
     if outcome.retry_in is not None:  # the send window is closed: the job waits in the queue until it opens
@@ -96,8 +102,7 @@ async def late_fallback(ctx: dict[str, Any], cid: str, batch: int) -> dict[str, 
     """The fallback for a batch's smart messages still undelivered ``after_minutes`` after it finished."""
     async with guarded(ctx, cid, batch):
         outcome = await late.late_fallback(worker_context(ctx).engine, cid, batch)
-    if outcome.settle_at is not None:
-        await jobs.schedule_settle(ctx["redis"], cid, batch, outcome.settle_at)
+        await _settle_later(ctx, cid, batch, outcome.settle_at)
     if outcome.retry:
         raise await retry(ctx, LATE_RETRY_SECONDS)
     log.info("campaign %s batch %d late fallback: %s (%d)", cid, batch, outcome.result, outcome.numbers)
