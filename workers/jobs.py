@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 BUSY_RETRY_SECONDS = 2.0
 INFRA_RETRY_SECONDS = 3.0  # Redis unreachable beyond the client's own retries
 LATE_RETRY_SECONDS = 30.0  # a paused campaign or a provider outage: look again later
+SETTLED_MARGIN_SECONDS = 2.0  # a late job looks again this long after its SMS chunks are due to settle
 BUG_RETRY_SECONDS = 30.0  # an unexpected error: logged, and the batch tried again (never dropped)
 
 
@@ -105,6 +106,8 @@ async def late_fallback(ctx: dict[str, Any], cid: str, batch: int) -> dict[str, 
         await _settle_later(ctx, cid, batch, outcome.settle_at)
     if outcome.retry:
         raise await retry(ctx, LATE_RETRY_SECONDS)
+    if outcome.settle_at is not None:  # some of its SMS await their reports: it ends once they are settled
+        raise await retry(ctx, max(0.0, outcome.settle_at - time.time()) + SETTLED_MARGIN_SECONDS)
     log.info("campaign %s batch %d late fallback: %s (%d)", cid, batch, outcome.result, outcome.numbers)
     return {"result": outcome.result, "numbers": outcome.numbers}
 

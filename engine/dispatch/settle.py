@@ -4,9 +4,11 @@ Plain SMS has no send query, so such a chunk awaits its reports (``ChunkState.AW
 ``keys.awaiting``). Reports echo the chunk reference (``extend``) and are recorded per number by the receipts
 service: any report for one of the chunk's numbers proves the call landed (``confirmed_by_receipts``: its
 numbers count as sent); none at all ``dispatch.sms_receipt_timeout_seconds`` after the call could last have
-landed means the provider never got it, and the chunk is sent again through the journal like any send
-(``resent_after_timeout``), so a crash during the resend is settled the same way. One arq job per batch,
-deferred to the earliest due and brought forward by the receipts service when a report for one comes.
+landed, with the receipts service running then, means the provider never got it, and the chunk is sent
+again through the journal like any send (``resent_after_timeout``), so a crash during the resend is settled
+the same way. While no receipts service runs, a due chunk waits: a missing report proves nothing then.
+One arq job per batch, deferred to the earliest due and brought forward by the receipts service when a
+report for one comes.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from engine.provider.models import SendResult
 from engine.state import campaigns, trial
 from engine.state.batches import load_batch
 from engine.state.progress import awaiting
+from engine.state.receipts_presence import receipts_running
 from engine.state.records import ChunkPath, ChunkRecord, ChunkState, Stage, chunk_ref
 from engine.store import keys
 from engine.types import CampaignState
 
 log = logging.getLogger(__name__)
+RECORDER_WAIT = 30.0  # seconds a due chunk waits while no receipts service runs before it looks again
 
 
 class SettleRun(AfterBatchRun):
@@ -69,10 +73,13 @@ class SettleRun(AfterBatchRun):
             landed = SendResult("", tuple(chunk.numbers(self.batch)), {})
             path = ChunkPath.CONFIRMED_BY_RECEIPTS
             await self._record(sender, k, chunk, landed, path=path, attempts=record.attempts)
-        elif time.time() >= due:
-            await self._resend(sender, k, chunk, record)
-        else:
+        elif time.time() < due:
             self._settle_by(due)
+        elif not await receipts_running(self.ctx.redis):  # no report may only mean none was recorded
+            log.warning("campaign %s %s: no receipts service running; waiting for it", self.cid, chunk.ref)
+            self._settle_by(time.time() + RECORDER_WAIT)
+        else:
+            await self._resend(sender, k, chunk, record)
 
     async def _resend(self, sender: Sender, k: int, chunk: Chunk, record: ChunkRecord) -> None:
         """Send a chunk no report was seen for again; a cancelled campaign fails it ``unconfirmed``."""

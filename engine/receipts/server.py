@@ -9,13 +9,15 @@ and Message&SMS ``statusCallback``), ``uplink`` (SMS MO replies). The token may 
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from engine.errors import BadReceipt, Unauthorized
 from engine.provider.callbacks import ROUTE_PREFIX
@@ -24,6 +26,7 @@ from engine.receipts.http_log import masked_logger
 from engine.receipts.parse import PARSERS
 from engine.receipts.store import ReceiptStore
 from engine.runtime.settings import Settings
+from engine.state.receipts_presence import BEAT_SECONDS, beat
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a batch post of receipts is a few hundred KB at most
@@ -72,6 +75,27 @@ async def receive(request: web.Request) -> web.Response:
     )  # fmt: skip
 
 
+async def _heartbeat(redis: aioredis.Redis) -> None:
+    """Say that reports are being recorded (``receipts_presence``) for as long as the service runs; a Redis
+    away longer than its client's retries only skips beats."""
+    while True:
+        try:
+            await beat(redis)
+        except (RedisError, OSError) as exc:
+            log.warning("receipts heartbeat not written: %s", exc)
+        await asyncio.sleep(BEAT_SECONDS)
+
+
+def _beating(redis: aioredis.Redis) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(_heartbeat(redis))
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    return ctx
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -83,6 +107,7 @@ def build_app(settings: Settings, redis: aioredis.Redis) -> web.Application:
         Authenticator.from_settings(settings), ReceiptStore(redis), tuple(settings.receipts.opt_out_words)
     )
     app[SERVICE] = service
+    app.cleanup_ctx.append(_beating(redis))
     app.router.add_post(ROUTE_PREFIX + "/{token}/{kind}", receive)
     app.router.add_post(ROUTE_PREFIX + "/{kind}", receive)
     app.router.add_get("/healthz", health)

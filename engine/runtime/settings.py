@@ -263,10 +263,9 @@ class Settings(BaseSettings):
     contacts: ContactSettings = ContactSettings()
 
     @property
-    def settles_sms_by_receipts(self) -> bool:
-        """Whether a plain-SMS call whose answer was lost is settled from status reports (confirmed, or sent
-        again after ``dispatch.sms_receipt_timeout_seconds`` without any): only with the receipts service
-        configured (``receipts.public_url`` and the receipt token), else it is failed ``unconfirmed``."""
+    def receipts_configured(self) -> bool:
+        """Whether the receipts service's public URL and token are set: Message&SMS sends then name it as
+        their ``statusCallback``."""
         return bool(self.receipts.public_url) and self.receipts_token is not None
 
     @classmethod

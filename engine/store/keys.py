@@ -18,6 +18,9 @@ TENANTS: Final = "kd:tenants"  # hash: campaign id -> "rank weight", "<cid>:<cha
 FEEDING: Final = "kd:feeding"  # sorted set: campaign id -> submission time, while its batches are dispensed
 INSTANCE: Final = "kd:instance"  # random id set once per Redis dataset; a change means Redis lost its data
 RECEIPT_STATS: Final = "kd:receipts:stats"  # hash: receipts received, recorded, duplicate, unmatched, ...
+RECEIPTS_ALIVE: Final = (
+    "kd:receipts:alive"  # string with a TTL: a receipts service is running (its heartbeat)
+)
 CONTACTS: Final = f"{PREFIX}:fc:"  # + "<UTC day>:<bucket>": hash, number -> its contacts that day
 CAP_CACHE: Final = f"{PREFIX}:caplist:"  # + UTC day number: list of packed verdict records
 

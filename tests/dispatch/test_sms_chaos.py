@@ -66,7 +66,7 @@ async def test_kills_faults_and_a_redis_restart_with_sms_and_receipts_lose_and_d
         report_to(sim, receipts)
         env = {
             **FAST_TAKEOVER,
-            **settling_env(receipts, timeout=10),
+            **settling_env(timeout=10),
             "KOODISPATCH_DISPATCH__RETRY_MAX_DELAY": "1",
             "KOODISPATCH_RATES__SMART": "180",
             "KOODISPATCH_RATES__SMS": "90",

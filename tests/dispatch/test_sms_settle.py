@@ -32,7 +32,7 @@ async def test_lost_sms_answers_are_confirmed_by_reports_or_resent_after_the_tim
     reset(sim, channel_faults=SMS_FAULTS)
     with receipts_service(redis_url, {}, tmp_path / "receipts.log") as receipts:
         report_to(sim, receipts)
-        env = {**FAST_TAKEOVER, **settling_env(receipts, timeout=3)}
+        env = {**FAST_TAKEOVER, **settling_env(timeout=3)}
         async with started(redis_url, sim.url, tmp_path, ROWS, 31, BATCH, "sms", **env) as run:
             with workers(2, run.env, tmp_path):
                 await wait_for(run.redis, run.cid, max_wait=180)

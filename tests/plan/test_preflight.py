@@ -16,7 +16,6 @@ from huaweicloudsdkkoomessage.v1 import (
     ShowAimMsgTemplateDetailRequest,
     ShowAimMsgTemplateVariableRequest,
 )
-from pydantic import SecretStr
 
 from engine import api
 from engine.errors import ConfigError
@@ -27,6 +26,7 @@ from engine.plan.preflight import UNSUBSCRIBE_HINT, run_preflight
 from engine.runtime.settings import Settings, load_settings
 from engine.simulator import RunningSimulator, SimConfig, SimulatorThread
 from engine.simulator.templates import default_ports, default_templates, sms_template
+from engine.state import receipts_presence
 from engine.store.connection import open_queue
 
 
@@ -218,15 +218,10 @@ async def test_submit_runs_preflight_before_writing_anything(
             spec_data(), redis=redis, recipients=tmp_path / "r.csv", settings=settings
         )
         sms_fallback = CampaignSpec.model_validate(spec_data())
-        assert good.created and good.warnings == planner.sms_settling(settings, sms_fallback)
-        assert good.warnings and "at most once" in good.warnings[0]  # SMS fallback without receipts
-        with_receipts = settings.model_copy(
-            update={
-                "receipts_token": SecretStr("t" * 24),
-                "receipts": settings.receipts.model_copy(update={"public_url": "https://r.example"}),
-            }
-        )
-        assert planner.sms_settling(with_receipts, sms_fallback) == ()
+        assert good.created and good.warnings == await planner.sms_settling(redis, settings, sms_fallback)
+        assert good.warnings and "at most once" in good.warnings[0]  # SMS fallback, no receipts service
+        await receipts_presence.beat(redis)  # `koodispatch receipts` runs on this Redis
+        assert await planner.sms_settling(redis, settings, sms_fallback) == ()
     finally:
         await redis.aclose()
 
