@@ -112,7 +112,7 @@ def render_report(r: Report) -> None:
     for reason, count in r.failed_by_reason.items():
         table.add_row(plain(f"  failed: {reason}"), f"{count:,}")
     for path, chunks in r.paths.items():
-        table.add_row(plain(f"provider calls settled {path}"), f"{chunks:,}")
+        table.add_row(plain(f"provider calls: {path}"), f"{chunks:,}")
     if r.reason:
         table.caption = plain(r.reason)
     console.print(table)

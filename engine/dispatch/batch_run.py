@@ -17,7 +17,7 @@ from engine.budget.records import ANONYMOUS, Caller, Order
 from engine.budget.retry import call_with_retry
 from engine.dispatch.context import EngineContext
 from engine.dispatch.outcomes import BatchOutcome, JobResult
-from engine.dispatch.senders import Chunk, Sender, SmartSender, cut, fallback_sender, sms_via
+from engine.dispatch.senders import Chunk, Sender, SmartSender, cut, fallback_sender
 from engine.errors import (
     Ambiguous,
     Halt,
@@ -39,7 +39,7 @@ from engine.state.batches import Batch, load_batch
 from engine.state.campaigns import CampaignRecord
 from engine.state.lease import Lease
 from engine.state.progress import Failure, Progress
-from engine.state.receipts_presence import sms_settled_by_receipts
+from engine.state.receipts_presence import receipts_running
 from engine.state.records import ChunkPath, ChunkRecord, ChunkState, Stage, Verdict, chunk_ref
 from engine.types import CampaignState, Channel
 
@@ -175,8 +175,7 @@ class BatchRun:
         Without receipts its numbers are failed ``unconfirmed``, never resent blindly (at most once).
         """
         settings = self.ctx.settings
-        via = sms_via(self.record.spec, settings.provider.sms_api)
-        if not await sms_settled_by_receipts(self.ctx.redis, settings, via):
+        if not await receipts_running(self.ctx.redis):
             failed = SendResult("", (), dict.fromkeys(chunk.numbers(self.batch), UNCONFIRMED))
             await self._record(sender, k, chunk, failed, path=ChunkPath.UNCONFIRMED, attempts=attempts)
             return

@@ -81,11 +81,6 @@ class SmartSender:
         return await find_smart(self.client, chunk.ref, chunk.numbers(batch))
 
 
-def sms_via(spec: CampaignSpec, default: str) -> str:
-    """The API a campaign's plain SMS goes through: its own ``fallback.via``, else the setting."""
-    return spec.fallback.via or default
-
-
 def sms_chunk_size(via: str) -> int:
     """Numbers per plain-SMS call through ``via`` ("koomessage" or "smsapi"); the forecast uses it too."""
     return KM_SMS_MAX_TO if via == "koomessage" else SMSAPI_MAX_TO
@@ -101,7 +96,7 @@ class SmsSender:
         self.koo = koo
         self.smsapi = smsapi
         self.spec = spec
-        self.via = sms_via(spec, via)
+        self.via = spec.fallback.via or via
         self.chunk_size = sms_chunk_size(self.via)
 
     @property

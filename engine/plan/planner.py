@@ -20,7 +20,6 @@ from blake3 import blake3
 
 from engine.budget import tenants
 from engine.budget.tenants import Tenant
-from engine.dispatch.senders import sms_via
 from engine.errors import ConfigError, InputError
 from engine.ingest.files import check_file, read_errors
 from engine.ingest.recipients import Recipients, for_campaign
@@ -28,7 +27,7 @@ from engine.ingest.spec import CampaignSpec
 from engine.runtime.settings import Settings
 from engine.state import campaigns, feeder, jobs, trial
 from engine.state.batches import write_batches
-from engine.state.receipts_presence import sms_settled_by_receipts
+from engine.state.receipts_presence import receipts_running
 from engine.store import keys
 from engine.types import CampaignState
 
@@ -115,18 +114,16 @@ async def _discard(reading: asyncio.Future[Recipients]) -> None:
     await asyncio.gather(reading, return_exceptions=True)
 
 
-async def sms_settling(redis: aioredis.Redis, settings: Settings, spec: CampaignSpec) -> tuple[str, ...]:
+async def sms_settling(redis: aioredis.Redis, spec: CampaignSpec) -> tuple[str, ...]:
     """The warning that plain SMS is sent at most once while no receipts service runs: it has no send
     query, so only status reports can settle a call whose answer was lost."""
-    if spec.fallback.policy != "sms":
-        return ()
-    if await sms_settled_by_receipts(redis, settings, sms_via(spec, settings.provider.sms_api)):
+    if spec.fallback.policy != "sms" or await receipts_running(redis):
         return ()
     return (
-        "fallback policy sms and no receipts service running (`koodispatch receipts` on this Redis; through "
-        "Message&SMS also receipts.public_url and the token): an SMS call whose answer is lost is failed "
-        "'unconfirmed' and never sent again (at most once); with it, such a call is confirmed by its status "
-        "reports or sent again after dispatch.sms_receipt_timeout_seconds without any",
+        "fallback policy sms and no receipts service running (`koodispatch receipts` on this Redis): an SMS "
+        "call whose answer is lost is failed 'unconfirmed' and never sent again (at most once); with it, "
+        "such a call is confirmed by its status reports or sent again after "
+        "dispatch.sms_receipt_timeout_seconds without any",
     )
 
 
@@ -158,7 +155,7 @@ async def submit(
     loaded = await loading
     warnings = (
         *(await preflight() if preflight is not None else ()),
-        *await sms_settling(redis, settings, spec),
+        *await sms_settling(redis, spec),
     )
     claimed = await _claim(redis, cid, digest)
     if await redis.exists(keys.campaign(cid)):  # created meanwhile, by a submission that held the claim

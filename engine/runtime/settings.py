@@ -262,12 +262,6 @@ class Settings(BaseSettings):
     prices: PriceSettings = PriceSettings()
     contacts: ContactSettings = ContactSettings()
 
-    @property
-    def receipts_configured(self) -> bool:
-        """Whether the receipts service's public URL and token are set: Message&SMS sends then name it as
-        their ``statusCallback``."""
-        return bool(self.receipts.public_url) and self.receipts_token is not None
-
     @classmethod
     def settings_customise_sources(
         cls,

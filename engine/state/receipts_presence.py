@@ -2,7 +2,8 @@
 
 Plain-SMS calls whose answer was lost can be settled from their status reports only while something
 records them, so the workers decide by this observation, not by a setting: a receipts service running
-against the same Redis (``koodispatch receipts``; the provider's report addresses point at it).
+against the same Redis (``koodispatch receipts``; the SMS application's status-report address, or the
+``statusCallback`` that ``receipts.public_url`` puts on Message&SMS sends, points at it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Final
 
 import redis.asyncio as aioredis
 
-from engine.runtime.settings import Settings
 from engine.store import keys
 
 BEAT_SECONDS: Final = 5.0  # how often a running receipts service says so
@@ -27,12 +27,3 @@ async def beat(redis: aioredis.Redis) -> None:
 async def receipts_running(redis: aioredis.Redis) -> bool:
     """Whether a receipts service beat within the last ``ALIVE_SECONDS``."""
     return bool(await redis.exists(keys.RECEIPTS_ALIVE))
-
-
-async def sms_settled_by_receipts(redis: aioredis.Redis, settings: Settings, via: str) -> bool:
-    """Whether an SMS call through ``via`` whose answer was lost can await its status reports: a receipts
-    service is running, and the call named it as ``statusCallback`` unless it went through KooMessage (whose
-    SMS report address is a console setting of the SMS application)."""
-    if via == "smsapi" and not settings.receipts_configured:
-        return False
-    return await receipts_running(redis)

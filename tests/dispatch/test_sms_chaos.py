@@ -87,6 +87,7 @@ async def test_kills_faults_and_a_redis_restart_with_sms_and_receipts_lose_and_d
                 counters = await all_reported(run.redis, run.cid, ("smart", "sms"))
                 report = await build_report(run.redis, run.cid)
                 delivered_smart = await _delivered(run.redis, run.cid, report.batches, "smart")
+                late_journal = await _late_journal(run.redis, run.cid, report.batches)
             finally:
                 fleet.stop()
     assert kills >= KILLS, f"the campaign ended after only {kills} kills: make it longer"
@@ -97,7 +98,7 @@ async def test_kills_faults_and_a_redis_restart_with_sms_and_receipts_lose_and_d
     late_numbers = {n for n, refs in sms_sends.items() if any(":late_sms:" in r["extend"] for r in refs)}
     _assert_exact(report, ledger, capable, len(numbers) - len(capable), late_numbers)
     # the late fallback went to exactly the accepted smart messages not reported delivered
-    assert late_numbers == capable - delivered_smart
+    assert late_numbers == capable - delivered_smart, (counters, late_journal)
     assert not late_numbers & delivered_smart
     assert report.settling == 0 and counters["settling"] == 0
     faults = ledger["faults"]
@@ -158,4 +159,18 @@ async def _delivered(redis: aioredis.Redis, cid: str, batches: int, channel: str
             name = field.decode()
             if name.startswith(head) and orjson.loads(value)["ok"]:
                 out.add(name.removeprefix(head))
+    return out
+
+
+async def _late_journal(redis: aioredis.Redis, cid: str, batches: int) -> dict[int, Any]:
+    """Per batch: how many numbers its late list froze and its late chunks' journal entries."""
+    out: dict[int, Any] = {}
+    for batch in range(batches):
+        frozen = await redis.get(keys.late(cid, batch))
+        entries = await redis.hgetall(keys.journal(cid, batch))  # type: ignore[misc]
+        late = {k.decode(): orjson.loads(v) for k, v in entries.items() if k.startswith(b"late_")}
+        out[batch] = (
+            len(frozen or b"") // 2,
+            {k: (v["state"], v["path"], v["numbers"]) for k, v in late.items()},
+        )
     return out

@@ -218,10 +218,10 @@ async def test_submit_runs_preflight_before_writing_anything(
             spec_data(), redis=redis, recipients=tmp_path / "r.csv", settings=settings
         )
         sms_fallback = CampaignSpec.model_validate(spec_data())
-        assert good.created and good.warnings == await planner.sms_settling(redis, settings, sms_fallback)
+        assert good.created and good.warnings == await planner.sms_settling(redis, sms_fallback)
         assert good.warnings and "at most once" in good.warnings[0]  # SMS fallback, no receipts service
         await receipts_presence.beat(redis)  # `koodispatch receipts` runs on this Redis
-        assert await planner.sms_settling(redis, settings, sms_fallback) == ()
+        assert await planner.sms_settling(redis, sms_fallback) == ()
     finally:
         await redis.aclose()
 
