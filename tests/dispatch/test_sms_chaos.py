@@ -19,14 +19,13 @@ from typing import Any
 import orjson
 import pytest
 import redis.asyncio as aioredis
-from arq.connections import ArqRedis
-from arq.jobs import Job, JobStatus
 
 from engine import api
+from engine.dispatch.senders import sms_chunk_size
 from engine.reports.summary import Report, build_report
 from engine.runtime.redis_server import RedisServer
 from engine.simulator.capability import is_capable
-from engine.state import jobs
+from engine.state.records import ChunkRecord, ChunkState, Stage, chunk_field
 from engine.store import keys
 from tests.conftest import SHARE
 from tests.dispatch.crashes import FAST_TAKEOVER, Fleet, reset, started, wait_sent, wait_until
@@ -35,6 +34,7 @@ from tests.processes import sim_get, wait_for
 
 pytestmark = pytest.mark.slow
 KILLS = 40
+FINAL = frozenset({ChunkState.DONE, ChunkState.FAILED})
 FAULTS = {
     "error_share": 0.04,
     "timeout_share": 0.02,
@@ -43,6 +43,8 @@ FAULTS = {
     "drop_share": 0.02,  # the connection is lost before the call reaches the provider
     "latency_ms": [5, 30],
 }
+# plain SMS, the channel under test, loses more answers: some after its call landed, some before
+SMS_FAULTS = {"sms": {**FAULTS, "drop_after_accept_share": 0.12, "drop_share": 0.12}}
 
 
 @pytest.fixture
@@ -60,7 +62,7 @@ async def test_kills_faults_and_a_redis_restart_with_sms_and_receipts_lose_and_d
     tmp_path: Path, redis_with_aof: RedisServer, simulator_thread: Any
 ) -> None:
     sim = simulator_thread
-    reset(sim, faults=FAULTS)
+    reset(sim, faults=FAULTS, channel_faults=SMS_FAULTS)
     url = redis_with_aof.url
     with receipts_service(url, {}, tmp_path / "receipts.log") as receipts:
         report_to(sim, receipts)
@@ -83,11 +85,9 @@ async def test_kills_faults_and_a_redis_restart_with_sms_and_receipts_lose_and_d
                 await wait_for(run.redis, run.cid, max_wait=300)
                 await settled(run.redis, run.cid)
                 await _late_done(run.redis, run.cid, (await build_report(run.redis, run.cid)).batches)
-                await settled(run.redis, run.cid)  # late SMS chunks whose answer was lost
                 counters = await all_reported(run.redis, run.cid, ("smart", "sms"))
                 report = await build_report(run.redis, run.cid)
                 delivered_smart = await _delivered(run.redis, run.cid, report.batches, "smart")
-                late_journal = await _late_journal(run.redis, run.cid, report.batches)
             finally:
                 fleet.stop()
     assert kills >= KILLS, f"the campaign ended after only {kills} kills: make it longer"
@@ -98,11 +98,11 @@ async def test_kills_faults_and_a_redis_restart_with_sms_and_receipts_lose_and_d
     late_numbers = {n for n, refs in sms_sends.items() if any(":late_sms:" in r["extend"] for r in refs)}
     _assert_exact(report, ledger, capable, len(numbers) - len(capable), late_numbers)
     # the late fallback went to exactly the accepted smart messages not reported delivered
-    assert late_numbers == capable - delivered_smart, (counters, late_journal)
+    assert late_numbers == capable - delivered_smart
     assert not late_numbers & delivered_smart
     assert report.settling == 0 and counters["settling"] == 0
     faults = ledger["faults"]
-    assert faults["drop_after_accept"]["sms"] > 0 and faults["drop"]["sms"] > 0, faults
+    assert faults["drop_after_accept"]["sms"] + faults["drop"]["sms"] > 0, faults
     assert counters.get("chunks:confirmed_by_receipts", 0) + counters.get("chunks:reconciled", 0) > 0
 
 
@@ -136,17 +136,26 @@ async def _chaos(redis: aioredis.Redis, cid: str, fleet: Fleet, server: RedisSer
     return kills
 
 
-async def _late_done(redis: ArqRedis, cid: str, batches: int) -> None:
-    """Wait until every batch's late fallback job ran to its end."""
+async def _late_done(redis: aioredis.Redis, cid: str, batches: int) -> None:
+    """Wait until every batch froze its late list and journaled each of its late chunks final.
+
+    (Not by the late job's arq status: a job running, or held by a killed worker until it is reaped, reads
+    as not found once its in-progress key's short visibility passed.)"""
+    size = sms_chunk_size("koomessage")
 
     async def done() -> bool:
         for batch in range(batches):
-            job = Job(jobs.late_job_id(cid, batch), redis, _queue_name=keys.QUEUE)
-            if not await redis.exists(keys.late(cid, batch)) or await job.status() is not JobStatus.not_found:
+            frozen = await redis.get(keys.late(cid, batch))
+            if frozen is None:
+                return False
+            chunks = -(-len(frozen) // 2 // size)
+            fields = [chunk_field(Stage.LATE_SMS, k) for k in range(chunks)]
+            entries = await redis.hmget(keys.journal(cid, batch), fields) if fields else []  # type: ignore[misc]
+            if any(e is None or ChunkRecord.decode(e).state not in FINAL for e in entries):
                 return False
         return True
 
-    await wait_until(done, "late fallback jobs not done", max_wait=180)
+    await wait_until(done, "late fallback not sent", max_wait=180)
 
 
 async def _delivered(redis: aioredis.Redis, cid: str, batches: int, channel: str) -> set[str]:
@@ -159,18 +168,4 @@ async def _delivered(redis: aioredis.Redis, cid: str, batches: int, channel: str
             name = field.decode()
             if name.startswith(head) and orjson.loads(value)["ok"]:
                 out.add(name.removeprefix(head))
-    return out
-
-
-async def _late_journal(redis: aioredis.Redis, cid: str, batches: int) -> dict[int, Any]:
-    """Per batch: how many numbers its late list froze and its late chunks' journal entries."""
-    out: dict[int, Any] = {}
-    for batch in range(batches):
-        frozen = await redis.get(keys.late(cid, batch))
-        entries = await redis.hgetall(keys.journal(cid, batch))  # type: ignore[misc]
-        late = {k.decode(): orjson.loads(v) for k, v in entries.items() if k.startswith(b"late_")}
-        out[batch] = (
-            len(frozen or b"") // 2,
-            {k: (v["state"], v["path"], v["numbers"]) for k, v in late.items()},
-        )
     return out
