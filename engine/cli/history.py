@@ -1,4 +1,5 @@
-"""``koodispatch list`` and ``reschedule``: the campaigns an account ran, and moving one not yet started."""
+"""``koodispatch list``, ``top`` and ``reschedule``: the campaigns an account ran, those running now on a
+live board, and moving one not yet started."""
 
 from __future__ import annotations
 
@@ -81,5 +82,26 @@ def reschedule(
         async with connection(url) as redis:
             before = await api.reschedule(cid, when, redis=redis)
         typer.echo(f"{cid}: start {before or 'unset'} → {when.isoformat()}")
+
+    run(go)
+
+
+@app.command()
+def top(
+    cid: Annotated[list[str] | None, typer.Argument(help="campaign ids (default: every running one)")] = None,
+    once: Annotated[bool, typer.Option("--once", help="print the board once and exit")] = False,
+) -> None:
+    """A live board of campaigns running together: progress, class and weight, rate now (last 5 s) and
+    share of the smart budget. Ctrl-C leaves it; the campaigns go on.
+
+    Example: koodispatch top
+    """
+    from engine.cli.board import board
+
+    url = campaign_redis_url()
+
+    async def go() -> None:
+        async with connection(url) as redis:
+            await board(redis, cid or None, follow=not once)
 
     run(go)

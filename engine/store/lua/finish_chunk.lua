@@ -5,9 +5,12 @@
 -- by, the task's pending receipts (list; those that came before the task was mapped), and the batch's
 -- delivery and resolved hashes they are recorded into
 -- ARGV[1] journal field, ARGV[2] chunk record (json), ARGV[3] channel, ARGV[4] accepted count,
--- ARGV[5] timeline minute, ARGV[6] chunk reference, ARGV[7] seconds the task key lives,
--- ARGV[8] awaiting member of the chunk, ARGV[9] numbers in the chunk,
--- ARGV[10..] pairs: number, failure json {"channel","reason"}
+-- ARGV[5] unix second of the answer, ARGV[6] chunk reference, ARGV[7] seconds the task key lives,
+-- ARGV[8] seconds per timeline bucket, ARGV[9] seconds the timeline lives after its last write,
+-- ARGV[10] awaiting member of the chunk, ARGV[11] numbers in the chunk,
+-- ARGV[12..] pairs: number, failure json {"channel","reason"}
+-- Accepted numbers count in the timeline bucket of ARGV[5] (field "<bucket's first second>:<channel>")
+-- and move the counters' first_sent_at / last_sent_at (unix seconds) out to it.
 -- Returns 1 when recorded, 0 when the chunk was already final (a second recorder changes nothing).
 if KEYS[7] then
   redis.call('SET', KEYS[7], ARGV[6], 'EX', ARGV[7])
@@ -37,17 +40,22 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if ARGV[3] ~= 'resolve' then
   redis.call('HINCRBY', KEYS[2], 'chunks:' .. cjson.decode(ARGV[2])['path'], 1)
 end
-if redis.call('ZREM', KEYS[5], ARGV[8]) == 1 then
-  redis.call('HDEL', KEYS[6], ARGV[8])
-  redis.call('HINCRBY', KEYS[2], 'settling', -tonumber(ARGV[9]))
+if redis.call('ZREM', KEYS[5], ARGV[10]) == 1 then
+  redis.call('HDEL', KEYS[6], ARGV[10])
+  redis.call('HINCRBY', KEYS[2], 'settling', -tonumber(ARGV[11]))
 end
 local accepted = tonumber(ARGV[4])
 if accepted > 0 then
+  local second = tonumber(ARGV[5])
   redis.call('HINCRBY', KEYS[2], 'sent:' .. ARGV[3], accepted)
-  redis.call('HINCRBY', KEYS[4], ARGV[5] .. ':' .. ARGV[3], accepted)
+  redis.call('HINCRBY', KEYS[4], (second - second % tonumber(ARGV[8])) .. ':' .. ARGV[3], accepted)
+  redis.call('EXPIRE', KEYS[4], ARGV[9])
+  local first = tonumber(redis.call('HGET', KEYS[2], 'first_sent_at') or second)
+  local last = tonumber(redis.call('HGET', KEYS[2], 'last_sent_at') or second)
+  redis.call('HSET', KEYS[2], 'first_sent_at', math.min(first, second), 'last_sent_at', math.max(last, second))
 end
 local failures = 0
-for i = 10, #ARGV, 2 do
+for i = 12, #ARGV, 2 do
   local failure = cjson.decode(ARGV[i + 1])
   if redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 1]) == 1 then
     failures = failures + 1
