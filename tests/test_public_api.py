@@ -49,7 +49,8 @@ def test_worker_settings_are_all_real_arq_options() -> None:
     kwargs = worker_kwargs(load_settings(), "redis://127.0.0.1:1/0")
     accepted = set(inspect.signature(Worker.__init__).parameters)
     assert set(kwargs) <= accepted, set(kwargs) - accepted
-    assert [function.name for function in kwargs["functions"]] == ["dispatch_batch", "late_fallback"]
+    names = [function.name for function in kwargs["functions"]]
+    assert names == ["dispatch_batch", "late_fallback", "settle_sms"]
     assert kwargs["job_serializer"]({"a": 1}) == b'{"a":1}'
     assert kwargs["keep_result"] == 0  # job ids of finished batches are reusable after resume
 

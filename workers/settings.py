@@ -15,7 +15,7 @@ from engine.state import jobs
 from engine.store import keys
 from engine.store.connection import dumps, loads, redis_settings
 from workers.context import KEY, WorkerContext, worker_context
-from workers.jobs import dispatch_batch, late_fallback
+from workers.jobs import dispatch_batch, late_fallback, settle_sms
 from workers.upkeep import Upkeep
 from workers.worker import Worker
 
@@ -57,6 +57,7 @@ def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) ->
         "functions": [
             func(dispatch_batch, name=jobs.BATCH_FUNCTION, max_tries=MAX_TRIES),
             func(late_fallback, name=jobs.LATE_FUNCTION, max_tries=MAX_TRIES),
+            func(settle_sms, name=jobs.SETTLE_FUNCTION, max_tries=MAX_TRIES),
         ],
         "queue_name": keys.QUEUE,
         "redis_settings": redis_settings(redis_url),

@@ -24,10 +24,9 @@ def receipts(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
 ) -> None:
     """Receive status reports, resolve receipts and uplink replies; record outcomes and opt-outs in Redis."""
-    import redis.asyncio as aioredis
-
     from engine.receipts.server import serve
     from engine.runtime.gc_tuning import tune_for_service
+    from engine.store.connection import open_queue
 
     cfg = settings()
     setup_logging(log_level, secrets=secrets_of(cfg))
@@ -38,7 +37,7 @@ def receipts(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        redis = aioredis.Redis.from_url(url)
+        redis = await open_queue(url)  # rides out a Redis restart: a report is never refused for it
         try:
             async with serve(cfg, redis, host, port) as where:
                 tune_for_service()

@@ -146,6 +146,8 @@ def render_report(r: Report) -> None:
     if r.reason:
         table.caption = plain(r.reason)
     console.print(table)
+    for note in r.notes():
+        console.print(plain(f"note: {note}"), highlight=False)
     render_funnel(r)
 
 

@@ -29,6 +29,7 @@ from engine.plan.preflight import Preflight
 from engine.runtime.settings import Settings
 from engine.state import campaigns, feeder, jobs, trial, window
 from engine.state.batches import write_batches
+from engine.state.receipts_presence import receipts_running
 from engine.store import keys
 from engine.types import CampaignState
 
@@ -115,6 +116,19 @@ async def _discard(reading: asyncio.Future[Recipients]) -> None:
     await asyncio.gather(reading, return_exceptions=True)
 
 
+async def sms_settling(redis: aioredis.Redis, spec: CampaignSpec) -> tuple[str, ...]:
+    """The warning that plain SMS is sent at most once while no receipts service runs: it has no send
+    query, so only status reports can settle a call whose answer was lost."""
+    if spec.fallback.policy != "sms" or await receipts_running(redis):
+        return ()
+    return (
+        "fallback policy sms and no receipts service running (`koodispatch receipts` on this Redis): an SMS "
+        "call whose answer is lost is failed 'unconfirmed' and never sent again (at most once); with it, "
+        "such a call is confirmed by its status reports or sent again after "
+        "dispatch.sms_receipt_timeout_seconds without any",
+    )
+
+
 async def submit(
     redis: ArqRedis,
     settings: Settings,
@@ -143,7 +157,7 @@ async def submit(
         return await _resubmit(redis, cid, digest)
     loaded = await loading
     checked = await preflight() if preflight is not None else None
-    warnings = checked.warnings if checked is not None else ()
+    warnings = (*(checked.warnings if checked is not None else ()), *await sms_settling(redis, spec))
     closed = window.closed_warning(spec.schedule, window.utc_now())
     warnings = (*warnings, closed) if closed else warnings
     claimed = await _claim(redis, cid, digest)

@@ -17,6 +17,7 @@ from engine.reports.timing import Timing, duration, shown, timing, zone_label
 from engine.runtime.settings import PriceSettings
 from engine.state import campaigns, trial
 from engine.state.progress import TIMELINE_STEP_SECONDS, counters, open_chunks
+from engine.state.records import ChunkPath
 from engine.store import keys
 
 CHANNELS: Final = ("smart", "sms", "basic")
@@ -86,6 +87,25 @@ class Report:
     timeline_step: int = TIMELINE_STEP_SECONDS
     cost: ActualCost | None = None
     opted_out_since: int | None = None  # recipients in the opt-out list now (None: not counted, ``status``)
+    # chunks (provider calls) by the path that settled them: sent, reconciled, resent,
+    # confirmed_by_receipts, resent_after_timeout, unconfirmed (``ChunkPath``)
+    paths: dict[str, int] = field(default_factory=dict)
+    settling: int = 0  # SMS numbers whose call's answer was lost, awaiting their status reports
+
+    def notes(self) -> list[str]:
+        """What the figures cannot say alone: SMS calls whose answer was lost, settled or not."""
+        out = []
+        if self.settling:
+            out.append(
+                f"{self.settling:,} SMS numbers await status reports: their call's answer was lost; "
+                "confirmed by any report, sent again if none comes within the receipt timeout"
+            )
+        if unconfirmed := self.failed_by_reason.get(ChunkPath.UNCONFIRMED.value, 0):
+            out.append(
+                f"{unconfirmed:,} SMS numbers failed unconfirmed: their call's answer was lost and, without "
+                "a receipts service, plain SMS is sent at most once (some may have been delivered)"
+            )
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,6 +130,8 @@ class Report:
             ("failed", self.failed),
             *((f"  failed: {reason}", count) for reason, count in self.failed_by_reason.items()),
             ("not sent (paused/cancelled)", self.unsent),
+            ("awaiting status reports to settle (SMS)", self.settling),
+            *((f"provider calls settled: {path}", calls) for path, calls in self.paths.items()),
         ]
 
     def used_channels(self) -> dict[str, Funnel]:
@@ -202,7 +224,7 @@ async def build_report(
         failed=failed,
         failed_by_reason=_suffixed(c, "failed"),
         failed_by_channel=_suffixed(c, "failed_on"),
-        unsent=max(0, accepted - sum(sent.values()) - skipped - failed),
+        unsent=max(0, accepted - sum(sent.values()) - skipped - failed - c.get("settling", 0)),
         batches=record.batches,
         batches_done=done,
         in_flight=await open_chunks(redis, cid, record.batches),
@@ -210,4 +232,6 @@ async def build_report(
         timeline=await timeline.read(redis, cid, ZoneInfo(record.spec.schedule.timezone)),
         cost=None if prices is None else actual_cost(sent, counts, prices),
         opted_out_since=await opted_out_since(redis, cid, record.batches) if opt_outs else None,
+        paths=_suffixed(c, "chunks"),
+        settling=c.get("settling", 0),
     )

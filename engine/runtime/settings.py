@@ -137,6 +137,13 @@ class DispatchSettings(_Section):
         description="batch lease TTL: a dead worker's batch runs again about a second after this (its job's "
         "visibility is the lease plus one second)",
     )
+    sms_receipt_timeout_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="with the receipts service configured: how long a plain-SMS call whose answer was lost "
+        "waits for a status report of any of its numbers (after the call can no longer be outstanding) "
+        "before it is sent again; carriers report within seconds to minutes",
+    )
 
 
 class ResolverSettings(_Section):

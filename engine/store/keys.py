@@ -18,6 +18,9 @@ TENANTS: Final = "kd:tenants"  # hash: campaign id -> "rank weight", "<cid>:<cha
 FEEDING: Final = "kd:feeding"  # sorted set: campaign id -> submission time, while its batches are dispensed
 INSTANCE: Final = "kd:instance"  # random id set once per Redis dataset; a change means Redis lost its data
 RECEIPT_STATS: Final = "kd:receipts:stats"  # hash: receipts received, recorded, duplicate, unmatched, ...
+RECEIPTS_ALIVE: Final = (
+    "kd:receipts:alive"  # string with a TTL: a receipts service is running (its heartbeat)
+)
 CONTACTS: Final = f"{PREFIX}:fc:"  # + "<UTC day>:<bucket>": hash, number -> its contacts that day
 CAP_CACHE: Final = f"{PREFIX}:caplist:"  # + UTC day number: list of packed verdict records
 API_TOKENS: Final = "kd:api:tokens"  # hash: sha256 of an API token -> orjson {id, name, role, created_at}
@@ -87,6 +90,22 @@ def late(cid: str, number: int) -> str:
 def task(task_id: str) -> str:
     """String: provider task id -> chunk reference, so receipts that carry only a task id find their batch."""
     return f"{PREFIX}:task:{task_id}"
+
+
+def pending_receipts(task_id: str) -> str:
+    """List: receipts of a task that came before its chunk was journaled (recorded when it is)."""
+    return f"{PREFIX}:task:{task_id}:pending"
+
+
+def awaiting(cid: str) -> str:
+    """Sorted set ``<batch>/<stage>:<chunk>`` -> due (unix s): plain-SMS chunks whose answer was lost,
+    awaiting their status reports (``engine/dispatch/settle.py``); the campaign completes when it is empty."""
+    return f"{PREFIX}:{{{cid}}}:awaiting"
+
+
+def awaiting_indices(cid: str) -> str:
+    """Hash: awaiting member -> the chunk's batch indices (uint16 each), to resend it without re-planning."""
+    return f"{PREFIX}:{{{cid}}}:awaiting:indices"
 
 
 def backlog(cid: str) -> str:
