@@ -257,9 +257,9 @@ def _summarise(
     columns += [key.cast(pl.Utf8).alias(c) if c == mobile else pl.col(c) for c in params if c != "mobile"]
     kept: list[pl.DataFrame] = []
     imported = 0
-    for firsts in first_rows(found):
-        imported += firsts.height
-        kept.append(firsts.filter(~key.is_in(blocked.implode())).select(columns))
+    for part, first in first_rows(found):
+        imported += int(first.sum())
+        kept.append(part.filter(first & ~part[KEY].is_in(blocked.implode())).select(columns))
     if not imported:
         shown = "; ".join(str(s) for s in origin.samples)
         raise InputError(

@@ -30,7 +30,7 @@ PART_ROWS: Final = (
 # Columns added next to the file's own (more in engine/ingest/files.py).
 KEY, RAW = "__kd_key", "__kd_raw"
 _TOO_LONG, _BREAKS = "__kd_too_long", "__kd_breaks"
-_PIECE_BITS: Final = 3  # the keys are de-duplicated in 8 pieces (_first_occurrences)
+_PIECE_BITS: Final = 5  # the keys are de-duplicated in 32 pieces (_first_occurrences)
 _SPREAD: Final = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio, odd
 
 
@@ -115,7 +115,7 @@ class _Found:
         self.breaking = self.breaking or bool(part[_BREAKS].any())
         if self.oversized is None:
             # one chunk per column: the keys are then read in place by numpy (see first_rows)
-            self.parts.append(part.filter(key.is_not_null()).select(KEY, *self.others).rechunk())
+            self.parts.append(part.select(KEY, *self.others).filter(key.is_not_null()).rechunk())
 
     def result(self) -> Scan:
         empty = pl.DataFrame(
@@ -131,14 +131,14 @@ class _Found:
         )
 
 
-def first_rows(found: Scan) -> Iterator[pl.DataFrame]:
-    """Each part's rows whose number has not come earlier in the file, part by part in file order.
+def first_rows(found: Scan) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
+    """Each part with a mask of its rows whose number has not come earlier in the file, in file order.
 
-    Each part leaves ``found.parts`` as it is filtered, so the kept rows replace the read ones.
+    Each part leaves ``found.parts`` as it is given, so that the caller's filtered copy replaces it.
     """
     first = _first_occurrences([part[KEY].to_numpy() for part in found.parts])
     for mask in first:
-        yield found.parts.pop(0).filter(pl.Series(mask))
+        yield found.parts.pop(0), pl.Series(mask)
 
 
 def _first_occurrences(keys: list[npt.NDArray[np.uint64]]) -> list[npt.NDArray[np.bool_]]:
