@@ -3,9 +3,10 @@ each valid row's number (uint64) and parameters, so that memory follows the reci
 read.
 
 Polars' streaming ``unique(maintain_order=True)`` held every first row plus its own hash and reordering
-state (1.16 GB at 10M rows, ~3.5 GB at 30M); here the parts keep the valid rows' key and parameter text
-only, and the first occurrences are found afterwards from the keys alone (:func:`first_rows`), freeing
-each part as it is filtered. ``engine/ingest/recipients.py`` turns the result into counts and errors.
+state (a submission peaked at 1.27 GB at 10M rows, 2.56 GB at 30M); here the parts keep the valid rows'
+key and parameter text only (~47 bytes a row), and the first occurrences are found afterwards from the keys
+alone (:func:`first_rows`), freeing each part as it is filtered. ``engine/ingest/recipients.py`` turns
+the result into counts and errors.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from engine.ingest.numbers import normalise_expr
 from engine.ingest.spec import MAX_CELL_CHARS, ParamRule
 
 INVALID_SAMPLES: Final = 5
-PART_ROWS: Final = (
-    200_000  # rows per part: polars' streaming buffers grow with it (+0.3 GB at 200k, +0.5 at 1M)
-)
+# Rows per part: polars' streaming buffers grow with it (+0.30 GB at 100k, +0.31 at 200k, +0.5 at 1M),
+# the CPU does not (a few vectorised calls a part).
+PART_ROWS: Final = 100_000
 # Columns added next to the file's own (more in engine/ingest/files.py).
 KEY, RAW = "__kd_key", "__kd_raw"
 _TOO_LONG, _BREAKS = "__kd_too_long", "__kd_breaks"
@@ -146,7 +147,7 @@ def _first_occurrences(keys: list[npt.NDArray[np.uint64]]) -> list[npt.NDArray[n
 
     A number's rows all fall in one of 2**_PIECE_BITS pieces (the top bits of a Fibonacci hash, so any set of
     numbers splits evenly), so each piece's keys are gathered and de-duplicated alone: the keys are never
-    all copied at once, and the hash set is an eighth of one over every key (0.6 GB less at 30M rows).
+    all copied at once, and each hash set is a 32nd of one over every key (+0.03 GB at 30M rows, not +0.33).
     """
     pieces = [((part * _SPREAD) >> np.uint64(64 - _PIECE_BITS)).astype(np.uint8) for part in keys]
     first = [np.zeros(len(part), dtype=np.bool_) for part in keys]
