@@ -35,6 +35,7 @@ from engine.types import CampaignState
 
 log = logging.getLogger(__name__)
 CLAIM_SECONDS = 600  # how long a submission holds its new campaign id against other content
+_HASH_BUFFER = 4 << 20  # bytes of the recipient file hashed at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +53,14 @@ class SubmitResult:
 def _digest(spec: CampaignSpec, path: Path) -> str:
     """16 hex digits of BLAKE3 over spec and file. It is read while polars reads the same file on every
     core: BLAKE3 needs a third of SHA-256's CPU for it (0.09 s against 0.24 s for a 10M-row file), and is
-    as collision-resistant."""
+    as collision-resistant. The file is read through one reused buffer, not mapped: every page of a mapped
+    file counts in the process' RSS until it is unmapped (+1.2 GB of peak RSS at 30M rows)."""
     h = blake3(spec.model_dump_json(exclude={"id"}).encode())
-    with read_errors(path):
-        h.update_mmap(path)
+    buffer = bytearray(_HASH_BUFFER)
+    view = memoryview(buffer)
+    with read_errors(path), path.open("rb", buffering=0) as file:
+        while size := file.readinto(buffer):
+            h.update(view[:size])
     return h.hexdigest()[:16]
 
 
