@@ -25,4 +25,8 @@ EXAMPLES: Final = {
     "simulate": "koodispatch simulate --port 8640 --receipts-url http://127.0.0.1:8650 --delivered-share 0.9",
     "receipts": "koodispatch receipts --port 8650",
     "callbacks register": "koodispatch callbacks register --url https://receipts.example.com",
+    "serve": "koodispatch serve --port 8080 --trusted-proxy 10.0.0.2",
+    "tokens create": "koodispatch tokens create crm-integration --role operator",
+    "tokens list": "koodispatch tokens list",
+    "tokens revoke": "koodispatch tokens revoke 3f2a9c1e",
 }

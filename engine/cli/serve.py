@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.app import app
+from engine.cli.app import App, Group, app
 from engine.cli.common import (
     connection,
     console,
@@ -21,7 +21,7 @@ from engine.cli.common import (
     setup_logging,
 )
 
-tokens = typer.Typer(help="Bearer tokens of the HTTP API (koodispatch serve).", no_args_is_help=True)
+tokens = App(help="Bearer tokens of the HTTP API (koodispatch serve).", no_args_is_help=True, cls=Group)
 app.add_typer(tokens, name="tokens")
 
 
