@@ -7,7 +7,7 @@ import contextlib
 import random
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
@@ -72,7 +72,15 @@ class Started:
 
 @contextlib.asynccontextmanager
 async def started(
-    redis_url: str, sim_url: str, tmp_path: Path, rows: int, seed: int, batch_size: int = 5000, **env: str
+    redis_url: str,
+    sim_url: str,
+    tmp_path: Path,
+    rows: int,
+    seed: int,
+    batch_size: int = 5000,
+    policy: str = "basic",
+    fallback: Mapping[str, Any] | None = None,
+    **env: str,
 ) -> AsyncIterator[Started]:
     """Generate recipients and submit them through the public API (preflight is tested on its own)."""
     truth = generate_recipients(tmp_path / "r.csv", rows, seed=seed)
@@ -81,7 +89,7 @@ async def started(
     redis = await open_queue(redis_url)
     try:
         result = await api.submit_campaign(
-            spec("basic"),
+            spec(policy, **(fallback or {})),
             redis=redis,
             recipients=tmp_path / "r.csv",
             settings=load_settings(provider=provider, dispatch={"batch_size": batch_size}),
