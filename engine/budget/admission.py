@@ -69,7 +69,7 @@ class Admission:
         limiter, channel, checkpoint = self._limiter, self._channel, self._checkpoint
         local, slots = limiter._local[channel], limiter._slots
         started, waited = time.monotonic(), local.locked()
-        await local.acquire()
+        await local.acquire(self._tenant)
         try:
             if slots.waiting(channel):
                 # calls of this process already wait for a slot at a full cap: wait in line behind them
@@ -93,4 +93,4 @@ class Admission:
 
     def _release(self) -> None:
         self._limiter._slots.ended(self._channel, self._token)
-        self._limiter._local[self._channel].release()
+        self._limiter._local[self._channel].release(self._tenant)

@@ -22,6 +22,7 @@ from typing import Any, Final, Literal
 import redis.asyncio as aioredis
 
 from engine.budget.admission import Admission
+from engine.budget.gate import FairGate
 from engine.budget.line import BudgetLine, Turn
 from engine.budget.records import ANONYMOUS, Caller, Order, RateInfo
 from engine.budget.slots import SlotReturns, slot_pause
@@ -75,7 +76,7 @@ class RateLimiter:
         self.budget_wait_seconds: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
         self.slot_wait_seconds: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
         self._waited = {"budget": self.budget_wait_seconds, "slot": self.slot_wait_seconds}
-        self._local = {channel: asyncio.Semaphore(settings.max_in_flight) for channel in CHANNELS}
+        self._local = {channel: FairGate(settings.max_in_flight) for channel in CHANNELS}
         self._slots = SlotReturns(redis)
         self._token_prefix = uuid.uuid4().hex[:16]  # unique per limiter; a serial number per call after it
         self._serial = itertools.count()
@@ -176,8 +177,9 @@ class RateLimiter:
 
         Slot and budget are taken in one script run (``rate.lua`` admit), both or neither, so the call leaves
         right after admission and no slot is held while the budget makes it wait; with ``mark`` the same run
-        journals the call (see :class:`Mark`). In front, a local semaphore of ``max_in_flight`` per channel:
-        callers beyond it wait in this process, woken by a release, instead of polling Redis; while the budget
+        journals the call (see :class:`Mark`). In front, a local gate of ``max_in_flight`` per channel
+        (``gate.FairGate``, fair among campaigns): callers beyond it wait in this process, woken by a release,
+        instead of polling Redis; while the budget
         makes this process's calls wait, they queue by ``caller.order`` and only the first asks Redis
         (``engine/budget/line.py``); the slot is tagged with ``caller.lease_token``. ``checkpoint`` runs
         before every attempt that follows a wait, so the admission that lets the call go always comes right
@@ -227,7 +229,7 @@ class RateLimiter:
         line: tuple[BudgetLine, Order] | None = None,
     ) -> None:
         """Repeat ``attempt`` until it admits (pause 0) and add each pause to the wait of its kind;
-        ``queued`` is slot wait already spent in front of the local semaphore; ``checkpoint`` runs after
+        ``queued`` is slot wait already spent in front of the local gate; ``checkpoint`` runs after
         every pause. Budget waits take turns in ``line`` at the caller's order (see :class:`Turn`); ``slot``
         alone passes none, as its attempts never meet the budget."""
         waited: dict[WaitKind, float] = {"budget": 0.0, "slot": queued}
