@@ -23,6 +23,7 @@ from engine.reports.summary import Report
 from engine.runtime.settings import load_settings
 from engine.simulator import SimulatorThread
 from engine.simulator.capability import is_capable
+from engine.store import keys
 from engine.store.connection import open_queue
 from tests.conftest import SHARE
 from tests.processes import engine_env, sim_get, sim_post, spec
@@ -138,3 +139,29 @@ class Fleet:
             proc.send_signal(signal.SIGTERM)
         for proc in self.procs:
             proc.wait(timeout=30)
+
+
+async def held_by(redis: aioredis.Redis, cid: str, pid: int) -> dict[int, bytes]:
+    """The batches of ``cid`` whose lease process ``pid`` holds now, with its lease tokens."""
+    runs: dict[bytes, bytes] = await redis.hgetall(keys.RUNNING)  # type: ignore[misc]
+    held = {}
+    for field, token in runs.items():
+        owner, _, batch = field.decode().rpartition(":")
+        if owner == cid and token.split(b":")[1] == str(pid).encode():
+            held[int(batch)] = token
+    return held
+
+
+async def running_again(redis: aioredis.Redis, cid: str, held: dict[int, bytes], give_up: float) -> float:
+    """Seconds until every batch in ``held`` has another holder or is finished (``give_up`` if never)."""
+    started = time.monotonic()
+    pending = dict(held)
+    while pending and time.monotonic() - started < give_up:
+        for batch, dead in list(pending.items()):
+            holder = await redis.get(keys.lease(cid, batch))
+            if (holder is not None and holder != dead) or await redis.sismember(
+                keys.batches_done(cid), str(batch)
+            ):
+                del pending[batch]
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started if not pending else give_up

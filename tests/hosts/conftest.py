@@ -1,0 +1,83 @@
+"""Fixtures of the tests across hosts: Redis and the simulator on one host, workers on three others.
+
+The test process joins the Redis host for the whole test (``Network.entered``), so its Redis client and
+the simulator's thread live there, as an operator's console on the Redis machine would; workers are real
+``koodispatch worker`` processes started on their hosts with ``ip netns exec``. Where namespaces cannot be
+built the tests skip with the reason, except on CI (``CI`` set: ``.ci/run`` exports ``CI=1``), where they
+fail instead: a CI run must never pass without having crossed hosts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from subprocess import Popen
+from typing import Final
+
+import pytest
+
+from engine.runtime.redis_server import RedisServer
+from engine.simulator import SimConfig, SimulatorThread
+from tests.conftest import SIMULATOR_SEED
+from tests.hosts.netns import SUBNET, Host, Network, network, unavailable
+
+WORKER_HOSTS: Final = 3
+PROVIDER_ADDRESS: Final = "200"  # the simulator's own address on the Redis host: cut apart from Redis's
+
+
+def require_namespaces() -> None:
+    """Skip (fail on CI) when this machine cannot build hosts."""
+    reason = unavailable()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the tests across hosts, but: {reason}")
+    pytest.skip(reason)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The hosts of one test: Redis and the simulator on ``server``, worker hosts in ``workers``."""
+
+    net: Network
+    server: Host
+    workers: list[Host]
+    redis: RedisServer
+    sim: SimulatorThread
+    provider_address: str
+
+    def worker(self, host: Host, env: Mapping[str, str], log: Path) -> Popen[bytes]:
+        """A real ``koodispatch worker`` on ``host`` (the cwd's engine), stopped with the network."""
+        return self.net.spawn(host, [sys.executable, "-m", "engine.cli", "worker"], env, log)
+
+
+def private_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials of this run for the simulator and every engine process: the public demo ones are
+    refused off loopback (``settings._check_demo_credentials``), and the hosts talk over a bridge."""
+    for name in ("AK", "SK", "SMS_APP_KEY", "SMS_APP_SECRET"):
+        monkeypatch.setenv(f"KOODISPATCH_{name}", secrets.token_hex(16))
+
+
+@pytest.fixture
+def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    require_namespaces()
+    private_credentials(monkeypatch)  # before the simulator reads them
+    with network() as net:
+        server = net.add_host("redis", PROVIDER_ADDRESS)
+        hosts = [net.add_host(f"w{i}") for i in range(1, WORKER_HOSTS + 1)]
+        provider = f"{SUBNET}.{PROVIDER_ADDRESS}"
+        with net.entered(server):
+            redis = RedisServer(host=server.address)
+            redis.start()
+            try:
+                with SimulatorThread(SimConfig(seed=SIMULATOR_SEED), host=provider) as sim:
+                    try:
+                        yield Cluster(net, server, hosts, redis, sim, provider)
+                    finally:
+                        net.close_processes()
+            finally:
+                redis.close()
