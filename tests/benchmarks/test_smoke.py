@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,8 @@ def run_program(name: str, tmp_path: Path, *args: str) -> str:
         "--cache-dir",
         str(tmp_path),
     ]
-    done = subprocess.run([*argv, *args], capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)}  # this checkout's engine, installed or not
+    done = subprocess.run([*argv, *args], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, f"{name} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 

@@ -10,7 +10,6 @@ fail instead: a CI run must never pass without having crossed hosts.
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import pytest
 from engine.runtime.redis_server import RedisServer
 from engine.simulator import SimConfig, SimulatorThread
 from tests.conftest import SIMULATOR_SEED
+from tests.hosts.credentials import private_credentials
 from tests.hosts.netns import SUBNET, Host, Network, network, unavailable
 
 WORKER_HOSTS: Final = 3
@@ -55,17 +55,11 @@ class Cluster:
         return self.net.spawn(host, [sys.executable, "-m", "engine.cli", "worker"], env, log)
 
 
-def private_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Credentials of this run for the simulator and every engine process: the public demo ones are
-    refused off loopback (``settings._check_demo_credentials``), and the hosts talk over a bridge."""
-    for name in ("AK", "SK", "SMS_APP_KEY", "SMS_APP_SECRET"):
-        monkeypatch.setenv(f"KOODISPATCH_{name}", secrets.token_hex(16))
-
-
 @pytest.fixture
 def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
     require_namespaces()
-    private_credentials(monkeypatch)  # before the simulator reads them
+    for name, value in private_credentials().items():  # before the simulator reads them
+        monkeypatch.setenv(name, value)
     with network() as net:
         server = net.add_host("redis", PROVIDER_ADDRESS)
         hosts = [net.add_host(f"w{i}") for i in range(1, WORKER_HOSTS + 1)]
