@@ -162,11 +162,12 @@ class BatchRun:
         be outstanding (its deadline is ahead), ask again once the deadline passed: only then is "no record"
         proof that it never landed, and only then may the chunk be sent again.
         """
+        clock = self.ctx.clock  # deadlines are in Redis's time: the dead holder's host clock may be off
         found = await self._reconcile(sender, chunk)
-        while found is None and time.time() < deadline:
-            await asyncio.sleep(min(1.0, deadline - time.time()))
+        while found is None and clock.now() < deadline:
+            await asyncio.sleep(min(1.0, deadline - clock.now()))
             await self.checkpoint()
-            if time.time() >= deadline:
+            if clock.now() >= deadline:
                 found = await self._reconcile(sender, chunk)
         return found
 
@@ -201,7 +202,7 @@ class BatchRun:
             # that was not sent
             nonlocal record, marked
             marked = time.monotonic()
-            deadline = time.time() + provider.call_lifetime
+            deadline = self.ctx.clock.now() + provider.call_lifetime
             record = ChunkRecord(
                 ChunkState.IN_FLIGHT, chunk.ref, numbers, attempts=attempts + 1, deadline=deadline
             )

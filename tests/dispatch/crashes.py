@@ -7,7 +7,7 @@ import contextlib
 import random
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
@@ -73,16 +73,24 @@ class Started:
 
 @contextlib.asynccontextmanager
 async def started(
-    redis_url: str, sim_url: str, tmp_path: Path, rows: int, seed: int, batch_size: int = 5000, **env: str
+    redis_url: str,
+    sim_url: str,
+    tmp_path: Path,
+    rows: int,
+    seed: int,
+    batch_size: int = 5000,
+    schedule: Mapping[str, Any] | None = None,
+    **env: str,
 ) -> AsyncIterator[Started]:
-    """Generate recipients and submit them through the public API (preflight is tested on its own)."""
+    """Generate recipients and submit them through the public API (preflight is tested on its own), with
+    the spec's ``[schedule]`` if given."""
     truth = generate_recipients(tmp_path / "r.csv", rows, seed=seed)
     environment = engine_env(redis_url, sim_url, KOODISPATCH_RATES__CAPABILITY="50000", **env)
     provider = {"koomessage_url": sim_url, "smsapi_url": sim_url}
     redis = await open_queue(redis_url)
     try:
         result = await api.submit_campaign(
-            spec("basic"),
+            {**spec("basic"), "schedule": dict(schedule or {})},
             redis=redis,
             recipients=tmp_path / "r.csv",
             settings=load_settings(provider=provider, dispatch={"batch_size": batch_size}),

@@ -9,6 +9,7 @@ fail instead: a CI run must never pass without having crossed hosts.
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -26,17 +27,28 @@ from tests.hosts.credentials import private_credentials
 from tests.hosts.netns import SUBNET, Host, Network, network, unavailable
 
 WORKER_HOSTS: Final = 3
+FAKETIME_LIBRARY: Final = "/usr/lib/*/faketime/libfaketimeMT.so.1"
 PROVIDER_ADDRESS: Final = "200"  # the simulator's own address on the Redis host: cut apart from Redis's
 
 
-def require_namespaces() -> None:
-    """Skip (fail on CI) when this machine cannot build hosts."""
-    reason = unavailable()
+def needs(reason: str | None) -> None:
+    """Skip with ``reason`` unless it is None; fail instead on CI, which must run every test across hosts."""
     if reason is None:
         return
     if os.environ.get("CI"):
         pytest.fail(f"CI must run the tests across hosts, but: {reason}")
     pytest.skip(reason)
+
+
+def require_namespaces() -> None:
+    """Skip (fail on CI) when this machine cannot build hosts."""
+    needs(unavailable())
+
+
+def require_faketime() -> None:
+    """Skip (fail on CI) without libfaketime, which skews a host's clock (Debian: faketime)."""
+    require_namespaces()
+    needs(None if faketime_library() else "libfaketime is not installed (Debian: apt-get install faketime)")
 
 
 @dataclass(frozen=True)
@@ -50,9 +62,21 @@ class Cluster:
     sim: SimulatorThread
     provider_address: str
 
-    def worker(self, host: Host, env: Mapping[str, str], log: Path) -> Popen[bytes]:
-        """A real ``koodispatch worker`` on ``host`` (the cwd's engine), stopped with the network."""
+    def worker(self, host: Host, env: Mapping[str, str], log: Path, clock: str = "") -> Popen[bytes]:
+        """A real ``koodispatch worker`` on ``host`` (the cwd's engine), stopped with the network; with
+        ``clock`` (e.g. ``"+30s"``) its wall clock is that far off (libfaketime preloaded into the worker
+        itself, not its ``faketime`` wrapper, which would run it as a child: the pid is the worker's)."""
+        if clock:
+            library = faketime_library()
+            assert library is not None, "require_faketime() first"
+            env = {**env, "LD_PRELOAD": library, "FAKETIME": clock}
         return self.net.spawn(host, [sys.executable, "-m", "engine.cli", "worker"], env, log)
+
+
+def faketime_library() -> str | None:
+    """libfaketime for threaded programs, where Debian's package puts it; None when not installed."""
+    found = sorted(glob.glob(FAKETIME_LIBRARY))
+    return found[0] if found else None
 
 
 @pytest.fixture
