@@ -23,7 +23,7 @@ from tests.processes import wait_for
 pytestmark = pytest.mark.slow
 SKEWS: Final = ("+30s", "-30s", "")  # the wall clocks of the three worker hosts
 CAP: Final = 1000  # numbers/s: the simulator's cap and the engine's budget on each sending channel
-START_IN: Final = timedelta(seconds=20)
+START_IN: Final = timedelta(seconds=15)
 ENV: Final = {
     "KOODISPATCH_PROVIDER__CONNECT_TIMEOUT": "1",
     "KOODISPATCH_PROVIDER__READ_TIMEOUT": "3",
@@ -42,7 +42,7 @@ async def test_hosts_30_s_ahead_and_behind_send_nothing_early_over_the_cap_or_tw
     reset(sim, rates=caps, faults={"latency_ms": [20, 120], "drop_after_accept_share": 0.02})
     start_at = datetime.now(UTC) + START_IN
     schedule = {"start_at": start_at}
-    async with started(cluster.redis.url, sim.url, tmp_path, 40_000, 31, 2000, schedule, **ENV) as run:
+    async with started(cluster.redis.url, sim.url, tmp_path, 30_000, 31, 2000, schedule, **ENV) as run:
         workers = [
             cluster.worker(host, run.env, tmp_path / f"{host.name}.log", clock)
             for host, clock in zip(cluster.workers, SKEWS, strict=True)
