@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -162,9 +163,38 @@ class Network:
                 ip("netns", "del", name)
 
 
+STALE: Final = re.compile(r"kd[tb]-(\d+)-\S+")  # namespaces of this harness: tests (kdt), benchmarks (kdb)
+
+
+def sweep_stale() -> list[str]:
+    """Delete the namespaces a run of this harness left behind when it was killed (its pid is gone); the
+    name goes, and the namespace with it once nothing runs in it. Returns the names deleted."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    swept = []
+    for line in listed.splitlines():
+        match = STALE.match(line)
+        if match and not _alive(int(match[1])):
+            with contextlib.suppress(OSError):
+                ip("netns", "del", match[0])
+                swept.append(match[0])
+    return swept
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        pass
+    return True
+
+
 @contextlib.contextmanager
 def network(prefix: str | None = None) -> Iterator[Network]:
-    """A switch to plug hosts into; everything built is removed on exit, however the block ends."""
+    """A switch to plug hosts into; everything built is removed on exit, however the block ends (and what
+    a killed earlier run left, first)."""
+    sweep_stale()
     prefix = prefix or f"kdt-{os.getpid()}-"
     switch = f"{prefix}switch"
     net = Network(prefix, switch)
