@@ -14,7 +14,7 @@ import contextlib
 import signal
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import Popen
 from typing import Final
@@ -64,33 +64,34 @@ async def campaign(
     until it holds a batch, else the others, ready first, may take them all."""
     reset(cluster.sim, faults=LATENCY)
     async with started(cluster.redis.url, cluster.sim.url, tmp_path, rows, seed, batch_size, **env) as run:
-        victim = Victim(run, cluster.workers[0], tmp_path / "victim.log")
-        victim.worker = cluster.worker(victim.host, run.env, victim.log)
+        log = tmp_path / "victim.log"
+        victim = Victim(run, cluster.workers[0], log, cluster.worker(cluster.workers[0], run.env, log))
         await wait_until(victim.holds, "the victim held no batch")
         for host in cluster.workers[1:]:
-            cluster.worker(host, run.env, tmp_path / f"{host.name}.log")
+            victim.others.append(cluster.worker(host, run.env, tmp_path / f"{host.name}.log"))
         yield victim
 
 
 @dataclass
 class Victim:
-    """The host a test cuts off or freezes, and its worker."""
+    """The host a test cuts off or freezes, its worker, and the workers of the other hosts."""
 
     run: Started
     host: Host
     log: Path
-    worker: Popen[bytes] | None = None
+    worker: Popen[bytes]
+    others: list[Popen[bytes]] = field(default_factory=list)
 
-    async def held(self) -> dict[int, bytes]:
-        assert self.worker is not None
-        return await held_by(self.run.redis, self.run.cid, self.worker.pid)
+    async def held(self, worker: Popen[bytes] | None = None) -> dict[int, bytes]:
+        """The batches ``worker`` (the victim's by default) holds now."""
+        return await held_by(self.run.redis, self.run.cid, (worker or self.worker).pid)
 
     async def holds(self) -> bool:
         return bool(await self.held())
 
-    async def holds_or_over(self) -> bool:
+    async def over(self) -> bool:
         report = await api.campaign_report(self.run.cid, redis=self.run.redis)
-        return CampaignState(report.state) in TERMINAL or await self.holds()
+        return CampaignState(report.state) in TERMINAL
 
 
 @contextlib.asynccontextmanager
@@ -156,22 +157,24 @@ FREEZE_ENV: Final = {**ENV, "KOODISPATCH_RATES__SMART": "600", "KOODISPATCH_RATE
 async def test_a_host_frozen_past_its_lease_sends_nothing_twice_when_it_thaws(
     tmp_path: Path, cluster: Cluster
 ) -> None:
-    """SIGSTOP: the host is paused (a VM pause, a stall) mid-call, its batches are taken over, and when it
-    thaws it first reads the answers Redis gave before: an admission among them must not send."""
-    frozen = 0
+    """SIGSTOP: a host holding batches is paused (a VM pause, a stall) mid-call, its batches are taken over,
+    and when it thaws it first reads the answers Redis gave before: an admission among them must not send.
+    Twice, each time a host holding batches other than the one frozen last."""
+    frozen: list[int] = []
     async with campaign(cluster, tmp_path, 50_000, 27, 1000, **FREEZE_ENV) as victim:
-        run, worker = victim.run, victim.worker
-        assert worker is not None
+        run = victim.run
         await wait_sent(run.redis, run.cid, 2_000)
-        while frozen < FREEZES:
-            await wait_until(victim.holds_or_over, "the victim held no batch")
-            if not await victim.holds():
-                break  # the campaign is over
-            async with redis_busy(cluster.redis.url):
-                worker.send_signal(signal.SIGSTOP)
-            await asyncio.sleep(3 * LEASE_SECONDS)
-            worker.send_signal(signal.SIGCONT)
-            frozen += 1
+        while len(frozen) < FREEZES and not await victim.over():
+            # a worker holding batches, another than the last one frozen (it may have none left to run)
+            for worker in (victim.worker, *victim.others):
+                if worker.pid not in frozen[-1:] and await victim.held(worker):
+                    async with redis_busy(cluster.redis.url):
+                        worker.send_signal(signal.SIGSTOP)
+                    await asyncio.sleep(3 * LEASE_SECONDS)
+                    worker.send_signal(signal.SIGCONT)
+                    frozen.append(worker.pid)
+                    break
+            await asyncio.sleep(0.1)
         report = await wait_for(run.redis, run.cid, max_wait=180)
-    assert frozen == FREEZES, f"the campaign ended after {frozen} freeze(s): make it longer"
+    assert len(frozen) == FREEZES, f"the campaign ended after {len(frozen)} freeze(s): make it longer"
     assert_exact(cluster.sim, run.truth, report)
