@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from engine.errors import ConfigError
 from engine.types import PRIORITIES, CampaignState, Channel
@@ -26,10 +26,11 @@ if TYPE_CHECKING:
     from engine.budget.records import RateInfo
     from engine.budget.standing import Standing
     from engine.ingest.spec import CampaignSpec
+    from engine.plan.catalog import Catalog
     from engine.plan.forecast import Forecast
     from engine.plan.planner import SubmitResult
     from engine.reports.summary import Report
-    from engine.runtime.settings import Settings
+    from engine.runtime.settings import PriceSettings, Settings
     from engine.state.history import CampaignRow
 
 
@@ -59,15 +60,26 @@ async def submit_campaign(
     preflight cannot reach the provider (``preflight=False`` skips it, e.g. offline).
     """
     from engine.plan import planner
-    from engine.plan.preflight import run_preflight
+    from engine.plan.preflight import Preflight, run_preflight
     from engine.runtime.settings import load_settings
 
     cfg, campaign = settings or load_settings(), _spec(spec)
 
-    async def check() -> tuple[str, ...]:
-        return (await run_preflight(campaign, cfg)).warnings
+    async def check() -> Preflight:
+        return await run_preflight(campaign, cfg)
 
     return await planner.submit(redis, cfg, campaign, recipients, check if preflight else None)
+
+
+async def preflight(spec: CampaignSpec | Path | str | Mapping[str, Any], *, settings: Settings | None = None
+                    ) -> tuple[str, ...]:  # fmt: skip
+    """Check a spec's templates, signature and port with the provider without submitting; returns the
+    warnings. Raises ConfigError listing every error (naming field and template id), ProviderError when
+    the provider cannot be reached."""
+    from engine.plan.preflight import run_preflight
+    from engine.runtime.settings import load_settings
+
+    return (await run_preflight(_spec(spec), settings or load_settings())).warnings
 
 
 async def plan_campaign(
@@ -77,12 +89,14 @@ async def plan_campaign(
     recipients: Path | None = None,
     settings: Settings | None = None,
     check_capability: bool = False,
+    preflight: bool = True,
 ) -> Forecast:
     """Forecast a campaign without sending or writing campaign state: import counts, capability split,
     SMS segments, provider calls per channel, cost, duration, send-window fit and preflight findings.
 
     ``check_capability`` asks the provider about numbers missing from the shared verdict cache (and
-    caches the answers). Raises ConfigError / InputError as submit does.
+    caches the answers). A provider that cannot be asked about the templates is a preflight error
+    (``preflight=False``: not asked). Raises ConfigError / InputError as submit does.
     """
     from engine.dispatch.context import EngineContext
     from engine.plan.dry_run import plan
@@ -90,14 +104,20 @@ async def plan_campaign(
 
     cfg = settings or load_settings()
     async with await EngineContext.open(cfg, redis) as ctx:
-        return await plan(ctx, _spec(spec), recipients, check_capability=check_capability)
+        return await plan(
+            ctx, _spec(spec), recipients, check_capability=check_capability, preflight=preflight
+        )
 
 
-async def campaign_report(cid: str, *, redis: aioredis.Redis) -> Report:
-    """Counts of a campaign so far (also its status); raises StateError for an unknown id."""
+async def campaign_report(
+    cid: str, *, redis: aioredis.Redis, prices: PriceSettings | None = None, opt_outs: bool = False
+) -> Report:
+    """Counts of a campaign so far (also its status), with ``prices`` its cost so far, with ``opt_outs``
+    its recipients who opted out since submission (one lookup per recipient); raises StateError for an
+    unknown id."""
     from engine.reports.summary import build_report
 
-    return await build_report(redis, cid)
+    return await build_report(redis, cid, prices, opt_outs=opt_outs)
 
 
 campaign_status = campaign_report
@@ -120,10 +140,14 @@ async def resend_failed(
     new_id: str | None = None,
     settings: Settings | None = None,
     preflight: bool = True,
+    via: Literal["sms", "basic"] | None = None,
+    trial: bool = False,
 ) -> SubmitResult:
     """Submit a new campaign with the spec of ``cid`` to its failed and undelivered numbers only.
 
-    ``reasons`` (e.g. ``template``, ``undelivered``) and ``channel`` narrow the numbers taken. Without
+    ``reasons`` (e.g. ``template``, ``undelivered``) and ``channel`` (the one they failed on) narrow the
+    numbers taken; ``via`` sends them all by that channel alone; the trial numbers of ``cid`` get the
+    message again only with ``trial``. Without
     ``new_id`` the id is derived from ``cid`` and the numbers, so a repeated call finds the first resend.
     Goes through ``submit_campaign`` (preflight included). Raises ConfigError for an unknown channel,
     StateError for an unknown campaign, InputError when no failed number matches.
@@ -141,7 +165,8 @@ async def resend_failed(
             spec, redis=redis, recipients=recipients, settings=cfg, preflight=preflight
         )
 
-    return await resend.resend_failed(redis, cid, submit, FailureFilter(frozenset(reasons), channel), new_id)
+    wanted = FailureFilter(frozenset(reasons), channel)
+    return await resend.resend_failed(redis, cid, submit, wanted, new_id, via=via, trial=trial)
 
 
 async def pause(cid: str, *, redis: aioredis.Redis) -> str:
@@ -259,3 +284,42 @@ async def reschedule(cid: str, start_at: datetime, *, redis: aioredis.Redis) -> 
     if start_at.tzinfo is None:
         raise ConfigError("--start-at: give the time zone, e.g. 2026-12-07T08:00:00+08:00")
     return await history.reschedule(redis, cid, start_at)
+
+
+async def suppressed(number: str, *, redis: aioredis.Redis) -> bool:
+    """Whether a number is on the shared suppression list; InputError when it is not a mobile number."""
+    from engine.state import suppression
+
+    return await suppression.contains(redis, number)
+
+
+async def suppress(numbers: Collection[str], *, redis: aioredis.Redis) -> int:
+    """Add numbers to the shared suppression list (every later campaign skips them); returns how many were
+    new. Raises InputError, before any write, for one that is not a mobile number."""
+    from engine.state import suppression
+
+    return await suppression.add(redis, numbers)
+
+
+async def unsuppress(number: str, *, redis: aioredis.Redis) -> bool:
+    """Take a number off the suppression list; returns whether it was on it."""
+    from engine.state import suppression
+
+    return await suppression.remove(redis, number)
+
+
+async def import_suppression(path: Path, *, redis: aioredis.Redis) -> int:
+    """Add a file of opted-out numbers (.txt, one a line, or .csv); returns how many were new. Raises
+    InputError for a file that cannot be read."""
+    from engine.state import suppression
+
+    return await suppression.import_file(redis, path)
+
+
+async def provider_catalog(settings: Settings | None = None) -> Catalog:
+    """The account's smart and basic-edition templates and its channel numbers with their signatures, as the
+    provider lists them (first 100 of each), for pickers; raises ProviderError when it cannot be reached."""
+    from engine.plan.catalog import catalog
+    from engine.runtime.settings import load_settings
+
+    return await catalog(settings or load_settings())

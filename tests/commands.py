@@ -71,6 +71,7 @@ async def koodispatch(*args: str, env: Mapping[str, str], prefix: Sequence[str] 
         "engine.cli",
         *args,
         env=dict(env),
+        stdin=subprocess.DEVNULL,  # no terminal to ask on, as in a script
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

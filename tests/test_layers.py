@@ -33,6 +33,7 @@ RANKS = {
     "engine.receipts": 8,
     "engine.plan": 9,
     "engine.api": 10,
+    "engine.service": 11,  # the HTTP API: it drives engine.api, as the command line does
     "engine": 11,  # engine/__init__.py: the lazy public API
     "workers": 11,
     "engine.cli": 12,

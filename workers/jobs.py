@@ -12,18 +12,20 @@ from typing import Any
 from arq import Retry
 from redis.exceptions import RedisError
 
-from engine.dispatch import late
+from engine.dispatch import late, settle
 from engine.dispatch.batch_run import dispatch_batch as run_batch
 from engine.dispatch.outcomes import JobResult
 from engine.errors import StateLost
 from engine.runtime import logs, metrics
 from engine.state import jobs
+from engine.types import CampaignState
 from workers.context import worker_context
 
 log = logging.getLogger(__name__)
 BUSY_RETRY_SECONDS = 2.0
 INFRA_RETRY_SECONDS = 3.0  # Redis unreachable beyond the client's own retries
 LATE_RETRY_SECONDS = 30.0  # a paused campaign or a provider outage: look again later
+SETTLED_MARGIN_SECONDS = 2.0  # a late job looks again this long after its SMS chunks are due to settle
 BUG_RETRY_SECONDS = 30.0  # an unexpected error: logged, and the batch tried again (never dropped)
 
 
@@ -71,6 +73,13 @@ async def guarded(ctx: dict[str, Any], cid: str, batch: int) -> AsyncIterator[No
         raise await retry(ctx, BUG_RETRY_SECONDS) from bug
 
 
+async def _settle_later(ctx: dict[str, Any], cid: str, batch: int, at: float | None) -> None:
+    """Queue the settle job of a batch with SMS chunks awaiting their reports (inside ``guarded``: a run
+    that could not queue it runs again, finds them in the journal and queues it then)."""
+    if at is not None:
+        await jobs.schedule_settle(ctx["redis"], cid, batch, at)
+
+
 async def dispatch_batch(ctx: dict[str, Any], cid: str, batch: int) -> dict[str, Any]:
     """Run one batch; if another worker holds it (or took it over), try again shortly: it may die."""
     engine = worker_context(ctx).engine
@@ -78,6 +87,7 @@ async def dispatch_batch(ctx: dict[str, Any], cid: str, batch: int) -> dict[str,
     started = time.monotonic()
     async with guarded(ctx, cid, batch):
         outcome = await run_batch(engine, cid, batch, queued_at=float(ctx["score"]))
+        await _settle_later(ctx, cid, batch, outcome.settle_at)
     metrics.batch_finished(outcome.result, time.monotonic() - started)
     log.info("campaign %s batch %d: %s (campaign %s)", cid, batch, outcome.result, outcome.campaign_state)
     if outcome.result in (JobResult.BUSY, JobResult.LEASE_LOST):
@@ -93,7 +103,25 @@ async def late_fallback(ctx: dict[str, Any], cid: str, batch: int) -> dict[str, 
     """The fallback for a batch's smart messages still undelivered ``after_minutes`` after it finished."""
     async with guarded(ctx, cid, batch):
         outcome = await late.late_fallback(worker_context(ctx).engine, cid, batch)
+        await _settle_later(ctx, cid, batch, outcome.settle_at)
     if outcome.retry:
         raise await retry(ctx, LATE_RETRY_SECONDS)
+    if outcome.settle_at is not None:  # some of its SMS await their reports: it ends once they are settled
+        raise await retry(ctx, max(0.0, outcome.settle_at - time.time()) + SETTLED_MARGIN_SECONDS)
     log.info("campaign %s batch %d late fallback: %s (%d)", cid, batch, outcome.result, outcome.numbers)
     return {"result": outcome.result, "numbers": outcome.numbers}
+
+
+async def settle_sms(ctx: dict[str, Any], cid: str, batch: int) -> dict[str, Any]:
+    """Settle a batch's plain-SMS chunks whose answer was lost; runs again while some still await reports."""
+    async with guarded(ctx, cid, batch):
+        outcome = await settle.settle_sms(worker_context(ctx).engine, cid, batch)
+    if outcome.result is JobResult.BUSY:
+        raise await retry(ctx, BUSY_RETRY_SECONDS)
+    if outcome.result is JobResult.POSTPONED:  # paused, an outage or a lost lease: look again later
+        raise await retry(ctx, LATE_RETRY_SECONDS)
+    if outcome.settle_at is not None:
+        raise await retry(ctx, max(0.0, outcome.settle_at - time.time()))
+    if outcome.campaign_state is CampaignState.COMPLETED:
+        log.info("campaign %s completed: its last SMS chunk awaiting reports is settled", cid)
+    return {"result": outcome.result, "state": outcome.campaign_state}

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from arq.worker import func
 
 from engine.dispatch.context import EngineContext
+from engine.runtime.announce import provider_lines
 from engine.runtime.settings import Settings
 from engine.state import jobs
 from engine.store import keys
 from engine.store.connection import dumps, loads, redis_settings
 from workers.context import KEY, WorkerContext, worker_context
-from workers.jobs import dispatch_batch, late_fallback
+from workers.jobs import dispatch_batch, late_fallback, settle_sms
 from workers.upkeep import Upkeep
 from workers.worker import Worker
+
+log = logging.getLogger(__name__)
 
 MAX_TRIES = 1_000_000  # a batch is never abandoned: Retry re-queues it until it finishes
 # How often an idle worker looks for queued jobs: a submitted, resumed or taken-over batch starts within it.
@@ -29,6 +33,8 @@ def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) ->
     """Keyword arguments for ``arq.worker.Worker``: the declarative settings of a koodispatch worker."""
 
     async def on_startup(ctx: dict[str, Any]) -> None:
+        for line in provider_lines(settings):
+            log.info("%s", line)
         engine = await EngineContext.open(settings, ctx["redis"])
         upkeep = Upkeep(ctx["redis"], settings.dispatch.lease_seconds, engine.clock)
         state = ctx[KEY] = WorkerContext(engine, upkeep)
@@ -51,6 +57,7 @@ def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) ->
         "functions": [
             func(dispatch_batch, name=jobs.BATCH_FUNCTION, max_tries=MAX_TRIES),
             func(late_fallback, name=jobs.LATE_FUNCTION, max_tries=MAX_TRIES),
+            func(settle_sms, name=jobs.SETTLE_FUNCTION, max_tries=MAX_TRIES),
         ],
         "queue_name": keys.QUEUE,
         "redis_settings": redis_settings(redis_url),

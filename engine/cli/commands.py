@@ -44,16 +44,19 @@ def submit(
     cfg = settings()
     url = required_redis_url(cfg)
 
+    from engine.cli.view import state_line
+
     async def go() -> None:
         async with queue(url) as redis:
             result = await api.submit_campaign(
                 spec, recipients=recipients, settings=cfg, redis=redis, preflight=not skip_preflight
             )
+            state = await state_line(redis, result.cid)
         for warning in result.warnings:  # stderr: stdout is the id, for `cid=$(koodispatch submit ...)`
             errors.print(f"[yellow]warning:[/] {plain(warning)}", highlight=False)
         note = "submitted" if result.created else "already submitted (nothing changed)"
         console.print(result.cid, highlight=False, markup=False)
-        console.print(f"[dim]{note}: {result.batches} batches, state {result.state}[/]", highlight=False)
+        console.print(f"[dim]{note}: {result.batches} batches, state {plain(state)}[/]", highlight=False)
 
     run(go)
 

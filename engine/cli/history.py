@@ -1,4 +1,5 @@
-"""``koodispatch list`` and ``reschedule``: the campaigns an account ran, and moving one not yet started."""
+"""``koodispatch list``, ``top`` and ``reschedule``: the campaigns an account ran, those running now on a
+live board, and moving one not yet started."""
 
 from __future__ import annotations
 
@@ -29,10 +30,7 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, help="how many, newest first")] = 50,
     json_: Annotated[bool, typer.Option("--json", help="one JSON object per campaign, per line")] = False,
 ) -> None:
-    """The campaigns submitted to this Redis, newest first: id, name, class, state, counts, duration.
-
-    Example: koodispatch list --state running
-    """
+    """The campaigns submitted to this Redis, newest first: id, name, class, state, counts, duration."""
     import orjson
     from rich.markup import escape
     from rich.table import Table
@@ -68,10 +66,7 @@ def reschedule(
     cid: CampaignId,
     start_at: Annotated[str, typer.Option("--start-at", help="the new start, ISO 8601 with its time zone")],
 ) -> None:
-    """Move a campaign that has not started yet (state scheduled) to another start time.
-
-    Example: koodispatch reschedule spring-sale-2025 --start-at 2026-12-08T09:00:00+08:00
-    """
+    """Move a campaign that has not started yet (state scheduled) to another start time."""
     from engine import api
 
     url = campaign_redis_url()
@@ -81,5 +76,23 @@ def reschedule(
         async with connection(url) as redis:
             before = await api.reschedule(cid, when, redis=redis)
         typer.echo(f"{cid}: start {before or 'unset'} → {when.isoformat()}")
+
+    run(go)
+
+
+@app.command()
+def top(
+    cid: Annotated[list[str] | None, typer.Argument(help="campaign ids (default: every running one)")] = None,
+    once: Annotated[bool, typer.Option("--once", help="print the board once and exit")] = False,
+) -> None:
+    """A live board of campaigns running together: progress, class and weight, rate now (last 5 s) and
+    share of the smart budget. Ctrl-C leaves it; the campaigns go on."""
+    from engine.cli.board import board
+
+    url = campaign_redis_url()
+
+    async def go() -> None:
+        async with connection(url) as redis:
+            await board(redis, cid or None, follow=not once)
 
     run(go)

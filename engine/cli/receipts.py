@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.app import app
+from engine.cli.app import App, Group, app
 from engine.cli.common import console, fail, required_redis_url, run, secrets_of, settings, setup_logging
 
-callbacks = typer.Typer(help="Receipt callback URLs at the provider.", no_args_is_help=True)
+callbacks = App(help="Receipt callback URLs at the provider.", no_args_is_help=True, cls=Group)
 app.add_typer(callbacks, name="callbacks")
 
 
@@ -24,10 +24,9 @@ def receipts(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
 ) -> None:
     """Receive status reports, resolve receipts and uplink replies; record outcomes and opt-outs in Redis."""
-    import redis.asyncio as aioredis
-
     from engine.receipts.server import serve
     from engine.runtime.gc_tuning import tune_for_service
+    from engine.store.connection import open_queue
 
     cfg = settings()
     setup_logging(log_level, secrets=secrets_of(cfg))
@@ -38,7 +37,7 @@ def receipts(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        redis = aioredis.Redis.from_url(url)
+        redis = await open_queue(url)  # rides out a Redis restart: a report is never refused for it
         try:
             async with serve(cfg, redis, host, port) as where:
                 tune_for_service()
@@ -86,7 +85,7 @@ def register(
             console.print(
                 f"registered {item.api} url_type {item.url_type}: {item.url}", highlight=False, markup=False
             )
-        for kind, where in sms_urls(base).items():
+        for kind, where in sms_urls(base, token).items():
             console.print(f"SMS {kind} (set in the SMS application): {where}", highlight=False, markup=False)
 
     run(go)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,6 +27,13 @@ if TYPE_CHECKING:
     from engine.reports.summary import Report
 
 
+class Via(StrEnum):
+    """The channels a resend can go by alone."""
+
+    sms = "sms"
+    basic = "basic"
+
+
 @app.command()
 def report(
     cid: CampaignId,
@@ -34,6 +42,13 @@ def report(
         Path | None,
         typer.Option("--failed-out", help="export failed and undelivered numbers to a .csv or .xlsx file"),
     ] = None,
+    params: Annotated[
+        bool,
+        typer.Option(
+            "--params/--no-params",
+            help="--failed-out: include the recipients' parameter columns of the spec (name, amount, ...)",
+        ),
+    ] = True,
     html: Annotated[Path | None, typer.Option("--html", help="write a self-contained HTML report")] = None,
     force: Annotated[
         bool, typer.Option("--force", help="replace existing --failed-out / --html files")
@@ -49,6 +64,7 @@ def report(
     from engine.reports.output import refuse_existing
 
     url = campaign_redis_url()
+    prices = settings().prices
 
     async def go() -> tuple[Report, int | None]:
         if failed_out is not None:
@@ -56,10 +72,12 @@ def report(
         if html is not None:
             refuse_existing(html, force)
         async with queue(url) as redis:
-            result = await api.campaign_report(cid, redis=redis)
+            result = await api.campaign_report(cid, redis=redis, prices=prices, opt_outs=True)
             try:
                 exported = (
-                    None if failed_out is None else await export_failed(redis, cid, failed_out, force=force)
+                    None
+                    if failed_out is None
+                    else await export_failed(redis, cid, failed_out, force=force, params=params)
                 )
                 if html is not None:
                     await asyncio.to_thread(write_html, result, html, force=force)
@@ -86,7 +104,18 @@ def resend_failed(
         list[str] | None,
         typer.Option("--reason", help="only numbers failed for this reason (repeatable; 'undelivered' too)"),
     ] = None,
-    channel: Annotated[str | None, typer.Option(help="only numbers failed on this channel")] = None,
+    failed_on: Annotated[
+        str | None,
+        typer.Option("--failed-on", help="only numbers failed on this channel (smart, sms, basic)"),
+    ] = None,
+    channel: Annotated[
+        Via | None,
+        typer.Option(help="send them all by this channel alone (sms, basic); default: as the original did"),
+    ] = None,
+    trial: Annotated[
+        bool,
+        typer.Option("--trial/--no-trial", help="send to the original's trial numbers first again"),
+    ] = False,
     new_id: Annotated[
         str | None, typer.Option("--id", help="id of the new campaign (default derived)")
     ] = None,
@@ -96,6 +125,7 @@ def resend_failed(
 ) -> None:
     """Submit a new campaign, same spec, to the failed and undelivered numbers; prints the new id."""
     from engine import api
+    from engine.cli.view import state_line
 
     cfg = settings()
     url = required_redis_url(cfg)
@@ -106,18 +136,21 @@ def resend_failed(
                 cid,
                 redis=redis,
                 reasons=reason or (),
-                channel=channel,
+                channel=failed_on,
                 new_id=new_id,
                 settings=cfg,
                 preflight=not skip_preflight,
+                via=None if channel is None else channel.value,
+                trial=trial,
             )
+            state = await state_line(redis, result.cid)
         for warning in result.warnings:  # on stderr: stdout starts with the new id
             errors.print(f"[yellow]warning:[/] {plain(warning)}", highlight=False)
         note = "submitted" if result.created else "already submitted (nothing changed)"
         console.print(result.cid, highlight=False, markup=False)
         console.print(
             f"[dim]{note}: {result.counts.get('accepted', 0):,} numbers in {result.batches} batches, "
-            f"state {result.state}[/]",
+            f"state {plain(state)}[/]",
             highlight=False,
         )
 

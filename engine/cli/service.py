@@ -1,17 +1,18 @@
-"""Service commands: ``worker`` (one arq worker process), ``run`` (all-in-one) and ``demo``."""
+"""Service commands: ``worker`` (one arq worker process) and ``run`` (all-in-one; ``demo``: ``demo.py``)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -30,6 +31,11 @@ from engine.cli.common import (
     setup_logging,
 )
 from engine.types import CampaignState
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+    from engine.reports.summary import Report
 
 
 @app.command()
@@ -81,11 +87,35 @@ def start_worker(
     url: str, env: Mapping[str, str], log_path: Path, args: Sequence[str] = ()
 ) -> subprocess.Popen[bytes]:
     """One ``koodispatch worker [args]`` process on ``url``, its output appended to ``log_path``."""
+    return start_service(["worker", *args], url, env, log_path)
+
+
+def start_service(
+    command: Sequence[str], url: str, env: Mapping[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """One ``koodispatch COMMAND`` process (worker, receipts) on ``url``, output appended to ``log_path``."""
     environment = {**os.environ, **env, "REDIS_URL": url}
     with log_path.open("ab") as log:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "worker", *args], env=environment, stdout=log, stderr=log
+        return subprocess.Popen(  # own session, no terminal: Ctrl-C reaches `run`, which stops them cleanly
+            [sys.executable, "-m", "engine.cli", *command],
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
+
+
+def stop(procs: Sequence[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every process, then SIGKILL one that has not ended within 15 s."""
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @contextmanager
@@ -97,26 +127,40 @@ def worker_processes(
     try:
         yield procs
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(procs)
 
 
-def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping[str, str]) -> int:
-    """Submit, run with local workers until the campaign ends, print the report; 0 when completed."""
+# Settling a finished campaign (the demo waits for its receipts, keeps its report) before the report is shown
+Settle = Callable[["aioredis.Redis", "Report"], Awaitable["Report"]]
+
+
+def run_campaign(
+    spec: Path,
+    recipients: Path | None,
+    workers: int,
+    env: Mapping[str, str],
+    confirm_trial: bool = False,
+    *,
+    around: Callable[[str], AbstractContextManager[object]] | None = None,
+    settle: Settle | None = None,
+) -> int:
+    """Submit, run with local workers until the campaign ends, print the report; 0 when completed.
+
+    A trial spec sends the list once confirmed (``confirm_trial`` or at the prompt): ``trial_run.py``.
+    ``around(url)`` runs beside the workers on the campaign's Redis (the demo's receipts service);
+    ``settle`` sees the campaign once it ended, before its report is printed.
+    """
     from engine import api
+    from engine.cli.trial_run import check_trial, through_trial
     from engine.cli.view import render_report, watch
     from engine.runtime.redis_server import redis_url_or_private
 
     cfg = settings()
+    shared = bool(cfg.redis_url)
     with redis_url_or_private(cfg.redis_url, appendonly=True) as url:
 
         async def submit() -> str:
+            check_trial(spec, shared, confirm_trial)
             async with queue(url) as redis:
                 result = await api.submit_campaign(spec, recipients=recipients, settings=cfg, redis=redis)
             console.print(f"campaign [bold]{plain(result.cid)}[/]: {result.batches} batches", highlight=False)
@@ -124,17 +168,38 @@ def run_campaign(spec: Path, recipients: Path | None, workers: int, env: Mapping
 
         cid = run(submit)
         logs = Path(tempfile.mkdtemp(prefix="koodispatch-logs-"))  # a refused campaign leaves none behind
-        with worker_processes(workers, url, env, logs):
+        beside = around(url) if around is not None else contextlib.nullcontext()
+        with beside, worker_processes(workers, url, env, logs):
 
-            async def follow() -> str:
+            async def follow(sending: bool) -> str:
                 async with queue(url) as redis:
-                    report = await watch(redis, cid, follow=True)
+                    report = await watch(redis, cid, follow=sending)
+                    if settle is not None:
+                        report = await settle(redis, report)
                     render_report(report)
                     return report.state
 
-            state = run(follow)
+            def through() -> str:
+                sending = through_trial(url, cid, shared=shared, confirm=confirm_trial)
+                return run(lambda: follow(sending))
+
+            state = _interruptible(through, cid, shared)
     console.print(f"[dim]worker logs: {plain(logs)}[/]", highlight=False)
     return 0 if state == CampaignState.COMPLETED.value else 1
+
+
+def _interruptible(follow: Callable[[], str], cid: str, shared: bool) -> str:
+    """``follow()``; Ctrl-C stops the workers and says where that leaves the campaign, then exits 130."""
+    try:
+        return follow()
+    except KeyboardInterrupt:
+        after = (
+            f"`koodispatch resume {cid}` with workers running continues it"
+            if shared
+            else "its private Redis is gone with this run: nothing can resume it"
+        )
+        console.print(f"\n[yellow]interrupted:[/] campaign {plain(cid)} stopped; {plain(after)}")
+        raise typer.Exit(130) from None
 
 
 @app.command("run")
@@ -142,67 +207,16 @@ def run_command(
     spec: SpecFile,
     recipients: RecipientsFile = None,
     workers: Annotated[int, typer.Option(min=1, help="worker processes to start")] = 2,
+    confirm_trial: Annotated[
+        bool,
+        typer.Option(
+            "--confirm-trial", help="with trial_numbers: send to everyone once the trial is sent, unasked"
+        ),
+    ] = False,
 ) -> None:
-    """All-in-one: submit, run N local workers (REDIS_URL or a private Redis), show progress and report."""
-    raise typer.Exit(run_campaign(spec, recipients, workers, {}))
+    """All-in-one: submit, run N local workers (REDIS_URL or a private Redis), show progress and report.
 
-
-@app.command()
-def demo(
-    recipients: Annotated[int, typer.Option(min=10, help="rows in the generated recipient file")] = 100_000,
-    workers: Annotated[int, typer.Option(min=1, help="worker processes to start")] = 2,
-    policy: Annotated[str, typer.Option(help="fallback policy: skip | sms | basic")] = "sms",
-) -> None:
-    """A complete campaign against the built-in simulator on a private Redis: nothing to set up."""
-
-    from engine.ingest.demo_data import generate_recipients
-    from engine.simulator.testing import SimulatorThread
-
-    if policy not in ("skip", "sms", "basic"):
-        fail(f"--policy: {policy!r} is not one of skip, sms, basic")
-    workdir = Path(tempfile.mkdtemp(prefix="koodispatch-demo-"))
-    data = workdir / "recipients.csv"
-    truth = generate_recipients(data, recipients)
-    console.print(
-        f"generated {truth.rows:,} rows: {truth.imported:,} distinct valid, "
-        f"{truth.duplicates:,} duplicates, {truth.invalid:,} invalid → {data}",
-        highlight=False,
-        markup=False,
-    )
-    spec = workdir / "campaign.toml"
-    spec.write_text(demo_spec(policy), encoding="utf-8")
-    with SimulatorThread() as sim:
-        console.print(f"provider simulator at {sim.url}", highlight=False, markup=False)
-        env = {"KOODISPATCH_PROVIDER__KOOMESSAGE_URL": sim.url, "KOODISPATCH_PROVIDER__SMSAPI_URL": sim.url}
-        os.environ.update(env)
-        code = run_campaign(spec, data, workers, env)
-    raise typer.Exit(code)
-
-
-def demo_spec(policy: str) -> str:
-    """The demo campaign: the simulator's default templates, per-recipient params, the chosen fallback."""
-    return f"""\
-name = "demo"
-
-[smart]
-template_id = "100000001"
-sms_params = ["name"]
-expiration_days = 3
-dync_params = {{ name = "name" }}
-
-[sms_channel]
-channel_number = "10690000"
-sms_template_id = "sms_tpl_1"
-signature = "华为云"
-app_name = "demo-app"
-
-[fallback]
-policy = "{policy}"
-sms_template_id = "sms_tpl_2"
-sms_params = ["name", "amount"]
-basic_template_id = "200000001"
-basic_params = ["name"]
-
-[recipients]
-mobile_column = "mobile"
-"""
+    A spec with trial_numbers sends the trial first, then asks before sending to everyone (--confirm-trial:
+    does not ask); without REDIS_URL and a terminal to ask on, it needs --confirm-trial.
+    """
+    raise typer.Exit(run_campaign(spec, recipients, workers, {}, confirm_trial))

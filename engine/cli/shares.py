@@ -18,10 +18,7 @@ def priority(
     priority: Annotated[str, typer.Argument(help=f"the new class: {', '.join(PRIORITIES)}")],
 ) -> None:
     """Move a campaign to another class: a higher class is served first on every channel's budget (a lower
-    one keeps a minimum share); every worker applies it at its next call.
-
-    Example: koodispatch priority fraud-alert-0412 urgent
-    """
+    one keeps a minimum share); every worker applies it at its next call."""
     from engine import api
 
     url = campaign_redis_url()

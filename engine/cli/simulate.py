@@ -7,13 +7,14 @@ import json
 import os
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
 from engine.cli.app import app
-from engine.cli.common import run
+from engine.cli.common import fail, run, settings
 from engine.errors import ConfigError
+from engine.provider.callbacks import receipt_url
 from engine.runtime.net import is_loopback_host
 
 if TYPE_CHECKING:
@@ -29,9 +30,49 @@ def parse_latency(text: str) -> list[float]:
         raise typer.BadParameter("use MIN or MIN-MAX in milliseconds, e.g. 10-50") from None
 
 
+def callback_changes(
+    receipts_url: str | None, delivered_share: float | None, reply_share: float | None, reply_text: str | None
+) -> dict[str, Any]:
+    """The ``callbacks`` section from the flags: every channel's status reports and replies posted to
+    ``koodispatch receipts`` at ``receipts_url`` (with the receipts token of the settings), delivered at
+    ``delivered_share`` (the rest UNDELIV), ``reply_share`` of the delivered numbers replying."""
+    changes: dict[str, Any] = {}
+    if receipts_url is not None:
+        token = settings().receipts_token
+        if token is None:
+            fail("--receipts-url: KOODISPATCH_RECEIPTS_TOKEN is not set (the receipt URLs carry it)")
+        assert token is not None
+        changes.update(receipt_callbacks(receipts_url, token.get_secret_value()))
+    if delivered_share is not None:
+        changes["outcomes"] = {"DELIVRD": delivered_share, "UNDELIV": 1.0 - delivered_share}
+    if reply_share is not None:
+        changes["uplink_share"] = reply_share
+    if reply_text is not None:
+        changes["uplink_text"] = reply_text
+    return changes
+
+
+# CallbackConfig field -> the receipts service's route for it
+RECEIPT_ROUTES: Final = {
+    "smart_batch_url": "smart",
+    "basic_url": "basic",
+    "basic_uplink_url": "basic-uplink",
+    "sms_url": "sms",
+    "sms_uplink_url": "uplink",
+}
+
+
+def receipt_callbacks(base: str, token: str) -> dict[str, str]:
+    """The simulator's ``callbacks`` URLs posting every channel's reports to ``koodispatch receipts``."""
+    return {field: receipt_url(base, token, route) for field, route in RECEIPT_ROUTES.items()}
+
+
 def build_changes(options: dict[str, Any], config_file: Path | None) -> dict[str, Any]:
     """SimConfig patch from a JSON file (if any) with the command-line flags on top."""
     changes: dict[str, Any] = json.loads(config_file.read_text()) if config_file else {}
+    callbacks = options.pop("callbacks")
+    if callbacks:
+        changes.setdefault("callbacks", {}).update(callbacks)
     rates = {k: v for k, v in options.pop("rates").items() if v is not None}
     faults = {k: v for k, v in options.pop("faults").items() if v is not None}
     if rates:
@@ -61,18 +102,29 @@ async def _serve(config: SimConfig, host: str, port: int, access_log: bool) -> N
     given = os.environ.get(TOKEN_VARIABLE) or None
     async with run_simulator(config, host, port, access_log=access_log, admin_token=given) as sim:
         tune_for_service()
-        typer.echo(
-            f"KooMessage + Message&SMS simulator listening on {sim.url} (admin: {sim.url}/_simulator/)"
-        )
+        typer.echo(f"KooMessage + Message&SMS simulator listening on {sim.url}")
         token = f"from {TOKEN_VARIABLE}" if given else sim.admin_token
-        typer.echo(f"admin token: {token} (send it as X-Simulator-Token to /_simulator/*)")
+        typer.echo(
+            f"admin token: {token} (send it as X-Simulator-Token to the admin API: "
+            f"{sim.url}/_simulator/config, /ledger, /reset; no web page)"
+        )
+        receipts = config.callbacks.sms_url
+        typer.echo(
+            f"receipts: posted to {receipts.split('/receipts/')[0]}"
+            if receipts
+            else "receipts: off (--receipts-url URL posts them to `koodispatch receipts`)"
+        )
         typer.echo("credentials: KOODISPATCH_AK/SK/PROJECT_ID/SMS_APP_* or the demo ones; Ctrl-C stops")
         await stop.wait()
     typer.echo("simulator stopped")
 
 
 Rate = Annotated[float | None, typer.Option(help="numbers per second (0 = unlimited)", show_default=False)]
-Share = Annotated[float | None, typer.Option(min=0.0, max=1.0, show_default=False)]
+
+
+def share(help_text: str) -> Any:
+    """A 0..1 option described by ``help_text``."""
+    return typer.Option(min=0.0, max=1.0, show_default=False, help=help_text)
 
 
 @app.command()
@@ -83,16 +135,39 @@ def simulate(
     sms_rate: Rate = None,
     basic_rate: Rate = None,
     capability_rate: Rate = None,
-    capable_share: Share = None,
+    capable_share: Annotated[
+        float | None, share("share of valid numbers that can show smart messages (default 0.7)")
+    ] = None,
     latency_ms: Annotated[str | None, typer.Option(help="MIN[-MAX] added latency in ms")] = None,
-    error_rate: Share = None,
-    timeout_rate: Share = None,
+    error_rate: Annotated[float | None, share("share of calls answered 500 (not applied)")] = None,
+    timeout_rate: Annotated[float | None, share("share of calls answered only after --timeout-sleep")] = None,
     timeout_sleep: Annotated[float | None, typer.Option(help="seconds a timed-out call hangs")] = None,
-    drop_rate: Share = None,
-    drop_after_accept_rate: Share = None,
+    drop_rate: Annotated[
+        float | None, share("share of calls whose connection is closed unanswered, not applied")
+    ] = None,
+    drop_after_accept_rate: Annotated[
+        float | None, share("share of calls applied, then closed unanswered (the lost answer)")
+    ] = None,
+    receipts_url: Annotated[
+        str | None,
+        typer.Option(help="post status reports and replies of every channel to `koodispatch receipts` here"),
+    ] = None,
+    delivered_share: Annotated[
+        float | None, share("share of accepted numbers reported DELIVRD, the rest UNDELIV")
+    ] = None,
+    reply_share: Annotated[float | None, share("share of delivered numbers that send a reply")] = None,
+    reply_text: Annotated[
+        str | None, typer.Option(help="the reply they send (default TD, an opt-out)", show_default=False)
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="seed for repeatable faults and outcomes")] = None,
     config_file: Annotated[
-        Path | None, typer.Option("--config", help="JSON SimConfig patch", exists=True)
+        Path | None,
+        typer.Option(
+            "--config",
+            exists=True,
+            help="JSON file of simulator settings, as GET /_simulator/config shows them (rates, faults, "
+            "callbacks, capable_share, templates ...); the flags apply on top",
+        ),
     ] = None,
     access_log: Annotated[bool, typer.Option(help="log every request")] = False,
 ) -> None:
@@ -108,7 +183,14 @@ def simulate(
         "drop_share": drop_rate,
         "drop_after_accept_share": drop_after_accept_rate,
     }
-    options = {"rates": rates, "faults": faults, "capable_share": capable_share, "seed": seed}
+    callbacks = callback_changes(receipts_url, delivered_share, reply_share, reply_text)
+    options = {
+        "rates": rates,
+        "faults": faults,
+        "callbacks": callbacks,
+        "capable_share": capable_share,
+        "seed": seed,
+    }
     try:
         config = SimConfig.from_dict(build_changes(options, config_file))
     except (ConfigError, ValueError) as exc:

@@ -7,87 +7,119 @@ import contextlib
 import time
 
 import redis.asyncio as aioredis
+from rich.console import Group
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from engine.budget.standing import standing
 from engine.cli.common import console, plain
-from engine.reports.summary import FUNNEL_STEPS, Report, build_report
+from engine.cli.progress import ONE_SHOT_WINDOW, WATCH_WINDOW, Pace, RateMeter, ended, numbers_done
+from engine.reports.summary import FUNNEL_STEPS, Report, build_report, header_rows
 from engine.state import campaigns, window
 from engine.types import TERMINAL, CampaignState
 
 REFRESH_SECONDS = 0.5
+PLAIN_EVERY = 3.0  # seconds between progress lines when the output is not a terminal
 
 
 def _stages(r: Report) -> dict[str, tuple[int, int]]:
-    """(done, total) per stage, from the counters."""
+    """(done, total) per stage, from the counters; every total is known from the start (the numbers
+    submitted), so no bar's end moves while the capability check goes on."""
     resolved = r.capable + r.not_capable + r.provider_invalid
-    failed = r.failed_by_channel
-    smart_done = r.sent["smart"] + failed.get("smart", 0)
-    fallback_done = (
-        r.sent["sms"] + r.sent["basic"] + failed.get("sms", 0) + failed.get("basic", 0) + r.skipped
-    )
     return {
+        "numbers": (numbers_done(r), r.accepted),
         "resolve": (resolved, r.accepted),
-        "smart": (smart_done, r.capable),
-        "fallback": (fallback_done, r.not_capable),
+        "smart": (r.sent["smart"] + r.failed_by_channel.get("smart", 0), r.capable),
         "batches": (r.batches_done, r.batches),
     }
 
 
-def _rate(r: Report) -> float:
-    """Numbers sent per second over the last full minute of the timeline."""
-    minutes = sorted(r.timeline)
-    if len(minutes) < 2:
-        return 0.0
-    return sum(r.timeline[minutes[-2]].values()) / 60
-
-
 class StageBars:
-    """One rich progress bar per stage, updated from reports."""
+    """One rich progress bar per stage and a line of pace and state below them, updated from reports;
+    80 columns wide at most (no per-bar ETA: a stage's ETA would count only the numbers resolved so far)."""
 
     def __init__(self) -> None:
         self.progress = Progress(
-            TextColumn("{task.description:<9}"),
-            BarColumn(),
+            TextColumn("{task.description:<8}"),
+            BarColumn(bar_width=30),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"),
-            TimeRemainingColumn(),
             console=console,
         )
         self.tasks: dict[str, TaskID] = {}
+        self.pace = Text()
+        self.state = Text()
 
-    def update(self, r: Report, state: str) -> None:
+    def update(self, r: Report, pace: Pace, state: str) -> None:
         for stage, (done, total) in _stages(r).items():
             if stage not in self.tasks:
-                self.tasks[stage] = self.progress.add_task(stage, total=max(total, 1), note="")
-            note = plain(state) if stage == "batches" else ""  # a TextColumn reads markup
-            self.progress.update(self.tasks[stage], completed=done, total=max(total, 1), note=note)
+                self.tasks[stage] = self.progress.add_task(stage, total=max(total, 1))
+            self.progress.update(self.tasks[stage], completed=done, total=max(total, 1))
+        self.pace.plain = pace.line()
+        self.state.plain = state
+
+    def renderable(self) -> Group:
+        return Group(self.progress, self.pace, self.state)
+
+
+async def _budget_rate(redis: aioredis.Redis, cid: str) -> float:
+    """The rate the campaign's shares of the channel budgets give it now (the fastest channel it asks)."""
+    shares = (await standing(redis, cid)).shares.values()
+    return max((mine.rate for share in shares if (mine := share.of(cid)) is not None), default=0.0)
+
+
+async def _sample(redis: aioredis.Redis, cid: str, meter: RateMeter) -> tuple[Report, Pace, str]:
+    """The report, its pace (an ended campaign's: its average) and the state line, read now."""
+    report = await build_report(redis, cid)
+    meter.add(numbers_done(report))
+    if CampaignState(report.state) in TERMINAL:
+        record = await campaigns.load(redis, cid)
+        pace = ended(report, record.updated_at - record.created_at)
+    else:
+        running = report.state == CampaignState.RUNNING.value
+        pace = meter.pace(report, await _budget_rate(redis, cid) if running else 0.0)
+    return report, pace, await state_line(redis, cid)
 
 
 async def watch(redis: aioredis.Redis, cid: str, follow: bool) -> Report:
-    """Show bars once, or until the campaign reaches a terminal state when ``follow``."""
+    """Show bars once, or until the campaign reaches a terminal state when ``follow``.
+
+    At a terminal the bars refresh in place; elsewhere (a pipe, ``tee``, a log) a plain line every
+    ``PLAIN_EVERY`` seconds. Once: the rate of a running campaign is measured over ``ONE_SHOT_WINDOW``.
+    """
     bars = StageBars()
-    report = await build_report(redis, cid)
-    bars.update(report, await state_line(redis, cid))
-    # Live only on a terminal: elsewhere it leaves its last frame without a line end (rich's behaviour).
+    meter = RateMeter(WATCH_WINDOW if follow else ONE_SHOT_WINDOW)
+    report, pace, state = await _sample(redis, cid, meter)
+    if not follow and report.state == CampaignState.RUNNING.value:
+        await asyncio.sleep(ONE_SHOT_WINDOW)
+        report, pace, state = await _sample(redis, cid, meter)
+    bars.update(report, pace, state)
     live = (
-        Live(bars.progress, console=console, refresh_per_second=4) if follow and console.is_terminal else None
+        Live(bars.renderable(), console=console, refresh_per_second=4)
+        if follow and console.is_terminal
+        else None
     )
+    printed = 0.0
     with live or contextlib.nullcontext():
         while follow and CampaignState(report.state) not in TERMINAL:
+            if live is None and time.monotonic() - printed >= PLAIN_EVERY:
+                _plain_line(pace, state)
+                printed = time.monotonic()
             await asyncio.sleep(REFRESH_SECONDS)
-            report = await build_report(redis, cid)
-            bars.update(report, await state_line(redis, cid))
+            report, pace, state = await _sample(redis, cid, meter)
+            bars.update(report, pace, state)
     if live is None:
-        console.print(bars.progress)
-    sent = sum(report.sent.values())
-    state = await state_line(redis, cid)
-    console.print(
-        f"state {state}  sent {sent}  rate {_rate(report):.0f}/s  {time.strftime('%X')}", markup=False
-    )
+        console.print(bars.renderable())
     return report
+
+
+def _plain_line(pace: Pace, state: str) -> None:
+    """One line of progress where there is no terminal to redraw on, flushed at once."""
+    console.print(
+        f"{time.strftime('%X')}  {pace.line()}  {state}", markup=False, highlight=False, soft_wrap=True
+    )
+    console.file.flush()
 
 
 async def state_line(redis: aioredis.Redis, cid: str) -> str:
@@ -103,18 +135,30 @@ async def state_line(redis: aioredis.Redis, cid: str) -> str:
 
 
 def render_report(r: Report) -> None:
-    """The console's table (导入号码总数 ...) with the send outcome, then the delivery funnel per channel."""
+    """What ran when and what it cost, the console's table (导入号码总数 ...) with the send outcome, then the
+    delivery funnel per channel."""
+    render_header(r)
     table = Table(title=plain(f"campaign {r.campaign} — {r.state}"), show_header=True)  # cells read markup
     table.add_column("figure")
     table.add_column("numbers", justify="right")
     for name, value in r.figures():
-        table.add_row(name, f"{value:,}")
-    for reason, count in r.failed_by_reason.items():
-        table.add_row(plain(f"  failed: {reason}"), f"{count:,}")
+        table.add_row(plain(name), f"{value:,}")
     if r.reason:
         table.caption = plain(r.reason)
     console.print(table)
+    for note in r.notes():
+        console.print(plain(f"note: {note}"), highlight=False)
     render_funnel(r)
+
+
+def render_header(r: Report) -> None:
+    """Name, parent, times in the campaign's zone, duration, cost and opt-outs, one per line."""
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for label, value in header_rows(r):
+        table.add_row(label, plain(value))
+    console.print(table)
 
 
 def render_funnel(r: Report) -> None:

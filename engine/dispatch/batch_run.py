@@ -39,11 +39,12 @@ from engine.state.batches import Batch, load_batch
 from engine.state.campaigns import CampaignRecord
 from engine.state.lease import Lease
 from engine.state.progress import Failure, Progress
+from engine.state.receipts_presence import receipts_running
 from engine.state.records import ChunkPath, ChunkRecord, ChunkState, Stage, Verdict, chunk_ref
 from engine.types import CampaignState, Channel
 
 log = logging.getLogger(__name__)
-UNCONFIRMED = "unconfirmed"  # the provider could not say whether the call landed
+UNCONFIRMED = ChunkPath.UNCONFIRMED.value  # failure reason: no one could say whether the call landed
 LOCAL_REASONS = frozenset({UNCONFIRMED})
 # Sends of one batch in flight at once (the channel's shared in-flight cap bounds the total): with 50 ms
 # answers, 8 batches per worker at 4 each left the cap half used while every batch sat in the same stage.
@@ -74,6 +75,7 @@ class BatchRun:
         self.cid = record.cid
         self.progress = Progress(ctx.redis, ctx.scripts, self.cid, batch.number)
         self.journal: dict[str, ChunkRecord] = {}
+        self.settle_at: float | None = None  # earliest due of the batch's chunks awaiting status reports
 
     async def checkpoint(self) -> None:
         """Before every provider call: stop if the lease lapsed or the campaign must not send now."""
@@ -84,14 +86,18 @@ class BatchRun:
         """Resolve and send the whole batch; returns the campaign state after the batch finished."""
         self.journal = await self.progress.chunks()
         spec = self.record.spec
-        verdicts = await self.ctx.resolver.verdicts(
-            self.cid,
-            self.batch.number,
-            self.batch.numbers,
-            spec.smart.template_id,
-            self.checkpoint,
-            self.caller,
-        )
+        if spec.fallback.only:  # every number by the fallback channel, no capability check
+            not_capable = Verdict.NOT_CAPABLE.value * len(self.batch.numbers)
+            verdicts = await self.ctx.resolver.freeze(self.cid, self.batch.number, not_capable)
+        else:
+            verdicts = await self.ctx.resolver.verdicts(
+                self.cid,
+                self.batch.number,
+                self.batch.numbers,
+                spec.smart.template_id,
+                self.checkpoint,
+                self.caller,
+            )
         fallback = fallback_sender(
             spec, self.ctx.koomessage, self.ctx.smsapi, self.ctx.settings.provider.sms_api
         )
@@ -145,15 +151,54 @@ class BatchRun:
 
     async def _chunk(self, sender: Sender, k: int, chunk: Chunk) -> None:
         previous = self.journal.get(f"{sender.stage.value}:{k}")
+        if previous is not None and previous.state is ChunkState.AWAITING:
+            self._settle_by(previous.deadline)  # the settle job confirms it by a report or resends it
+            return
         if previous is not None and previous.state is not ChunkState.IN_FLIGHT:
             return  # done or failed in an earlier run: never again
         attempts = previous.attempts if previous else 0
         if previous is not None:
-            found = await self._reconcile_until(sender, chunk, previous.deadline)
+            try:
+                found = await self._reconcile_until(sender, chunk, previous.deadline)
+            except Unconfirmable:
+                await self._unconfirmed(sender, k, chunk, attempts, previous.deadline)
+                return
             if found is not None:
                 await self._record(sender, k, chunk, found, path=ChunkPath.RECONCILED, attempts=attempts)
                 return
         await self._send(sender, k, chunk, attempts, path=ChunkPath.RESENT if previous else ChunkPath.SENT)
+
+    async def _unconfirmed(
+        self, sender: Sender, k: int, chunk: Chunk, attempts: int, deadline: float
+    ) -> None:
+        """A call whose answer was lost on a channel with no send query (plain SMS).
+
+        With a receipts service running the chunk awaits its status reports, which echo its reference
+        (``extend``): the settle job (``engine/dispatch/settle.py``) confirms it by any report or, with none
+        ``dispatch.sms_receipt_timeout_seconds`` after the call could last have landed, sends it again.
+        Without receipts its numbers are failed ``unconfirmed``, never resent blindly (at most once).
+        """
+        settings = self.ctx.settings
+        if not await receipts_running(self.ctx.redis):
+            failed = SendResult("", (), dict.fromkeys(chunk.numbers(self.batch), UNCONFIRMED))
+            await self._record(sender, k, chunk, failed, path=ChunkPath.UNCONFIRMED, attempts=attempts)
+            return
+        due = max(deadline, time.time()) + settings.dispatch.sms_receipt_timeout_seconds
+        record = ChunkRecord(
+            ChunkState.AWAITING, chunk.ref, len(chunk.indices), attempts=attempts, deadline=due
+        )
+        await self.progress.await_receipts(self.lease, sender.stage, k, record, chunk.indices)
+        log.warning(
+            "campaign %s %s: answer lost; awaiting its status reports until %s",
+            self.cid,
+            chunk.ref,
+            time.strftime("%H:%M:%S", time.gmtime(due)),
+        )
+        self._settle_by(due)
+
+    def _settle_by(self, due: float) -> None:
+        """Note that a chunk of the batch awaits its reports until ``due`` (the job schedules the settle)."""
+        self.settle_at = due if self.settle_at is None else min(self.settle_at, due)
 
     async def _reconcile_until(self, sender: Sender, chunk: Chunk, deadline: float) -> SendResult | None:
         """Reconcile a call whose answer was lost: left in flight by a dead worker, or ambiguous just now.
@@ -172,23 +217,20 @@ class BatchRun:
         return found
 
     async def _reconcile(self, sender: Sender, chunk: Chunk) -> SendResult | None:
-        """Ask the provider whether an in-flight call landed; None means it has no record of it."""
-        try:
-            return await call_with_retry(
-                lambda: sender.find(chunk, self.batch),
-                channel="capability",
-                count=1,
-                limiter=self.ctx.limiter,
-                policy=self.ctx.retry_policy,
-                checkpoint=self.checkpoint,
-                retry_ambiguous=True,
-                caller=self.caller,
-            )
-        except Unconfirmable:
-            # Never resend blindly: the numbers are reported as unconfirmed instead of risking duplicates.
-            return SendResult(
-                task_id="", accepted=(), failed=dict.fromkeys(chunk.numbers(self.batch), UNCONFIRMED)
-            )
+        """Ask the provider whether an in-flight call landed; None means it has no record of it.
+
+        Raises Unconfirmable when the channel has no query (plain SMS): never resend blindly.
+        """
+        return await call_with_retry(
+            lambda: sender.find(chunk, self.batch),
+            channel="capability",
+            count=1,
+            limiter=self.ctx.limiter,
+            policy=self.ctx.retry_policy,
+            checkpoint=self.checkpoint,
+            retry_ambiguous=True,
+            caller=self.caller,
+        )
 
     async def _send(self, sender: Sender, k: int, chunk: Chunk, attempts: int, path: ChunkPath) -> None:
         numbers = len(chunk.indices)
@@ -220,7 +262,7 @@ class BatchRun:
                 raise
             except Ambiguous as exc:
                 log.warning("campaign %s %s: ambiguous answer (%s); reconciling", self.cid, chunk.ref, exc)
-                found = await self._reconcile_until(sender, chunk, deadline)
+                found = await self._reconcile_until(sender, chunk, deadline)  # Unconfirmable: plain SMS
                 if found is None:  # surely not landed: retried with backoff and the outage limit
                     path = ChunkPath.RESENT
                     raise ProviderUnavailable(f"{chunk.ref}: the provider has no record of it") from exc
@@ -238,6 +280,9 @@ class BatchRun:
                 mark=self.progress.mark(self.lease, sender.stage, k, in_flight),
                 caller=self.caller,
             )
+        except Unconfirmable:
+            await self._unconfirmed(sender, k, chunk, attempts, record.deadline)
+            return
         except TerminalError as exc:
             code = exc.provider_code if isinstance(exc, ProviderError) else ""
             failed = SendResult("", (), dict.fromkeys(chunk.numbers(self.batch), code))
@@ -331,8 +376,16 @@ async def _run_batch(ctx: EngineContext, cid: str, number: int, lease: Lease, or
         await campaigns.transition(ctx.redis, cid, CampaignState.RUNNING)
         record = await campaigns.load(ctx.redis, cid)
     batch = await load_batch(ctx.redis, cid, number, record.spec.param_columns())
+    run = BatchRun(ctx, record, batch, lease, order)
+    outcome = await _ended(ctx, run)
+    return dataclasses.replace(outcome, settle_at=run.settle_at)
+
+
+async def _ended(ctx: EngineContext, run: BatchRun) -> BatchOutcome:
+    """Run the batch; how it ended."""
+    cid, number = run.cid, run.batch.number
     try:
-        state = await BatchRun(ctx, record, batch, lease, order).run()
+        state = await run.run()
     except WindowClosed as closed:  # not a halt: the batch runs again when the window opens
         wait = (closed.opens_at - ctx.states.clock()).total_seconds()
         return BatchOutcome(cid, number, JobResult.WINDOW, CampaignState.RUNNING, max(wait, 0.0))
@@ -341,7 +394,9 @@ async def _run_batch(ctx: EngineContext, cid: str, number: int, lease: Lease, or
     except ProviderDown as down:
         log.error("campaign %s: pausing, %s", cid, down)
         with contextlib.suppress(StateError):  # already paused or cancelled by someone else
-            await control.pause(ctx.redis, cid, reason=f"provider down: {down}", generation=record.generation)
+            await control.pause(
+                ctx.redis, cid, reason=f"provider down: {down}", generation=run.record.generation
+            )
         return BatchOutcome(cid, number, JobResult.PROVIDER_DOWN, CampaignState.PAUSED)
     if state == CampaignState.COMPLETED:
         await trial.completed(ctx.redis, cid)

@@ -10,7 +10,6 @@ deterministic chunks, journaled in_flight → done, counted as ``sent:<channel>`
 from __future__ import annotations
 
 import logging
-import struct
 from typing import Final
 
 import orjson
@@ -23,13 +22,12 @@ from engine.errors import Halt, LeaseLost, ProviderDown, WindowClosed
 from engine.provider.models import SendResult
 from engine.state import campaigns
 from engine.state.batches import Batch, load_batch
-from engine.state.records import Stage, Verdict
+from engine.state.records import Stage, Verdict, pack_indices, unpack_indices
 from engine.store import keys
 from engine.types import CampaignState
 
 log = logging.getLogger(__name__)
 SENDABLE: Final = frozenset({CampaignState.RUNNING, CampaignState.COMPLETED})
-_INDEX: Final = "<H"  # batches hold ≤5000 numbers: an index fits two bytes
 
 
 class LateSender:
@@ -48,24 +46,20 @@ class LateSender:
         return await self.inner.find(chunk, batch)
 
 
-def _pack(indices: list[int]) -> bytes:
-    return struct.pack(f"<{len(indices)}H", *indices)
-
-
-def _unpack(raw: bytes) -> list[int]:
-    return [value for (value,) in struct.iter_unpack(_INDEX, raw)]
-
-
-class LateRun(BatchRun):
-    """The late stage of one finished batch."""
+class AfterBatchRun(BatchRun):
+    """Sends of a batch after it finished (the late stage, SMS chunks settled after their receipt timeout)."""
 
     async def checkpoint(self) -> None:
-        """Late sends happen after the last batch completed the campaign: completed may still send."""
+        """These sends happen after the last batch completed the campaign: completed may still send."""
         self.lease.check()
         state = await campaigns.state_of(self.ctx.redis, self.cid)
         if state not in SENDABLE:
             raise Halt(self.cid, state)
         self.ctx.states.check_window(self.cid, self.record.spec.schedule)
+
+
+class LateRun(AfterBatchRun):
+    """The late stage of one finished batch."""
 
     async def send_late(self) -> int:
         """Freeze (once) and send the late fallback of the batch; returns how many numbers it covers."""
@@ -86,9 +80,9 @@ class LateRun(BatchRun):
         undelivered = await self._undelivered()
         frozen = await self.ctx.scripts.freeze_late(
             keys=[keys.late(self.cid, self.batch.number), keys.counters(self.cid)],
-            args=[_pack(undelivered), f"late:{channel}", len(undelivered)],
+            args=[pack_indices(undelivered), f"late:{channel}", len(undelivered)],
         )
-        return _unpack(frozen)
+        return unpack_indices(frozen)
 
     async def _undelivered(self) -> list[int]:
         """Indices of numbers whose smart message was accepted but is not confirmed delivered."""
@@ -119,12 +113,13 @@ async def late_fallback(ctx: EngineContext, cid: str, number: int) -> LateOutcom
             return LateOutcome(JobResult.BUSY, retry=True)
         record = await campaigns.load(ctx.redis, cid)
         batch = await load_batch(ctx.redis, cid, number, record.spec.param_columns())
+        run = LateRun(ctx, record, batch, lease)
         try:
-            sent = await LateRun(ctx, record, batch, lease).send_late()
+            sent = await run.send_late()
         except Halt as halted:
             later = halted.state is CampaignState.PAUSED or isinstance(halted, WindowClosed)
-            return LateOutcome(JobResult.HALTED, retry=later)
+            return LateOutcome(JobResult.HALTED, retry=later, settle_at=run.settle_at)
         except (ProviderDown, LeaseLost) as stop:
             log.warning("campaign %s batch %d: late fallback postponed: %s", cid, number, stop)
-            return LateOutcome(JobResult.POSTPONED, retry=True)
-    return LateOutcome(JobResult.FINISHED, sent)
+            return LateOutcome(JobResult.POSTPONED, retry=True, settle_at=run.settle_at)
+    return LateOutcome(JobResult.FINISHED, sent, settle_at=run.settle_at)

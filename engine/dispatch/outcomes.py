@@ -24,7 +24,9 @@ class JobResult(StrEnum):
 class BatchOutcome:
     """One run of a batch job: its result and the campaign's state after it.
 
-    ``retry_in`` is set with ``WINDOW``: the seconds until the send window opens.
+    ``retry_in`` is set with ``WINDOW``: the seconds until the send window opens. ``settle_at`` (unix
+    seconds) is when the batch's earliest plain-SMS chunk awaiting its status reports is due: the job
+    schedules the settle job for it (``engine/dispatch/settle.py``).
     """
 
     cid: str
@@ -32,12 +34,15 @@ class BatchOutcome:
     result: JobResult
     campaign_state: CampaignState | None = None
     retry_in: float | None = None
+    settle_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class LateOutcome:
-    """One run of a late-fallback job: its result, the numbers it covers; ``retry`` runs it again later."""
+    """One run of a late-fallback job: its result, the numbers it covers; ``retry`` runs it again later;
+    ``settle_at`` as in :class:`BatchOutcome`."""
 
     result: JobResult
     numbers: int = 0
     retry: bool = False
+    settle_at: float | None = None

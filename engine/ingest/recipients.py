@@ -1,9 +1,9 @@
 """Recipient ingest: read a CSV or xlsx file, normalise and validate numbers, dedup, drop opted-out numbers.
 
 Everything here is synchronous and CPU-bound (polars releases the GIL while it works); inside the event
-loop, call it through ``asyncio.to_thread``. CSV is scanned lazily and collected by polars' streaming
-engine in one pass that deduplicates numbers as uint64 keys while the rows stream by, so ten million
-rows stay well under 1.5 GB.
+loop, call it through ``asyncio.to_thread``. The file is read once, in parts
+(``engine/ingest/scan.py``), and de-duplicated afterwards on the numbers as uint64 keys, so memory follows
+the recipients kept: ~40 bytes each with two short parameter columns.
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ import polars as pl
 from engine.errors import ConfigError, InputError
 from engine.ingest.csv_text import utf8
 from engine.ingest.files import (
-    BLANK,
     CSV_SUFFIXES,
     ROW,
     SHEET,
     Sheet,
-    Source,
     check_file,
     open_source,
     polars_errors,
@@ -35,16 +33,14 @@ from engine.ingest.files import (
 )
 from engine.ingest.header import header_names
 from engine.ingest.numbers import normalise, normalise_expr, normalise_series
+from engine.ingest.scan import KEY, RAW, Scan, breaks, first_row_of, first_rows, scan
 from engine.ingest.spec import MAX_CELL_CHARS, CampaignSpec, ParamRule
 from engine.phones import mask
 from engine.runtime.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
-INVALID_SAMPLES: Final = 5
 _DEFAULTS: Final = IngestSettings()
-# Columns added next to the file's own (more in engine/ingest/files.py).
-_KEY, _RAW, _BLOCKED = "__kd_key", "__kd_raw", "__kd_blocked"
 
 
 @dataclass(frozen=True)
@@ -141,8 +137,7 @@ def load_recipients(
     params = list(dict.fromkeys(param_columns))
     if "mobile" in params and mobile_column != "mobile":
         raise InputError(f"{path}: parameter column 'mobile' would clash with the normalised number column")
-    read = _read(path, mobile_column, params, sheet, max_xlsx_mb, param_rules)
-    return _summarise(read, mobile_column, params, suppressed, param_rules)
+    return _read(path, mobile_column, params, sheet, max_xlsx_mb, param_rules, suppressed)
 
 
 def load_suppression(path: Path | str, *, mobile_column: str = _DEFAULTS.mobile_column) -> frozenset[str]:
@@ -174,74 +169,33 @@ def load_suppression(path: Path | str, *, mobile_column: str = _DEFAULTS.mobile_
 # -- reading --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
-class _Read:
-    """One pass over a file: each valid number's first row, the counts, the rows that fail it as a whole."""
-
-    firsts: pl.DataFrame  # SHEET, ROW, key and parameters of each valid number's first row, in file order
-    rows: int  # data rows, blank ones excluded
-    invalid: int
-    origin: _Origin
-    suspect: bool  # some row with a valid number breaks a parameter rule: the sent rows need checking
-
-
 def _read(
-    path: Path, mobile: str, params: list[str], sheet: Sheet, max_xlsx_mb: float, rules: Sequence[ParamRule]
-) -> _Read:
-    """The first rows and counts; raises for a file without data rows or with an oversized cell."""
+    path: Path,
+    mobile: str,
+    params: list[str],
+    sheet: Sheet,
+    max_xlsx_mb: float,
+    rules: Sequence[ParamRule],
+    suppressed: Collection[str] | None,
+) -> Recipients:
+    """Scan, then check and count while the file is still open (a rule broken by a sent cell names its row
+    by reading the file again); raises InputError in this order: no data rows, an oversized cell, no valid
+    number, a sent cell that breaks a rule."""
     suffix = check_file(path)
     needed = list(dict.fromkeys([mobile, *params]))
     with read_errors(path), open_source(path, suffix, needed, sheet, max_xlsx_mb) as source:
-        firsts, counts, invalid_rows, oversized, breaking = _scan(path, source, mobile, params, rules)
-    rows, invalid = counts.row(0)
-    if rows == 0:
-        raise InputError(f"{path}: has a header but no data rows")
-    origin = _Origin(path, source.sheet_names, _samples(invalid_rows, source.sheet_names))
-    for column in [_RAW, *(c for c in params if c != mobile)]:
-        origin.reject_first(oversized, column, pl.col(column).str.len_chars() > MAX_CELL_CHARS, _too_long)
-    suspect = breaking.height > 0 or any(rule.column == mobile for rule in rules)
-    return _Read(firsts, rows, invalid, origin, suspect)
-
-
-def _scan(
-    path: Path, source: Source, mobile: str, params: list[str], rules: Sequence[ParamRule]
-) -> list[pl.DataFrame]:
-    """One streaming pass, five results: first rows (dedup as the rows stream by), counts, up to
-    INVALID_SAMPLES invalid rows (raw value kept), the first row with an oversized cell, and the first row
-    that breaks a parameter rule.
-
-    The key is the number as uint64 (null = invalid); parameters stay text, empty cells as "". Collecting
-    the five together reads the file once, and the table of all rows is never held in memory. The rules
-    are checked here on every row, a superset of the rows that will be sent, on all cores as the rows
-    stream by: when none breaks one, the sent rows need no second look.
-    """
-    key = pl.col(_KEY)
-    others = [c for c in params if c != mobile]
-    rows = source.frame.filter(~pl.col(BLANK)).with_columns(
-        normalise_expr(mobile).cast(pl.UInt64).alias(_KEY)
-    )
-    raw = pl.when(key.is_null()).then(pl.col(mobile)).alias(_RAW)
-    too_long = [pl.col(c).str.len_chars() > MAX_CELL_CHARS for c in [mobile, *others]]
-    checked = [r for r in rules if r.column != mobile]  # a rule on the number: see _read
-    # The last two queries look at the cells only, never at the number's key: one that used it normalised
-    # every number once more (0.2 s of 2.3 at 10M rows). A number cell over the limit is a broken file
-    # like any other cell; a rule broken on a row whose number is invalid only costs the sent rows a
-    # second look (see _summarise).
-    results = [
-        rows.filter(key.is_not_null())
-        .select(SHEET, ROW, _KEY, *(pl.col(c).fill_null("") for c in others))
-        .unique(subset=_KEY, keep="first", maintain_order=True),
-        rows.select(pl.len(), key.null_count()),
-        rows.filter(key.is_null()).select(SHEET, ROW, raw).head(INVALID_SAMPLES),
-        rows.filter(pl.any_horizontal(too_long))
-        .select(SHEET, ROW, pl.col(mobile).alias(_RAW), *others)
-        .head(1),
-        rows.select(*(pl.col(c).fill_null("") for c in {r.column for r in checked}))
-        .filter(pl.any_horizontal(False, *(_breaks(r) for r in checked)))
-        .head(1),
-    ]
-    with polars_errors(path, source.csv):
-        return pl.collect_all(results, engine="streaming")
+        found = scan(path, source, mobile, params, rules)
+        if found.rows == 0:
+            raise InputError(f"{path}: has a header but no data rows")
+        origin = _Origin(path, source.sheet_names, _samples(found.invalid_rows, source.sheet_names))
+        for column in [RAW, *(c for c in params if c != mobile)]:
+            too_long = pl.col(column).str.len_chars() > MAX_CELL_CHARS
+            origin.reject_first(found.oversized, column, too_long, _too_long)
+        recipients = _summarise(found, origin, mobile, params, suppressed)
+        if found.breaking or any(rule.column == mobile for rule in rules):
+            _check_sent(recipients.table, rules, origin, lambda n: first_row_of(path, source, mobile, n))
+    log.info("recipients %s: %s", path, recipients.counts)
+    return recipients
 
 
 # -- counting -------------------------------------------------------------------------------------------
@@ -260,14 +214,14 @@ class _Origin:
         hits = table.filter(bad).head(1)
         if hits.height:
             row = hits.row(0, named=True)
-            label = "mobile" if column == _RAW else column
+            label = "mobile" if column == RAW else column
             where = _where(self.sheet_names[row[SHEET]], row[ROW])
             raise InputError(f"{self.path}: {where}, column {label!r}: {why(row[column] or '')}")
 
 
 def _samples(invalid_rows: pl.DataFrame, sheet_names: list[str | None]) -> tuple[InvalidRow, ...]:
     return tuple(
-        InvalidRow(row=r[ROW], value=mask(r[_RAW] or ""), sheet=sheet_names[r[SHEET]])
+        InvalidRow(row=r[ROW], value=mask(r[RAW] or ""), sheet=sheet_names[r[SHEET]])
         for r in invalid_rows.iter_rows(named=True)
     )
 
@@ -276,20 +230,14 @@ def _too_long(value: str) -> str:
     return f"cell of {len(value)} characters (limit {MAX_CELL_CHARS}; an unclosed quote?)"
 
 
-def _breaks(rule: ParamRule) -> pl.Expr:
-    length = pl.col(rule.column).str.len_chars()
-    bad = (length < rule.min_len) | (length > rule.max_len)
-    if rule.forbidden:
-        bad = bad | pl.col(rule.column).str.contains_any(sorted(rule.forbidden))
-    return bad
-
-
 def _explain(rule: ParamRule) -> Callable[[str], str]:
     def why(value: str) -> str:
         bad = sorted(set(value) & rule.forbidden)
         if bad:
-            return f"contains {''.join(bad)!r}, which {rule.used_by} does not allow"
-        return f"has {len(value)} characters; {rule.used_by} allows {rule.min_len}-{rule.max_len}"
+            found = f"contains {''.join(bad)!r}, which {rule.used_by} does not allow"
+        else:
+            found = f"has {len(value)} characters; {rule.used_by} allows {rule.min_len}-{rule.max_len}"
+        return f"{found} ({rule.why})" if rule.why else found
 
     return why
 
@@ -299,41 +247,44 @@ def _where(sheet: str | None, row: int) -> str:
 
 
 def _summarise(
-    read: _Read,
-    mobile: str,
-    params: list[str],
-    suppressed: Collection[str] | None,
-    rules: Sequence[ParamRule],
+    found: Scan, origin: _Origin, mobile: str, params: list[str], suppressed: Collection[str] | None
 ) -> Recipients:
-    """Counts as the console shows them; raises when nothing is sendable or a sent cell breaks a rule."""
-    key, origin = pl.col(_KEY), read.origin
-    if not read.firsts.height:
+    """The first occurrences, opt-outs dropped, as the table batches are packed from; the console's counts.
+    Raises when no number is valid."""
+    key = pl.col(KEY)
+    blocked = normalise_series(pl.Series(list(suppressed or ()), dtype=pl.Utf8)).drop_nulls().cast(pl.UInt64)
+    columns = [key.alias("mobile")]
+    columns += [key.cast(pl.Utf8).alias(c) if c == mobile else pl.col(c) for c in params if c != "mobile"]
+    kept: list[pl.DataFrame] = []
+    imported = 0
+    for part, first in first_rows(found):
+        imported += int(first.sum())
+        kept.append(part.filter(first & ~part[KEY].is_in(blocked.implode())).select(columns))
+    if not imported:
         shown = "; ".join(str(s) for s in origin.samples)
         raise InputError(
             f"{origin.path}: no valid mobile number in column {mobile!r} (first bad rows: {shown})"
         )
-    blocked = normalise_series(pl.Series(list(suppressed or ()), dtype=pl.Utf8)).drop_nulls().cast(pl.UInt64)
-    firsts = read.firsts.select(
-        SHEET,
-        ROW,
-        key.alias("mobile"),
-        *(key.cast(pl.Utf8).alias(c) if c == mobile else pl.col(c) for c in params if c != "mobile"),
-        key.is_in(blocked.implode()).alias(_BLOCKED),
-    )
-    opted_out = int(firsts[_BLOCKED].sum())
-    accepted = firsts.filter(~pl.col(_BLOCKED)) if opted_out else firsts
-    for rule in rules if read.suspect else ():
-        origin.reject_first(accepted, rule.column, _breaks(rule), _explain(rule))
-    table = accepted.drop(SHEET, ROW, _BLOCKED)
-    result = Recipients(
+    table = pl.concat(kept)
+    return Recipients(
         table=table,
-        rows=read.rows,
-        imported=firsts.height,
-        invalid=read.invalid,
-        duplicates=read.rows - read.invalid - firsts.height,
-        suppressed=opted_out,
+        rows=found.rows,
+        imported=imported,
+        invalid=found.invalid,
+        duplicates=found.rows - found.invalid - imported,
+        suppressed=imported - table.height,
         accepted=table.height,
         invalid_samples=origin.samples,
     )
-    log.info("recipients %s: %s", origin.path, result.counts)
-    return result
+
+
+def _check_sent(
+    table: pl.DataFrame, rules: Sequence[ParamRule], origin: _Origin, locate: Callable[[int], pl.DataFrame]
+) -> None:
+    """Raise for the first sent row (in file order) breaking each rule in turn; ``locate`` gives a number's
+    first SHEET and ROW."""
+    for rule in rules:
+        hits = table.filter(breaks(rule)).head(1)
+        if hits.height:
+            where = locate(hits["mobile"][0]).with_columns(hits.select(rule.column).to_series())
+            origin.reject_first(where, rule.column, pl.lit(True), _explain(rule))

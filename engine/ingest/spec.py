@@ -36,6 +36,13 @@ _SPEC: Final = "campaign spec"  # how an error names a spec that came from a dic
 _ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")  # also keeps the Redis hash tag {cid} well-formed
 MAX_CELL_CHARS: Final = 1000  # a longer cell is a broken file (e.g. an unclosed quote), never a parameter
 _LATE_MAX_MINUTES: Final = 72 * 60  # status reports arrive within 72 h; later, none is coming
+_SMS_PARAM_RULE: Final = (
+    f"the provider refuses SMS template parameters that contain any of "
+    f"{' '.join(sorted(limits.SMS_PARAM_FORBIDDEN))} or are not 1-{limits.SMS_PARAM_MAX_LEN} characters long"
+)
+_BASIC_PARAM_RULE: Final = (
+    f"the provider allows at most {limits.CONTENT_DETAIL_MAX} characters per basic-edition parameter"
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class ParamRule:
     min_len: int = 0
     max_len: int = MAX_CELL_CHARS
     forbidden: frozenset[str] = frozenset()
+    why: str = ""  # the provider's rule in words, so an operator knows it is not ours to relax
 
 
 def _template_id(value: str) -> str:
@@ -91,12 +99,6 @@ class SmartSpec(_Spec):
     """The smart message (智能信息) and the SMS that carries its short link."""
 
     template_id: TemplateId = Field(description="smart-message template id (9 digits)")
-    sms_param_count: int | None = Field(
-        None,
-        ge=0,
-        le=limits.SMS_PARAMS_MAX,
-        description="SMS template variables besides the short link; when set, sms_params must match",
-    )
     sms_params: tuple[Column, ...] = Field(
         (),
         max_length=limits.SMS_PARAMS_MAX,
@@ -112,14 +114,6 @@ class SmartSpec(_Spec):
         le=limits.INDIVIDUAL_EXPIRATION_DAYS[1],
         description="days the personalised short link stays resolvable",
     )
-
-    @field_validator("sms_params")
-    @classmethod
-    def _matches_template(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        needed = info.data.get("sms_param_count")
-        if needed is not None and needed != len(value):
-            raise ValueError(f"template needs {needed} params, spec maps {len(value)}")
-        return value
 
 
 class SmsChannelSpec(_Spec):
@@ -187,6 +181,12 @@ class FallbackSpec(_Spec):
         description="also send the fallback to smart-message numbers not confirmed delivered this many "
         "minutes after their batch finished (failed or no receipt); once per number",
     )
+    only: bool = Field(
+        False,
+        validate_default=True,
+        description="send every number by the fallback channel alone: no capability check, no smart message "
+        "(e.g. `resend-failed --channel sms` of numbers a smart message did not reach)",
+    )
 
     @field_validator("basic_template_id")
     @classmethod
@@ -200,6 +200,15 @@ class FallbackSpec(_Spec):
     def _needs_a_channel(cls, value: float | None, info: ValidationInfo) -> float | None:
         if value is not None and info.data.get("policy") not in ("sms", "basic"):
             raise ValueError("needs policy 'sms' or 'basic': the late fallback sends on that channel")
+        return value
+
+    @field_validator("only")
+    @classmethod
+    def _only_on_a_channel(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("policy") not in ("sms", "basic"):
+            raise ValueError("needs policy 'sms' or 'basic': the channel every number is sent by")
+        if value and info.data.get("after_minutes") is not None:
+            raise ValueError("a late fallback needs smart messages first; leave after_minutes out")
         return value
 
 
@@ -333,12 +342,21 @@ class CampaignSpec(_Spec):
     def param_rules(self) -> list[ParamRule]:
         """Per-value limits of the provider contract, checked at ingest rather than failing a send."""
         rules = [
-            ParamRule(c, "smart.sms_params", 1, limits.SMS_PARAM_MAX_LEN, limits.SMS_PARAM_FORBIDDEN)
+            ParamRule(
+                c,
+                "smart.sms_params",
+                1,
+                limits.SMS_PARAM_MAX_LEN,
+                limits.SMS_PARAM_FORBIDDEN,
+                _SMS_PARAM_RULE,
+            )
             for c in dict.fromkeys(self.smart.sms_params)
         ]
         if self.fallback.policy == "basic":
             rules += [
-                ParamRule(c, "fallback.basic_params", max_len=limits.CONTENT_DETAIL_MAX)
+                ParamRule(
+                    c, "fallback.basic_params", max_len=limits.CONTENT_DETAIL_MAX, why=_BASIC_PARAM_RULE
+                )
                 for c in dict.fromkeys(self.fallback.basic_params)
             ]
         return rules

@@ -15,9 +15,10 @@ from engine.dispatch.context import EngineContext
 from engine.errors import ProviderError
 from engine.ingest.spec import CampaignSpec
 from engine.plan import planner
-from engine.plan.forecast import UNKNOWN, Forecast, Inputs, SmsText, forecast
+from engine.plan.forecast import UNKNOWN, Forecast, Inputs, forecast
 from engine.plan.preflight import Preflight, check
 from engine.provider.limits import CAPABILITY_MAX_MOBILES
+from engine.state import window
 from engine.state.records import Verdict
 from engine.types import Channel
 
@@ -31,18 +32,24 @@ async def _carry_on() -> None:
 
 
 async def plan(
-    ctx: EngineContext, spec: CampaignSpec, recipients: Path | None = None, *, check_capability: bool = False
+    ctx: EngineContext,
+    spec: CampaignSpec,
+    recipients: Path | None = None,
+    *,
+    check_capability: bool = False,
+    preflight: bool = True,
 ) -> Forecast:
     """Forecast ``spec`` over its recipient file (or ``recipients``).
 
-    Raises ConfigError / InputError like submit does; ProviderErrors only from capability checks (a
-    provider that cannot be asked about templates becomes a warning instead).
+    Raises ConfigError / InputError like submit does; ProviderErrors only from capability checks. A
+    provider that cannot be asked about templates (wrong AK/SK, unreachable) is a preflight error, as it
+    stops submit; ``preflight=False`` plans offline, templates unchecked.
     """
     path = planner.recipients_path(spec, recipients)
     loaded = await planner.load(ctx.redis, ctx.settings, spec, path)
     numbers: list[str] = loaded.frame["mobile"].to_list()
     verdicts, checked = await _verdicts(ctx, spec, numbers, check_capability)
-    preflight, notes = await _preflight(ctx, spec)
+    found, notes, problems = await _preflight(ctx, spec) if preflight else (None, [UNCHECKED], [])
     rates = {channel: info.rate for channel, info in (await ctx.limiter.get_rates()).items()}
     given = Inputs(
         spec=spec,
@@ -53,12 +60,12 @@ async def plan(
         sms_via=ctx.settings.provider.sms_api,
         rates=rates,
         prices=ctx.settings.prices,
-        texts=_texts(spec, preflight),
+        texts=found.sms_texts(spec.sms_channel.signature) if found else {},
         recheck=check_capability and ctx.resolver.cache.ttl <= 0,
         checked_calls=checked,
         frequency_capped=await _frequency_capped(ctx, spec, numbers, verdicts),
-        notes=[*notes, *(preflight.warnings if preflight else ())],
-        errors=preflight.errors if preflight else (),
+        notes=[*notes, *(found.warnings if found else ()), *_window_closed(spec)],
+        errors=(*problems, *(found.errors if found else ())),
     )
     return forecast(given)
 
@@ -66,7 +73,10 @@ async def plan(
 async def _verdicts(
     ctx: EngineContext, spec: CampaignSpec, numbers: Sequence[str], check_capability: bool
 ) -> tuple[str, int]:
-    """One verdict character per number (UNKNOWN when neither cached nor checked) and the calls made."""
+    """One verdict character per number (UNKNOWN when neither cached nor checked) and the calls made; a
+    fallback-only campaign asks nothing: every number goes by its fallback channel."""
+    if spec.fallback.only:
+        return Verdict.NOT_CAPABLE.value * len(numbers), 0
     size = planner.batch_size(ctx.settings, spec)
     tpl = spec.smart.template_id
     parts: list[str] = []
@@ -98,20 +108,19 @@ async def _frequency_capped(
     return await ctx.contacts.forecast(numbers, channels)
 
 
-async def _preflight(ctx: EngineContext, spec: CampaignSpec) -> tuple[Preflight | None, list[str]]:
+UNCHECKED = "templates not checked (preflight skipped)"
+
+
+def _window_closed(spec: CampaignSpec) -> list[str]:
+    closed = window.closed_warning(spec.schedule, window.utc_now())
+    return [closed] if closed else []
+
+
+async def _preflight(ctx: EngineContext, spec: CampaignSpec) -> tuple[Preflight | None, list[str], list[str]]:
+    """The preflight, notes and errors: a provider that refuses us or cannot be reached is an error."""
     try:
-        return await check(spec, ctx.koomessage, ctx.settings.provider.sms_api), []
+        return await check(spec, ctx.koomessage, ctx.settings.provider.sms_api), [], []
     except ProviderError as exc:
         log.warning("plan %s: templates not checked: %s", spec.name, exc)
-        return None, [f"templates not checked, the provider did not answer: {exc}"]
-
-
-def _texts(spec: CampaignSpec, preflight: Preflight | None) -> dict[str, SmsText | None]:
-    """The SMS texts preflight read, by template id (absent or None: text unknown)."""
-    if preflight is None:
-        return {}
-    signature = spec.sms_channel.signature
-    return {
-        tpl: SmsText.of(tpl, found.info.template_content, signature, found.links) if found else None
-        for tpl, found in preflight.inspection.sms.items()
-    }
+        where = ctx.settings.provider.koomessage_url
+        return None, [], [f"templates not checked: the provider at {where} refused or did not answer: {exc}"]

@@ -65,17 +65,20 @@ class SegmentForecast:
 
 @dataclass(frozen=True, slots=True)
 class Cost:
-    """Forecast cost; ``complete`` is False when an SMS template text was unknown (segments left out)."""
+    """Forecast cost; ``complete`` is False when an SMS template text was unknown (segments left out);
+    ``unpriced`` names the ``[prices]`` this campaign needs that are not set (then ``total`` is None:
+    a cost of 0.00 would read as free)."""
 
     smart: float
     sms: float
     basic: float
     currency: str
     complete: bool
+    unpriced: tuple[str, ...] = ()
 
     @property
-    def total(self) -> float:
-        return self.smart + self.sms + self.basic
+    def total(self) -> float | None:
+        return None if self.unpriced else self.smart + self.sms + self.basic
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,17 +254,40 @@ def _template_segments(frame: pl.DataFrame, text: SmsText, columns: Sequence[str
     return SegmentForecast(text.template_id, frame.height, totals["segments"], totals["min"], totals["max"])
 
 
+def planned_segments(
+    spec: CampaignSpec, frame: pl.DataFrame, texts: Mapping[str, SmsText | None]
+) -> dict[str, int]:
+    """SMS segments if every recipient of ``frame`` got that SMS, per SMS stage whose text is known:
+    ``segments:smart`` (the smart message's carrier SMS), ``segments:sms`` (the plain-SMS fallback).
+
+    Kept with the campaign at submission, so its report prices the numbers actually sent by the segments
+    of their own texts (on average) without asking the provider for the templates again.
+    """
+    stages = [("smart", spec.sms_channel.sms_template_id, spec.smart.sms_params)]
+    if spec.fallback.policy == "sms":
+        stages.append(("sms", spec.fallback_sms_template_id, spec.fallback.sms_params))
+    found = {}
+    for stage, tpl, columns in stages:
+        text = texts.get(tpl)
+        if text is not None and frame.height:
+            found[f"segments:{stage}"] = _template_segments(frame, text, columns).segments
+    return found
+
+
 def _cost(
     messages: Mapping[Channel, int], sms: Mapping[str, SegmentForecast], prices: PriceSettings, complete: bool
 ) -> Cost:
     """A smart message costs its parse fee plus its carrier SMS's segments; a plain SMS its segments."""
     segments_total = sum(s.segments for s in sms.values())
+    used = {"smart": messages["smart"], "sms_segment": segments_total, "basic": messages["basic"]}
+    price = {name: getattr(prices, name) for name in used}
     return Cost(
-        smart=messages["smart"] * prices.smart,
-        sms=segments_total * prices.sms_segment,
-        basic=messages["basic"] * prices.basic,
+        smart=used["smart"] * (price["smart"] or 0.0),
+        sms=segments_total * (price["sms_segment"] or 0.0),
+        basic=used["basic"] * (price["basic"] or 0.0),
         currency=prices.currency,
         complete=complete,
+        unpriced=tuple(name for name, count in used.items() if count and price[name] is None),
     )
 
 

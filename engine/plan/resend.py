@@ -15,7 +15,7 @@ import logging
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from arq.connections import ArqRedis
 
@@ -58,9 +58,19 @@ Submit = Callable[[CampaignSpec, Path], Awaitable[SubmitResult]]
 
 
 async def resend_failed(
-    redis: ArqRedis, cid: str, submit: Submit, wanted: FailureFilter = EVERY, new_id: str | None = None
+    redis: ArqRedis,
+    cid: str,
+    submit: Submit,
+    wanted: FailureFilter = EVERY,
+    new_id: str | None = None,
+    *,
+    via: Literal["sms", "basic"] | None = None,
+    trial: bool = False,
 ) -> SubmitResult:
     """Submit (through ``submit``: spec, recipient file) the spec of ``cid`` to its failed numbers only.
+
+    ``via`` sends every number by that channel alone (no smart message: the one that did not arrive);
+    the original's trial numbers get the message again only with ``trial`` (they saw it already).
 
     Raises StateError for an unknown campaign, InputError when no failed number matches, ConfigError for a
     bad ``new_id``; ``submit``'s errors otherwise, all before anything is written for the new campaign.
@@ -74,7 +84,12 @@ async def resend_failed(
         chosen = new_id or await asyncio.to_thread(resend_id, cid, path)
         data = record.spec.model_dump()
         data.update(id=chosen, recipients={**data["recipients"], "file": None})  # the numbers are in ``path``
+        if not trial:
+            data["schedule"] = {**data["schedule"], "trial_numbers": ()}
+        if via is not None:
+            data["fallback"] = {**data["fallback"], "policy": via, "only": True, "after_minutes": None}
         spec = CampaignSpec.model_validate(data, context={"source": f"resend of {cid}"})
         result = await submit(spec, path)
+    await campaigns.set_parent(redis, result.cid, cid)
     log.info("campaign %s: %d failed numbers resent as campaign %s", cid, count, result.cid)
     return result

@@ -6,9 +6,10 @@ SMS send calls name the ``sms`` one as their ``statusCallback``, so both sides b
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from engine.runtime.settings import Settings
+if TYPE_CHECKING:
+    from engine.runtime.settings import Settings
 
 ROUTE_PREFIX: Final = "/receipts"
 

@@ -19,12 +19,12 @@ SMART_SINGLE: Final = 0
 SMART_BATCH: Final = 2
 BASIC_STATUS: Final = 0
 BASIC_UPLINK: Final = 1
-SHOWN_TOKEN: Final = "<token>"  # how a URL is printed: the token is a secret
 
 
 @dataclass(frozen=True, slots=True)
 class Registration:
-    """One registered callback; ``url`` is shown with the token replaced by ``<token>``."""
+    """One registered callback; ``url`` is the real one, token included: the operator who asked for it
+    pastes it where the provider's console wants it (never logged)."""
 
     api: str
     url_type: int
@@ -47,12 +47,12 @@ async def register_callbacks(
         receipt_url(base, token, "basic-uplink"), BASIC_UPLINK, remark="koodispatch uplink"
     )
     return [
-        Registration("aim", smart_type, receipt_url(base, SHOWN_TOKEN, "smart")),
-        Registration("aim-basic", BASIC_STATUS, receipt_url(base, SHOWN_TOKEN, "basic")),
-        Registration("aim-basic", BASIC_UPLINK, receipt_url(base, SHOWN_TOKEN, "basic-uplink")),
+        Registration("aim", smart_type, receipt_url(base, token, "smart")),
+        Registration("aim-basic", BASIC_STATUS, receipt_url(base, token, "basic")),
+        Registration("aim-basic", BASIC_UPLINK, receipt_url(base, token, "basic-uplink")),
     ]
 
 
-def sms_urls(base: str) -> dict[str, str]:
-    """The SMS URLs to set in the console (status report and uplink address), token shown as ``<token>``."""
-    return {kind: receipt_url(base, SHOWN_TOKEN, kind) for kind in ("sms", "uplink")}
+def sms_urls(base: str, token: str) -> dict[str, str]:
+    """The SMS URLs to set in the console (status report and uplink address), ready to paste."""
+    return {kind: receipt_url(base, token, kind) for kind in ("sms", "uplink")}

@@ -11,65 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from engine.errors import BadReceipt, Unauthorized
-from engine.phones import mask
 from engine.provider.callbacks import ROUTE_PREFIX
 from engine.receipts.auth import TOKEN_HEADER, Authenticator
 from engine.receipts.http_log import masked_logger
-from engine.receipts.parse import PARSERS, Receipt
+from engine.receipts.parse import PARSERS
 from engine.receipts.store import ReceiptStore
 from engine.runtime.settings import Settings
+from engine.state.receipts_presence import BEAT_SECONDS, beat
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a batch post of receipts is a few hundred KB at most
-# A receipt can overtake the journaling of its own send (the task id is mapped a moment after the answer):
-# unknown ones are tried again after these pauses, then counted ``unmatched``.
-RETRY_DELAYS = (0.5, 2.0, 8.0)
-
-
-class Retrier:
-    """Tries receipts of not-yet-mapped task ids again in the background, a bounded number of times."""
-
-    def __init__(self, store: ReceiptStore) -> None:
-        self.store = store
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def later(self, receipts: Sequence[Receipt]) -> None:
-        task = asyncio.get_running_loop().create_task(self._retry(receipts))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _retry(self, receipts: Sequence[Receipt]) -> None:
-        for delay in RETRY_DELAYS:
-            await asyncio.sleep(delay)
-            receipts = (await self.store.record(receipts)).unknown
-            if not receipts:
-                return
-        await self.store.count(unmatched=len(receipts))
-        for receipt in receipts:
-            log.info("receipt for %s matches no chunk (task %r)", mask(receipt.number), receipt.task_id)
-
-    async def close(self) -> None:
-        """Cancel pending retries (a receipt still unknown by then is dropped, as after a crash)."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 @dataclass(frozen=True, slots=True)
 class Service:
-    """What the handlers need: the authenticator, the store, the retrier and the opt-out words."""
+    """What the handlers need: the authenticator, the store and the opt-out words."""
 
     auth: Authenticator
     store: ReceiptStore
-    retrier: Retrier
     opt_out_words: tuple[str, ...]
 
 
@@ -100,13 +68,32 @@ async def receive(request: web.Request) -> web.Response:
         return web.json_response({"status": "bad request", "message": str(exc)}, status=400)
     await service.store.count(received=len(parsed.receipts), dropped=parsed.dropped)
     recorded = await service.store.record(parsed.receipts)
-    if recorded.unknown:
-        service.retrier.later(recorded.unknown)
     opted = await service.store.opt_out(parsed.replies, service.opt_out_words)
     return web.json_response(
         {"status": "ok", "new": recorded.new, "duplicate": recorded.duplicate,
-         "pending": len(recorded.unknown), "opt_out": opted}
+         "pending": recorded.pending, "opt_out": opted}
     )  # fmt: skip
+
+
+async def _heartbeat(redis: aioredis.Redis) -> None:
+    """Say that reports are being recorded (``receipts_presence``) for as long as the service runs; a Redis
+    away longer than its client's retries only skips beats."""
+    while True:
+        try:
+            await beat(redis)
+        except (RedisError, OSError) as exc:
+            log.warning("receipts heartbeat not written: %s", exc)
+        await asyncio.sleep(BEAT_SECONDS)
+
+
+def _beating(redis: aioredis.Redis) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(_heartbeat(redis))
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    return ctx
 
 
 async def health(request: web.Request) -> web.Response:
@@ -116,12 +103,11 @@ async def health(request: web.Request) -> web.Response:
 def build_app(settings: Settings, redis: aioredis.Redis) -> web.Application:
     """The receipts app on an open Redis client; raises ConfigError when no receipt token is configured."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    store = ReceiptStore(redis)
     service = Service(
-        Authenticator.from_settings(settings), store, Retrier(store), tuple(settings.receipts.opt_out_words)
+        Authenticator.from_settings(settings), ReceiptStore(redis), tuple(settings.receipts.opt_out_words)
     )
     app[SERVICE] = service
-    app.on_cleanup.append(lambda _: service.retrier.close())
+    app.cleanup_ctx.append(_beating(redis))
     app.router.add_post(ROUTE_PREFIX + "/{token}/{kind}", receive)
     app.router.add_post(ROUTE_PREFIX + "/{kind}", receive)
     app.router.add_get("/healthz", health)

@@ -1,15 +1,23 @@
-"""Campaign report: the console's import/resolution table, a delivery funnel per channel, failure reasons."""
+"""Campaign report: what ran when, what it cost, the console's import/resolution table, a delivery funnel per
+channel, failure reasons and the send timeline."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
-from engine.state import campaigns
-from engine.state.progress import counters, open_chunks
+from engine.reports import timeline
+from engine.reports.cost import ActualCost, actual_cost
+from engine.reports.opt_outs import opted_out_since
+from engine.reports.timing import Timing, duration, shown, timing, zone_label
+from engine.runtime.settings import PriceSettings
+from engine.state import campaigns, trial
+from engine.state.progress import TIMELINE_STEP_SECONDS, counters, open_chunks
+from engine.state.records import ChunkPath
 from engine.store import keys
 
 CHANNELS: Final = ("smart", "sms", "basic")
@@ -43,11 +51,19 @@ FUNNEL_STEPS: Final = ("submitted", "accepted", "delivered", "undelivered", "awa
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """Every figure a campaign team asks for; ``unsent`` is what a cancel or pause left behind."""
+    """Every figure a campaign team asks for; ``unsent`` is what a cancel or pause left behind.
+
+    ``parent`` is the campaign a trial send or a resend belongs to; ``timeline`` maps the start of each
+    ``timeline_step``-second bucket (ISO 8601 in the campaign's zone) to the numbers accepted per channel;
+    ``cost`` is None when the caller gave no prices (``koodispatch status``).
+    """
 
     campaign: str
+    name: str
+    parent: str
     state: str
     reason: str
+    timing: Timing
     rows: int
     imported: int
     duplicates: int
@@ -68,12 +84,35 @@ class Report:
     in_flight: int
     funnel: dict[str, Funnel] = field(default_factory=dict)
     timeline: dict[str, dict[str, int]] = field(default_factory=dict)
+    timeline_step: int = TIMELINE_STEP_SECONDS
+    cost: ActualCost | None = None
+    opted_out_since: int | None = None  # recipients in the opt-out list now (None: not counted, ``status``)
+    # chunks (provider calls) by the path that settled them: sent, reconciled, resent,
+    # confirmed_by_receipts, resent_after_timeout, unconfirmed (``ChunkPath``)
+    paths: dict[str, int] = field(default_factory=dict)
+    settling: int = 0  # SMS numbers whose call's answer was lost, awaiting their status reports
+
+    def notes(self) -> list[str]:
+        """What the figures cannot say alone: SMS calls whose answer was lost, settled or not."""
+        out = []
+        if self.settling:
+            out.append(
+                f"{self.settling:,} SMS numbers await status reports: their call's answer was lost; "
+                "confirmed by any report, sent again if none comes within the receipt timeout"
+            )
+        if unconfirmed := self.failed_by_reason.get(ChunkPath.UNCONFIRMED.value, 0):
+            out.append(
+                f"{unconfirmed:,} SMS numbers failed unconfirmed: their call's answer was lost and, without "
+                "a receipts service, plain SMS is sent at most once (some may have been delivered)"
+            )
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def figures(self) -> list[tuple[str, int]]:
-        """The console's import and resolution table with the send outcome, as (label, numbers) rows."""
+        """The console's import and resolution table with the send outcome, as (label, numbers) rows; the
+        failures by reason follow "failed" (the one place they are listed)."""
         return [
             ("rows read", self.rows),
             ("导入号码总数(已去重) imported, de-duplicated", self.imported),
@@ -89,13 +128,41 @@ class Report:
             ("sent: basic edition (fallback)", self.sent["basic"]),
             ("skipped by policy", self.skipped),
             ("failed", self.failed),
-            ("  of which at a contact-frequency limit", self.failed_by_reason.get("frequency_cap", 0)),
+            *((f"  failed: {reason}", count) for reason, count in self.failed_by_reason.items()),
             ("not sent (paused/cancelled)", self.unsent),
+            ("awaiting status reports to settle (SMS)", self.settling),
+            *((f"provider calls settled: {path}", calls) for path, calls in self.paths.items()),
         ]
 
     def used_channels(self) -> dict[str, Funnel]:
         """The funnels of channels this campaign submitted anything to."""
         return {channel: f for channel, f in self.funnel.items() if f.submitted}
+
+
+def header_rows(r: Report) -> list[tuple[str, str]]:
+    """(label, text) lines above the figures, for the terminal and the HTML page alike: what ran, when (in
+    the campaign's zone), for how long, at what cost, and how many recipients had opted out."""
+    t = r.timing
+    rows = [("campaign", f"{r.name} ({r.campaign})")]
+    if r.parent:
+        rows.append(("trial send of" if trial.campaign_of(r.campaign) else "resend of", r.parent))
+    ran = "took" if t.ended_at else "running for"
+    since = "the first number sent" if t.first_sent_at else "submission"
+    rows += [
+        ("times in", zone_label(t)),
+        ("submitted", shown(t.submitted_at)),
+        ("first sent", shown(t.first_sent_at)),
+        ("last sent", shown(t.last_sent_at)),
+        ("ended", shown(t.ended_at) if t.ended_at else f"not yet ({r.state})"),
+        ("duration", f"{duration(t.duration_seconds)} ({ran}, from {since})"),
+        ("opted out", f"{r.suppressed:,} recipients on the opt-out list at submission, not sent to"),
+    ]
+    if r.opted_out_since is not None:
+        rows.append(("", f"{r.opted_out_since:,} more opted out since (replied 退订)"))
+    if r.cost is not None:
+        rows.append(("cost", r.cost.describe()))
+        rows += [("", r.cost.caveat)] if r.cost.caveat else []
+    return rows
 
 
 def _suffixed(c: Mapping[str, int], prefix: str) -> dict[str, int]:
@@ -122,17 +189,12 @@ def funnel(c: Mapping[str, int], channel: str) -> Funnel:
     )
 
 
-async def _timeline(redis: aioredis.Redis, cid: str) -> dict[str, dict[str, int]]:
-    raw: dict[bytes, bytes] = await redis.hgetall(keys.timeline(cid))  # type: ignore[misc]
-    out: dict[str, dict[str, int]] = {}
-    for key, value in raw.items():
-        minute, channel = key.decode().split(":")
-        out.setdefault(minute, {})[channel] = int(value)
-    return dict(sorted(out.items()))
-
-
-async def build_report(redis: aioredis.Redis, cid: str) -> Report:
-    """Read a campaign's record and counters; raises StateError for an unknown campaign."""
+async def build_report(
+    redis: aioredis.Redis, cid: str, prices: PriceSettings | None = None, *, opt_outs: bool = False
+) -> Report:
+    """Read a campaign's record and counters; with ``prices`` what its accepted messages cost, with
+    ``opt_outs`` how many recipients opted out since submission (reads every batch: not for a status that
+    refreshes). Raises StateError for an unknown campaign."""
     record = await campaigns.load(redis, cid)
     c = await counters(redis, cid)
     counts = record.counts
@@ -143,8 +205,11 @@ async def build_report(redis: aioredis.Redis, cid: str) -> Report:
     done: int = await redis.scard(keys.batches_done(cid))  # type: ignore[misc]
     return Report(
         campaign=cid,
+        name=record.spec.name,
+        parent=trial.campaign_of(cid) or record.parent,
         state=record.state.value,
         reason=record.reason,
+        timing=timing(record, c),
         rows=counts.get("rows", 0),
         imported=counts.get("imported", 0),
         duplicates=counts.get("duplicates", 0),
@@ -159,10 +224,14 @@ async def build_report(redis: aioredis.Redis, cid: str) -> Report:
         failed=failed,
         failed_by_reason=_suffixed(c, "failed"),
         failed_by_channel=_suffixed(c, "failed_on"),
-        unsent=max(0, accepted - sum(sent.values()) - skipped - failed),
+        unsent=max(0, accepted - sum(sent.values()) - skipped - failed - c.get("settling", 0)),
         batches=record.batches,
         batches_done=done,
         in_flight=await open_chunks(redis, cid, record.batches),
         funnel={ch: funnel(c, ch) for ch in CHANNELS},
-        timeline=await _timeline(redis, cid),
+        timeline=await timeline.read(redis, cid, ZoneInfo(record.spec.schedule.timezone)),
+        cost=None if prices is None else actual_cost(sent, counts, prices),
+        opted_out_since=await opted_out_since(redis, cid, record.batches) if opt_outs else None,
+        paths=_suffixed(c, "chunks"),
+        settling=c.get("settling", 0),
     )

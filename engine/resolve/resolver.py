@@ -67,7 +67,11 @@ class Resolver:
             return bytes(frozen).decode()
         known = await self.classify(numbers, tpl_id, checkpoint, caller=caller)
         invalid = Verdict.INVALID.value  # unanswered numbers count as invalid
-        text = "".join(map(known.get, numbers, repeat(invalid)))
+        return await self.freeze(cid, batch, "".join(map(known.get, numbers, repeat(invalid))))
+
+    async def freeze(self, cid: str, batch: int, text: str) -> str:
+        """Freeze ``text`` as the batch's verdicts and count them, unless frozen already (first wins);
+        returns the frozen string. A fallback-only campaign freezes every number not capable, unasked."""
         tally = {v: text.count(v.value) for v in Verdict}
         frozen = await self.scripts.freeze_verdicts(
             keys=[keys.verdicts(cid, batch), keys.counters(cid)],

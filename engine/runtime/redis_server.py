@@ -76,8 +76,12 @@ class RedisServer:
             "--protected-mode", "yes",
             "--logfile", str(self.directory / "redis.log"),
         ]  # fmt: skip
-        self.process = subprocess.Popen(
-            args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        self.process = subprocess.Popen(  # its own session: a Ctrl-C at the terminal reaches only its owner,
+            args,  # which stops it after the workers that use it
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         assert self.process.stdin is not None
         with self.process.stdin as config:

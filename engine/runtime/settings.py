@@ -137,6 +137,13 @@ class DispatchSettings(_Section):
         description="batch lease TTL: a dead worker's batch runs again about a second after this (its job's "
         "visibility is the lease plus one second)",
     )
+    sms_receipt_timeout_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="with the receipts service configured: how long a plain-SMS call whose answer was lost "
+        "waits for a status report of any of its numbers (after the call can no longer be outstanding) "
+        "before it is sent again; carriers report within seconds to minutes",
+    )
 
 
 class ResolverSettings(_Section):
@@ -149,15 +156,16 @@ class IngestSettings(_Section):
 
 
 class PriceSettings(_Section):
-    """Contract prices for `koodispatch plan`; list prices differ per account, so they default to 0."""
+    """Contract prices for `koodispatch plan`. Prices differ per account and contract, so none is assumed:
+    unset, plan says "cost: set [prices] ..." instead of a cost of 0.00 that reads as free."""
 
-    smart: float = Field(
-        0.0, ge=0, description="per smart message (the parse fee; its carrier SMS is priced per segment)"
+    smart: float | None = Field(
+        None, ge=0, description="per smart message (the parse fee; its carrier SMS is priced per segment)"
     )
-    sms_segment: float = Field(
-        0.0, ge=0, description="per SMS segment (70 characters, 67 per part when longer)"
+    sms_segment: float | None = Field(
+        None, ge=0, description="per SMS segment (70 characters, 67 per part when longer)"
     )
-    basic: float = Field(0.0, ge=0, description="per basic-edition (video SMS) message")
+    basic: float | None = Field(None, ge=0, description="per basic-edition (video SMS) message")
     currency: str = Field("CNY", min_length=1, description="currency the prices are in, for display")
 
 

@@ -22,6 +22,7 @@ from engine.types import PRIORITIES, CampaignState
 
 _FIELDS = ["state", "created_at", "finished_at", "updated_at", "counts", "name", "spec", "reason"]
 _SENT = ["sent:smart", "sent:sms", "sent:basic", "failed"]
+_WINDOW = 500  # campaign ids read from the index per round trip
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,30 @@ class CampaignRow:
         return {**asdict(self), "duration": self.duration}
 
 
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """Which campaigns a page lists: in one ``state``, of one ``priority`` class, whose name contains
+    ``name`` (case-insensitive), submitted in [``since``, ``until``]."""
+
+    state: CampaignState | None = None
+    priority: str | None = None
+    name: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def by_time_only(self) -> bool:
+        """Whether the index alone (scored by submission time) decides which rows are listed."""
+        return self.state is None and self.priority is None and not self.name
+
+    def keeps(self, row: CampaignRow) -> bool:
+        return (
+            (self.state is None or row.state == self.state.value)
+            and (self.priority is None or row.priority == self.priority)
+            and self.name.casefold() in row.name.casefold()
+        )
+
+
 async def rows(
     redis: aioredis.Redis,
     *,
@@ -54,22 +79,49 @@ async def rows(
     since: datetime | None = None,
     offset: int = 0,
     limit: int = 100,
+    where: Filter | None = None,
 ) -> list[CampaignRow]:
-    """Campaigns submitted ``since`` (all when None), newest first, optionally in one ``state``."""
-    low = since.timestamp() if since is not None else "-inf"
-    ids = [raw.decode() for raw in await redis.zrevrangebyscore(keys.CAMPAIGNS, "+inf", low)]
+    """Campaigns submitted ``since`` (all when None), newest first, optionally in one ``state``; ``where``
+    adds the other filters (its state and since win over the arguments).
+
+    Without a filter on the records, the page is read straight from the index (its records only: the first
+    page of ten thousand campaigns reads fifty). Otherwise the index is read a window at a time, newest
+    first, until the page is full; filters that keep few rows read more windows.
+    """
+    where = where or Filter(state=state, since=since)
+    low = where.since.timestamp() if where.since is not None else "-inf"
+    high = where.until.timestamp() if where.until is not None else "+inf"
+    if where.by_time_only:
+        page = await redis.zrevrangebyscore(keys.CAMPAIGNS, high, low, offset, limit)
+        return await _read(redis, [raw.decode() for raw in page])
+    window = max(2 * (offset + limit), _WINDOW)
+    found: list[CampaignRow] = []
+    start = 0
+    while len(found) < offset + limit:
+        ids = [raw.decode() for raw in await redis.zrevrangebyscore(keys.CAMPAIGNS, high, low, start, window)]
+        found += [row for row in await _read(redis, ids) if where.keeps(row)]
+        if len(ids) < window:
+            break
+        start += window
+    return found[offset : offset + limit]
+
+
+async def row(redis: aioredis.Redis, cid: str) -> CampaignRow | None:
+    """One campaign's row; None when it is unknown."""
+    found = await _read(redis, [cid])
+    return found[0] if found else None
+
+
+async def _read(redis: aioredis.Redis, ids: list[str]) -> list[CampaignRow]:
+    """The rows of ``ids`` in one round trip, in their order, without those whose record is gone."""
     pipe = redis.pipeline(transaction=False)
     for cid in ids:
         pipe.hmget(keys.campaign(cid), _FIELDS)
         pipe.hmget(keys.counters(cid), _SENT)
         pipe.hget(keys.TENANTS, cid)
     answers = await pipe.execute()
-    found = []
-    for k, cid in enumerate(ids):
-        row = _row(cid, *answers[3 * k : 3 * k + 3])
-        if row is not None and (state is None or row.state == state.value):
-            found.append(row)
-    return found[offset : offset + limit]
+    found = (_row(cid, *answers[3 * k : 3 * k + 3]) for k, cid in enumerate(ids))
+    return [row for row in found if row is not None]
 
 
 def _row(

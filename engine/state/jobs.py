@@ -12,6 +12,7 @@ run, and a dead worker's batch runs again within a visibility (``store/lua/hold_
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -27,6 +28,7 @@ from engine.store.scripts import load_script
 
 BATCH_FUNCTION: Final = "dispatch_batch"
 LATE_FUNCTION: Final = "late_fallback"
+SETTLE_FUNCTION: Final = "settle_sms"
 TAKEOVER_PRIORITY: Final = timedelta(hours=1)  # a reaped job is scored this far back: it runs next
 REAP_PER_CALL: Final = 500  # lapsed jobs put back per script call (called again while there are more)
 JOB_LIFETIME: Final = timedelta(days=1)  # a held job's arq job key outlives its last hold by this much
@@ -47,6 +49,40 @@ def campaign_of_job(job: str) -> str | None:
 def late_job_id(cid: str, batch: int) -> str:
     """One late-fallback job per batch; enqueuing it again while it waits changes nothing."""
     return f"late:{cid}:{batch}"
+
+
+def settle_job_id(cid: str, batch: int) -> str:
+    """One settle job per batch (``engine/dispatch/settle.py``); it defers itself while chunks await."""
+    return f"settle:{cid}:{batch}"
+
+
+async def schedule_settle(redis: ArqRedis, cid: str, batch: int, at: float) -> bool:
+    """Queue the settle job of a batch at ``at`` (unix seconds) unless it is queued or running already (it
+    then looks at every awaiting chunk of the batch when it runs); True if newly queued."""
+    when = datetime.fromtimestamp(at, UTC)
+    job = await redis.enqueue_job(
+        SETTLE_FUNCTION,
+        cid,
+        batch,
+        _job_id=settle_job_id(cid, batch),
+        _queue_name=keys.QUEUE,
+        _defer_until=when,
+    )
+    return job is not None
+
+
+async def settle_soon(redis: aioredis.Redis, cid: str, batch: int, members: Collection[str]) -> bool:
+    """A status report came for a chunk of the batch: if any of ``members`` awaits its reports, the batch's
+    queued settle job runs now instead of at its due (one that is running looks again anyway)."""
+    pipe = redis.pipeline(transaction=False)
+    for member in members:
+        pipe.zscore(keys.awaiting(cid), member)
+    if all(score is None for score in await pipe.execute()):
+        return False
+    now_ms = int(time.time() * 1000)
+    job = {settle_job_id(cid, batch): now_ms}
+    moved = await redis.zadd(keys.QUEUE, job, xx=True, lt=True, ch=True)
+    return bool(moved)
 
 
 def start_time(spec: CampaignSpec) -> datetime | None:

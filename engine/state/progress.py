@@ -8,21 +8,35 @@ either an ``in_flight`` chunk (to reconcile) or a final one (to skip) — never 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import NoReturn
+from typing import Final, NoReturn
 
 import orjson
 import redis.asyncio as aioredis
 
 from engine.errors import StateError
 from engine.state.lease import Lease
-from engine.state.records import ChunkRecord, ChunkState, Stage, chunk_field
+from engine.state.records import (
+    ChunkRecord,
+    ChunkState,
+    Stage,
+    awaiting_member,
+    chunk_field,
+    pack_indices,
+    unpack_indices,
+)
 from engine.state.tasks import TASK_TTL_SECONDS
 from engine.store import keys
 from engine.store.scripts import Scripts
 from engine.types import CampaignState
+
+# The send timeline: accepted numbers per channel per 10-second bucket, fine enough to show a 500/s peak
+# as 500/s. A hash per campaign of one field per channel and bucket sent in (~2,000 fields for a 10M
+# campaign at 1,000/s); it expires this long after its last write, so it never outlives its campaign.
+TIMELINE_STEP_SECONDS: Final = 10
+TIMELINE_TTL_SECONDS: Final = 35 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +98,28 @@ class Progress:
         if marked != 1:
             self._refused(lease, field, "lease" if marked == 0 else "final")
 
+    async def await_receipts(
+        self, lease: Lease, stage: Stage, chunk: int, record: ChunkRecord, indices: Sequence[int]
+    ) -> None:
+        """Journal a plain-SMS call whose answer was lost as awaiting its status reports until
+        ``record.deadline``, listed for the settle job (``keys.awaiting``); fenced like :meth:`in_flight`."""
+        field = chunk_field(stage, chunk)
+        names = [lease.key, self._journal, keys.awaiting(self.cid), keys.awaiting_indices(self.cid)]
+        marked = await self.scripts.await_receipts(
+            keys=[*names, keys.counters(self.cid)],
+            args=[
+                lease.token,
+                field,
+                record.encode(),
+                awaiting_member(self.batch, field),
+                record.deadline,
+                pack_indices(indices),
+                record.numbers,
+            ],
+        )
+        if marked != 1:
+            self._refused(lease, field, "lease" if marked == 0 else "final")
+
     def mark(self, lease: Lease, stage: Stage, chunk: int, record: Callable[[], ChunkRecord]) -> Mark:
         """The in-flight mark that the admission of a chunk's call writes (``ratelimit.Mark``), fenced
         like :meth:`in_flight`; ``record`` is called at each admission attempt."""
@@ -111,28 +147,55 @@ class Progress:
         accepted: int,
         failures: Mapping[str, Failure],
     ) -> bool:
-        """Record a confirmed outcome and its counters atomically; False when already recorded."""
+        """Record a confirmed outcome and its counters atomically; False when already recorded.
+
+        A chunk that awaited its status reports leaves the awaiting set in the same step. The provider's
+        task id is mapped to the chunk in it too (smart and basic-edition receipts name only the task), and
+        receipts of the task that came before it was mapped are recorded then.
+        """
+        field = chunk_field(stage, chunk)
         args: list[str | bytes | int] = [
-            chunk_field(stage, chunk),
+            field,
             record.encode(),
             stage.channel,
             accepted,
-            int(time.time() // 60),
+            int(time.time()),
             record.ref,
             TASK_TTL_SECONDS,
+            TIMELINE_STEP_SECONDS,
+            TIMELINE_TTL_SECONDS,
+            awaiting_member(self.batch, field),
+            record.numbers,
         ]
         for number, failure in failures.items():
             args.extend((number, failure.encode()))
-        names = [self._journal, keys.counters(self.cid), keys.failed(self.cid), keys.timeline(self.cid)]
-        if record.task_id:  # receipts name only the provider's task id: mapped in the same step
-            names.append(keys.task(record.task_id))
+        names = [
+            self._journal,
+            keys.counters(self.cid),
+            keys.failed(self.cid),
+            keys.timeline(self.cid),
+            keys.awaiting(self.cid),
+            keys.awaiting_indices(self.cid),
+        ]
+        if record.task_id:
+            names += [
+                keys.task(record.task_id),
+                keys.pending_receipts(record.task_id),
+                keys.delivery(self.cid, self.batch),
+                keys.resolved(self.cid, self.batch),
+            ]
         done = await self.scripts.finish_chunk(keys=names, args=args)
         return bool(done)
 
     async def finish_batch(self, skipped: int) -> CampaignState:
         """Mark the batch finished; completes the campaign when it was the last. Returns the state."""
         state = await self.scripts.finish_batch(
-            keys=[keys.batches_done(self.cid), keys.campaign(self.cid), keys.counters(self.cid)],
+            keys=[
+                keys.batches_done(self.cid),
+                keys.campaign(self.cid),
+                keys.counters(self.cid),
+                keys.awaiting(self.cid),
+            ],
             args=[self.batch, skipped, time.time()],
         )
         return CampaignState(state.decode() if isinstance(state, bytes) else str(state))
@@ -163,3 +226,19 @@ async def open_chunks(redis: aioredis.Redis, cid: str, batches: int) -> int:
     return sum(
         ChunkRecord.decode(value).state is ChunkState.IN_FLIGHT for values in journals for value in values
     )
+
+
+async def awaiting(redis: aioredis.Redis, cid: str, batch: int) -> dict[str, tuple[float, list[int]]]:
+    """The chunks of batch ``batch`` awaiting their status reports: field -> (due, batch indices)."""
+    head = awaiting_member(batch, "")
+    members: list[tuple[bytes, float]] = await redis.zrange(keys.awaiting(cid), 0, -1, withscores=True)
+    mine = [(member.decode(), due) for member, due in members if member.decode().startswith(head)]
+    if not mine:
+        return {}
+    packed: list[bytes | None] = await redis.hmget(  # type: ignore[misc]
+        keys.awaiting_indices(cid), [member for member, _ in mine]
+    )
+    return {
+        member.removeprefix(head): (due, unpack_indices(raw or b""))
+        for (member, due), raw in zip(mine, packed, strict=True)
+    }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -40,12 +42,21 @@ class ChunkPath(StrEnum):
     SENT = "sent"  # sent once, its answer received
     RECONCILED = "reconciled"  # its answer was lost; the provider's query found the call
     RESENT = "resent"  # its answer was lost; the provider had no record of it, so it was sent again
+    # plain SMS (no send query): settled from status reports, which echo the chunk reference (``extend``)
+    CONFIRMED_BY_RECEIPTS = "confirmed_by_receipts"  # answer lost; a report for one of its numbers came
+    RESENT_AFTER_TIMEOUT = "resent_after_timeout"  # answer lost; no report at all within the timeout
+    UNCONFIRMED = "unconfirmed"  # answer lost and no receipts service: failed, never resent (at most once)
 
 
 class ChunkState(StrEnum):
-    """Journal state of one provider call: in_flight before the call, done/failed after a confirmed answer."""
+    """Journal state of one provider call: in_flight before the call, done/failed after a confirmed answer.
+
+    ``awaiting`` is a plain-SMS call whose answer was lost, waiting for its status reports: no batch run
+    sends it again; the settle job (``engine/dispatch/settle.py``) confirms it by a report or resends it.
+    """
 
     IN_FLIGHT = "in_flight"
+    AWAITING = "awaiting"
     DONE = "done"
     FAILED = "failed"
 
@@ -101,3 +112,17 @@ def chunk_ref(cid: str, batch: int, stage: Stage, chunk: int) -> str:
 def chunk_field(stage: Stage, chunk: int) -> str:
     """Field of a chunk in its batch's journal hash."""
     return f"{stage.value}:{chunk}"
+
+
+def awaiting_member(batch: int, field: str) -> str:
+    """Member of a chunk in the campaign's awaiting set (``keys.awaiting``): ``<batch>/<stage>:<chunk>``."""
+    return f"{batch}/{field}"
+
+
+def pack_indices(indices: Sequence[int]) -> bytes:
+    """Batch indices as uint16 each (batches hold ≤5000 numbers)."""
+    return struct.pack(f"<{len(indices)}H", *indices)
+
+
+def unpack_indices(raw: bytes) -> list[int]:
+    return [value for (value,) in struct.iter_unpack("<H", raw)]

@@ -37,10 +37,33 @@ def next_opening(schedule: ScheduleSpec, now: datetime) -> datetime | None:
 
 
 def waiting_note(schedule: ScheduleSpec, now: datetime) -> str | None:
-    """``waiting for send window (opens HH:MM)`` in the campaign's zone, or None while sends may happen."""
+    """``waiting for send window (opens 2026-12-07 08:00 Asia/Shanghai, in 9 h 45 min)``, or None while
+    sends may happen: a date and a zone, since the reader is rarely in the campaign's zone on its day."""
     opening = next_opening(schedule, now)
     if opening is None:
         return None
+    return f"waiting for send window (opens {_when(schedule, opening, now)})"
+
+
+def closed_warning(schedule: ScheduleSpec, now: datetime) -> str | None:
+    """A warning for ``plan`` and ``submit`` when the daily window is closed at the moment the campaign may
+    start (now, or its ``start_at``): nothing is sent until it opens. None when it is open then."""
+    start = max(now, schedule.start_at) if schedule.start_at is not None else now
+    opening = next_opening(schedule, start)
+    hours = schedule.window
+    if opening is None or hours is None:
+        return None
+    return (
+        f"the send window {hours.start:%H:%M}-{hours.end:%H:%M} is closed now: "
+        f"nothing is sent until it opens {_when(schedule, opening, now)}"
+    )
+
+
+def _when(schedule: ScheduleSpec, opening: datetime, now: datetime) -> str:
+    """``2026-12-07 08:00 Asia/Shanghai, in 9 h 45 min``."""
     local = opening.astimezone(ZoneInfo(schedule.timezone))
-    when = f"{local:%H:%M}" if opening - now < timedelta(days=1) else f"{local:%Y-%m-%d %H:%M}"
-    return f"waiting for send window (opens {when})"
+    minutes = max(0, round((opening - now).total_seconds() / 60))
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    wait = " ".join(f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if n)
+    return f"{local:%Y-%m-%d %H:%M} {schedule.timezone}, in {wait or 'under a minute'}"

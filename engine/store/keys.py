@@ -18,8 +18,13 @@ TENANTS: Final = "kd:tenants"  # hash: campaign id -> "rank weight", "<cid>:<cha
 FEEDING: Final = "kd:feeding"  # sorted set: campaign id -> submission time, while its batches are dispensed
 INSTANCE: Final = "kd:instance"  # random id set once per Redis dataset; a change means Redis lost its data
 RECEIPT_STATS: Final = "kd:receipts:stats"  # hash: receipts received, recorded, duplicate, unmatched, ...
+RECEIPTS_ALIVE: Final = (
+    "kd:receipts:alive"  # string with a TTL: a receipts service is running (its heartbeat)
+)
 CONTACTS: Final = f"{PREFIX}:fc:"  # + "<UTC day>:<bucket>": hash, number -> its contacts that day
 CAP_CACHE: Final = f"{PREFIX}:caplist:"  # + UTC day number: list of packed verdict records
+API_TOKENS: Final = "kd:api:tokens"  # hash: sha256 of an API token -> orjson {id, name, role, created_at}
+AUDIT: Final = "kd:audit"  # stream: every state change made through the HTTP API (who, when, what, where)
 
 
 def campaign(cid: str) -> str:
@@ -87,6 +92,22 @@ def task(task_id: str) -> str:
     return f"{PREFIX}:task:{task_id}"
 
 
+def pending_receipts(task_id: str) -> str:
+    """List: receipts of a task that came before its chunk was journaled (recorded when it is)."""
+    return f"{PREFIX}:task:{task_id}:pending"
+
+
+def awaiting(cid: str) -> str:
+    """Sorted set ``<batch>/<stage>:<chunk>`` -> due (unix s): plain-SMS chunks whose answer was lost,
+    awaiting their status reports (``engine/dispatch/settle.py``); the campaign completes when it is empty."""
+    return f"{PREFIX}:{{{cid}}}:awaiting"
+
+
+def awaiting_indices(cid: str) -> str:
+    """Hash: awaiting member -> the chunk's batch indices (uint16 each), to resend it without re-planning."""
+    return f"{PREFIX}:{{{cid}}}:awaiting:indices"
+
+
 def backlog(cid: str) -> str:
     """Sorted set: batch -> batch, the batches not yet dispensed as jobs (``state/feeder.py``)."""
     return f"{PREFIX}:{{{cid}}}:backlog"
@@ -112,6 +133,21 @@ def events(cid: str) -> str:
     return f"{PREFIX}:{{{cid}}}:events"
 
 
+def audit(cid: str) -> str:
+    """Stream: the audit entries of one campaign (a copy of those in ``AUDIT`` that name it)."""
+    return f"{PREFIX}:{{{cid}}}:audit"
+
+
+def idempotency(key_digest: str) -> str:
+    """String: a campaign creation's ``Idempotency-Key`` -> orjson {body digest, campaign id} (expires)."""
+    return f"{PREFIX}:api:idem:{key_digest}"
+
+
+def api_session(session_digest: str) -> str:
+    """String: a console session (SHA-256 of its cookie) -> orjson {token digest, csrf} (expires)."""
+    return f"{PREFIX}:api:session:{session_digest}"
+
+
 def rate(channel: str) -> str:
     """Hash of a channel's GCRA state (tat) and live settings (rate, burst, throttle factor)."""
     return f"{PREFIX}:rate:{{{channel}}}"
@@ -134,5 +170,5 @@ def in_flight(channel: str) -> str:
 
 
 def timeline(cid: str) -> str:
-    """Hash ``<unix minute>:<channel>`` -> numbers accepted that minute (send-rate chart)."""
+    """Hash ``<unix second>:<channel>`` -> numbers accepted in the 10-second bucket starting then (rates)."""
     return f"{PREFIX}:{{{cid}}}:timeline"

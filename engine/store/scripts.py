@@ -42,6 +42,7 @@ class Scripts:
         # run around every provider call: sent in shared pipelines (engine/store/coalesce.py)
         self.finish_chunk = CoalescedScript(redis, load_script(redis, "finish_chunk"))
         self.mark_in_flight = CoalescedScript(redis, load_script(redis, "mark_in_flight"))
+        self.await_receipts = load_script(redis, "await_receipts")
         self.finish_batch = load_script(redis, "finish_batch")
         self.freeze_verdicts = load_script(redis, "freeze_verdicts")
         self.freeze_late = load_script(redis, "freeze_late")

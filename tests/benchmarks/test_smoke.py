@@ -27,7 +27,9 @@ def run_program(name: str, tmp_path: Path, *args: str) -> str:
         "--cache-dir",
         str(tmp_path),
     ]
-    env = {**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)}  # this checkout's engine, installed or not
+    # the engine of this tree, not whichever one is installed: the programs and their children import it
+    path = os.pathsep.join(p for p in (str(BENCHMARKS.parent), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
     done = subprocess.run([*argv, *args], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, f"{name} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
@@ -90,3 +92,9 @@ def test_takeover_crash_loop_prints_its_table(tmp_path: Path) -> None:
     )
     assert "takeover in a crash loop" in out
     assert "taken over min / median / max" in out and " 3 " in out
+
+
+def test_service_prints_its_table(tmp_path: Path) -> None:
+    out = run_program("service.py", tmp_path, "--recipients", "60000", "--seconds", "2", "--campaigns", "300")
+    assert "service: the HTTP API beside a campaign at the cap" in out
+    assert "GET status" in out and "SSE clients" in out and "list of 300: first page" in out  # wrk or not

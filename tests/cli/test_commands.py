@@ -148,8 +148,8 @@ BAD_INPUT = [
         spec_case('colour = "red"\n' + SPEC, "spec.toml", "colour", "unknown field"), id="unknown-key"
     ),
     pytest.param(
-        spec_case(SPEC.replace("[smart]\n", "[smart]\nsms_param_count = 2\n"), "smart.sms_params", "needs 2"),
-        id="sms-template-needs-more-params",
+        spec_case(SPEC.replace("[smart]\n", "[smart]\nsms_param_count = 2\n"), "sms_param_count", "unknown"),
+        id="sms-param-count-is-len-of-sms-params",
     ),
     pytest.param(
         BadInput(lambda tmp: ["submit", str(tmp / "nowhere.toml")], ("nowhere.toml", "cannot read")),
@@ -267,9 +267,9 @@ async def test_status_prints_stage_bars_and_state(
 
     assert run.code == 0, run.err
     lines = run.out.splitlines()
-    assert [line.split()[0] for line in lines[:4]] == ["resolve", "smart", "fallback", "batches"]
-    assert "running" in lines[3]
-    assert lines[4].startswith("state running — 0 batches running, 1 queued  sent 0")  # its place in line
+    assert [line.split()[0] for line in lines[:4]] == ["numbers", "resolve", "smart", "batches"]
+    assert lines[4].startswith("0/1,8") and "numbers  rate 0/s (last 2 s)  ETA —" in lines[4]  # no worker
+    assert lines[5] == "running — 0 batches running, 1 queued"  # its place in line
 
 
 async def test_rate_changes_the_shared_budget(

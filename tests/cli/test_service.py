@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
@@ -49,3 +52,29 @@ async def test_demo_runs_on_its_own_private_redis_and_simulator(tmp_path: Path) 
     assert rows["导入号码总数(已去重) imported, de-duplicated"] == f"{truth.imported:,}"
     assert rows["无效号码数 invalid"] == f"{truth.invalid:,}"
     assert rows["not sent (paused/cancelled)"] == "0"
+
+
+def test_demo_into_a_pipe_streams_progress_fills_the_funnel_and_keeps_its_report(tmp_path: Path) -> None:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "KOODISPATCH_REDIS_URL", "FORCE_COLOR")
+    }
+    env["TMPDIR"] = str(tmp_path)
+    kept = tmp_path / "demo.json"
+    demo = [sys.executable, "-m", "engine.cli", "demo", "--recipients", "2000", "--workers", "1"]
+    with subprocess.Popen([*demo, "--json", str(kept)], env=env, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        line = ""
+        while " numbers  rate " not in line:
+            line = proc.stdout.readline()
+            assert line, "the output ended without a progress line"
+        streaming = proc.poll() is None  # the line came while the demo was still running
+        rest = proc.stdout.read()
+        assert proc.wait(timeout=180) == 0, rest
+    assert streaming
+    funnel = orjson.loads(kept.read_bytes())["funnel"]
+    assert funnel["smart"]["delivered"] > 0 and funnel["smart"]["awaiting"] == 0
+    rows = [line.split() for line in rest.splitlines()]
+    smart = next(row for row in rows if row[:1] == ["smart"] and len(row) == 7)
+    assert smart[3] != "0" and smart[5] == "0"  # delivered, nothing awaited
+    assert "`koodispatch report` cannot show this campaign again" in " ".join(rest.split())
+    assert str(kept) in " ".join(rest.split())

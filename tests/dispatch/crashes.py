@@ -79,6 +79,8 @@ async def started(
     rows: int,
     seed: int,
     batch_size: int = 5000,
+    policy: str = "basic",
+    fallback: Mapping[str, Any] | None = None,
     schedule: Mapping[str, Any] | None = None,
     **env: str,
 ) -> AsyncIterator[Started]:
@@ -90,7 +92,7 @@ async def started(
     redis = await open_queue(redis_url)
     try:
         result = await api.submit_campaign(
-            {**spec("basic"), "schedule": dict(schedule or {})},
+            {**spec(policy, **(fallback or {})), "schedule": dict(schedule or {})},
             redis=redis,
             recipients=tmp_path / "r.csv",
             settings=load_settings(provider=provider, dispatch={"batch_size": batch_size}),

@@ -126,3 +126,51 @@ async def test_pausing_one_campaign_leaves_the_other_sending_and_both_end_exact(
     ledger = sim_get(sim, "/_simulator/ledger")
     assert ledger["smart"]["duplicates"] == 0
     assert (done.sent["smart"], resumed.sent["smart"]) == (capable_2, capable_1)
+
+
+async def test_a_campaigns_own_cap_holds_beside_another_and_leaves_the_rest_to_it(
+    tmp_path: Path, redis_url: str, arq_redis: ArqRedis, sim: SimulatorThread
+) -> None:
+    """``max_rate`` on top of the account's budget: the capped campaign never averages above its cap, alone or
+    beside another, and what it leaves of the account's cap goes to the other (work-conserving)."""
+    cap = 300
+    with workers(2, campaign_env(redis_url, sim), tmp_path):
+        capped, capable_1 = await submit(arq_redis, sim, tmp_path, "capped", 10_000, max_rate={"smart": cap})
+        free, capable_2 = await submit(arq_redis, sim, tmp_path, "free", 20_000)
+        reports = [await wait_for(arq_redis, cid, max_wait=240) for cid in (capped, free)]
+    ledger = sim_get(sim, "/_simulator/ledger?campaigns=1")
+    assert ledger["smart"]["duplicates"] == 0
+    assert [r.sent["smart"] for r in reports] == [capable_1, capable_2]
+    per_second = ledger["smart"]["campaigns"]
+    whole = sorted(per_second[capped])[1:-1]  # whole seconds only
+    assert sum(per_second[capped][s] for s in whole) / len(whole) <= cap * 1.05
+    both = sorted(set(per_second[capped]) & set(per_second[free]))[1:-1]
+    assert len(both) >= 4, f"the campaigns overlapped for only {len(both)} s"
+    assert sum(per_second[free][s] for s in both) / len(both) >= 0.85 * (SMART_RATE - cap)
+
+
+async def test_a_class_changed_live_takes_the_budget_at_the_next_calls(
+    tmp_path: Path, redis_url: str, arq_redis: ArqRedis, sim: SimulatorThread
+) -> None:
+    """Two normal campaigns share 50/50; one is made urgent while both send and takes all but the lower
+    class's minimum share from then on."""
+    with workers(2, campaign_env(redis_url, sim), tmp_path):
+        first, capable_1 = await submit(arq_redis, sim, tmp_path, "first", 30_000)
+        second, capable_2 = await submit(arq_redis, sim, tmp_path, "second", 29_000)  # other numbers
+        for _ in range(600):  # until both are sending
+            sending = sim_get(sim, "/_simulator/ledger?campaigns=1")["smart"]["campaigns"]
+            if first in sending and second in sending:
+                break
+            await asyncio.sleep(0.1)
+        changed = time.time()
+        assert await api.set_priority(first, "urgent", redis=arq_redis) == "normal"
+        reports = [await wait_for(arq_redis, cid, max_wait=240) for cid in (first, second)]
+    ledger = sim_get(sim, "/_simulator/ledger?campaigns=1")
+    assert ledger["smart"]["duplicates"] == 0
+    assert [r.sent["smart"] for r in reports] == [capable_1, capable_2]
+    per_second = ledger["smart"]["campaigns"]
+    after = [s for s in sorted(per_second[first]) if int(s) > changed + 1][:-1]  # whole seconds, settled
+    assert len(after) >= 4
+    mine = sum(per_second[first][s] for s in after)
+    theirs = sum(per_second[second].get(s, 0) for s in after)
+    assert mine / (mine + theirs) >= 0.85  # 95 % less the chunks in flight at each second's edge

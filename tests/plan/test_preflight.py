@@ -21,10 +21,12 @@ from engine import api
 from engine.errors import ConfigError
 from engine.ingest.demo_data import generate_recipients
 from engine.ingest.spec import CampaignSpec
+from engine.plan import planner
 from engine.plan.preflight import UNSUBSCRIBE_HINT, run_preflight
 from engine.runtime.settings import Settings, load_settings
 from engine.simulator import RunningSimulator, SimConfig, SimulatorThread
 from engine.simulator.templates import default_ports, default_templates, sms_template
+from engine.state import receipts_presence
 from engine.store.connection import open_queue
 
 
@@ -215,7 +217,11 @@ async def test_submit_runs_preflight_before_writing_anything(
         good = await api.submit_campaign(
             spec_data(), redis=redis, recipients=tmp_path / "r.csv", settings=settings
         )
-        assert good.created and good.warnings == ()
+        sms_fallback = CampaignSpec.model_validate(spec_data())
+        assert good.created and good.warnings == await planner.sms_settling(redis, sms_fallback)
+        assert good.warnings and "at most once" in good.warnings[0]  # SMS fallback, no receipts service
+        await receipts_presence.beat(redis)  # `koodispatch receipts` runs on this Redis
+        assert await planner.sms_settling(redis, sms_fallback) == ()
     finally:
         await redis.aclose()
 

@@ -123,9 +123,12 @@ def test_simulate_command_runs_until_interrupted() -> None:
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
         try:
             assert process.stdout is not None
-            url = process.stdout.readline().split(" listening on ")[1].split()[0]
-            assert url.startswith("http://127.0.0.1:")
-            token = process.stdout.readline().split("admin token: ")[1].split()[0]
+            listening = process.stdout.readline()
+            url = listening.split(" listening on ")[1].split()[0]
+            assert url.startswith("http://127.0.0.1:") and "/_simulator/)" not in listening  # no page
+            announced = process.stdout.readline()
+            token = announced.split("admin token: ")[1].split()[0]
+            assert "no web page" in announced and "receipts: off" in process.stdout.readline()
             request = urllib.request.Request(f"{url}/_simulator/config", headers={ADMIN_HEADER: token})
             with urllib.request.urlopen(request, timeout=5) as response:
                 config = json.load(response)

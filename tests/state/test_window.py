@@ -21,7 +21,7 @@ from engine.runtime.settings import load_settings
 from engine.simulator.capability import is_capable
 from engine.state import campaigns
 from engine.state.control import StateView
-from engine.state.window import next_opening, waiting_note
+from engine.state.window import closed_warning, next_opening, waiting_note
 from engine.store import keys
 from engine.store.connection import open_queue
 from engine.types import CampaignState
@@ -66,8 +66,21 @@ def test_a_later_start_time_opens_inside_the_window(start: str, opens: datetime)
 
 def test_waiting_note_names_the_local_opening() -> None:
     schedule = ScheduleSpec(window="08:00-21:00")  # type: ignore[arg-type]
-    assert waiting_note(schedule, at("22:15").astimezone(UTC)) == "waiting for send window (opens 08:00)"
+    assert waiting_note(schedule, at("22:15").astimezone(UTC)) == (
+        f"waiting for send window (opens {at('08:00', day=2):%Y-%m-%d} 08:00 Asia/Shanghai, in 9 h 45 min)"
+    )
     assert waiting_note(schedule, at("09:00")) is None
+
+
+def test_plan_and_submit_warn_when_the_window_is_closed_at_the_start() -> None:
+    schedule = ScheduleSpec(window="08:00-21:00")  # type: ignore[arg-type]
+    later = ScheduleSpec(window="08:00-21:00", start_at=at("09:00", day=2))  # type: ignore[arg-type]
+    assert closed_warning(schedule, at("22:15")) == (
+        "the send window 08:00-21:00 is closed now: nothing is sent until it opens "
+        "2024-05-02 08:00 Asia/Shanghai, in 9 h 45 min"
+    )
+    assert closed_warning(schedule, at("09:00")) is None
+    assert closed_warning(later, at("22:15")) is None  # scheduled inside the window: nothing to warn of
 
 
 async def test_checkpoint_holds_a_running_campaign_outside_its_window(redis_client: aioredis.Redis) -> None:
@@ -157,7 +170,8 @@ async def test_closed_window_holds_every_worker_until_it_opens(
             )
             await _every_job_deferred_to(redis, opens.timestamp())
             assert await state_line(redis, result.cid) == (
-                f"running — waiting for send window (opens {opens:%H:%M})"
+                f"running — waiting for send window (opens {opens:%Y-%m-%d %H:%M} Asia/Shanghai, in "
+                "under a minute)"
             )
             await asyncio.sleep(max(0.0, opens.timestamp() - time.time() - 0.3))
             held = sim_get(sim, "/_simulator/ledger")

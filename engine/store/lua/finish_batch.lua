@@ -1,5 +1,6 @@
--- Mark a batch finished and complete the campaign when it was the last one.
--- KEYS[1] batches_done set, KEYS[2] campaign hash, KEYS[3] counters hash
+-- Mark a batch finished and complete the campaign when it was the last one and no chunk of it still awaits
+-- its status reports (the settle job completes it then, calling this again for a finished batch).
+-- KEYS[1] batches_done set, KEYS[2] campaign hash, KEYS[3] counters hash, KEYS[4] awaiting sorted set
 -- ARGV[1] batch number, ARGV[2] skipped count, ARGV[3] now (unix seconds)
 -- Returns the campaign state after the call.
 if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
@@ -10,7 +11,8 @@ if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
 end
 local state = redis.call('HGET', KEYS[2], 'state')
 local total = tonumber(redis.call('HGET', KEYS[2], 'batches') or '0')
-if state == 'running' and redis.call('SCARD', KEYS[1]) >= total then
+local settled = redis.call('ZCARD', KEYS[4]) == 0
+if state == 'running' and settled and redis.call('SCARD', KEYS[1]) >= total then
   redis.call('HSET', KEYS[2], 'state', 'completed', 'updated_at', ARGV[3], 'finished_at', ARGV[3])
   return 'completed'
 end
