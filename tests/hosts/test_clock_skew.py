@@ -42,7 +42,8 @@ async def test_hosts_30_s_ahead_and_behind_send_nothing_early_over_the_cap_or_tw
     reset(sim, rates=caps, faults={"latency_ms": [20, 120], "drop_after_accept_share": 0.02})
     start_at = datetime.now(UTC) + START_IN
     schedule = {"start_at": start_at}
-    async with started(cluster.redis.url, sim.url, tmp_path, 30_000, 31, 2000, schedule, **ENV) as run:
+    redis_url = cluster.redis.url
+    async with started(redis_url, sim.url, tmp_path, 30_000, 31, 2000, schedule=schedule, **ENV) as run:
         workers = [
             cluster.worker(host, run.env, tmp_path / f"{host.name}.log", clock)
             for host, clock in zip(cluster.workers, SKEWS, strict=True)
