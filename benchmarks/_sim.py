@@ -13,10 +13,10 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, get_args
+from typing import Any, Final, Protocol, get_args
 
 import orjson
 import polars as pl
@@ -47,6 +47,37 @@ POLL_SECONDS: Final = 0.05  # how often the parent looks for the campaign's end:
 LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+# -- where the processes run ------------------------------------------------------------------------------
+
+
+class Placement(Protocol):
+    """Where a run's services listen and its workers run: this host's loopback (:data:`LOOPBACK`), or
+    hosts of the namespace harness (``_hosts.py``)."""
+
+    address: str  # where Redis and the simulator listen
+
+    def workers(
+        self, count: int, url: str, env: Mapping[str, str], logs: Path
+    ) -> AbstractContextManager[list[subprocess.Popen[bytes]]]:
+        """``count`` worker processes (per worker host) on Redis ``url``, stopped on exit."""
+        ...
+
+
+@dataclass(frozen=True)
+class Loopback:
+    """Everything on this host, over loopback."""
+
+    address: str = "127.0.0.1"
+
+    def workers(
+        self, count: int, url: str, env: Mapping[str, str], logs: Path
+    ) -> AbstractContextManager[list[subprocess.Popen[bytes]]]:
+        return worker_processes(count, url, env, logs)
+
+
+LOOPBACK: Final = Loopback()
+
+
 # -- the simulator, in its own process --------------------------------------------------------------------
 
 
@@ -68,18 +99,19 @@ class Simulator:
 
 @contextmanager
 def simulator_process(
-    logs: Path, rates: Mapping[str, float] | None = None, latency_ms: str = "0"
+    logs: Path, rates: Mapping[str, float] | None = None, latency_ms: str = "0", host: str = "127.0.0.1"
 ) -> Iterator[Simulator]:
-    """``koodispatch simulate`` on loopback with ``rates`` (channel → numbers/s; an absent channel or 0 =
-    unlimited) and ``latency_ms`` (``MIN[-MAX]``), seeded for repeatable verdicts and draws.
+    """``koodispatch simulate`` on ``host`` (loopback unless placed on hosts) with ``rates`` (channel →
+    numbers/s; an absent channel or 0 = unlimited) and ``latency_ms`` (``MIN[-MAX]``), seeded for
+    repeatable verdicts and draws.
 
     Its own process, so the simulator does not share a GIL with whatever is being measured.
     """
     caps = {channel: 0.0 for channel in ("smart", "sms", "basic", "capability")} | dict(rates or {})
     options = [arg for channel, rate in caps.items() for arg in (f"--{channel}-rate", f"{rate:g}")]
     port = free_port()
-    argv = [sys.executable, "-m", "engine.cli", "simulate", "--host", "127.0.0.1", "--port", str(port)]
-    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "engine.cli", "simulate", "--host", host, "--port", str(port)]
+    url = f"http://{host}:{port}"
     with (
         (logs / "simulator.log").open("wb") as log,
         subprocess.Popen(
@@ -209,20 +241,23 @@ class Fleet:
 
 
 @contextmanager
-def engine_fleet(workers: int, env: Mapping[str, str], logs: Path) -> Iterator[Fleet]:
-    """A fresh private Redis and ``workers`` real ``koodispatch worker`` processes, up and connected before
-    the block runs (as in production, nothing is timed while they start); all stopped after it.
+def engine_fleet(
+    workers: int, env: Mapping[str, str], logs: Path, placement: Placement = LOOPBACK
+) -> Iterator[Fleet]:
+    """A fresh private Redis and ``workers`` real ``koodispatch worker`` processes (per worker host when
+    ``placement`` puts them on hosts), up and connected before the block runs (as in production, nothing is
+    timed while they start); all stopped after it.
 
     ``env`` is the workers' engine settings (see :func:`engine_env`).
     """
-    server = RedisServer()
+    server = RedisServer(host=placement.address)
     server.start()
     try:
         with (
-            worker_processes(workers, server.url, env, logs) as procs,
+            placement.workers(workers, server.url, env, logs) as procs,
             redis.Redis.from_url(server.url) as client,  # this connection plus one per worker
         ):
-            wait_until(lambda: len(client.client_list()) > workers, procs, "the workers to connect")
+            wait_until(lambda: len(client.client_list()) > len(procs), procs, "the workers to connect")
             assert server.process is not None
             yield Fleet(server.url, procs, client, server.process.pid)
     finally:
@@ -242,13 +277,14 @@ def run_engine(
     env: Mapping[str, str],
     logs: Path,
     on_poll: Callable[[], None] | None = None,
+    placement: Placement = LOOPBACK,
 ) -> EngineRun:
     """:func:`engine_fleet`, then the clock runs from ``planner.submit`` until the campaign is completed.
 
     ``on_poll`` runs on every poll of the campaign state (cap_utilisation samples the simulator's ledger
     there). Raises RuntimeError when a worker dies or the campaign ends other than completed.
     """
-    with engine_fleet(workers, env, logs) as fleet:
+    with engine_fleet(workers, env, logs, placement) as fleet:
         worker_pids = [proc.pid for proc in fleet.procs]
         redis_before, workers_before = process_cpu(fleet.redis_pid), sum(map(process_cpu, worker_pids))
         with Stopwatch() as watch:

@@ -1,6 +1,7 @@
 """How much of the provider's rate cap does koodispatch use, and how often does it hit the cap anyway?
 
     python benchmarks/cap_utilisation.py [--recipients 300000] [--workers 1 2 4] [--repeat 1] [--no-record]
+    python benchmarks/cap_utilisation.py --hosts 3 --workers 2      # as root: 3 hosts × 2 workers
 
 The simulator, in its own process, enforces the provider's caps (smart messages 1,000 numbers/s, plain
 SMS 1,000/s, basic 5,000/s: the engine's default budgets) and answers after a uniform 50–200 ms. For
@@ -15,6 +16,10 @@ checks are left uncapped on both sides: the question is the send cap, not the ch
   throttled       calls the simulator answered with flow control (429), as a share of all its calls,
                   from its own counters. Goal ≤ 0.1 %.
 The ledger must also show every number sent exactly once. Default run time: ~4 minutes per worker count.
+
+With ``--hosts N`` the run crosses hosts (``_hosts.py``, the namespace harness of ``tests/hosts``): Redis
+and the simulator on one host, ``--workers`` worker processes on each of N others, over real TCP through
+a bridge, so every admission and journal write pays a round trip between hosts.
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from typing import Final
 from _common import Dataset, bench_spec, console, dataset, median_of, parser
 from _report import Machine, Result, goal, percent, publish, seconds
 from _sim import (
+    LOOPBACK,
     Expected,
     LedgerCheck,
+    Placement,
     dataset_split,
     engine_env,
     run_engine,
@@ -87,9 +94,16 @@ class Run:
 
 
 def measure(
-    data: Dataset, workers: int, sim_url: str, expected: Expected, caps: RateSettings, logs: Path
+    data: Dataset,
+    workers: int,
+    sim_url: str,
+    expected: Expected,
+    caps: RateSettings,
+    logs: Path,
+    placement: Placement = LOOPBACK,
 ) -> Run:
-    """One campaign with ``workers`` worker processes, sampling the simulator's ledger on every poll."""
+    """One campaign with ``workers`` worker processes (per host of ``placement``), sampling the simulator's
+    ledger on every poll."""
     sim_call(sim_url, "/_simulator/reset", {})
     samples: list[Sample] = []
 
@@ -98,12 +112,12 @@ def measure(
         samples.append(Sample(time.monotonic(), ledger["smart"]["accepted"]))
 
     env = engine_env(sim_url, provider_caps(caps))
-    run = run_engine(bench_spec(), data.path, workers, env, logs, on_poll=sample)
+    run = run_engine(bench_spec(), data.path, workers, env, logs, on_poll=sample, placement=placement)
     sample()  # the last accepted number is in the ledger once the campaign is completed
     return Run(run.seconds, samples, LedgerCheck.read(sim_url, expected, f"{workers} worker(s)"))
 
 
-def row(workers: int, runs: list[Run], cap: float) -> list[str]:
+def row(workers: str, runs: list[Run], cap: float) -> list[str]:
     """One table row: medians over the repeats of one worker count."""
     spans, rates = zip(*(run.steady() for run in runs), strict=True)
     rate = median_of(rates)
@@ -111,7 +125,7 @@ def row(workers: int, runs: list[Run], cap: float) -> list[str]:
     counts = runs[0].ledger
     calls = sum(counts.calls.values())
     return [
-        str(workers), f"{counts.expected.total:,}", seconds(median_of([r.seconds for r in runs])),
+        workers, f"{counts.expected.total:,}", seconds(median_of([r.seconds for r in runs])),
         seconds(median_of(spans)), f"{rate:,.0f}", percent(rate / cap),
         goal(rate / cap, SHARE_GOAL, at_least=True),
         f"{percent(throttled)} ({sum(counts.throttled.values())} of {calls:,})",
@@ -120,6 +134,17 @@ def row(workers: int, runs: list[Run], cap: float) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> None:
+    if args.hosts:
+        from _hosts import on_hosts
+
+        with on_hosts(args.hosts) as hosts:
+            measure_all(args, hosts, f"{args.hosts} hosts × ")
+    else:
+        measure_all(args, LOOPBACK, "")
+
+
+def measure_all(args: argparse.Namespace, placement: Placement, label: str) -> None:
+    """Every worker count of ``args`` in turn (per host of ``placement``), then the table."""
     machine = Machine.current()
     data = dataset(args.cache_dir, args.recipients, "csv")
     logs = args.cache_dir / "logs"  # simulator and worker logs of the latest run, for when one fails
@@ -127,15 +152,15 @@ def main(args: argparse.Namespace) -> None:
     caps = RateSettings()
     sim_caps = provider_caps(caps)
     rows = []
-    with simulator_process(logs, sim_caps, LATENCY_MS) as sim:
+    with simulator_process(logs, sim_caps, LATENCY_MS, placement.address) as sim:
         expected = dataset_split(data, sim.url)
         for workers in args.workers:
             runs = []
             for i in range(1, args.repeat + 1):
-                runs.append(measure(data, workers, sim.url, expected, caps, logs))
+                runs.append(measure(data, workers, sim.url, expected, caps, logs, placement))
                 took = f"{workers} worker(s): run {i}/{args.repeat} took {runs[-1].seconds:.1f} s"
                 console.print(took, highlight=False)
-            rows.append(row(workers, runs, caps.smart))
+            rows.append(row(f"{label}{workers}", runs, caps.smart))
     notes = [
         f"median of {args.repeat} run(s) per worker count; simulator caps (numbers/s) {sim_caps}, capability "
         f"uncapped, latency {LATENCY_MS} ms uniform; engine budgets the same (its defaults)",
@@ -146,6 +171,11 @@ def main(args: argparse.Namespace) -> None:
         "the count shown is of the first run",
         f"{expected.smart:,} smart + {expected.sms:,} SMS numbers from {data.rows:,} rows (demo data)",
     ]
+    if label:
+        notes.append(
+            f"{label}N: N workers on each host; Redis and the simulator on a host of their own; hosts are "
+            "network namespaces on one bridge (veth pairs), all traffic over TCP between them"
+        )
     title = "cap utilisation: share of the provider's smart-message cap"
     publish(Result(title, COLUMNS, rows, notes), machine, not args.no_record)
 
@@ -156,6 +186,12 @@ def cli() -> None:
     p.add_argument("--recipients", type=int, default=300_000, help="rows in the recipient file (300k)")
     p.add_argument(
         "--workers", type=int, nargs="+", default=[1, 2, 4], help="worker-process counts (default 1 2 4)"
+    )
+    p.add_argument(
+        "--hosts",
+        type=int,
+        default=0,
+        help="run the workers on N hosts (network namespaces, needs root), --workers on each",
     )
     main(p.parse_args())
 

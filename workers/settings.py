@@ -36,7 +36,7 @@ def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) ->
         for line in provider_lines(settings):
             log.info("%s", line)
         engine = await EngineContext.open(settings, ctx["redis"])
-        upkeep = Upkeep(ctx["redis"], settings.dispatch.lease_seconds)
+        upkeep = Upkeep(ctx["redis"], settings.dispatch.lease_seconds, engine.clock)
         state = ctx[KEY] = WorkerContext(engine, upkeep)
         await upkeep.start()
         state.loop = asyncio.create_task(upkeep.run(state.stop))

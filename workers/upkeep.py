@@ -1,5 +1,5 @@
 """What every worker does beside its jobs: keeps the jobs it runs held, puts lapsed ones back, feeds the
-campaigns' batches to the queue, watches Redis.
+campaigns' batches to the queue, watches Redis, and measures this host's clock against Redis's.
 
 Every third of a visibility (``engine/state/jobs.py``) the worker pushes the deadlines of its running jobs
 ahead, puts back at the front of the queue every job whose worker stopped doing so (any worker may reap
@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from engine.errors import StateLost
 from engine.state import feeder, jobs
 from engine.state.instance import InstanceWatch
+from engine.store.clock import RedisClock
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,9 @@ log = logging.getLogger(__name__)
 class Upkeep:
     """The running jobs of one worker process and the loop that keeps them visible as running."""
 
-    def __init__(self, redis: aioredis.Redis, lease_seconds: float) -> None:
+    def __init__(self, redis: aioredis.Redis, lease_seconds: float, clock: RedisClock) -> None:
         self.redis = redis
+        self.clock = clock
         self.visibility = jobs.visibility(lease_seconds)
         self.running: set[str] = set()
         self.instance = InstanceWatch(redis)
@@ -60,6 +62,7 @@ class Upkeep:
         while True:
             try:
                 await self.instance.check()
+                await self.clock.sync(self.redis)
                 await jobs.hold(self.redis, list(self.running), self.visibility, start=False)
                 reaped = await jobs.reap(self.redis)
                 if reaped:

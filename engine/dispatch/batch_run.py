@@ -207,11 +207,12 @@ class BatchRun:
         be outstanding (its deadline is ahead), ask again once the deadline passed: only then is "no record"
         proof that it never landed, and only then may the chunk be sent again.
         """
+        clock = self.ctx.clock  # deadlines are in Redis's time: the dead holder's host clock may be off
         found = await self._reconcile(sender, chunk)
-        while found is None and time.time() < deadline:
-            await asyncio.sleep(min(1.0, deadline - time.time()))
+        while found is None and clock.now() < deadline:
+            await asyncio.sleep(min(1.0, deadline - clock.now()))
             await self.checkpoint()
-            if time.time() >= deadline:
+            if clock.now() >= deadline:
                 found = await self._reconcile(sender, chunk)
         return found
 
@@ -233,15 +234,17 @@ class BatchRun:
 
     async def _send(self, sender: Sender, k: int, chunk: Chunk, attempts: int, path: ChunkPath) -> None:
         numbers = len(chunk.indices)
-        lifetime = self.ctx.settings.provider.call_lifetime
+        provider = self.ctx.settings.provider
         record = ChunkRecord(ChunkState.IN_FLIGHT, chunk.ref, numbers)
+        marked = 0.0  # time.monotonic() of the mark its admission wrote
 
         def in_flight() -> ChunkRecord:
             # journaled by the admission that lets the call go (after the budget and control checks,
             # right before the bytes leave): a halt or a wait for budget never leaves a chunk in_flight
             # that was not sent
-            nonlocal record
-            deadline = time.time() + lifetime
+            nonlocal record, marked
+            marked = time.monotonic()
+            deadline = self.ctx.clock.now() + provider.call_lifetime
             record = ChunkRecord(
                 ChunkState.IN_FLIGHT, chunk.ref, numbers, attempts=attempts + 1, deadline=deadline
             )
@@ -251,6 +254,7 @@ class BatchRun:
             nonlocal attempts, path
             attempts, deadline = record.attempts, record.deadline  # of the mark its admission wrote
             try:
+                self._still_admitted(chunk, marked + provider.answer_grace)
                 return await sender.send(chunk, self.batch)
             except TransientError:  # answered (5xx, 429): this call did not land and nothing is outstanding
                 settled = dataclasses.replace(record, deadline=0.0)
@@ -285,6 +289,20 @@ class BatchRun:
             await self._record(sender, k, chunk, failed, path=path, attempts=attempts, reason=str(exc))
             return
         await self._record(sender, k, chunk, result, path=path, attempts=attempts)
+
+    def _still_admitted(self, chunk: Chunk, latest: float) -> None:
+        """Raise ProviderUnavailable (the call is not made; retried under a new mark) unless the lease is
+        surely still ours and the mark's deadline still covers the whole call (``latest``, monotonic).
+
+        The admission checked the lease inside Redis, but its answer may come late: a host cut off from
+        Redis reads it when it is back, a frozen process when it thaws. By then a successor may own the
+        batch and, the mark's deadline passed with no record at the provider, have sent the chunk again.
+        """
+        now = time.monotonic()
+        if now >= self.lease.valid_until or now > latest:
+            late = now - min(self.lease.valid_until, latest)
+            log.warning("campaign %s %s: admitted %.1fs too late; not sent", self.cid, chunk.ref, late)
+            raise ProviderUnavailable(f"{chunk.ref}: admitted {late:.1f}s too late; not sent")
 
     async def _record(
         self,

@@ -18,6 +18,7 @@ from engine.resolve.resolver import Resolver
 from engine.runtime.settings import Settings
 from engine.state.control import StateView
 from engine.state.lease import Leases
+from engine.store.clock import RedisClock
 from engine.store.scripts import Scripts
 
 
@@ -37,6 +38,7 @@ class EngineContext:
     states: StateView
     leases: Leases
     contacts: ContactCaps
+    clock: RedisClock
     _stack: AsyncExitStack
 
     @classmethod
@@ -54,7 +56,9 @@ class EngineContext:
         d = settings.dispatch
         policy = RetryPolicy(d.retry_base_delay, d.retry_max_delay, d.outage_pause_after)
         resolver = Resolver(redis, scripts, koomessage, limiter, policy, settings.resolver.cache_ttl_hours)
-        states = StateView(redis)
+        clock = RedisClock()
+        await clock.sync(redis)
+        states = StateView(redis, clock=clock.utc)
         leases = Leases(redis, d.lease_seconds)
         return cls(
             settings,
@@ -69,6 +73,7 @@ class EngineContext:
             states,
             leases,
             ContactCaps(redis, settings.contacts),
+            clock,
             stack,
         )
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
+import struct
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -64,6 +66,23 @@ def endpoint(base_url: str) -> Endpoint:
     return Endpoint(f"{url.scheme}://{url.raw_authority}", url.raw_authority, url.raw_path.rstrip("/"))
 
 
+ABORT_ON_CLOSE: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close discards unsent bytes (RST)
+
+
+def abortive_socket(addr_info: tuple[Any, ...]) -> socket.socket:
+    """A provider connection whose close discards what it has not delivered yet.
+
+    A call that timed out is closed; with a normal close the kernel would keep retransmitting its request
+    (a host cut off, then healed), and the provider could accept it after the call's deadline, when a
+    successor that found no record of it has already sent the chunk again. Closed this way, a call's bytes
+    can reach the provider only while the call lives (``provider.call_lifetime``).
+    """
+    family, kind, proto = addr_info[0], addr_info[1], addr_info[2]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, ABORT_ON_CLOSE)
+    return sock
+
+
 class ProviderHttp:
     """Owns the process's one aiohttp session; every provider call of every client goes through ``call``.
 
@@ -86,7 +105,7 @@ class ProviderHttp:
         if self._session is None:
             cfg = self._settings
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=cfg.max_connections),
+                connector=aiohttp.TCPConnector(limit=cfg.max_connections, socket_factory=abortive_socket),
                 timeout=aiohttp.ClientTimeout(
                     total=None,
                     connect=cfg.connect_timeout,

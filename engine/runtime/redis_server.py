@@ -53,12 +53,13 @@ class RedisServer:
     port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     appendonly: bool = False
+    host: str = "127.0.0.1"  # the address it listens on: loopback, but for tests that build hosts
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="koodispatch-redis-")))
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+        return f"redis://:{self.password}@{self.host}:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> None:
         """Start the server and wait until it answers PING; raise ConfigError if it does not."""
@@ -66,7 +67,7 @@ class RedisServer:
             self.binary,
             "-",  # read the configuration (the password) from stdin first
             "--port", str(self.port),
-            "--bind", "127.0.0.1",
+            "--bind", self.host,
             "--dir", str(self.directory),
             "--save", "",
             "--appendonly", "yes" if self.appendonly else "no",
@@ -97,7 +98,7 @@ class RedisServer:
 
     def _answers(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+            with socket.create_connection((self.host, self.port), timeout=0.2) as sock:
                 sock.sendall(f"AUTH {self.password}\r\nPING\r\n".encode())
                 reply = b""
                 while reply.count(b"\r\n") < 2 and (chunk := sock.recv(64)):

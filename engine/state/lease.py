@@ -5,7 +5,11 @@ lease lapses after ``ttl``, by the time the dead worker's job is back in the que
 Taking a lease also registers the run in ``kd:running``: the next run of a batch whose entry names another
 holder takes it over, and frees the slots the dead holder's calls still held (``lease_acquire.lua``).
 A holder that stalls past the TTL loses the lease: ``lost`` is set, and the fenced in-flight journal
-(``mark_in_flight.lua``) refuses its next call, so two holders never send the same chunk.
+(``mark_in_flight.lua``) refuses its next call, so two holders never send the same chunk. A holder cut off
+from Redis learns that only when it is back, and may then read answers Redis gave before the cut: so it
+also keeps ``valid_until``, the moment up to which the lease is surely still its own (the TTL counted from
+the sending of the last acquisition or renewal that succeeded, on this host's monotonic clock), and starts
+no call after it (``dispatch/batch_run.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -43,12 +48,14 @@ def run_field(cid: str, batch: int) -> str:
 
 @dataclass(slots=True)
 class Lease:
-    """A held batch lease: its key and token fence the journal; ``lost`` is set when it lapsed under us."""
+    """A held batch lease: its key and token fence the journal; ``lost`` is set when it lapsed under us;
+    until ``valid_until`` (``time.monotonic``) it is surely ours."""
 
     cid: str
     batch: int
     key: str
     token: str
+    valid_until: float = 0.0
     lost: asyncio.Event = field(default_factory=asyncio.Event)
 
     def check(self) -> None:
@@ -73,10 +80,12 @@ class Leases:
         lease = Lease(cid, batch, keys.lease(cid, batch), holder_token())
         where = run_field(cid, batch)
         names = [lease.key, keys.RUNNING, *IN_FLIGHT]
+        sent = time.monotonic()
         taken, previous, freed = await self._acquire(keys=names, args=[lease.token, self.ttl_ms, where])
         if not taken:
             yield None
             return
+        lease.valid_until = sent + self.ttl_ms / 1000
         if previous:
             log.warning(
                 "campaign %s batch %d: taken over from %s (it stopped renewing); %d in-flight slots freed",
@@ -97,6 +106,7 @@ class Leases:
     async def _heartbeat(self, lease: Lease) -> None:
         while True:
             await asyncio.sleep(self.ttl_ms / 3000)
+            sent = time.monotonic()
             try:
                 renewed = await self._renew(keys=[lease.key], args=[lease.token, self.ttl_ms])
             except aioredis.RedisError as exc:  # Redis restarting: keep trying; the fence guards the journal
@@ -106,3 +116,4 @@ class Leases:
                 log.error("%s lost; the batch stops before its next call", lease.key)
                 lease.lost.set()
                 return
+            lease.valid_until = sent + self.ttl_ms / 1000

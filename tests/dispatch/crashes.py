@@ -23,6 +23,7 @@ from engine.reports.summary import Report
 from engine.runtime.settings import load_settings
 from engine.simulator import SimulatorThread
 from engine.simulator.capability import is_capable
+from engine.store import keys
 from engine.store.connection import open_queue
 from tests.conftest import SHARE
 from tests.processes import engine_env, sim_get, sim_post, spec
@@ -80,16 +81,18 @@ async def started(
     batch_size: int = 5000,
     policy: str = "basic",
     fallback: Mapping[str, Any] | None = None,
+    schedule: Mapping[str, Any] | None = None,
     **env: str,
 ) -> AsyncIterator[Started]:
-    """Generate recipients and submit them through the public API (preflight is tested on its own)."""
+    """Generate recipients and submit them through the public API (preflight is tested on its own), with
+    the spec's ``[schedule]`` if given."""
     truth = generate_recipients(tmp_path / "r.csv", rows, seed=seed)
     environment = engine_env(redis_url, sim_url, KOODISPATCH_RATES__CAPABILITY="50000", **env)
     provider = {"koomessage_url": sim_url, "smsapi_url": sim_url}
     redis = await open_queue(redis_url)
     try:
         result = await api.submit_campaign(
-            spec(policy, **(fallback or {})),
+            {**spec(policy, **(fallback or {})), "schedule": dict(schedule or {})},
             redis=redis,
             recipients=tmp_path / "r.csv",
             settings=load_settings(provider=provider, dispatch={"batch_size": batch_size}),
@@ -146,3 +149,29 @@ class Fleet:
             proc.send_signal(signal.SIGTERM)
         for proc in self.procs:
             proc.wait(timeout=30)
+
+
+async def held_by(redis: aioredis.Redis, cid: str, pid: int) -> dict[int, bytes]:
+    """The batches of ``cid`` whose lease process ``pid`` holds now, with its lease tokens."""
+    runs: dict[bytes, bytes] = await redis.hgetall(keys.RUNNING)  # type: ignore[misc]
+    held = {}
+    for field, token in runs.items():
+        owner, _, batch = field.decode().rpartition(":")
+        if owner == cid and token.split(b":")[1] == str(pid).encode():
+            held[int(batch)] = token
+    return held
+
+
+async def running_again(redis: aioredis.Redis, cid: str, held: dict[int, bytes], give_up: float) -> float:
+    """Seconds until every batch in ``held`` has another holder or is finished (``give_up`` if never)."""
+    started = time.monotonic()
+    pending = dict(held)
+    while pending and time.monotonic() - started < give_up:
+        for batch, dead in list(pending.items()):
+            holder = await redis.get(keys.lease(cid, batch))
+            if (holder is not None and holder != dead) or await redis.sismember(
+                keys.batches_done(cid), str(batch)
+            ):
+                del pending[batch]
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started if not pending else give_up

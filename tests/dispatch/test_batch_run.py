@@ -197,7 +197,7 @@ async def test_a_worker_gives_the_smart_budget_to_its_first_batch_in_queue_order
     result = await planner.submit(arq_redis, tight, make_spec("skip"), path)
     assert result.batches == 2
     async with await EngineContext.open(tight, arq_redis) as ctx:
-        worker = WorkerContext(ctx, Upkeep(arq_redis, tight.dispatch.lease_seconds))
+        worker = WorkerContext(ctx, Upkeep(arq_redis, tight.dispatch.lease_seconds, ctx.clock))
 
         def job(batch: int, score: int) -> asyncio.Task[dict[str, Any]]:
             job_id = queued_jobs.job_id(result.cid, batch, 0)  # what arq passes besides

@@ -9,47 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
 from engine import api
-from engine.store import keys
-from tests.dispatch.crashes import FAST_TAKEOVER, Fleet, assert_exact, reset, started, wait_sent
+from tests.dispatch.crashes import (
+    FAST_TAKEOVER,
+    Fleet,
+    assert_exact,
+    held_by,
+    reset,
+    running_again,
+    started,
+    wait_sent,
+)
 from tests.processes import wait_for
 
 pytestmark = pytest.mark.slow
 KILLS = 60
 TAKEOVER_GOAL = 10.0  # seconds from a kill until every batch the victim held runs again
-
-
-async def held_by(redis: aioredis.Redis, cid: str, pid: int) -> dict[int, bytes]:
-    """The batches of ``cid`` whose lease process ``pid`` holds now, with its lease tokens."""
-    runs: dict[bytes, bytes] = await redis.hgetall(keys.RUNNING)  # type: ignore[misc]
-    held = {}
-    for field, token in runs.items():
-        owner, _, batch = field.decode().rpartition(":")
-        if owner == cid and token.split(b":")[1] == str(pid).encode():
-            held[int(batch)] = token
-    return held
-
-
-async def running_again(redis: aioredis.Redis, cid: str, held: dict[int, bytes], give_up: float) -> float:
-    """Seconds until every batch in ``held`` has another holder or is finished (``give_up`` if never)."""
-    started = time.monotonic()
-    pending = dict(held)
-    while pending and time.monotonic() - started < give_up:
-        for batch, dead in list(pending.items()):
-            holder = await redis.get(keys.lease(cid, batch))
-            if (holder is not None and holder != dead) or await redis.sismember(
-                keys.batches_done(cid), str(batch)
-            ):
-                del pending[batch]
-        await asyncio.sleep(0.05)
-    return time.monotonic() - started if not pending else give_up
 
 
 @pytest.mark.timeout(900)  # ≈ 4 minutes here; the kills alone take 3

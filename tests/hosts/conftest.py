@@ -1,0 +1,101 @@
+"""Fixtures of the tests across hosts: Redis and the simulator on one host, workers on three others.
+
+The test process joins the Redis host for the whole test (``Network.entered``), so its Redis client and
+the simulator's thread live there, as an operator's console on the Redis machine would; workers are real
+``koodispatch worker`` processes started on their hosts with ``ip netns exec``. Where namespaces cannot be
+built the tests skip with the reason, except on CI (``CI`` set: ``.ci/run`` exports ``CI=1``), where they
+fail instead: a CI run must never pass without having crossed hosts.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from subprocess import Popen
+from typing import Final
+
+import pytest
+
+from engine.runtime.redis_server import RedisServer
+from engine.simulator import SimConfig, SimulatorThread
+from tests.conftest import SIMULATOR_SEED
+from tests.hosts.credentials import private_credentials
+from tests.hosts.netns import SUBNET, Host, Network, network, unavailable
+
+WORKER_HOSTS: Final = 3
+FAKETIME_LIBRARY: Final = "/usr/lib/*/faketime/libfaketimeMT.so.1"
+PROVIDER_ADDRESS: Final = "200"  # the simulator's own address on the Redis host: cut apart from Redis's
+
+
+def needs(reason: str | None) -> None:
+    """Skip with ``reason`` unless it is None; fail instead on CI, which must run every test across hosts."""
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the tests across hosts, but: {reason}")
+    pytest.skip(reason)
+
+
+def require_namespaces() -> None:
+    """Skip (fail on CI) when this machine cannot build hosts."""
+    needs(unavailable())
+
+
+def require_faketime() -> None:
+    """Skip (fail on CI) without libfaketime, which skews a host's clock (Debian: faketime)."""
+    require_namespaces()
+    needs(None if faketime_library() else "libfaketime is not installed (Debian: apt-get install faketime)")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The hosts of one test: Redis and the simulator on ``server``, worker hosts in ``workers``."""
+
+    net: Network
+    server: Host
+    workers: list[Host]
+    redis: RedisServer
+    sim: SimulatorThread
+    provider_address: str
+
+    def worker(self, host: Host, env: Mapping[str, str], log: Path, clock: str = "") -> Popen[bytes]:
+        """A real ``koodispatch worker`` on ``host`` (the cwd's engine), stopped with the network; with
+        ``clock`` (e.g. ``"+30s"``) its wall clock is that far off (libfaketime preloaded into the worker
+        itself, not its ``faketime`` wrapper, which would run it as a child: the pid is the worker's)."""
+        if clock:
+            library = faketime_library()
+            assert library is not None, "require_faketime() first"
+            env = {**env, "LD_PRELOAD": library, "FAKETIME": clock}
+        return self.net.spawn(host, [sys.executable, "-m", "engine.cli", "worker"], env, log)
+
+
+def faketime_library() -> str | None:
+    """libfaketime for threaded programs, where Debian's package puts it; None when not installed."""
+    found = sorted(glob.glob(FAKETIME_LIBRARY))
+    return found[0] if found else None
+
+
+@pytest.fixture
+def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    require_namespaces()
+    for name, value in private_credentials().items():  # before the simulator reads them
+        monkeypatch.setenv(name, value)
+    with network() as net:
+        server = net.add_host("redis", PROVIDER_ADDRESS)
+        hosts = [net.add_host(f"w{i}") for i in range(1, WORKER_HOSTS + 1)]
+        provider = f"{SUBNET}.{PROVIDER_ADDRESS}"
+        with net.entered(server):
+            redis = RedisServer(host=server.address)
+            redis.start()
+            try:
+                with SimulatorThread(SimConfig(seed=SIMULATOR_SEED), host=provider) as sim:
+                    try:
+                        yield Cluster(net, server, hosts, redis, sim, provider)
+                    finally:
+                        net.close_processes()
+            finally:
+                redis.close()
