@@ -129,6 +129,18 @@ def run(coro_fn: Callable[[], Coroutine[Any, Any, T]], *, service: bool = False)
         raise  # unreachable
 
 
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, for a service that runs until told to stop (call it inside the
+    event loop that waits on it)."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
 def campaign_redis_url() -> str:
     """The Redis of the workers, for a command that needs nothing else from the settings (pause, status).
 

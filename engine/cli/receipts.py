@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from typing import Annotated
 
 import typer
 
 from engine.cli.app import App, Group, app
-from engine.cli.common import console, fail, required_redis_url, run, secrets_of, settings, setup_logging
+from engine.cli.common import (
+    console,
+    fail,
+    required_redis_url,
+    run,
+    secrets_of,
+    settings,
+    setup_logging,
+    stop_on_signals,
+)
 
 callbacks = App(help="Receipt callback URLs at the provider.", no_args_is_help=True, cls=Group)
 app.add_typer(callbacks, name="callbacks")
@@ -33,10 +40,7 @@ def receipts(
     url = required_redis_url(cfg)
 
     async def go() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+        stop = stop_on_signals()
         redis = await open_queue(url)  # rides out a Redis restart: a report is never refused for it
         try:
             async with serve(cfg, redis, host, port) as where:

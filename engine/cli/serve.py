@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from typing import Annotated
 
 import typer
@@ -19,6 +17,7 @@ from engine.cli.common import (
     secrets_of,
     settings,
     setup_logging,
+    stop_on_signals,
 )
 
 tokens = App(help="Bearer tokens of the HTTP API (koodispatch serve).", no_args_is_help=True, cls=Group)
@@ -46,10 +45,7 @@ def serve(
     url = required_redis_url(cfg)
 
     async def go() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+        stop = stop_on_signals()
         async with (
             queue(url) as redis,
             serving(cfg, redis, host, port, proxies=frozenset(trusted_proxy or ())) as where,

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
 from engine.cli.app import app
-from engine.cli.common import fail, run, settings
+from engine.cli.common import fail, run, settings, stop_on_signals
 from engine.errors import ConfigError
 from engine.provider.callbacks import receipt_url
 from engine.runtime.net import is_loopback_host
@@ -95,10 +93,7 @@ async def _serve(config: SimConfig, host: str, port: int, access_log: bool) -> N
     from engine.runtime.gc_tuning import tune_for_service
     from engine.simulator.testing import run_simulator
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     given = os.environ.get(TOKEN_VARIABLE) or None
     async with run_simulator(config, host, port, access_log=access_log, admin_token=given) as sim:
         tune_for_service()
