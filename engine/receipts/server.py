@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -19,61 +19,74 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from engine.errors import BadReceipt, Unauthorized
-from engine.phones import mask
 from engine.provider.callbacks import ROUTE_PREFIX
 from engine.receipts.auth import TOKEN_HEADER, Authenticator
+from engine.receipts.connections import ConnectionGuard, connection_cap
 from engine.receipts.http_log import masked_logger
 from engine.receipts.parse import PARSERS, Receipt
+from engine.receipts.pending import PendingReceipts
 from engine.receipts.store import ReceiptStore
+from engine.receipts.tally import Tally
 from engine.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a batch post of receipts is a few hundred KB at most
-# A receipt can overtake the journaling of its own send (the task id is mapped a moment after the answer):
-# unknown ones are tried again after these pauses, then counted ``unmatched``.
-RETRY_DELAYS = (0.5, 2.0, 8.0)
+RETRY_TICK = 0.25  # seconds between looks at the held receipts that are due
+RETRY_CHUNK = 5000  # receipts looked up again per round and tick: the loop stays responsive
 
 
 class Retrier:
-    """Tries receipts of not-yet-mapped task ids again in the background, a bounded number of times."""
+    """Tries held receipts of not-yet-mapped task ids again from one background loop; gives up on a
+    receipt after its last round (counted ``unmatched``) and drops the oldest beyond the bounds (counted
+    ``pending_dropped``)."""
 
-    def __init__(self, store: ReceiptStore) -> None:
+    def __init__(self, store: ReceiptStore, pending: PendingReceipts) -> None:
         self.store = store
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.pending = pending
 
-    def later(self, receipts: Sequence[Receipt]) -> None:
-        task = asyncio.get_running_loop().create_task(self._retry(receipts))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def later(self, receipts: Sequence[Receipt]) -> None:
+        dropped = self.pending.add(receipts, asyncio.get_running_loop().time())
+        await self.store.tally.count(pending_dropped=dropped)
 
-    async def _retry(self, receipts: Sequence[Receipt]) -> None:
-        for delay in RETRY_DELAYS:
-            await asyncio.sleep(delay)
-            receipts = (await self.store.record(receipts)).unknown
-            if not receipts:
-                return
-        await self.store.count(unmatched=len(receipts))
-        for receipt in receipts:
-            log.info("receipt for %s matches no chunk (task %r)", mask(receipt.number), receipt.task_id)
+    async def run(self) -> None:
+        """Retry what is due every ``RETRY_TICK`` until cancelled (what is held then is dropped, as after
+        a crash)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(RETRY_TICK)
+            for round_, receipts in list(self.pending.due(loop.time(), RETRY_CHUNK)):
+                unknown = list((await self.store.record(receipts)).unknown)
+                unmatched, dropped = self.pending.retried(round_, unknown, loop.time())
+                await self.store.tally.count(unmatched=unmatched, pending_dropped=dropped)
 
-    async def close(self) -> None:
-        """Cancel pending retries (a receipt still unknown by then is dropped, as after a crash)."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    def gauge(self) -> str:
+        return f"held for retry {self.pending.count} ({self.pending.bytes} bytes)"
 
 
 @dataclass(frozen=True, slots=True)
 class Service:
-    """What the handlers need: the authenticator, the store, the retrier and the opt-out words."""
+    """What the handlers need: the authenticator, the store, the retrier, the opt-out words, the body
+    read timeout."""
 
     auth: Authenticator
     store: ReceiptStore
     retrier: Retrier
     opt_out_words: tuple[str, ...]
+    body_timeout: float
 
 
 SERVICE: web.AppKey[Service] = web.AppKey("koodispatch_receipts", Service)
+
+
+async def _authenticated_body(service: Service, request: web.Request, kind: str) -> bytes:
+    """The request's body once its token (and signature) check out; raises Unauthorized, TimeoutError."""
+    service.auth.check_token(request.match_info.get("token") or request.headers.get(TOKEN_HEADER))
+    async with asyncio.timeout(service.body_timeout):
+        body = await request.read()
+    service.auth.check_signature(
+        kind, request.method, request.path, request.query_string, request.headers, body
+    )
+    return body
 
 
 async def receive(request: web.Request) -> web.Response:
@@ -83,25 +96,24 @@ async def receive(request: web.Request) -> web.Response:
     parser = PARSERS.get(kind)
     if parser is None:
         raise web.HTTPNotFound()
+    tally = service.store.tally
     try:
-        service.auth.check_token(request.match_info.get("token") or request.headers.get(TOKEN_HEADER))
-        body = await request.read()
-        service.auth.check_signature(
-            kind, request.method, request.path, request.query_string, request.headers, body
-        )
-    except Unauthorized as exc:
-        await service.store.count(unauthorized=1)
-        log.warning("receipt on %s refused: %s", kind, exc)  # the message never holds the token
+        body = await _authenticated_body(service, request, kind)
+    except Unauthorized:
+        await tally.count(unauthorized=1)  # the reason stays out of logs: it may echo what was sent
         return web.json_response({"status": "unauthorized"}, status=401)
+    except TimeoutError:
+        await tally.count(slow_body=1)
+        return web.json_response({"status": "request timeout"}, status=408)
     try:
         parsed = parser(body)
     except BadReceipt as exc:
-        await service.store.count(malformed=1)
+        await tally.count(malformed=1)
         return web.json_response({"status": "bad request", "message": str(exc)}, status=400)
-    await service.store.count(received=len(parsed.receipts), dropped=parsed.dropped)
+    await tally.count(received=len(parsed.receipts), dropped=parsed.dropped)
     recorded = await service.store.record(parsed.receipts)
     if recorded.unknown:
-        service.retrier.later(recorded.unknown)
+        await service.retrier.later(recorded.unknown)
     opted = await service.store.opt_out(parsed.replies, service.opt_out_words)
     return web.json_response(
         {"status": "ok", "new": recorded.new, "duplicate": recorded.duplicate,
@@ -110,22 +122,51 @@ async def receive(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return web.json_response({"status": "ok", "held_for_retry": request.app[SERVICE].retrier.pending.count})
 
 
-def build_app(settings: Settings, redis: aioredis.Redis) -> web.Application:
-    """The receipts app on an open Redis client; raises ConfigError when no receipt token is configured."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
-    store = ReceiptStore(redis)
-    service = Service(
-        Authenticator.from_settings(settings), store, Retrier(store), tuple(settings.receipts.opt_out_words)
+def build_app(
+    settings: Settings, redis: aioredis.Redis, guard: ConnectionGuard | None = None
+) -> web.Application:
+    """The receipts app on an open Redis client; raises ConfigError when no receipt token is configured.
+
+    ``guard`` (the connection cap) marks the connections with a request in progress through a middleware.
+    """
+    cfg = settings.receipts
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES, middlewares=[guard.middleware] if guard is not None else []
     )
-    app[SERVICE] = service
-    app.on_cleanup.append(lambda _: service.retrier.close())
+    store = ReceiptStore(redis, Tally(redis))
+    retrier = Retrier(store, PendingReceipts(cfg.pending_max, cfg.pending_max_bytes))
+    auth = Authenticator.from_settings(settings)
+    app[SERVICE] = Service(auth, store, retrier, tuple(cfg.opt_out_words), cfg.body_timeout)
+    app.cleanup_ctx.append(_background(retrier, cfg.log_interval, guard))
     app.router.add_post(ROUTE_PREFIX + "/{token}/{kind}", receive)
     app.router.add_post(ROUTE_PREFIX + "/{kind}", receive)
     app.router.add_get("/healthz", health)
     return app
+
+
+def _background(
+    retrier: Retrier, log_interval: float, guard: ConnectionGuard | None
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The app's background tasks: the retry loop and the summary log line, cancelled at cleanup."""
+
+    def gauge() -> str:
+        closed = f"; connections evicted {guard.evicted}, refused {guard.refused}" if guard else ""
+        return retrier.gauge() + closed
+
+    async def tasks(_: web.Application) -> AsyncIterator[None]:
+        running = [
+            asyncio.create_task(retrier.run()),
+            asyncio.create_task(retrier.store.tally.run(log_interval, gauge)),
+        ]
+        yield
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    return tasks
 
 
 @asynccontextmanager
@@ -135,16 +176,22 @@ async def serve(
     """Serve the receipts app until the block exits; yields its base URL (port 0 = a free one).
 
     URLs hold the token: there is no access log, and aiohttp's own records (a request line it cannot parse
-    is logged in full) go through a logger that masks it.
+    is logged in full) go through a logger that masks it. A connection must send its request's headers
+    within ``receipts.header_timeout`` (aiohttp's keep-alive timeout, which also runs from the connection's
+    start) and its body within ``body_timeout``; at most ``connection_cap(max_connections)`` are held.
     """
-    app = build_app(settings, redis)  # ConfigError here when no token is configured
+    cfg = settings.receipts
+    guard = ConnectionGuard(connection_cap(cfg.max_connections))
+    app = build_app(settings, redis, guard)  # ConfigError here when no token is configured
     assert settings.receipts_token is not None
     with masked_logger(settings.receipts_token.get_secret_value()) as logger:
-        runner = web.AppRunner(app, access_log=None, logger=logger)
+        runner = web.AppRunner(app, access_log=None, logger=logger, keepalive_timeout=cfg.header_timeout)
         await runner.setup()
+        assert runner.server is not None
+        listener = await asyncio.get_running_loop().create_server(guard.attach(runner.server), host, port)
         try:
-            await web.TCPSite(runner, host, port).start()
             url_host = f"[{host}]" if ":" in host else host
-            yield f"http://{url_host}:{runner.addresses[0][1]}"
+            yield f"http://{url_host}:{listener.sockets[0].getsockname()[1]}"
         finally:
+            listener.close()
             await runner.cleanup()

@@ -8,20 +8,18 @@ posts twice counts once.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from engine.phones import mask
 from engine.receipts.parse import Receipt, Reply
+from engine.receipts.tally import Tally
 from engine.state.tasks import chunk_refs
 from engine.store import keys
 from engine.store.scripts import load_script
 
-log = logging.getLogger(__name__)
 Target = tuple[str, int, str]  # campaign id, batch, receipt kind
 
 
@@ -60,8 +58,9 @@ def _hash(cid: str, batch: int, kind: str) -> str:
 class ReceiptStore:
     """Records receipts and opt-outs; one instance per process, its script registered once."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, tally: Tally) -> None:
         self.redis = redis
+        self.tally = tally
         self._record = load_script(redis, "record_receipts")
 
     async def _targets(
@@ -91,7 +90,7 @@ class ReceiptStore:
             args = [part for receipt in members for part in _entry(receipt)]
             new += int(await self._record(keys=[_hash(cid, batch, kind), keys.counters(cid)], args=args))
         result = Recorded(new, len(receipts) - len(unknown) - new, tuple(unknown))
-        await self.count(recorded=new, duplicate=result.duplicate)
+        await self.tally.count(recorded=new, duplicate=result.duplicate)
         return result
 
     async def opt_out(self, replies: Iterable[Reply], words: Iterable[str]) -> int:
@@ -101,16 +100,5 @@ class ReceiptStore:
         if not numbers:
             return 0
         added = int(await self.redis.sadd(keys.SUPPRESSION, *numbers))  # type: ignore[misc]
-        await self.count(opt_out=added)
-        log.info(
-            "opt-out: %d number(s) added to suppression (%s)", added, ", ".join(mask(n) for n in numbers)
-        )
+        await self.tally.count(opt_out=added)
         return added
-
-    async def count(self, **fields: int) -> None:
-        """Add to the service's counters for operators (``kd:receipts:stats``): received, unmatched, ..."""
-        pipe = self.redis.pipeline(transaction=False)
-        for name, value in fields.items():
-            if value:
-                pipe.hincrby(keys.RECEIPT_STATS, name, value)
-        await pipe.execute()

@@ -174,6 +174,34 @@ class ReceiptSettings(_Section):
     sms_push_signature: bool = Field(
         False, description="require SDK-HMAC-SHA256 (app key/secret) on SMS status reports and uplinks"
     )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="seconds a connection may take to send a request's headers (and stay idle between "
+        "requests) before it is closed: a half-sent request does not hold a socket",
+    )
+    body_timeout: float = Field(
+        10.0, gt=0, le=300, description="seconds to read a request's body once its headers are in (else 408)"
+    )
+    max_connections: int = Field(
+        1024,
+        ge=8,
+        description="connections held at once (also at most the open-file limit less 32); at the cap the "
+        "oldest connection with no request in progress is closed for a new one",
+    )
+    pending_max: int = Field(
+        100_000,
+        ge=0,
+        description="receipts of task ids not mapped yet, held for a retry (oldest dropped first, counted "
+        "pending_dropped)",
+    )
+    pending_max_bytes: int = Field(
+        32 * 1024 * 1024, ge=0, description="the same held receipts' memory, estimated, in bytes"
+    )
+    log_interval: float = Field(
+        10.0, gt=0, description="seconds between the service's one summary line of what it counted"
+    )
 
 
 def _contact_limits(texts: list[str]) -> list[str]:

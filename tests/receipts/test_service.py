@@ -20,7 +20,7 @@ from engine.ingest.spec import CampaignSpec
 from engine.plan import planner
 from engine.provider.callbacks import receipt_url
 from engine.provider.signer import Credentials, sign
-from engine.receipts import server
+from engine.receipts import pending
 from engine.receipts.auth import TOKEN_HEADER
 from engine.receipts.parse import PARSERS
 from engine.receipts.server import serve
@@ -163,14 +163,15 @@ async def test_duplicate_receipt_counts_once(service: str, redis_client: aioredi
 
 
 async def test_sms_report_finds_its_batch_by_extend_and_unknown_tasks_are_not_recorded(
-    service: str, redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+    redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(server, "RETRY_DELAYS", (0.05, 0.05))
+    monkeypatch.setattr(pending, "RETRY_DELAYS", (0.05, 0.05))
     form = "application/x-www-form-urlencoded"
-    assert await post(receipt_url(service, TOKEN, "sms"), sms_report(), form) == 200
-    unknown = smart_envelope(smart_receipt(task_id="never-sent"))
-    assert await post(receipt_url(service, TOKEN, "smart"), unknown, "application/json") == 200
-    await asyncio.sleep(0.5)
+    async with serve(receipt_settings(), redis_client) as service:
+        assert await post(receipt_url(service, TOKEN, "sms"), sms_report(), form) == 200
+        unknown = smart_envelope(smart_receipt(task_id="never-sent"))
+        assert await post(receipt_url(service, TOKEN, "smart"), unknown, "application/json") == 200
+        await asyncio.sleep(1.0)
     assert list(await delivery(redis_client, 0)) == [f"sms:{NUMBER}"]
     assert await counters(redis_client, CID) == {"delivered:sms": 1}
     assert await redis_client.hget(keys.RECEIPT_STATS, "unmatched") == b"1"  # type: ignore[misc]
@@ -307,18 +308,21 @@ async def test_opt_out_reply_makes_the_next_campaign_drop_the_number(
     assert (result.counts["suppressed"], result.counts["accepted"]) == (1, 2)
 
 
-async def test_logs_hold_neither_the_token_nor_full_numbers(
-    service: str, redis_client: aioredis.Redis, caplog: pytest.LogCaptureFixture
+async def test_logs_hold_neither_the_token_nor_full_numbers_and_sum_up_per_interval(
+    redis_client: aioredis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    await post(receipt_url(service, "wrong-token-0123456789", "smart"), b"{}", "application/json")
-    await post(
-        receipt_url(service, TOKEN, "smart"), smart_envelope(smart_receipt(task_id="x")), "application/json"
-    )
-    mo = urlencode({"from": "+86" + NUMBER, "body": "R"}).encode()
-    await post(receipt_url(service, TOKEN, "uplink"), mo, "application/x-www-form-urlencoded")
-    assert caplog.records and TOKEN not in caplog.text and "wrong-token" not in caplog.text
-    assert NUMBER not in caplog.text and "135****5678" in caplog.text
+    async with serve(receipt_settings(log_interval=0.2), redis_client) as service:
+        for _ in range(3):
+            await post(receipt_url(service, "wrong-token-0123456789", "smart"), b"{}", "application/json")
+        unknown = smart_envelope(smart_receipt(task_id="x"))
+        await post(receipt_url(service, TOKEN, "smart"), unknown, "application/json")
+        mo = urlencode({"from": "+86" + NUMBER, "body": "R"}).encode()
+        await post(receipt_url(service, TOKEN, "uplink"), mo, "application/x-www-form-urlencoded")
+        await asyncio.sleep(0.5)
+    lines = [r.getMessage() for r in caplog.records if r.name == "engine.receipts.tally"]
+    assert lines and "unauthorized 3" in lines[0] and "opt_out 1" in lines[0] and "received 1" in lines[0]
+    assert TOKEN not in caplog.text and "wrong-token" not in caplog.text and NUMBER not in caplog.text
 
 
 async def test_a_request_line_aiohttp_cannot_parse_is_logged_with_the_token_masked(
