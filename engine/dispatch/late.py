@@ -13,15 +13,13 @@ import logging
 import struct
 from typing import Final
 
-import orjson
-
 from engine.dispatch.batch_run import BatchRun
 from engine.dispatch.context import EngineContext
 from engine.dispatch.outcomes import JobResult, LateOutcome
 from engine.dispatch.senders import Chunk, Sender, fallback_sender
 from engine.errors import Halt, LeaseLost, ProviderDown, WindowClosed
 from engine.provider.models import SendResult
-from engine.state import campaigns
+from engine.state import campaigns, delivery
 from engine.state.batches import Batch, load_batch
 from engine.state.records import Stage, Verdict
 from engine.store import keys
@@ -98,13 +96,13 @@ class LateRun(BatchRun):
         if not numbers:
             return []
         pipe = self.ctx.redis.pipeline(transaction=False)
-        pipe.hmget(keys.delivery(self.cid, self.batch.number), [f"smart:{n}" for n in numbers])
+        pipe.get(keys.delivery(self.cid, self.batch.number, "smart"))
         pipe.hmget(keys.failed(self.cid), numbers)
         receipts, failed = await pipe.execute()
         return [
             i
-            for i, receipt, failure in zip(capable, receipts, failed, strict=True)
-            if failure is None and (receipt is None or not orjson.loads(receipt)["ok"])
+            for i, failure in zip(capable, failed, strict=True)
+            if failure is None and not delivery.delivered(receipts or b"", i)
         ]
 
 

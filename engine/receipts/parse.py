@@ -48,10 +48,6 @@ class Receipt:
     ref: str = ""
     kind: ReceiptKind = "delivery"
 
-    def encode(self) -> bytes:
-        """The value stored per (channel, number) in the batch's delivery hash."""
-        return orjson.dumps({"ok": self.ok, "status": self.status, "at": self.at})
-
 
 @dataclass(frozen=True, slots=True)
 class Reply:

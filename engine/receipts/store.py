@@ -1,35 +1,38 @@
-"""Receipts into Redis: per-number outcomes per batch, counted once per (campaign, channel, number); opt-outs.
+"""Receipts into Redis: outcomes by batch position, counted once per (campaign, channel, number); opt-outs.
 
-Writes ``keys.delivery`` (``<channel>:<number>`` → ``{"ok", "status", "at"}``), ``keys.resolved`` and the
-campaign counters ``delivered:<ch>``, ``undelivered:<ch>``, ``undelivered_status:<ch>:<status>``,
-``resolved:smart`` — all in one Lua call per batch, first receipt wins (HSETNX), so a receipt the provider
-posts twice counts once.
+A receipt is recorded only where the engine sent: its reference (or its task id's) names a frozen batch,
+and its number is in that batch; anything else is ``rejected`` with a reason and writes nothing. Outcomes
+go through ``engine/state/delivery.py`` (one script run per batch and channel, first receipt wins), so a
+receipt the provider posts twice counts once.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
+from engine.receipts.batch_index import BatchIndex
 from engine.receipts.parse import Receipt, Reply
 from engine.receipts.tally import Tally
+from engine.state.delivery import Entry, OutcomeWriter
 from engine.state.tasks import chunk_refs
 from engine.store import keys
-from engine.store.scripts import load_script
 
-Target = tuple[str, int, str]  # campaign id, batch, receipt kind
+Target = tuple[str, int, str, str]  # campaign id, batch, channel, receipt kind
 
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """What recording receipts did: new outcomes, repeats, and the receipts of no known chunk (yet)."""
+    """What recording receipts did: new outcomes, repeats, the receipts of no known chunk (yet), and the
+    refused ones by reason."""
 
     new: int = 0
     duplicate: int = 0
     unknown: tuple[Receipt, ...] = ()
+    rejected: Counter[str] = field(default_factory=Counter)
 
 
 def parse_ref(ref: str) -> tuple[str, int] | None:
@@ -40,19 +43,9 @@ def parse_ref(ref: str) -> tuple[str, int] | None:
     return parts[0], int(parts[1])
 
 
-def _entry(receipt: Receipt) -> tuple[str, bytes | str, str]:
-    """(hash field, value, counters) of one receipt for ``record_receipts.lua``."""
-    ch = receipt.channel
-    if receipt.kind == "resolve":
-        return receipt.number, str(receipt.at), f"resolved:{ch}"
-    if receipt.ok:
-        return f"{ch}:{receipt.number}", receipt.encode(), f"delivered:{ch}"
-    counters = f"undelivered:{ch} undelivered_status:{ch}:{receipt.status}"
-    return f"{ch}:{receipt.number}", receipt.encode(), counters
-
-
-def _hash(cid: str, batch: int, kind: str) -> str:
-    return keys.resolved(cid, batch) if kind == "resolve" else keys.delivery(cid, batch)
+def _entry(receipt: Receipt, position: int) -> Entry:
+    ok = receipt.ok or receipt.kind == "resolve"  # a resolve receipt counts once whatever its status
+    return position, "" if ok else receipt.status
 
 
 class ReceiptStore:
@@ -61,12 +54,13 @@ class ReceiptStore:
     def __init__(self, redis: aioredis.Redis, tally: Tally) -> None:
         self.redis = redis
         self.tally = tally
-        self._record = load_script(redis, "record_receipts")
+        self.writer = OutcomeWriter(redis)
+        self.index = BatchIndex(redis)
 
     async def _targets(
         self, receipts: Sequence[Receipt]
     ) -> tuple[dict[Target, list[Receipt]], list[Receipt]]:
-        """Receipts grouped by the batch they belong to, and those of no known chunk."""
+        """Receipts grouped by the batch and channel they name, and those of no known chunk."""
         refs = await chunk_refs(self.redis, (r.task_id for r in receipts if not r.ref))
         groups: dict[Target, list[Receipt]] = defaultdict(list)
         unknown = []
@@ -75,23 +69,45 @@ class ReceiptStore:
             if where is None:
                 unknown.append(receipt)
             else:
-                groups[(*where, receipt.kind)].append(receipt)
+                groups[(*where, receipt.channel, receipt.kind)].append(receipt)
         return groups, unknown
+
+    async def _record_group(self, target: Target, members: list[Receipt], rejected: Counter[str]) -> int:
+        """Record one batch's receipts on one channel; returns how many were new."""
+        cid, batch, channel, kind = target
+        positions = await self.index.positions(cid, batch, [r.number for r in members])
+        if positions is None:
+            rejected["unknown_batch"] += len(members)
+            return 0
+        entries = [_entry(r, p) for r, p in zip(members, positions, strict=True) if p is not None]
+        rejected["number"] += len(members) - len(entries)
+        if not entries:
+            return 0
+        new = await self.writer.record(
+            cid, batch, channel, "resolve" if kind == "resolve" else "delivery", entries
+        )
+        if new < 0:  # purged between the look-up and the write
+            rejected["unknown_batch"] += len(entries)
+            return 0
+        return new
 
     async def record(self, receipts: Sequence[Receipt]) -> Recorded:
         """Record each receipt once per (campaign, channel, number); later repeats change nothing.
 
         Receipts whose task id is not mapped (yet: a receipt may overtake the journaling of its send) are
-        handed back untouched for the caller to try again.
+        handed back untouched for the caller to try again; receipts of a batch that does not exist or of a
+        number not in it are rejected, counted ``rejected:<reason>``.
         """
         groups, unknown = await self._targets(receipts)
+        rejected: Counter[str] = Counter()
         new = 0
-        for (cid, batch, kind), members in groups.items():
-            args = [part for receipt in members for part in _entry(receipt)]
-            new += int(await self._record(keys=[_hash(cid, batch, kind), keys.counters(cid)], args=args))
-        result = Recorded(new, len(receipts) - len(unknown) - new, tuple(unknown))
-        await self.tally.count(recorded=new, duplicate=result.duplicate)
-        return result
+        for target, members in groups.items():
+            new += await self._record_group(target, members, rejected)
+        duplicate = len(receipts) - len(unknown) - new - sum(rejected.values())
+        await self.tally.count(
+            recorded=new, duplicate=duplicate, **{f"rejected:{why}": n for why, n in rejected.items()}
+        )
+        return Recorded(new, duplicate, tuple(unknown), rejected)
 
     async def opt_out(self, replies: Iterable[Reply], words: Iterable[str]) -> int:
         """Add the senders of opt-out replies to ``kd:suppression``; returns how many were new there."""

@@ -15,7 +15,8 @@ from typing import Final, Literal
 import orjson
 import redis.asyncio as aioredis
 
-from engine.state import campaigns
+from engine.reports.summary import CHANNELS
+from engine.state import campaigns, delivery
 from engine.state.batches import Batch, load_batch
 from engine.state.progress import counters
 from engine.store import keys
@@ -89,20 +90,19 @@ async def _send_failures(redis: aioredis.Redis, cid: str, batch: Batch) -> list[
     return found
 
 
-async def _undelivered(redis: aioredis.Redis, cid: str, batch: int) -> dict[str, list[tuple[str, str]]]:
-    """number -> [(channel, status)] of the batch's negative status reports."""
-    raw: dict[bytes, bytes] = await redis.hgetall(keys.delivery(cid, batch))  # type: ignore[misc]
-    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for name, value in raw.items():
-        receipt = orjson.loads(value)
-        if not receipt.get("ok"):
-            channel, _, number = name.decode().partition(":")
-            out[number].append((channel, str(receipt.get("status", ""))))
+async def _undelivered(redis: aioredis.Redis, cid: str, batch: int) -> dict[int, list[tuple[str, str]]]:
+    """Batch position -> [(channel, status)] of the batch's negative status reports."""
+    names = await delivery.status_names(redis, cid)
+    out: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for channel in CHANNELS:
+        raw = await delivery.outcomes(redis, cid, batch, channel)
+        for position, status in delivery.undelivered(raw, names).items():
+            out[position].append((channel, status))
     return out
 
 
 def _rows(
-    batch: Batch, at_send: list[bytes | None], undelivered: Mapping[str, list[tuple[str, str]]]
+    batch: Batch, at_send: list[bytes | None], undelivered: Mapping[int, list[tuple[str, str]]]
 ) -> list[FailedNumber]:
     rows: list[FailedNumber] = []
     for index, number in enumerate(batch.numbers):
@@ -113,6 +113,6 @@ def _rows(
                     number, failure["channel"], "send", failure["reason"], failure.get("code", ""), index
                 )
             )
-        for channel, status in undelivered.get(number, ()):
+        for channel, status in undelivered.get(index, ()):
             rows.append(FailedNumber(number, channel, "delivery", UNDELIVERED, status, index))
     return rows

@@ -67,14 +67,20 @@ def failed(cid: str) -> str:
     return f"{PREFIX}:{{{cid}}}:failed"
 
 
-def delivery(cid: str, number: int) -> str:
-    """Hash of one batch's status reports: ``<channel>:<number>`` -> orjson {ok, status, at}."""
-    return f"{PREFIX}:{{{cid}}}:delivery:{number}"
+def delivery(cid: str, number: int, channel: str) -> str:
+    """String of one batch's status reports on ``channel``: one byte per batch position, 0 none yet, 1
+    delivered, else the undelivered status's code in ``statuses`` (``engine/state/delivery.py``)."""
+    return f"{PREFIX}:{{{cid}}}:delivery:{number}:{channel}"
 
 
 def resolved(cid: str, number: int) -> str:
-    """Hash of one batch's short-link resolve receipts: number -> epoch seconds of the first."""
+    """String of one batch's short-link resolve receipts: one byte per batch position, 1 once resolved."""
     return f"{PREFIX}:{{{cid}}}:resolved:{number}"
+
+
+def statuses(cid: str) -> str:
+    """Hash: undelivered status -> its one-byte code in the campaign's ``delivery`` strings."""
+    return f"{PREFIX}:{{{cid}}}:statuses"
 
 
 def late(cid: str, number: int) -> str:
