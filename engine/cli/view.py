@@ -115,6 +115,8 @@ def render_report(r: Report) -> None:
         table.caption = plain(r.reason)
     console.print(table)
     render_funnel(r)
+    if r.detail_note():
+        console.print(plain(r.detail_note()), style="dim", highlight=False)
 
 
 def render_funnel(r: Report) -> None:

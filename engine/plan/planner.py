@@ -156,7 +156,9 @@ async def submit(
     state = CampaignState.PAUSED if held else CampaignState.SCHEDULED if start else CampaignState.RUNNING
     reason = trial.SENDING if held else ""
     window = settings.dispatch.campaign_window
-    created = await campaigns.create(redis, cid, spec, state, batches, counts, reason, digest, window)
+    created = await campaigns.create(
+        redis, cid, spec, state, batches, counts, reason, digest, window, settings.retention.days
+    )
     if not created:
         return await _resubmit(redis, cid, digest)
     tenant = Tenant(spec.budget.priority, spec.budget.weight, spec.budget.max_rate)

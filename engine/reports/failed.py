@@ -7,6 +7,7 @@ the recipient file's order, and each row knows its batch position (the resend re
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass
@@ -15,8 +16,9 @@ from typing import Final, Literal
 import orjson
 import redis.asyncio as aioredis
 
+from engine.errors import StateError
 from engine.reports.summary import CHANNELS
-from engine.state import campaigns, delivery
+from engine.state import campaigns, delivery, retention
 from engine.state.batches import Batch, load_batch
 from engine.state.progress import counters
 from engine.store import keys
@@ -67,6 +69,11 @@ async def failed_batches(
     campaign, StateLost when a batch is gone from Redis.
     """
     record = await campaigns.load(redis, cid)
+    kept = await retention.retention_of(redis, cid)
+    if kept is not None and kept.purged(time.time()):
+        raise StateError(
+            f"campaign {cid}: its per-number detail was purged (retention); only the summary remains"
+        )
     c = await counters(redis, cid)
     sent_failures = c.get("failed", 0) > 0
     receipts = any(k.startswith(f"{UNDELIVERED}:") and v for k, v in c.items())

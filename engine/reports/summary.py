@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 import redis.asyncio as aioredis
 
-from engine.state import campaigns
+from engine.state import campaigns, retention
 from engine.state.progress import counters, open_chunks
 from engine.store import keys
 
@@ -68,6 +69,17 @@ class Report:
     in_flight: int
     funnel: dict[str, Funnel] = field(default_factory=dict)
     timeline: dict[str, dict[str, int]] = field(default_factory=dict)
+    detail_kept_until: float = 0.0  # when the per-number detail goes (0: the campaign has not ended)
+    detail_purged: bool = False  # the per-number detail is gone; these figures remain
+
+    def detail_note(self) -> str:
+        """What became of the per-number detail, in words ("" while the campaign runs)."""
+        if self.detail_purged:
+            return "per-number detail purged (retention); the summary above remains"
+        if self.detail_kept_until:
+            day = time.strftime("%Y-%m-%d", time.gmtime(self.detail_kept_until))
+            return f"per-number detail kept until {day} (UTC), then purged; the summary remains"
+        return ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,6 +146,7 @@ async def _timeline(redis: aioredis.Redis, cid: str) -> dict[str, dict[str, int]
 async def build_report(redis: aioredis.Redis, cid: str) -> Report:
     """Read a campaign's record and counters; raises StateError for an unknown campaign."""
     record = await campaigns.load(redis, cid)
+    kept = await retention.retention_of(redis, cid)
     c = await counters(redis, cid)
     counts = record.counts
     sent = {ch: c.get(f"sent:{ch}", 0) for ch in CHANNELS}
@@ -165,4 +178,6 @@ async def build_report(redis: aioredis.Redis, cid: str) -> Report:
         in_flight=await open_chunks(redis, cid, record.batches),
         funnel={ch: funnel(c, ch) for ch in CHANNELS},
         timeline=await _timeline(redis, cid),
+        detail_kept_until=kept.purge_at if kept is not None else 0.0,
+        detail_purged=kept is not None and kept.purged(time.time()),
     )

@@ -204,6 +204,18 @@ class ReceiptSettings(_Section):
     )
 
 
+class RetentionSettings(_Section):
+    """How long a campaign's per-number data stays once it ended (``engine/state/retention.py``)."""
+
+    days: float = Field(
+        30.0,
+        ge=0,
+        le=3650,
+        description="days per-number data (batches, journal, delivery outcomes, failed numbers) is kept "
+        "after a campaign ended and its 4-day receipt window closed; the summary report stays",
+    )
+
+
 def _contact_limits(texts: list[str]) -> list[str]:
     for text in texts:
         ContactLimit.parse(text)
@@ -282,6 +294,7 @@ class Settings(BaseSettings):
     receipts: ReceiptSettings = ReceiptSettings()
     prices: PriceSettings = PriceSettings()
     contacts: ContactSettings = ContactSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @classmethod
     def settings_customise_sources(
