@@ -88,3 +88,8 @@ def test_takeover_crash_loop_prints_its_table(tmp_path: Path) -> None:
     )
     assert "takeover in a crash loop" in out
     assert "taken over min / median / max" in out and " 3 " in out
+
+
+def test_redis_bytes_prints_its_table(tmp_path: Path) -> None:
+    out = run_program("redis_bytes.py", tmp_path, "--recipients", "2000")
+    assert "Redis bytes per number" in out and "purged" in out
