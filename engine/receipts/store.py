@@ -1,7 +1,7 @@
 """Receipts into Redis: outcomes by batch position, counted once per (campaign, channel, number); opt-outs.
 
-A receipt is recorded only where the engine sent: its reference (or its task id's) names a frozen batch,
-and its number is in that batch; anything else is ``rejected`` with a reason and writes nothing. Outcomes
+A receipt is recorded only where the engine sent (``validate.py``: a journaled chunk, its channel, one of
+its numbers); anything else is ``rejected`` with a reason and writes nothing. Outcomes
 go through ``engine/state/delivery.py`` (one script run per batch and channel, first receipt wins), so a
 receipt the provider posts twice counts once.
 """
@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 
 from engine.receipts.batch_index import BatchIndex
-from engine.receipts.parse import Receipt, Reply
+from engine.receipts.parse import Receipt, ReceiptKind, Reply
 from engine.receipts.tally import Tally
+from engine.receipts.validate import ChunkCheck, ChunkRef, parse_ref
 from engine.state.delivery import Entry, OutcomeWriter
 from engine.state.tasks import chunk_refs
 from engine.store import keys
 
-Target = tuple[str, int, str, str]  # campaign id, batch, channel, receipt kind
+Target = tuple[ChunkRef, str, ReceiptKind]  # the chunk, the channel the receipt came on, the receipt kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +34,6 @@ class Recorded:
     duplicate: int = 0
     unknown: tuple[Receipt, ...] = ()
     rejected: Counter[str] = field(default_factory=Counter)
-
-
-def parse_ref(ref: str) -> tuple[str, int] | None:
-    """(campaign id, batch) of a chunk reference ``<cid>:<batch>:<stage>:<k>``; None if it is not ours."""
-    parts = ref.split(":")
-    if len(parts) != 4 or not parts[0] or not parts[1].isdigit():
-        return None
-    return parts[0], int(parts[1])
 
 
 def _entry(receipt: Receipt, position: int) -> Entry:
@@ -55,38 +48,36 @@ class ReceiptStore:
         self.redis = redis
         self.tally = tally
         self.writer = OutcomeWriter(redis)
-        self.index = BatchIndex(redis)
+        self.check = ChunkCheck(redis, BatchIndex(redis))
 
     async def _targets(
-        self, receipts: Sequence[Receipt]
+        self, receipts: Sequence[Receipt], rejected: Counter[str]
     ) -> tuple[dict[Target, list[Receipt]], list[Receipt]]:
-        """Receipts grouped by the batch and channel they name, and those of no known chunk."""
+        """Receipts grouped by the chunk they name, and those whose task id is not mapped (yet). A
+        reference the report carries itself (SMS ``extend``) that is not one of ours is rejected."""
         refs = await chunk_refs(self.redis, (r.task_id for r in receipts if not r.ref))
         groups: dict[Target, list[Receipt]] = defaultdict(list)
         unknown = []
         for receipt in receipts:
             where = parse_ref(receipt.ref or refs.get(receipt.task_id, ""))
-            if where is None:
-                unknown.append(receipt)
+            if where is not None:
+                groups[(where, receipt.channel, receipt.kind)].append(receipt)
+            elif receipt.ref:
+                rejected["reference"] += 1
             else:
-                groups[(*where, receipt.channel, receipt.kind)].append(receipt)
+                unknown.append(receipt)
         return groups, unknown
 
-    async def _record_group(self, target: Target, members: list[Receipt], rejected: Counter[str]) -> int:
-        """Record one batch's receipts on one channel; returns how many were new."""
-        cid, batch, channel, kind = target
-        positions = await self.index.positions(cid, batch, [r.number for r in members])
-        if positions is None:
-            rejected["unknown_batch"] += len(members)
+    async def _record_chunk(self, target: Target, members: list[Receipt], rejected: Counter[str]) -> int:
+        """Record one chunk's admitted receipts; returns how many were new."""
+        ref, channel, kind = target
+        admitted = await self.check.admit(ref, channel, members)
+        rejected.update(admitted.rejected)
+        if not admitted.receipts:
             return 0
-        entries = [_entry(r, p) for r, p in zip(members, positions, strict=True) if p is not None]
-        rejected["number"] += len(members) - len(entries)
-        if not entries:
-            return 0
-        new = await self.writer.record(
-            cid, batch, channel, "resolve" if kind == "resolve" else "delivery", entries
-        )
-        if new < 0:  # purged between the look-up and the write
+        entries = [_entry(receipt, position) for receipt, position in admitted.receipts]
+        new = await self.writer.record(ref.cid, ref.batch, channel, kind, entries)
+        if new < 0:  # purged between the check and the write
             rejected["unknown_batch"] += len(entries)
             return 0
         return new
@@ -95,14 +86,14 @@ class ReceiptStore:
         """Record each receipt once per (campaign, channel, number); later repeats change nothing.
 
         Receipts whose task id is not mapped (yet: a receipt may overtake the journaling of its send) are
-        handed back untouched for the caller to try again; receipts of a batch that does not exist or of a
-        number not in it are rejected, counted ``rejected:<reason>``.
+        handed back untouched for the caller to try again; a receipt that ``validate.ChunkCheck`` refuses
+        is counted ``rejected:<reason>`` and writes nothing.
         """
-        groups, unknown = await self._targets(receipts)
         rejected: Counter[str] = Counter()
+        groups, unknown = await self._targets(receipts, rejected)
         new = 0
         for target, members in groups.items():
-            new += await self._record_group(target, members, rejected)
+            new += await self._record_chunk(target, members, rejected)
         duplicate = len(receipts) - len(unknown) - new - sum(rejected.values())
         await self.tally.count(
             recorded=new, duplicate=duplicate, **{f"rejected:{why}": n for why, n in rejected.items()}

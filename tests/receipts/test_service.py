@@ -28,6 +28,7 @@ from engine.runtime.settings import Settings, load_settings
 from engine.state import delivery as outcomes
 from engine.state.batches import pack
 from engine.state.progress import counters
+from engine.state.records import ChunkRecord, ChunkState, Stage, chunk_field, chunk_ref
 from engine.store import keys
 from engine.store.connection import open_queue
 
@@ -94,11 +95,24 @@ async def delivery(redis: aioredis.Redis, batch: int) -> dict[str, str]:
     return found
 
 
+# batch -> its verdicts: in batch 3 NUMBER and OTHER got the smart message, in batch 0 the plain SMS
+VERDICTS = {3: "ccn", 0: "nnc"}
+
+
+async def journal(redis: aioredis.Redis, batch: int, stage: Stage, numbers: int) -> None:
+    record = ChunkRecord(ChunkState.DONE, chunk_ref(CID, batch, stage, 0), numbers)
+    await redis.hset(keys.journal(CID, batch), chunk_field(stage, 0), record.encode())  # type: ignore[misc]
+
+
 @pytest.fixture(autouse=True)
 async def frozen_batches(redis_client: aioredis.Redis) -> None:
-    """Batches 0 and 3 of campaign CID, as a submission freezes them: receipts are recorded only there."""
-    for batch in (0, 3):
+    """Batches 0 and 3 of campaign CID frozen and sent as a batch run does: receipts are recorded only
+    for a journaled chunk's own numbers."""
+    for batch, verdicts in VERDICTS.items():
         await redis_client.hset(keys.batch(CID, batch), "n", pack(FROZEN))  # type: ignore[misc]
+        await redis_client.set(keys.verdicts(CID, batch), verdicts)
+        await journal(redis_client, batch, Stage.SMART, verdicts.count("c"))
+        await journal(redis_client, batch, Stage.SMS, verdicts.count("n"))
 
 
 # -- parsing, table-driven ---------------------------------------------------------------------------------
