@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 from blake3 import blake3
@@ -25,7 +26,7 @@ from engine.ingest.files import check_file, read_errors
 from engine.ingest.recipients import Recipients, for_campaign
 from engine.ingest.spec import CampaignSpec
 from engine.runtime.settings import Settings
-from engine.state import campaigns, feeder, jobs, trial
+from engine.state import campaigns, feeder, jobs, reached, trial
 from engine.state.batches import write_batches
 from engine.store import keys
 from engine.types import CampaignState
@@ -151,6 +152,8 @@ async def submit(
     counts = loaded.counts
     first = await trial.prepare(redis, settings, cid, spec, loaded.table)  # None without trial numbers
     batches = await write_batches(redis, cid, loaded.table, spec.param_columns(), batch_size(settings, spec))
+    numbers = loaded.table["mobile"].cast(pl.UInt64).to_numpy()
+    await reached.remember(redis, numbers, settings.receipts.opt_out_window_days, time.time())
     start = jobs.start_time(spec)
     held = first is not None  # the list waits, paused, until the trial is sent and the campaign resumed
     state = CampaignState.PAUSED if held else CampaignState.SCHEDULED if start else CampaignState.RUNNING

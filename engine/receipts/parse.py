@@ -51,10 +51,12 @@ class Receipt:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """An uplink (MO) message: who replied and what they wrote."""
+    """An uplink (MO) message: who replied and what they wrote; ``task_id`` of the basic-edition task it
+    answers (the basic edition names it; an SMS uplink does not)."""
 
     number: str
     text: str
+    task_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +174,8 @@ def parse_basic(body: bytes) -> Parsed:
 def _basic_reply(item: Mapping[str, Any]) -> Reply | None:
     number = number_of(item.get("mobile"))
     text = item.get("content", item.get("body"))
-    return Reply(number, str(text)) if number is not None and text is not None else None
+    task_id = str(item.get("task_id") or "")
+    return Reply(number, str(text), task_id) if number is not None and text is not None else None
 
 
 def parse_basic_uplink(body: bytes) -> Parsed:

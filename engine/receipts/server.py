@@ -136,7 +136,7 @@ def build_app(
     app = web.Application(
         client_max_size=MAX_BODY_BYTES, middlewares=[guard.middleware] if guard is not None else []
     )
-    store = ReceiptStore(redis, Tally(redis))
+    store = ReceiptStore(redis, Tally(redis), cfg.opt_out_window_days)
     retrier = Retrier(store, PendingReceipts(cfg.pending_max, cfg.pending_max_bytes))
     auth = Authenticator.from_settings(settings)
     app[SERVICE] = Service(auth, store, retrier, tuple(cfg.opt_out_words), cfg.body_timeout)

@@ -8,6 +8,7 @@ receipt the provider posts twice counts once.
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from engine.receipts.parse import Receipt, ReceiptKind, Reply
 from engine.receipts.tally import Tally
 from engine.receipts.validate import ChunkCheck, ChunkRef, parse_ref
 from engine.state.delivery import Entry, OutcomeWriter
+from engine.state.reached import Reach
 from engine.state.tasks import chunk_refs
 from engine.store import keys
 
@@ -44,9 +46,10 @@ def _entry(receipt: Receipt, position: int) -> Entry:
 class ReceiptStore:
     """Records receipts and opt-outs; one instance per process, its script registered once."""
 
-    def __init__(self, redis: aioredis.Redis, tally: Tally) -> None:
+    def __init__(self, redis: aioredis.Redis, tally: Tally, opt_out_window_days: float) -> None:
         self.redis = redis
         self.tally = tally
+        self.reach = Reach(redis, opt_out_window_days)
         self.writer = OutcomeWriter(redis)
         self.check = ChunkCheck(redis, BatchIndex(redis))
 
@@ -71,11 +74,15 @@ class ReceiptStore:
     async def _record_chunk(self, target: Target, members: list[Receipt], rejected: Counter[str]) -> int:
         """Record one chunk's admitted receipts; returns how many were new."""
         ref, channel, kind = target
-        admitted = await self.check.admit(ref, channel, members)
+        admitted = await self.check.admit(ref, channel, [r.number for r in members])
         rejected.update(admitted.rejected)
-        if not admitted.receipts:
+        entries = [
+            _entry(receipt, position)
+            for receipt, position in zip(members, admitted.positions, strict=True)
+            if position is not None
+        ]
+        if not entries:
             return 0
-        entries = [_entry(receipt, position) for receipt, position in admitted.receipts]
         new = await self.writer.record(ref.cid, ref.batch, channel, kind, entries)
         if new < 0:  # purged between the check and the write
             rejected["unknown_batch"] += len(entries)
@@ -101,11 +108,27 @@ class ReceiptStore:
         return Recorded(new, duplicate, tuple(unknown), rejected)
 
     async def opt_out(self, replies: Iterable[Reply], words: Iterable[str]) -> int:
-        """Add the senders of opt-out replies to ``kd:suppression``; returns how many were new there."""
+        """Add the senders of opt-out replies to ``kd:suppression`` when they were messaged (``_reached``);
+        returns how many were new there. The others are counted ``rejected:opt_out``."""
         stop = {w.strip().casefold() for w in words}
-        numbers = {r.number for r in replies if r.text.strip().casefold() in stop}
-        if not numbers:
+        wanted = [r for r in replies if r.text.strip().casefold() in stop]
+        if not wanted:
             return 0
-        added = int(await self.redis.sadd(keys.SUPPRESSION, *numbers))  # type: ignore[misc]
-        await self.tally.count(opt_out=added)
+        numbers = await self._reached(wanted)
+        added = int(await self.redis.sadd(keys.SUPPRESSION, *numbers)) if numbers else 0  # type: ignore[misc]
+        refused = len({r.number for r in wanted} - numbers)
+        await self.tally.count(opt_out=added, **{"rejected:opt_out": refused})
         return added
+
+    async def _reached(self, replies: Sequence[Reply]) -> set[str]:
+        """The repliers this account messaged: a basic-edition reply's number must be one its task sent to;
+        any other's must have been submitted to within ``receipts.opt_out_window_days``."""
+        refs = await chunk_refs(self.redis, (r.task_id for r in replies if r.task_id))
+        found = set()
+        for reply in replies:
+            ref = parse_ref(refs.get(reply.task_id, "")) if reply.task_id else None
+            if ref is not None:
+                admitted = await self.check.admit(ref, "basic", [reply.number])
+                found |= {reply.number} if admitted.positions[0] is not None else set()
+        untasked = sorted({r.number for r in replies if not r.task_id})
+        return found | await self.reach.messaged(untasked, time.time())

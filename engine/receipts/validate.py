@@ -22,7 +22,6 @@ import orjson
 import redis.asyncio as aioredis
 
 from engine.receipts.batch_index import BatchIndex, BatchView
-from engine.receipts.parse import Receipt
 from engine.state.records import Stage, chunk_field
 from engine.store import keys
 
@@ -50,9 +49,9 @@ def parse_ref(ref: str) -> ChunkRef | None:
 
 @dataclass(frozen=True, slots=True)
 class Admitted:
-    """The receipts of one chunk that may be recorded, with their batch positions; the rest by reason."""
+    """Each number's batch position when it may be recorded (None when not), and the refusals by reason."""
 
-    receipts: list[tuple[Receipt, int]]
+    positions: list[int | None]
     rejected: Counter[str]
 
 
@@ -63,26 +62,21 @@ class ChunkCheck:
         self.redis = redis
         self.index = index
 
-    async def admit(self, ref: ChunkRef, channel: str, receipts: Sequence[Receipt]) -> Admitted:
-        """Which of ``receipts`` (all naming ``ref``, all on ``channel``) may be recorded."""
+    async def admit(self, ref: ChunkRef, channel: str, numbers: Sequence[str]) -> Admitted:
+        """Which of ``numbers`` (of receipts naming ``ref``, all on ``channel``) may be recorded."""
+        refused: list[int | None] = [None] * len(numbers)
         if ref.stage.channel != channel:
-            return Admitted([], Counter({"channel": len(receipts)}))
+            return Admitted(refused, Counter({"channel": len(numbers)}))
         view = await self.index.view(ref.cid, ref.batch)
         if view is None:
-            return Admitted([], Counter({"unknown_batch": len(receipts)}))
+            return Admitted(refused, Counter({"unknown_batch": len(numbers)}))
         size = await self._chunk_size(ref)
         if size is None:
-            return Admitted([], Counter({"unknown_chunk": len(receipts)}))
+            return Admitted(refused, Counter({"unknown_chunk": len(numbers)}))
         inside = await self._chunk_positions(ref, view, size)
-        admitted = [
-            (receipt, position)
-            for receipt, position in zip(receipts, view.positions([r.number for r in receipts]), strict=True)
-            if position is not None and position in inside
-        ]
-        rejected = (
-            Counter({"number": len(receipts) - len(admitted)}) if len(admitted) < len(receipts) else Counter()
-        )
-        return Admitted(admitted, rejected)
+        positions = [p if p is not None and p in inside else None for p in view.positions(numbers)]
+        outside = positions.count(None)
+        return Admitted(positions, Counter({"number": outside}) if outside else Counter())
 
     async def _chunk_size(self, ref: ChunkRef) -> int | None:
         """Numbers per chunk of the stage (chunk 0's count; with more than one chunk it is full); None when

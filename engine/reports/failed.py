@@ -37,6 +37,7 @@ class FailedNumber:
     reason: str
     code: str
     index: int  # position in its batch
+    delivered: bool = False  # a status report said delivered on another channel: never resent
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +85,8 @@ async def failed_batches(
         at_send: list[bytes | None] = [None] * len(batch.numbers)
         if sent_failures:
             at_send = await _send_failures(redis, cid, batch)
-        undelivered = await _undelivered(redis, cid, number) if receipts else {}
-        rows = [row for row in _rows(batch, at_send, undelivered) if wanted(row)]
+        undelivered, reached = await _undelivered(redis, cid, number) if receipts else ({}, set())
+        rows = [row for row in _rows(batch, at_send, undelivered, reached) if wanted(row)]
         if rows:
             yield batch, rows
 
@@ -97,29 +98,35 @@ async def _send_failures(redis: aioredis.Redis, cid: str, batch: Batch) -> list[
     return found
 
 
-async def _undelivered(redis: aioredis.Redis, cid: str, batch: int) -> dict[int, list[tuple[str, str]]]:
-    """Batch position -> [(channel, status)] of the batch's negative status reports."""
+async def _undelivered(
+    redis: aioredis.Redis, cid: str, batch: int
+) -> tuple[dict[int, list[tuple[str, str]]], set[int]]:
+    """Batch position -> [(channel, status)] of the batch's negative status reports, and the positions
+    reported delivered on some channel."""
     names = await delivery.status_names(redis, cid)
     out: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    reached: set[int] = set()
     for channel in CHANNELS:
         raw = await delivery.outcomes(redis, cid, batch, channel)
         for position, status in delivery.undelivered(raw, names).items():
             out[position].append((channel, status))
-    return out
+        reached.update(delivery.delivered_positions(raw))
+    return out, reached
 
 
 def _rows(
-    batch: Batch, at_send: list[bytes | None], undelivered: Mapping[int, list[tuple[str, str]]]
+    batch: Batch,
+    at_send: list[bytes | None],
+    undelivered: Mapping[int, list[tuple[str, str]]],
+    reached: Collection[int],
 ) -> list[FailedNumber]:
     rows: list[FailedNumber] = []
     for index, number in enumerate(batch.numbers):
+        delivered = index in reached
         if (raw := at_send[index]) is not None:
             failure = orjson.loads(raw)
-            rows.append(
-                FailedNumber(
-                    number, failure["channel"], "send", failure["reason"], failure.get("code", ""), index
-                )
-            )
+            reason, code = failure["reason"], failure.get("code", "")
+            rows.append(FailedNumber(number, failure["channel"], "send", reason, code, index, delivered))
         for channel, status in undelivered.get(index, ()):
-            rows.append(FailedNumber(number, channel, "delivery", UNDELIVERED, status, index))
+            rows.append(FailedNumber(number, channel, "delivery", UNDELIVERED, status, index, delivered))
     return rows

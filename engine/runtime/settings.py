@@ -174,6 +174,13 @@ class ReceiptSettings(_Section):
     sms_push_signature: bool = Field(
         False, description="require SDK-HMAC-SHA256 (app key/secret) on SMS status reports and uplinks"
     )
+    opt_out_window_days: float = Field(
+        30.0,
+        ge=0,
+        le=366,
+        description="an opt-out reply is taken only from a number a campaign was submitted to within this "
+        "many days (or, on the basic edition, one its task sent to); others are counted rejected:opt_out",
+    )
     header_timeout: float = Field(
         10.0,
         gt=0,

@@ -60,6 +60,11 @@ def undelivered(raw: bytes, names: dict[int, str]) -> dict[int, str]:
     return {position: names.get(code, OTHER_STATUS) for position, code in enumerate(raw) if code > DELIVERED}
 
 
+def delivered_positions(raw: bytes) -> list[int]:
+    """Batch positions whose outcome in ``raw`` says delivered."""
+    return [position for position, code in enumerate(raw) if code == DELIVERED]
+
+
 def delivered(raw: bytes, position: int) -> bool:
     """Whether the outcome at ``position`` says delivered."""
     return position < len(raw) and raw[position] == DELIVERED

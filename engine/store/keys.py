@@ -22,6 +22,11 @@ CONTACTS: Final = f"{PREFIX}:fc:"  # + "<UTC day>:<bucket>": hash, number -> its
 CAP_CACHE: Final = f"{PREFIX}:caplist:"  # + UTC day number: list of packed verdict records
 
 
+def reach(day: int, bucket: int) -> str:
+    """String of 3-byte records: numbers submitted on UTC day ``day`` in ``bucket`` (``state/reached.py``)."""
+    return f"{PREFIX}:reach:{day}:{bucket}"
+
+
 def campaign(cid: str) -> str:
     """Hash: spec, state, counts of import, batch total, timestamps."""
     return f"{PREFIX}:{{{cid}}}:campaign"
