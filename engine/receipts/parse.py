@@ -172,10 +172,11 @@ def parse_basic(body: bytes) -> Parsed:
 
 
 def _basic_reply(item: Mapping[str, Any]) -> Reply | None:
+    """A reply naming the task it answers (without one it could not be checked: dropped)."""
     number = number_of(item.get("mobile"))
     text = item.get("content", item.get("body"))
     task_id = str(item.get("task_id") or "")
-    return Reply(number, str(text), task_id) if number is not None and text is not None else None
+    return Reply(number, str(text), task_id) if number is not None and text is not None and task_id else None
 
 
 def parse_basic_uplink(body: bytes) -> Parsed:

@@ -121,14 +121,18 @@ class ReceiptStore:
         return added
 
     async def _reached(self, replies: Sequence[Reply]) -> set[str]:
-        """The repliers this account messaged: a basic-edition reply's number must be one its task sent to;
-        any other's must have been submitted to within ``receipts.opt_out_window_days``."""
+        """The repliers this account messaged: a basic-edition reply's number must be one its task sent to
+        (one check per task); an SMS uplink's (one a request) must have been submitted to within
+        ``receipts.opt_out_window_days``."""
         refs = await chunk_refs(self.redis, (r.task_id for r in replies if r.task_id))
-        found = set()
+        by_chunk: dict[ChunkRef, list[str]] = defaultdict(list)
         for reply in replies:
             ref = parse_ref(refs.get(reply.task_id, "")) if reply.task_id else None
             if ref is not None:
-                admitted = await self.check.admit(ref, "basic", [reply.number])
-                found |= {reply.number} if admitted.positions[0] is not None else set()
+                by_chunk[ref].append(reply.number)
+        found = set()
+        for ref, numbers in by_chunk.items():
+            admitted = await self.check.admit(ref, "basic", numbers)
+            found |= {n for n, p in zip(numbers, admitted.positions, strict=True) if p is not None}
         untasked = sorted({r.number for r in replies if not r.task_id})
         return found | await self.reach.messaged(untasked, time.time())

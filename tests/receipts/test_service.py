@@ -163,10 +163,11 @@ def test_uplinks_parse_into_replies() -> None:
     mo = PARSERS["uplink"](
         urlencode({"smsMsgId": "x", "from": "+86" + NUMBER, "to": "1069", "body": "TD"}).encode()
     )
-    basic = PARSERS["basic-uplink"](
-        orjson.dumps({"seq_id": "s", "replies": [{"mobile": NUMBER, "content": "退订"}]})
-    )
-    assert [(r.number, r.text) for r in mo.replies + basic.replies] == [(NUMBER, "TD"), (NUMBER, "退订")]
+    replies = [{"task_id": "t", "mobile": NUMBER, "content": "退订"}, {"mobile": NUMBER, "content": "TD"}]
+    basic = PARSERS["basic-uplink"](orjson.dumps({"seq_id": "s", "replies": replies}))
+    found = [(r.number, r.text, r.task_id) for r in mo.replies + basic.replies]
+    assert found == [(NUMBER, "TD", ""), (NUMBER, "退订", "t")]
+    assert basic.dropped == 1  # a basic-edition reply naming no task cannot be checked
 
 
 # -- recording -------------------------------------------------------------------------------------------
