@@ -2,9 +2,10 @@
 
 The callback URL is the account's and uplinks are unsigned: a request holding the token once added 50,000
 never-messaged numbers to ``kd:suppression``. Every submission appends its numbers to the day's index: per
-UTC day 4096 buckets (by the number's low 12 bits), each a string of 3-byte records (the number's other 23
-bits: mobiles are below 2^35), so a number is found exactly by scanning one ~7 KB string per day at 10M
-numbers a day. 3 bytes a number a day; each day's buckets expire after the window.
+UTC day 2048 buckets (by the number's low 11 bits), each a string of 3-byte records (the number's other 24
+bits: mobiles are below 2^35), so a number is found exactly by scanning one ~15 KB string per day at 10M
+numbers a day. 3 bytes a number a day (plus ~80 bytes a bucket key); each day's buckets expire after the
+window.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import redis.asyncio as aioredis
 from engine.store import keys
 from engine.store.scripts import load_script
 
-BUCKET_BITS: Final = 12
+BUCKET_BITS: Final = 11
 BUCKETS: Final = 1 << BUCKET_BITS
 RECORD: Final = 3
 DAY: Final = 86400
