@@ -55,7 +55,7 @@ def _stage_positions(verdicts: bytes, capped: bytes) -> dict[Stage, np.ndarray]:
         free = np.frombuffer(capped[: len(flags)].ljust(len(flags), b"0"), dtype=np.uint8) != ord("1")
     smart = np.flatnonzero((flags == ord(Verdict.CAPABLE.value)) & free)
     fallback = np.flatnonzero((flags == ord(Verdict.NOT_CAPABLE.value)) & free)
-    return {Stage.SMART: smart, Stage.RESOLVE: smart, Stage.SMS: fallback, Stage.BASIC: fallback}
+    return {Stage.SMART: smart, Stage.SMS: fallback, Stage.BASIC: fallback}
 
 
 class BatchIndex:

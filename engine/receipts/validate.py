@@ -6,8 +6,8 @@ and a request holding it could otherwise write any outcome for any number. A rec
 what the engine itself froze and journaled: the chunk reference (an SMS report's ``extend``, or the one the
 task id maps to) must name a journaled chunk of a frozen batch; the route's channel must be the chunk's;
 the number must be in the batch, at a position of the chunk's stage, and in chunk ``k`` of it as the batch
-run cut them (chunk 0 of a stage with more than one chunk is full, so its size is every chunk's). Anything
-else is rejected with a reason and writes nothing.
+run cut them (every chunk before the last is full: ``k`` times chunk 0's count). Anything else is rejected
+with a reason and writes nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-import numpy as np
 import orjson
 import redis.asyncio as aioredis
 
@@ -70,25 +69,36 @@ class ChunkCheck:
         view = await self.index.view(ref.cid, ref.batch)
         if view is None:
             return Admitted(refused, Counter({"unknown_batch": len(numbers)}))
-        size = await self._chunk_size(ref)
-        if size is None:
+        counts = await self._chunk_counts(ref)
+        if counts is None:
             return Admitted(refused, Counter({"unknown_chunk": len(numbers)}))
-        inside = await self._chunk_positions(ref, view, size)
+        inside = await self._chunk_positions(ref, view, counts)
         positions = [p if p is not None and p in inside else None for p in view.positions(numbers)]
         outside = positions.count(None)
         return Admitted(positions, Counter({"number": outside}) if outside else Counter())
 
-    async def _chunk_size(self, ref: ChunkRef) -> int | None:
-        """Numbers per chunk of the stage (chunk 0's count; with more than one chunk it is full); None when
-        chunk ``ref.chunk`` is not journaled."""
-        wanted = [chunk_field(ref.stage, ref.chunk), chunk_field(ref.stage, 0)]
-        own, first = await self.redis.hmget(keys.journal(ref.cid, ref.batch), wanted)  # type: ignore[misc]
-        if own is None or first is None:
+    async def _chunk_counts(self, ref: ChunkRef) -> tuple[int, int | None] | None:
+        """How many numbers chunk ``ref.chunk`` and chunk 0 of its stage hold (chunk 0's None when it is
+        not journaled yet); None when chunk ``ref.chunk`` is not journaled."""
+        fields = [chunk_field(ref.stage, ref.chunk), chunk_field(ref.stage, 0)]
+        own, first = await self.redis.hmget(keys.journal(ref.cid, ref.batch), fields)  # type: ignore[misc]
+        if own is None:
             return None
-        return int(orjson.loads(first)["numbers"]) or None
+        return _count(own), _count(first) if first is not None else None
 
-    async def _chunk_positions(self, ref: ChunkRef, view: BatchView, size: int) -> set[int]:
-        """The batch positions chunk ``ref.chunk`` of its stage sent to."""
+    async def _chunk_positions(
+        self, ref: ChunkRef, view: BatchView, counts: tuple[int, int | None]
+    ) -> set[int]:
+        """The batch positions chunk ``k`` of its stage sent to: ``count`` of the stage's positions from
+        ``k`` times chunk 0's count (every chunk but the last is full). Before chunk 0 is journaled
+        (chunks are sent side by side) its size is unknown, and either place chunk ``k`` can be is taken:
+        from ``k * count`` if it is full, or the stage's last ``count`` if it is a shorter last chunk."""
         stage = await self.index.stage_positions(ref.cid, ref.batch, view, ref.stage)
-        chunk: np.ndarray = stage[ref.chunk * size : (ref.chunk + 1) * size]
-        return set(chunk.tolist())
+        count, first = counts
+        k = ref.chunk
+        starts = {k * first} if first is not None else {k * count, max(0, len(stage) - count)}
+        return {int(p) for start in starts for p in stage[start : start + count]}
+
+
+def _count(raw: bytes) -> int:
+    return int(orjson.loads(raw)["numbers"])

@@ -32,12 +32,12 @@ CHANNELS: Final = ("smart", "sms", "basic")
 
 
 def detail_keys(cid: str, batches: int) -> Iterator[str]:
-    """Every key of a campaign that holds per-number (or per-chunk) data."""
-    yield from (keys.failed(cid), keys.statuses(cid), keys.backlog(cid), keys.dispensed(cid), keys.claim(cid))
+    """Every key of a campaign that holds per-number (or per-chunk) data. Leases and the submission claim
+    expire on their own within seconds or minutes: an expiry set here would outlive a crashed holder."""
+    yield from (keys.failed(cid), keys.statuses(cid), keys.backlog(cid), keys.dispensed(cid))
     for batch in range(batches):
         yield from (keys.batch(cid, batch), keys.journal(cid, batch), keys.verdicts(cid, batch))
         yield from (keys.contact_decision(cid, batch), keys.resolved(cid, batch), keys.late(cid, batch))
-        yield keys.lease(cid, batch)
         yield from (keys.delivery(cid, batch, channel) for channel in CHANNELS)
 
 
