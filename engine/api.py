@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from engine.plan.forecast import Forecast
     from engine.plan.planner import SubmitResult
     from engine.reports.summary import Report
-    from engine.runtime.settings import Settings
+    from engine.runtime.settings import PriceSettings, Settings
     from engine.state.history import CampaignRow
 
 
@@ -59,13 +59,13 @@ async def submit_campaign(
     preflight cannot reach the provider (``preflight=False`` skips it, e.g. offline).
     """
     from engine.plan import planner
-    from engine.plan.preflight import run_preflight
+    from engine.plan.preflight import Preflight, run_preflight
     from engine.runtime.settings import load_settings
 
     cfg, campaign = settings or load_settings(), _spec(spec)
 
-    async def check() -> tuple[str, ...]:
-        return (await run_preflight(campaign, cfg)).warnings
+    async def check() -> Preflight:
+        return await run_preflight(campaign, cfg)
 
     return await planner.submit(redis, cfg, campaign, recipients, check if preflight else None)
 
@@ -93,11 +93,15 @@ async def plan_campaign(
         return await plan(ctx, _spec(spec), recipients, check_capability=check_capability)
 
 
-async def campaign_report(cid: str, *, redis: aioredis.Redis) -> Report:
-    """Counts of a campaign so far (also its status); raises StateError for an unknown id."""
+async def campaign_report(
+    cid: str, *, redis: aioredis.Redis, prices: PriceSettings | None = None, opt_outs: bool = False
+) -> Report:
+    """Counts of a campaign so far (also its status), with ``prices`` its cost so far, with ``opt_outs``
+    its recipients who opted out since submission (one lookup per recipient); raises StateError for an
+    unknown id."""
     from engine.reports.summary import build_report
 
-    return await build_report(redis, cid)
+    return await build_report(redis, cid, prices, opt_outs=opt_outs)
 
 
 campaign_status = campaign_report

@@ -81,7 +81,7 @@ async def receipt(redis: ArqRedis, cid: str, number: str, channel: str, ok: bool
     assert await OutcomeWriter(redis).record(cid, batch_of(number), channel, "delivery", entries) == 1
 
 
-async def typical_outcome(redis: ArqRedis, cid: str) -> list[tuple[str, str, str, str, str]]:
+async def typical_outcome(redis: ArqRedis, cid: str) -> list[Row]:
     """Smart for the first 8 numbers, SMS for the rest; some fail at send, some undelivered.
 
     Returns the expected export rows (mobile, channel, stage, reason, provider_code) in recipient order.
@@ -103,6 +103,14 @@ async def typical_outcome(redis: ArqRedis, cid: str) -> list[tuple[str, str, str
         (sms[1], "sms", "delivery", "undelivered", "EXPIRED"),
         (sms[2], "sms", "send", "invalid_number", "E200027"),
     ]
+
+
+PARAMS: Final = ("name", "city")  # the parameter columns of SPEC, as the export adds them
+
+
+def with_params(rows: list[Row]) -> list[Row]:
+    """Expected export rows with each recipient's parameter columns (see ``write_recipients``)."""
+    return [(*row, name_of(row[0]), "深圳") for row in rows]
 
 
 def read_export(path: Path) -> list[Row]:

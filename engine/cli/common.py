@@ -53,6 +53,14 @@ class _Console:
             self._console = Console(**self._options)
         return getattr(self._console, name)
 
+    # rich's Live and Progress hold the console as a context manager (``with console:``), and Python looks
+    # dunder methods up on the type, never through __getattr__
+    def __enter__(self) -> Console:
+        return cast("Console", self.__getattr__("__enter__")())
+
+    def __exit__(self, *exc: object) -> None:
+        self.__getattr__("__exit__")(*exc)
+
 
 console = cast("Console", _Console())
 errors = cast("Console", _Console(stderr=True, soft_wrap=True))  # an error stays one line, however narrow

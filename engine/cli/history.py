@@ -1,5 +1,5 @@
-"""``koodispatch list``, ``reschedule`` and ``purge``: the campaigns an account ran, moving one not yet
-started, and deleting ended ones' per-number data."""
+"""``koodispatch list``, ``top``, ``reschedule`` and ``purge``: the campaigns an account ran, those running
+now on a live board, moving one not yet started, and deleting ended ones' per-number data."""
 
 from __future__ import annotations
 
@@ -82,6 +82,27 @@ def reschedule(
         async with connection(url) as redis:
             before = await api.reschedule(cid, when, redis=redis)
         typer.echo(f"{cid}: start {before or 'unset'} → {when.isoformat()}")
+
+    run(go)
+
+
+@app.command()
+def top(
+    cid: Annotated[list[str] | None, typer.Argument(help="campaign ids (default: every running one)")] = None,
+    once: Annotated[bool, typer.Option("--once", help="print the board once and exit")] = False,
+) -> None:
+    """A live board of campaigns running together: progress, class and weight, rate now (last 5 s) and
+    share of the smart budget. Ctrl-C leaves it; the campaigns go on.
+
+    Example: koodispatch top
+    """
+    from engine.cli.board import board
+
+    url = campaign_redis_url()
+
+    async def go() -> None:
+        async with connection(url) as redis:
+            await board(redis, cid or None, follow=not once)
 
     run(go)
 

@@ -34,6 +34,13 @@ def report(
         Path | None,
         typer.Option("--failed-out", help="export failed and undelivered numbers to a .csv or .xlsx file"),
     ] = None,
+    params: Annotated[
+        bool,
+        typer.Option(
+            "--params/--no-params",
+            help="--failed-out: include the recipients' parameter columns of the spec (name, amount, ...)",
+        ),
+    ] = True,
     html: Annotated[Path | None, typer.Option("--html", help="write a self-contained HTML report")] = None,
     force: Annotated[
         bool, typer.Option("--force", help="replace existing --failed-out / --html files")
@@ -49,6 +56,7 @@ def report(
     from engine.reports.output import refuse_existing
 
     url = campaign_redis_url()
+    prices = settings().prices
 
     async def go() -> tuple[Report, int | None]:
         if failed_out is not None:
@@ -56,10 +64,12 @@ def report(
         if html is not None:
             refuse_existing(html, force)
         async with queue(url) as redis:
-            result = await api.campaign_report(cid, redis=redis)
+            result = await api.campaign_report(cid, redis=redis, prices=prices, opt_outs=True)
             try:
                 exported = (
-                    None if failed_out is None else await export_failed(redis, cid, failed_out, force=force)
+                    None
+                    if failed_out is None
+                    else await export_failed(redis, cid, failed_out, force=force, params=params)
                 )
                 if html is not None:
                     await asyncio.to_thread(write_html, result, html, force=force)

@@ -152,29 +152,42 @@ def demo(
     recipients: Annotated[int, typer.Option(min=10, help="rows in the generated recipient file")] = 100_000,
     workers: Annotated[int, typer.Option(min=1, help="worker processes to start")] = 2,
     policy: Annotated[str, typer.Option(help="fallback policy: skip | sms | basic")] = "sms",
+    campaigns: Annotated[
+        int,
+        typer.Option(
+            min=1, max=8, help="campaigns at once; from 2: bulk, normal, urgent sharing the cap, live"
+        ),
+    ] = 1,
 ) -> None:
-    """A complete campaign against the built-in simulator on a private Redis: nothing to set up."""
+    """A complete campaign against the built-in simulator on a private Redis: nothing to set up.
+
+    Example: koodispatch demo --recipients 20000 --campaigns 3
+    """
 
     from engine.ingest.demo_data import generate_recipients
     from engine.simulator.testing import SimulatorThread
 
     if policy not in ("skip", "sms", "basic"):
         fail(f"--policy: {policy!r} is not one of skip, sms, basic")
-    workdir = Path(tempfile.mkdtemp(prefix="koodispatch-demo-"))
-    data = workdir / "recipients.csv"
-    truth = generate_recipients(data, recipients)
-    console.print(
-        f"generated {truth.rows:,} rows: {truth.imported:,} distinct valid, "
-        f"{truth.duplicates:,} duplicates, {truth.invalid:,} invalid → {data}",
-        highlight=False,
-        markup=False,
-    )
-    spec = workdir / "campaign.toml"
-    spec.write_text(demo_spec(policy), encoding="utf-8")
     with SimulatorThread() as sim:
         console.print(f"provider simulator at {sim.url}", highlight=False, markup=False)
         env = {"KOODISPATCH_PROVIDER__KOOMESSAGE_URL": sim.url, "KOODISPATCH_PROVIDER__SMSAPI_URL": sim.url}
         os.environ.update(env)
+        if campaigns > 1:
+            from engine.cli.together import demo_campaigns
+
+            raise typer.Exit(demo_campaigns(campaigns, recipients, workers, demo_spec(policy), env))
+        workdir = Path(tempfile.mkdtemp(prefix="koodispatch-demo-"))
+        data = workdir / "recipients.csv"
+        truth = generate_recipients(data, recipients)
+        console.print(
+            f"generated {truth.rows:,} rows: {truth.imported:,} distinct valid, "
+            f"{truth.duplicates:,} duplicates, {truth.invalid:,} invalid → {data}",
+            highlight=False,
+            markup=False,
+        )
+        spec = workdir / "campaign.toml"
+        spec.write_text(demo_spec(policy), encoding="utf-8")
         code = run_campaign(spec, data, workers, env)
     raise typer.Exit(code)
 

@@ -13,7 +13,8 @@ from rich.table import Table
 
 from engine.budget.standing import standing
 from engine.cli.common import console, plain
-from engine.reports.summary import FUNNEL_STEPS, Report, build_report
+from engine.reports.summary import FUNNEL_STEPS, Report, build_report, header_rows
+from engine.reports.timeline import recent_rate
 from engine.state import campaigns, window
 from engine.types import TERMINAL, CampaignState
 
@@ -37,11 +38,8 @@ def _stages(r: Report) -> dict[str, tuple[int, int]]:
 
 
 def _rate(r: Report) -> float:
-    """Numbers sent per second over the last full minute of the timeline."""
-    minutes = sorted(r.timeline)
-    if len(minutes) < 2:
-        return 0.0
-    return sum(r.timeline[minutes[-2]].values()) / 60
+    """Numbers sent per second over the last complete ``timeline.RECENT_SECONDS`` of the timeline."""
+    return recent_rate(r.timeline, time.time(), r.timeline_step)
 
 
 class StageBars:
@@ -103,20 +101,30 @@ async def state_line(redis: aioredis.Redis, cid: str) -> str:
 
 
 def render_report(r: Report) -> None:
-    """The console's table (导入号码总数 ...) with the send outcome, then the delivery funnel per channel."""
+    """What ran when and what it cost, the console's table (导入号码总数 ...) with the send outcome, then the
+    delivery funnel per channel."""
+    render_header(r)
     table = Table(title=plain(f"campaign {r.campaign} — {r.state}"), show_header=True)  # cells read markup
     table.add_column("figure")
     table.add_column("numbers", justify="right")
     for name, value in r.figures():
-        table.add_row(name, f"{value:,}")
-    for reason, count in r.failed_by_reason.items():
-        table.add_row(plain(f"  failed: {reason}"), f"{count:,}")
+        table.add_row(plain(name), f"{value:,}")
     if r.reason:
         table.caption = plain(r.reason)
     console.print(table)
     render_funnel(r)
     if r.detail_note():
         console.print(plain(r.detail_note()), style="dim", highlight=False)
+
+
+def render_header(r: Report) -> None:
+    """Name, parent, times in the campaign's zone, duration, cost and opt-outs, one per line."""
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for label, value in header_rows(r):
+        table.add_row(label, plain(value))
+    console.print(table)
 
 
 def render_funnel(r: Report) -> None:

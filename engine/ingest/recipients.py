@@ -288,8 +288,10 @@ def _explain(rule: ParamRule) -> Callable[[str], str]:
     def why(value: str) -> str:
         bad = sorted(set(value) & rule.forbidden)
         if bad:
-            return f"contains {''.join(bad)!r}, which {rule.used_by} does not allow"
-        return f"has {len(value)} characters; {rule.used_by} allows {rule.min_len}-{rule.max_len}"
+            found = f"contains {''.join(bad)!r}, which {rule.used_by} does not allow"
+        else:
+            found = f"has {len(value)} characters; {rule.used_by} allows {rule.min_len}-{rule.max_len}"
+        return f"{found} ({rule.why})" if rule.why else found
 
     return why
 

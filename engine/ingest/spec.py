@@ -36,6 +36,13 @@ _SPEC: Final = "campaign spec"  # how an error names a spec that came from a dic
 _ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")  # also keeps the Redis hash tag {cid} well-formed
 MAX_CELL_CHARS: Final = 1000  # a longer cell is a broken file (e.g. an unclosed quote), never a parameter
 _LATE_MAX_MINUTES: Final = 72 * 60  # status reports arrive within 72 h; later, none is coming
+_SMS_PARAM_RULE: Final = (
+    f"the provider refuses SMS template parameters that contain any of "
+    f"{' '.join(sorted(limits.SMS_PARAM_FORBIDDEN))} or are not 1-{limits.SMS_PARAM_MAX_LEN} characters long"
+)
+_BASIC_PARAM_RULE: Final = (
+    f"the provider allows at most {limits.CONTENT_DETAIL_MAX} characters per basic-edition parameter"
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class ParamRule:
     min_len: int = 0
     max_len: int = MAX_CELL_CHARS
     forbidden: frozenset[str] = frozenset()
+    why: str = ""  # the provider's rule in words, so an operator knows it is not ours to relax
 
 
 def _template_id(value: str) -> str:
@@ -333,12 +341,21 @@ class CampaignSpec(_Spec):
     def param_rules(self) -> list[ParamRule]:
         """Per-value limits of the provider contract, checked at ingest rather than failing a send."""
         rules = [
-            ParamRule(c, "smart.sms_params", 1, limits.SMS_PARAM_MAX_LEN, limits.SMS_PARAM_FORBIDDEN)
+            ParamRule(
+                c,
+                "smart.sms_params",
+                1,
+                limits.SMS_PARAM_MAX_LEN,
+                limits.SMS_PARAM_FORBIDDEN,
+                _SMS_PARAM_RULE,
+            )
             for c in dict.fromkeys(self.smart.sms_params)
         ]
         if self.fallback.policy == "basic":
             rules += [
-                ParamRule(c, "fallback.basic_params", max_len=limits.CONTENT_DETAIL_MAX)
+                ParamRule(
+                    c, "fallback.basic_params", max_len=limits.CONTENT_DETAIL_MAX, why=_BASIC_PARAM_RULE
+                )
                 for c in dict.fromkeys(self.fallback.basic_params)
             ]
         return rules

@@ -15,7 +15,7 @@ from engine.dispatch.context import EngineContext
 from engine.errors import ProviderError
 from engine.ingest.spec import CampaignSpec
 from engine.plan import planner
-from engine.plan.forecast import UNKNOWN, Forecast, Inputs, SmsText, forecast
+from engine.plan.forecast import UNKNOWN, Forecast, Inputs, forecast
 from engine.plan.preflight import Preflight, check
 from engine.provider.limits import CAPABILITY_MAX_MOBILES
 from engine.state.records import Verdict
@@ -53,7 +53,7 @@ async def plan(
         sms_via=ctx.settings.provider.sms_api,
         rates=rates,
         prices=ctx.settings.prices,
-        texts=_texts(spec, preflight),
+        texts=preflight.sms_texts(spec.sms_channel.signature) if preflight else {},
         recheck=check_capability and ctx.resolver.cache.ttl <= 0,
         checked_calls=checked,
         frequency_capped=await _frequency_capped(ctx, spec, numbers, verdicts),
@@ -104,14 +104,3 @@ async def _preflight(ctx: EngineContext, spec: CampaignSpec) -> tuple[Preflight 
     except ProviderError as exc:
         log.warning("plan %s: templates not checked: %s", spec.name, exc)
         return None, [f"templates not checked, the provider did not answer: {exc}"]
-
-
-def _texts(spec: CampaignSpec, preflight: Preflight | None) -> dict[str, SmsText | None]:
-    """The SMS texts preflight read, by template id (absent or None: text unknown)."""
-    if preflight is None:
-        return {}
-    signature = spec.sms_channel.signature
-    return {
-        tpl: SmsText.of(tpl, found.info.template_content, signature, found.links) if found else None
-        for tpl, found in preflight.inspection.sms.items()
-    }

@@ -251,6 +251,26 @@ def _template_segments(frame: pl.DataFrame, text: SmsText, columns: Sequence[str
     return SegmentForecast(text.template_id, frame.height, totals["segments"], totals["min"], totals["max"])
 
 
+def planned_segments(
+    spec: CampaignSpec, frame: pl.DataFrame, texts: Mapping[str, SmsText | None]
+) -> dict[str, int]:
+    """SMS segments if every recipient of ``frame`` got that SMS, per SMS stage whose text is known:
+    ``segments:smart`` (the smart message's carrier SMS), ``segments:sms`` (the plain-SMS fallback).
+
+    Kept with the campaign at submission, so its report prices the numbers actually sent by the segments
+    of their own texts (on average) without asking the provider for the templates again.
+    """
+    stages = [("smart", spec.sms_channel.sms_template_id, spec.smart.sms_params)]
+    if spec.fallback.policy == "sms":
+        stages.append(("sms", spec.fallback_sms_template_id, spec.fallback.sms_params))
+    found = {}
+    for stage, tpl, columns in stages:
+        text = texts.get(tpl)
+        if text is not None and frame.height:
+            found[f"segments:{stage}"] = _template_segments(frame, text, columns).segments
+    return found
+
+
 def _cost(
     messages: Mapping[Channel, int], sms: Mapping[str, SegmentForecast], prices: PriceSettings, complete: bool
 ) -> Cost:

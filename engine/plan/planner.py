@@ -25,6 +25,8 @@ from engine.errors import ConfigError, InputError
 from engine.ingest.files import check_file, read_errors
 from engine.ingest.recipients import Recipients, for_campaign
 from engine.ingest.spec import CampaignSpec
+from engine.plan.forecast import planned_segments
+from engine.plan.preflight import Preflight
 from engine.runtime.settings import Settings
 from engine.state import campaigns, feeder, jobs, reached, trial
 from engine.state.batches import write_batches
@@ -119,12 +121,13 @@ async def submit(
     settings: Settings,
     spec: CampaignSpec,
     recipients: Path | None = None,
-    preflight: Callable[[], Awaitable[tuple[str, ...]]] | None = None,
+    preflight: Callable[[], Awaitable[Preflight]] | None = None,
 ) -> SubmitResult:
     """Validate, freeze and enqueue a campaign. Raises ConfigError / InputError before any write.
 
-    ``preflight`` (provider checks returning warnings, raising on errors) runs for a new campaign once its
-    recipients are valid and before the first write, so a bad file costs no provider call.
+    ``preflight`` (provider checks raising on errors) runs for a new campaign once its recipients are
+    valid and before the first write, so a bad file costs no provider call; the SMS texts it read give
+    the campaign's planned segments (``forecast.planned_segments``, kept in its counts for the report).
     """
     path = recipients_path(spec, recipients)
     # the file is hashed while it is read (each takes seconds for millions of rows); only a resubmission
@@ -140,7 +143,8 @@ async def submit(
         await _discard(loading)
         return await _resubmit(redis, cid, digest)
     loaded = await loading
-    warnings = await preflight() if preflight is not None else ()
+    checked = await preflight() if preflight is not None else None
+    warnings = checked.warnings if checked is not None else ()
     claimed = await _claim(redis, cid, digest)
     if await redis.exists(keys.campaign(cid)):  # created meanwhile, by a submission that held the claim
         return await _resubmit(redis, cid, digest)
@@ -150,6 +154,9 @@ async def submit(
             "give the new campaign another id (nothing was changed)"
         )
     counts = loaded.counts
+    if checked is not None:
+        texts = checked.sms_texts(spec.sms_channel.signature)
+        counts |= await asyncio.to_thread(planned_segments, spec, loaded.table, texts)
     first = await trial.prepare(redis, settings, cid, spec, loaded.table)  # None without trial numbers
     batches = await write_batches(redis, cid, loaded.table, spec.param_columns(), batch_size(settings, spec))
     numbers = loaded.table["mobile"].cast(pl.UInt64).to_numpy()

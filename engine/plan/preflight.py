@@ -15,6 +15,7 @@ from typing import Final, TypeVar
 
 from engine.errors import BadRequest, ConfigError
 from engine.ingest.spec import CampaignSpec
+from engine.plan.forecast import SmsText
 from engine.provider import limits
 from engine.provider.http import ProviderHttp
 from engine.provider.koomessage import KooMessageClient
@@ -78,6 +79,13 @@ class Preflight:
     errors: tuple[str, ...]
     warnings: tuple[str, ...]
     inspection: Inspection
+
+    def sms_texts(self, signature: str) -> dict[str, SmsText | None]:
+        """The SMS texts read, by template id (None: the template was not found), with ``signature``."""
+        return {
+            tpl: SmsText.of(tpl, found.info.template_content, signature, found.links) if found else None
+            for tpl, found in self.inspection.sms.items()
+        }
 
     def raise_for_errors(self) -> None:
         """Raise one ConfigError listing every error, each naming its spec field and template id."""

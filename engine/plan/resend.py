@@ -77,5 +77,6 @@ async def resend_failed(
         data.update(id=chosen, recipients={**data["recipients"], "file": None})  # the numbers are in ``path``
         spec = CampaignSpec.model_validate(data, context={"source": f"resend of {cid}"})
         result = await submit(spec, path)
+    await campaigns.set_parent(redis, result.cid, cid)
     log.info("campaign %s: %d failed numbers resent as campaign %s", cid, count, result.cid)
     return result

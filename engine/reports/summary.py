@@ -1,4 +1,5 @@
-"""Campaign report: the console's import/resolution table, a delivery funnel per channel, failure reasons."""
+"""Campaign report: what ran when, what it cost, the console's import/resolution table, a delivery funnel per
+channel, failure reasons and the send timeline."""
 
 from __future__ import annotations
 
@@ -6,11 +7,17 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
-from engine.state import campaigns, retention
-from engine.state.progress import counters, open_chunks
+from engine.reports import timeline
+from engine.reports.cost import ActualCost, actual_cost
+from engine.reports.opt_outs import opted_out_since
+from engine.reports.timing import Timing, duration, shown, timing, zone_label
+from engine.runtime.settings import PriceSettings
+from engine.state import campaigns, retention, trial
+from engine.state.progress import TIMELINE_STEP_SECONDS, counters, open_chunks
 from engine.store import keys
 
 CHANNELS: Final = ("smart", "sms", "basic")
@@ -44,11 +51,19 @@ FUNNEL_STEPS: Final = ("submitted", "accepted", "delivered", "undelivered", "awa
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """Every figure a campaign team asks for; ``unsent`` is what a cancel or pause left behind."""
+    """Every figure a campaign team asks for; ``unsent`` is what a cancel or pause left behind.
+
+    ``parent`` is the campaign a trial send or a resend belongs to; ``timeline`` maps the start of each
+    ``timeline_step``-second bucket (ISO 8601 in the campaign's zone) to the numbers accepted per channel;
+    ``cost`` is None when the caller gave no prices (``koodispatch status``).
+    """
 
     campaign: str
+    name: str
+    parent: str
     state: str
     reason: str
+    timing: Timing
     rows: int
     imported: int
     duplicates: int
@@ -69,6 +84,9 @@ class Report:
     in_flight: int
     funnel: dict[str, Funnel] = field(default_factory=dict)
     timeline: dict[str, dict[str, int]] = field(default_factory=dict)
+    timeline_step: int = TIMELINE_STEP_SECONDS
+    cost: ActualCost | None = None
+    opted_out_since: int | None = None  # recipients in the opt-out list now (None: not counted, ``status``)
     detail_kept_until: float = 0.0  # when the per-number detail goes (0: the campaign has not ended)
     detail_purged: bool = False  # the per-number detail is gone; these figures remain
 
@@ -85,7 +103,8 @@ class Report:
         return asdict(self)
 
     def figures(self) -> list[tuple[str, int]]:
-        """The console's import and resolution table with the send outcome, as (label, numbers) rows."""
+        """The console's import and resolution table with the send outcome, as (label, numbers) rows; the
+        failures by reason follow "failed" (the one place they are listed)."""
         return [
             ("rows read", self.rows),
             ("导入号码总数(已去重) imported, de-duplicated", self.imported),
@@ -101,13 +120,39 @@ class Report:
             ("sent: basic edition (fallback)", self.sent["basic"]),
             ("skipped by policy", self.skipped),
             ("failed", self.failed),
-            ("  of which at a contact-frequency limit", self.failed_by_reason.get("frequency_cap", 0)),
+            *((f"  failed: {reason}", count) for reason, count in self.failed_by_reason.items()),
             ("not sent (paused/cancelled)", self.unsent),
         ]
 
     def used_channels(self) -> dict[str, Funnel]:
         """The funnels of channels this campaign submitted anything to."""
         return {channel: f for channel, f in self.funnel.items() if f.submitted}
+
+
+def header_rows(r: Report) -> list[tuple[str, str]]:
+    """(label, text) lines above the figures, for the terminal and the HTML page alike: what ran, when (in
+    the campaign's zone), for how long, at what cost, and how many recipients had opted out."""
+    t = r.timing
+    rows = [("campaign", f"{r.name} ({r.campaign})")]
+    if r.parent:
+        rows.append(("trial send of" if trial.campaign_of(r.campaign) else "resend of", r.parent))
+    ran = "took" if t.ended_at else "running for"
+    since = "the first number sent" if t.first_sent_at else "submission"
+    rows += [
+        ("times in", zone_label(t)),
+        ("submitted", shown(t.submitted_at)),
+        ("first sent", shown(t.first_sent_at)),
+        ("last sent", shown(t.last_sent_at)),
+        ("ended", shown(t.ended_at) if t.ended_at else f"not yet ({r.state})"),
+        ("duration", f"{duration(t.duration_seconds)} ({ran}, from {since})"),
+        ("opted out", f"{r.suppressed:,} recipients on the opt-out list at submission, not sent to"),
+    ]
+    if r.opted_out_since is not None:
+        rows.append(("", f"{r.opted_out_since:,} more opted out since (replied 退订)"))
+    if r.cost is not None:
+        rows.append(("cost", r.cost.describe()))
+        rows += [("", r.cost.caveat)] if r.cost.caveat else []
+    return rows
 
 
 def _suffixed(c: Mapping[str, int], prefix: str) -> dict[str, int]:
@@ -134,19 +179,15 @@ def funnel(c: Mapping[str, int], channel: str) -> Funnel:
     )
 
 
-async def _timeline(redis: aioredis.Redis, cid: str) -> dict[str, dict[str, int]]:
-    raw: dict[bytes, bytes] = await redis.hgetall(keys.timeline(cid))  # type: ignore[misc]
-    out: dict[str, dict[str, int]] = {}
-    for key, value in raw.items():
-        minute, channel = key.decode().split(":")
-        out.setdefault(minute, {})[channel] = int(value)
-    return dict(sorted(out.items()))
-
-
-async def build_report(redis: aioredis.Redis, cid: str) -> Report:
-    """Read a campaign's record and counters; raises StateError for an unknown campaign."""
+async def build_report(
+    redis: aioredis.Redis, cid: str, prices: PriceSettings | None = None, *, opt_outs: bool = False
+) -> Report:
+    """Read a campaign's record and counters; with ``prices`` what its accepted messages cost, with
+    ``opt_outs`` how many recipients opted out since submission (reads every batch: not for a status that
+    refreshes). Raises StateError for an unknown campaign."""
     record = await campaigns.load(redis, cid)
     kept = await retention.retention_of(redis, cid)
+    purged = kept is not None and kept.purged(time.time())  # the batches are gone: no opt-outs to count
     c = await counters(redis, cid)
     counts = record.counts
     sent = {ch: c.get(f"sent:{ch}", 0) for ch in CHANNELS}
@@ -156,8 +197,11 @@ async def build_report(redis: aioredis.Redis, cid: str) -> Report:
     done: int = await redis.scard(keys.batches_done(cid))  # type: ignore[misc]
     return Report(
         campaign=cid,
+        name=record.spec.name,
+        parent=trial.campaign_of(cid) or record.parent,
         state=record.state.value,
         reason=record.reason,
+        timing=timing(record, c),
         rows=counts.get("rows", 0),
         imported=counts.get("imported", 0),
         duplicates=counts.get("duplicates", 0),
@@ -177,7 +221,11 @@ async def build_report(redis: aioredis.Redis, cid: str) -> Report:
         batches_done=done,
         in_flight=await open_chunks(redis, cid, record.batches),
         funnel={ch: funnel(c, ch) for ch in CHANNELS},
-        timeline=await _timeline(redis, cid),
+        timeline=await timeline.read(redis, cid, ZoneInfo(record.spec.schedule.timezone)),
+        cost=None if prices is None else actual_cost(sent, counts, prices),
+        opted_out_since=await opted_out_since(redis, cid, record.batches)
+        if opt_outs and not purged
+        else None,
         detail_kept_until=kept.purge_at if kept is not None else 0.0,
-        detail_purged=kept is not None and kept.purged(time.time()),
+        detail_purged=purged,
     )

@@ -54,6 +54,7 @@ class CampaignRecord:
     reason: str
     updated_at: float
     digest: str = ""  # of spec and recipient file, as submitted
+    parent: str = ""  # the campaign this one resends to (``set_parent``); a trial's is in its id
 
     @property
     def terminal(self) -> bool:
@@ -78,6 +79,7 @@ def decode_record(cid: str, raw: dict[bytes, bytes]) -> CampaignRecord:
         reason=_text(raw, "reason"),
         updated_at=float(_text(raw, "updated_at", "0")),
         digest=_text(raw, "digest"),
+        parent=_text(raw, "parent"),
     )
 
 
@@ -93,6 +95,11 @@ async def load(redis: aioredis.Redis, cid: str) -> CampaignRecord:
             raise StateLost(f"campaign {cid}: its state is gone from Redis (restarted without persistence?)")
         raise StateError(f"unknown campaign {cid!r}")
     return decode_record(cid, raw)
+
+
+async def set_parent(redis: aioredis.Redis, cid: str, parent: str) -> None:
+    """Note that campaign ``cid`` was made from campaign ``parent`` (a resend), for its report's link."""
+    await redis.hset(keys.campaign(cid), "parent", parent)  # type: ignore[misc]
 
 
 async def ensure_alive(redis: aioredis.Redis, cid: str) -> None:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import NoReturn
+from typing import Final, NoReturn
 
 import orjson
 import redis.asyncio as aioredis
@@ -23,6 +23,12 @@ from engine.state.tasks import TASK_TTL_SECONDS
 from engine.store import keys
 from engine.store.scripts import Scripts
 from engine.types import CampaignState
+
+# The send timeline: accepted numbers per channel per 10-second bucket, fine enough to show a 500/s peak
+# as 500/s. A hash per campaign of one field per channel and bucket sent in (~2,000 fields for a 10M
+# campaign at 1,000/s); it expires this long after its last write, so it never outlives its campaign.
+TIMELINE_STEP_SECONDS: Final = 10
+TIMELINE_TTL_SECONDS: Final = 35 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +123,11 @@ class Progress:
             record.encode(),
             stage.channel,
             accepted,
-            int(time.time() // 60),
+            int(time.time()),
             record.ref,
             TASK_TTL_SECONDS,
+            TIMELINE_STEP_SECONDS,
+            TIMELINE_TTL_SECONDS,
         ]
         for number, failure in failures.items():
             args.extend((number, failure.encode()))

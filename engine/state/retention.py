@@ -6,7 +6,8 @@ them within 72 h; ``RECEIPT_WINDOW`` adds a day). After that and ``retention.day
 own, recorded at submission) it is deleted: every such key gets that expiry when the campaign ends
 (``expire_detail``), keys the receipts service makes later take their batch's, and ``sweep`` finishes the
 purge (keys made without an expiry, the trial numbers in the spec) once the time has come. The summary
-stays: the record, the counters, the per-minute timeline, the finished-batch set — small and numbers-free.
+stays: the record, the counters, the send timeline (expires on its own), the finished-batch set — small and
+numbers-free.
 """
 
 from __future__ import annotations

@@ -145,5 +145,5 @@ def in_flight(channel: str) -> str:
 
 
 def timeline(cid: str) -> str:
-    """Hash ``<unix minute>:<channel>`` -> numbers accepted that minute (send-rate chart)."""
+    """Hash ``<unix second>:<channel>`` -> numbers accepted in the 10-second bucket starting then (rates)."""
     return f"{PREFIX}:{{{cid}}}:timeline"

@@ -233,7 +233,12 @@ def test_read_recipients_uses_columns_rules_and_suppression(tmp_path: Path) -> N
     r = for_campaign(load_spec(path), IngestSettings())
     assert (r.accepted, r.suppressed, r.frame.columns) == (1, 1, ["mobile", "name"])
     (tmp_path / "r.csv").write_text("mobile,name\n13800138000,a.b\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"row 2, column 'name': contains '\.'"):
+    with pytest.raises(InputError) as caught:
         for_campaign(load_spec(path), IngestSettings())
+    # which row and column, which spec field, and why: the provider's rule, not ours
+    assert (
+        "r.csv: row 2, column 'name': contains '.', which smart.sms_params does not allow (the provider "
+        "refuses SMS template parameters that contain any of ' . < > { } 。 or are not 1-20 characters long)"
+    ) in str(caught.value)
     with pytest.raises(ConfigError, match=r"recipients\.file"):
         for_campaign(spec(lambda d: d.pop("recipients")), IngestSettings())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import orjson
 import polars as pl
@@ -17,10 +18,20 @@ from engine.reports.export import export_failed
 from engine.reports.failed import FailureFilter
 from engine.reports.html import render_html
 from engine.reports.summary import build_report
+from engine.runtime.settings import load_settings
 from engine.state.progress import counters
 from engine.store import keys
 from tests.commands import FULL_NUMBER, cli_env, koodispatch, report_json
-from tests.failures import NUMBERS, accept, embedded, partial_files, read_export, typical_outcome
+from tests.failures import (
+    NUMBERS,
+    PARAMS,
+    accept,
+    embedded,
+    partial_files,
+    read_export,
+    typical_outcome,
+    with_params,
+)
 from tests.failures import submit_small as submit
 
 
@@ -97,7 +108,8 @@ async def test_export_holds_send_failures_and_undelivered_numbers(
     written = await export_failed(arq_redis, cid, path)
 
     assert written == len(expected)
-    assert read_export(path) == [export.COLUMNS, *expected]
+    # each row carries the recipient's parameter columns of the spec, as its recipient file had them
+    assert read_export(path) == [(*export.COLUMNS, *PARAMS), *with_params(expected)]
     assert partial_files(tmp_path) == []
 
 
@@ -109,7 +121,7 @@ async def test_export_filters_like_resend(arq_redis: ArqRedis, tmp_path: Path) -
     await export_failed(arq_redis, cid, path, FailureFilter(frozenset({"undelivered", "template"}), "smart"))
 
     wanted = [row for row in expected if row[1] == "smart" and row[3] in ("undelivered", "template")]
-    assert read_export(path)[1:] == wanted and len(wanted) == 2
+    assert read_export(path)[1:] == with_params(wanted) and len(wanted) == 2
 
 
 async def test_xlsx_export_continues_on_a_new_sheet_when_one_is_full(
@@ -124,7 +136,7 @@ async def test_xlsx_export_continues_on_a_new_sheet_when_one_is_full(
 
     sheets = pl.read_excel(path, sheet_id=0, infer_schema_length=0)
     assert list(sheets) == ["failed", "failed 2", "failed 3"]
-    assert [tuple(r) for frame in sheets.values() for r in frame.iter_rows()] == expected
+    assert [tuple(r) for frame in sheets.values() for r in frame.iter_rows()] == with_params(expected)
 
 
 async def test_export_of_a_campaign_without_failures_is_the_header_only(
@@ -134,7 +146,7 @@ async def test_export_of_a_campaign_without_failures_is_the_header_only(
     await accept(arq_redis, cid, "smart", len(NUMBERS))
 
     assert await export_failed(arq_redis, cid, tmp_path / "f.csv") == 0
-    assert read_export(tmp_path / "f.csv") == [export.COLUMNS]
+    assert read_export(tmp_path / "f.csv") == [export.header(PARAMS)]
 
 
 async def test_export_refuses_an_unknown_file_type_before_writing(
@@ -159,9 +171,9 @@ async def test_export_logs_never_show_a_full_number(
 async def test_html_is_self_contained_and_embeds_the_report(arq_redis: ArqRedis, tmp_path: Path) -> None:
     cid = await submit(arq_redis, tmp_path)
     await typical_outcome(arq_redis, cid)
-    minute = 28_000_000
-    await arq_redis.hset(keys.timeline(cid), mapping={f"{minute}:smart": 300, f"{minute + 2}:smart": 120})
-    await arq_redis.hset(keys.timeline(cid), mapping={f"{minute + 1}:sms": 60, f"{minute}:evil</script>": 1})
+    start = 1_765_000_000  # 10-second buckets, as finish_chunk.lua writes them
+    await arq_redis.hset(keys.timeline(cid), mapping={f"{start}:smart": 3000, f"{start + 20}:smart": 1200})
+    await arq_redis.hset(keys.timeline(cid), mapping={f"{start + 10}:sms": 600, f"{start}:evil</script>": 1})
     report = await build_report(arq_redis, cid)
 
     page = render_html(report)
@@ -172,13 +184,18 @@ async def test_html_is_self_contained_and_embeds_the_report(arq_redis: ArqRedis,
         assert external not in page
     assert page.count("<svg") == 4  # send rate, the funnels of smart and sms, failure reasons
     assert "<polyline" in page and "undelivered: UNDELIV" in page and "template" in page
-    assert not FULL_NUMBER.search(page.replace(str(minute), ""))
+    assert not FULL_NUMBER.search(page)
 
 
 async def test_html_of_a_campaign_that_sent_nothing_yet(arq_redis: ArqRedis, tmp_path: Path) -> None:
     cid = await submit(arq_redis, tmp_path)
     page = render_html(await build_report(arq_redis, cid))
     assert "nothing sent yet" in page and "no failures" in page and page.count("<svg") == 0
+
+
+def without_duration(report: dict[str, Any]) -> dict[str, Any]:
+    """A running campaign's duration grows until it ends: two reports a moment apart differ in it only."""
+    return {**report, "timing": {k: v for k, v in report["timing"].items() if k != "duration_seconds"}}
 
 
 # -- the command line -----------------------------------------------------------------------------------
@@ -195,10 +212,11 @@ async def test_report_command_writes_the_export_and_the_page(
     run = await koodispatch("report", cid, "--json", "--failed-out", str(out), "--html", str(page), env=env)
 
     data = report_json(run)
-    assert data == orjson.loads(orjson.dumps((await build_report(arq_redis, cid)).to_dict()))
+    built = await build_report(arq_redis, cid, load_settings().prices, opt_outs=True)
+    assert without_duration(data) == without_duration(orjson.loads(orjson.dumps(built.to_dict())))
     assert data["funnel"]["smart"]["awaiting"] == 2
-    assert read_export(out)[1:] == expected
-    assert embedded(page.read_text(encoding="utf-8")) == data
+    assert read_export(out)[1:] == with_params(expected)
+    assert without_duration(embedded(page.read_text(encoding="utf-8"))) == without_duration(data)
     assert "5 failed numbers written to" in run.err and "HTML report written to" in run.err
     assert not FULL_NUMBER.search(run.err)
 
@@ -206,6 +224,34 @@ async def test_report_command_writes_the_export_and_the_page(
     assert table.code == 0, table.err
     assert "delivery funnel" in table.out and "provider-invalid" in table.out
     assert re.search(r"↳ UNDELIV +1\b", table.out) and re.search(r"\nsms +4 +3 +1 +1 +1 +1\n", table.out)
+
+    # the prices of the settings: 6 smart and 3 plain SMS accepted, one segment each (submitted offline)
+    priced = await koodispatch("report", cid, env={**env, "KOODISPATCH_PRICES__SMART": "0.05"})
+    assert priced.code == 0, priced.err
+    assert (
+        "times in    Asia/Shanghai (UTC+08:00)" in priced.out
+        and "cost        0.30 CNY: smart 0.30" in priced.out
+    )
+    assert "0 more opted out since (replied 退订)" in priced.out
+
+
+async def test_report_command_leaves_the_parameter_columns_out_when_asked(
+    arq_redis: ArqRedis, redis_url: str, tmp_path: Path
+) -> None:
+    cid = await submit(arq_redis, tmp_path)
+    expected = await typical_outcome(arq_redis, cid)
+    out = tmp_path / "failed.xlsx"
+
+    run = await koodispatch(
+        "report", cid, "--failed-out", str(out), "--no-params", env=cli_env(redis_url, "http://127.0.0.1:1")
+    )
+
+    assert run.code == 0, run.err
+    assert read_export(out) == [export.COLUMNS, *expected]
+
+
+def test_a_parameter_column_named_like_a_failure_column_is_told_apart() -> None:
+    assert export.header(["name", "reason"])[-2:] == ("name", "reason (recipient file)")
 
 
 @pytest.mark.parametrize("target", ["failed.txt", "failed"])

@@ -6,11 +6,11 @@
 -- day and never hides contacts already counted. A number m (its 11 digits less 13,000,000,000: every valid
 -- mobile is at least that) lives in the hash <prefix><day>:<m mod buckets>, field m div buckets (a small
 -- integer Redis packs in 2 bytes), whose value is its contacts that day, 2 bytes each: the minute of the day.
+--#include clock
 local prefix = ARGV[1]
 local limits = cjson.decode(ARGV[3])
 local numbers, channels = ARGV[4], ARGV[5]
-local clock = redis.call('TIME')
-local now = math.floor(tonumber(clock[1]) / 60)  -- minutes since the epoch, the same on every host
+local now = math.floor(seconds_now() / 60)  -- minutes since the epoch, the same on every host
 local today = math.floor(now / 1440)
 local longest = 0
 for _, list in pairs(limits) do

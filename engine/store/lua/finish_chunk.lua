@@ -2,8 +2,11 @@
 -- KEYS[1] journal hash, KEYS[2] counters hash, KEYS[3] failed-numbers hash, KEYS[4] timeline hash,
 -- KEYS[5] (when the provider named a task) the task id -> chunk reference key that receipts are matched by
 -- ARGV[1] journal field, ARGV[2] chunk record (json), ARGV[3] channel, ARGV[4] accepted count,
--- ARGV[5] timeline minute, ARGV[6] chunk reference, ARGV[7] seconds the task key lives,
--- ARGV[8..] pairs: number, failure json {"channel","reason"}
+-- ARGV[5] unix second of the answer, ARGV[6] chunk reference, ARGV[7] seconds the task key lives,
+-- ARGV[8] seconds per timeline bucket, ARGV[9] seconds the timeline lives after its last write,
+-- ARGV[10..] pairs: number, failure json {"channel","reason"}
+-- Accepted numbers count in the timeline bucket of ARGV[5] (field "<bucket's first second>:<channel>")
+-- and move the counters' first_sent_at / last_sent_at (unix seconds) out to it.
 -- Returns 1 when recorded, 0 when the chunk was already final (a second recorder changes nothing).
 if KEYS[5] then
   redis.call('SET', KEYS[5], ARGV[6], 'EX', ARGV[7])
@@ -18,11 +21,16 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local accepted = tonumber(ARGV[4])
 if accepted > 0 then
+  local second = tonumber(ARGV[5])
   redis.call('HINCRBY', KEYS[2], 'sent:' .. ARGV[3], accepted)
-  redis.call('HINCRBY', KEYS[4], ARGV[5] .. ':' .. ARGV[3], accepted)
+  redis.call('HINCRBY', KEYS[4], (second - second % tonumber(ARGV[8])) .. ':' .. ARGV[3], accepted)
+  redis.call('EXPIRE', KEYS[4], ARGV[9])
+  local first = tonumber(redis.call('HGET', KEYS[2], 'first_sent_at') or second)
+  local last = tonumber(redis.call('HGET', KEYS[2], 'last_sent_at') or second)
+  redis.call('HSET', KEYS[2], 'first_sent_at', math.min(first, second), 'last_sent_at', math.max(last, second))
 end
 local failures = 0
-for i = 8, #ARGV, 2 do
+for i = 10, #ARGV, 2 do
   local failure = cjson.decode(ARGV[i + 1])
   if redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 1]) == 1 then
     failures = failures + 1

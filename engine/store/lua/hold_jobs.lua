@@ -15,8 +15,8 @@
 -- renew: only jobs still in the running set move their deadline (a job reaped while this worker stalled
 --   belongs to whoever runs it now); their job keys keep their lifetime.
 -- Returns how many jobs were held.
-local now = redis.call('TIME')
-local deadline = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[1])
+--#include clock
+local deadline = math.floor(seconds_now() * 1000) + tonumber(ARGV[1])
 local held = 0
 for i = 6, #ARGV do
   local id = ARGV[i]

@@ -11,15 +11,10 @@
 --
 -- Returns {1 if the token was added else 0, live tokens after the call}.
 
-local key = KEYS[1]
+--#include clock
 
-local now
-if ARGV[1] ~= '' then
-  now = tonumber(ARGV[1])
-else
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) + tonumber(time[2]) / 1000000
-end
+local key = KEYS[1]
+local now = seconds_now(ARGV[1])
 
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
 local holders = redis.call('ZCARD', key)

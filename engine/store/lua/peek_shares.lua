@@ -4,9 +4,9 @@
 -- ARGV[1] the channel, ARGV[2] its effective rate, ARGV[3] the minimum share of a lower class,
 -- ARGV[4] seconds a campaign counts as asking after its last request, ARGV[5], ARGV[6] lowest and highest rate
 -- Returns a flat list: id, rank, weight, own cap ('' for none), numbers per second; by rank.
+--#include clock
 --#include shares
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local now = seconds_now()
 local members = asking(KEYS[1], now - tonumber(ARGV[4]), KEYS[2], ARGV[1], tonumber(ARGV[5]), tonumber(ARGV[6]))
 local alloc = shares(tonumber(ARGV[2]), members, tonumber(ARGV[3]))
 table.sort(members, function(a, b) return a.rank < b.rank end)

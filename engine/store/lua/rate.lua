@@ -57,18 +57,12 @@
 -- its first write; a missing tat is an idle backlog, a missing throttle state no throttle.
 
 --#include in_flight_fence
+--#include clock
 --#include shares
 
 local key = KEYS[1]
 local op = ARGV[1]
-
-local now
-if ARGV[2] ~= '' then
-  now = tonumber(ARGV[2])
-else
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) + tonumber(time[2]) / 1000000
-end
+local now = seconds_now(ARGV[2])
 
 
 -- nil when ARGV[i] is a number in [low, high], else the error that refuses the run

@@ -6,8 +6,8 @@
 -- ARGV[3] how far ahead of now the queue score is set (ms, so the job runs before batches queued since),
 -- ARGV[4] most jobs taken per call (the caller calls again while it gets that many).
 -- Returns {jobs taken, ids put back...}: fewer taken than the most means none is left.
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+--#include clock
+local now_ms = math.floor(seconds_now() * 1000)
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_ms, 'LIMIT', 0, tonumber(ARGV[4]))
 local requeued = {}
 for _, id in ipairs(lapsed) do
