@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a batch post of receipts is a few hundred KB at most
 RETRY_TICK = 0.25  # seconds between looks at the held receipts that are due
 RETRY_CHUNK = 5000  # receipts looked up again per round and tick: the loop stays responsive
+RECORD_SLICE = 5000  # receipts of one request recorded at a time, for the same reason
+THREAD_BYTES = 64 * 1024  # a larger body is parsed in a thread (45,000 items: ~0.15 s of CPU)
 
 
 class Retrier:
@@ -106,19 +108,25 @@ async def receive(request: web.Request) -> web.Response:
         await tally.count(slow_body=1)
         return web.json_response({"status": "request timeout"}, status=408)
     try:
-        parsed = parser(body)
+        parsed = await asyncio.to_thread(parser, body) if len(body) > THREAD_BYTES else parser(body)
     except BadReceipt as exc:
         await tally.count(malformed=1)
         return web.json_response({"status": "bad request", "message": str(exc)}, status=400)
     await tally.count(received=len(parsed.receipts), dropped=parsed.dropped)
-    recorded = await service.store.record(parsed.receipts)
-    if recorded.unknown:
-        await service.retrier.later(recorded.unknown)
+    new = duplicate = pending = 0
+    for start in range(0, len(parsed.receipts), RECORD_SLICE):  # the loop answers others between slices
+        recorded = await service.store.record(parsed.receipts[start : start + RECORD_SLICE])
+        if recorded.unknown:
+            await service.retrier.later(recorded.unknown)
+        new, duplicate, pending = (
+            new + recorded.new,
+            duplicate + recorded.duplicate,
+            pending + len(recorded.unknown),
+        )
     opted = await service.store.opt_out(parsed.replies, service.opt_out_words)
     return web.json_response(
-        {"status": "ok", "new": recorded.new, "duplicate": recorded.duplicate,
-         "pending": len(recorded.unknown), "opt_out": opted}
-    )  # fmt: skip
+        {"status": "ok", "new": new, "duplicate": duplicate, "pending": pending, "opt_out": opted}
+    )
 
 
 async def health(request: web.Request) -> web.Response:
