@@ -6,8 +6,8 @@ and a request holding it could otherwise write any outcome for any number. A rec
 what the engine itself froze and journaled: the chunk reference (an SMS report's ``extend``, or the one the
 task id maps to) must name a journaled chunk of a frozen batch; the route's channel must be the chunk's;
 the number must be in the batch, at a position of the chunk's stage, and in chunk ``k`` of it as the batch
-run cut them (every chunk before the last is full: ``k`` times chunk 0's count). Anything else is rejected
-with a reason and writes nothing.
+run cut them (every chunk before the last is full: ``k`` times chunk 0's count), and not refused by the
+provider when the chunk was sent. Anything else is rejected with a reason and writes nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from engine.state.records import Stage, chunk_field
 from engine.store import keys
 
 _STAGES: Final = {stage.value: stage for stage in Stage}
+UNCONFIRMED: Final = (
+    "unconfirmed"  # the failure reason of a call whose answer was lost (dispatch/batch_run.py)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +77,27 @@ class ChunkCheck:
             return Admitted(refused, Counter({"unknown_chunk": len(numbers)}))
         inside = await self._chunk_positions(ref, view, counts)
         positions = [p if p is not None and p in inside else None for p in view.positions(numbers)]
-        outside = positions.count(None)
-        return Admitted(positions, Counter({"number": outside}) if outside else Counter())
+        rejected = Counter({"number": positions.count(None)})
+        refused_at_send = await self._refused_at_send(ref.cid, channel, numbers, positions)
+        positions = [None if i in refused_at_send else p for i, p in enumerate(positions)]
+        rejected["failed_at_send"] = len(refused_at_send)
+        return Admitted(positions, +rejected)
+
+    async def _refused_at_send(
+        self, cid: str, channel: str, numbers: Sequence[str], positions: list[int | None]
+    ) -> set[int]:
+        """Indices of the numbers the provider refused on ``channel`` when their chunk was sent: no receipt
+        can follow. Not those failed ``unconfirmed`` (the answer was lost: a receipt may yet confirm it)."""
+        wanted = [i for i, p in enumerate(positions) if p is not None]
+        if not wanted:
+            return set()
+        found = await self.redis.hmget(keys.failed(cid), [numbers[i] for i in wanted])  # type: ignore[misc]
+        refused = set()
+        for i, raw in zip(wanted, found, strict=True):
+            failure = orjson.loads(raw) if raw is not None else None
+            if failure and failure.get("channel") == channel and failure.get("reason") != UNCONFIRMED:
+                refused.add(i)
+        return refused
 
     async def _chunk_counts(self, ref: ChunkRef) -> tuple[int, int | None] | None:
         """How many numbers chunk ``ref.chunk`` and chunk 0 of its stage hold (chunk 0's None when it is

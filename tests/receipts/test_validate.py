@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 from engine.receipts.batch_index import BatchIndex
 from engine.receipts.validate import ChunkCheck, ChunkRef, parse_ref
 from engine.state.batches import pack
+from engine.state.progress import Failure
 from engine.state.records import ChunkRecord, ChunkState, Stage, chunk_field, chunk_ref
 from engine.store import keys
 
@@ -70,3 +71,15 @@ async def test_an_unjournaled_chunk_or_another_channel_is_rejected(check: ChunkC
     wrong = await check.admit(ChunkRef(CID, 0, Stage.SMART, 0), "basic", [NUMBERS[0]])
     assert wrong.rejected == {"channel": 1}
     assert parse_ref(f"{CID}:0:nonsense:0") is None and parse_ref("a:b:c") is None
+
+
+@pytest.mark.parametrize(("reason", "admitted"), [("rejected", False), ("unconfirmed", True)])
+async def test_a_number_the_provider_refused_at_send_gets_no_receipt(
+    check: ChunkCheck, redis_client: aioredis.Redis, reason: str, admitted: bool
+) -> None:
+    """Refused when its chunk was sent: no receipt can follow; unconfirmed (answer lost): one may."""
+    failure = Failure("smart", reason).encode()
+    await redis_client.hset(keys.failed(CID), NUMBERS[1], failure)  # type: ignore[misc]
+    result = await check.admit(ChunkRef(CID, 0, Stage.SMART, 0), "smart", [NUMBERS[1], NUMBERS[2]])
+    assert result.positions == [1 if admitted else None, 2]
+    assert result.rejected == ({} if admitted else {"failed_at_send": 1})
