@@ -1,6 +1,6 @@
 """How many bytes of Redis does a campaign keep per number while it runs, once it ended, and after retention?
 
-    python benchmarks/redis_bytes.py [--recipients 100000] [--workers 2] [--no-record]
+    PYTHONPATH=$PWD python benchmarks/redis_bytes.py [--recipients 100000] [--workers 2] [--no-record]
 
 One campaign (smart message, plain-SMS fallback) against the simulator in its own process, with a status
 report for every number posted to a real ``koodispatch receipts`` process, on a fresh private Redis with

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,9 @@ def run_program(name: str, tmp_path: Path, *args: str) -> str:
         "--cache-dir",
         str(tmp_path),
     ]
-    done = subprocess.run([*argv, *args], capture_output=True, text=True, timeout=120)
+    # the engine of this checkout, in the program's own process too (its sys.path starts at benchmarks/)
+    env = {**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)}
+    done = subprocess.run([*argv, *args], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, f"{name} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
