@@ -4,7 +4,8 @@ aiohttp closes a connection that has not sent a whole request's headers within i
 service sets it to ``receipts.header_timeout``) but holds any number of them until then: 240 half-sent
 requests used to exhaust 256 file descriptors and fail ``/healthz``. ``ConnectionGuard`` is the listening
 socket's protocol factory: at the cap, a new connection closes the oldest one that has no request in
-progress, and is itself refused (503) only when every held connection is busy with a request.
+progress (a body still coming in does not count: it has ``receipts.body_timeout`` to arrive), and is itself
+refused (503) only when every held connection is busy with a request.
 """
 
 from __future__ import annotations
@@ -40,12 +41,15 @@ class _Refused(asyncio.Protocol):
 
 
 class ConnectionGuard:
-    """Holds at most ``cap`` connections of ``server``; counts what it closed in ``evicted`` / ``refused``."""
+    """Holds at most ``cap`` connections of ``server`` and gives a body ``body_timeout`` seconds; counts
+    what it closed in ``evicted`` / ``refused`` / ``slow_bodies``."""
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, body_timeout: float) -> None:
         self.cap = cap
+        self.body_timeout = body_timeout
         self.evicted = 0
         self.refused = 0
+        self.slow_bodies = 0
         self._server: web.Server | None = None
         self._busy: set[RequestHandler] = set()  # a request of theirs is being handled
         self._closing: set[RequestHandler] = set()  # evicted, not yet gone from the server's list
@@ -57,7 +61,19 @@ class ConnectionGuard:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Marks the request's connection busy while the request is handled: it is never evicted then."""
+        """Reads the request's body within ``body_timeout`` (else 408), then marks its connection busy while
+        the request is handled: a connection still trickling its body in may be evicted, one being
+        answered never is."""
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                await request.read()  # kept by aiohttp for the handler's own read
+        except TimeoutError:
+            self.slow_bodies += 1
+            return web.json_response({"status": "request timeout"}, status=408)
+        except (
+            ConnectionResetError
+        ):  # gone (or evicted) before its body came: nobody to answer, nothing to log
+            return web.Response(status=400)
         connection = request.protocol
         self._busy.add(connection)
         try:
