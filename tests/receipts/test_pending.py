@@ -9,7 +9,7 @@ DELAYS = (1.0, 2.0)
 
 
 def receipt(i: int) -> Receipt:
-    return Receipt("smart", f"135{i:08d}", True, "DELIVRD", 0, task_id=f"task-{i}")
+    return Receipt("smart", f"135{i:08d}", True, "DELIVRD", task_id=f"task-{i}")
 
 
 def test_the_count_bound_drops_the_oldest_first() -> None:
