@@ -34,13 +34,12 @@ Target = tuple[ChunkRef, str, ReceiptKind]  # the chunk, the channel the receipt
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """What recording receipts did: new outcomes, repeats, receipts kept until their task is mapped (and
-    dropped because its list was full), and the refused ones by reason."""
+    """What recording receipts did: new outcomes, repeats, receipts kept until their task is mapped, and the
+    refused ones by reason (those dropped because their task's list was full are only counted)."""
 
     new: int = 0
     duplicate: int = 0
     pending: int = 0
-    pending_dropped: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
 
 
@@ -107,13 +106,13 @@ class ReceiptStore:
         ]
         if not entries:
             return 0
-        if channel == "sms":  # a report proves an awaiting chunk's call landed: settle it now
-            awaited = awaiting_member(ref.batch, chunk_field(ref.stage, ref.chunk))
-            await jobs.settle_soon(self.redis, ref.cid, ref.batch, {awaited})
         new = await self.writer.record(ref.cid, ref.batch, channel, kind, entries)
         if new < 0:  # purged between the check and the write
             rejected["unknown_batch"] += len(entries)
             return 0
+        if channel == "sms":  # a recorded report proves an awaiting chunk's call landed: settle it now
+            awaited = awaiting_member(ref.batch, chunk_field(ref.stage, ref.chunk))
+            await jobs.settle_soon(self.redis, ref.cid, ref.batch, {awaited})
         return new
 
     async def record(self, receipts: Sequence[Receipt]) -> Recorded:
@@ -137,7 +136,7 @@ class ReceiptStore:
             pending_dropped=dropped,
             **{f"rejected:{why}": n for why, n in rejected.items()},
         )
-        return Recorded(new, duplicate, pending, dropped, rejected)
+        return Recorded(new, duplicate, pending, rejected)
 
     async def opt_out(self, replies: Iterable[Reply], words: Iterable[str]) -> int:
         """Add the senders of opt-out replies to ``kd:suppression`` when they were messaged (``_reached``);
