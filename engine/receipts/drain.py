@@ -21,7 +21,6 @@ from engine.state.early_receipts import SCAN_COUNT, ReadyTask, drained, pending,
 log = logging.getLogger(__name__)
 DRAIN_SECONDS: Final = 0.5
 TASKS_PER_ROUND: Final = 2000  # ready tasks recorded per round at most; the next round goes on from there
-RECORD_SLICE: Final = 5000  # receipts recorded at a time: the loop answers requests between slices
 
 
 class Drainer:
@@ -57,7 +56,6 @@ class Drainer:
         receipts = [
             decode(raw, task.task_id, task.ref) for raw in await pending(self.store.redis, task.task_id)
         ]
-        for start in range(0, len(receipts), RECORD_SLICE):
-            await self.store.record(receipts[start : start + RECORD_SLICE])
+        await self.store.record_all(receipts)
         await drained(self.store.redis, task.task_id)
         self.drained += 1

@@ -33,7 +33,6 @@ from engine.state.receipts_presence import BEAT_SECONDS, beat
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a batch post of receipts is a few hundred KB at most
-RECORD_SLICE = 5000  # receipts of one request recorded at a time: the loop answers others between slices
 LINGER_SECONDS = 1.0  # after an answer given before its whole body came (408), the rest is awaited this long
 THREAD_BYTES = 64 * 1024  # a larger body is parsed in a thread (45,000 items: ~0.15 s of CPU)
 
@@ -79,18 +78,12 @@ async def receive(request: web.Request) -> web.Response:
         await tally.count(malformed=1)
         return web.json_response({"status": "bad request", "message": str(exc)}, status=400)
     await tally.count(received=len(parsed.receipts), dropped=parsed.dropped)
-    new = duplicate = pending = 0
-    for start in range(0, len(parsed.receipts), RECORD_SLICE):
-        recorded = await service.store.record(parsed.receipts[start : start + RECORD_SLICE])
-        new, duplicate, pending = (
-            new + recorded.new,
-            duplicate + recorded.duplicate,
-            pending + recorded.pending,
-        )
+    recorded = await service.store.record_all(parsed.receipts)
     opted = await service.store.opt_out(parsed.replies, service.opt_out_words)
     return web.json_response(
-        {"status": "ok", "new": new, "duplicate": duplicate, "pending": pending, "opt_out": opted}
-    )
+        {"status": "ok", "new": recorded.new, "duplicate": recorded.duplicate,
+         "pending": recorded.pending, "opt_out": opted}
+    )  # fmt: skip
 
 
 async def _heartbeat(redis: aioredis.Redis) -> None:
@@ -102,16 +95,6 @@ async def _heartbeat(redis: aioredis.Redis) -> None:
         except (RedisError, OSError) as exc:
             log.warning("receipts heartbeat not written: %s", exc)
         await asyncio.sleep(BEAT_SECONDS)
-
-
-def _beating(redis: aioredis.Redis) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(_heartbeat(redis))
-        yield
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    return ctx
 
 
 async def health(request: web.Request) -> web.Response:
@@ -133,7 +116,6 @@ def build_app(
     store = ReceiptStore(redis, Tally(redis), cfg.opt_out_window_days, cfg.pending_per_task)
     auth = Authenticator.from_settings(settings)
     app[SERVICE] = Service(auth, store, tuple(cfg.opt_out_words))
-    app.cleanup_ctx.append(_beating(redis))
     app.cleanup_ctx.append(_background(store, cfg.log_interval, guard))
     app.router.add_post(ROUTE_PREFIX + "/{token}/{kind}", receive)
     app.router.add_post(ROUTE_PREFIX + "/{kind}", receive)
@@ -144,8 +126,8 @@ def build_app(
 def _background(
     store: ReceiptStore, log_interval: float, guard: ConnectionGuard | None
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The app's background tasks: draining the kept receipts of tasks mapped since (``drain.py``) and the
-    summary log line, cancelled at cleanup."""
+    """The app's background tasks, cancelled at cleanup: the heartbeat, draining the kept receipts of tasks
+    mapped since (``drain.py``) and the summary log line."""
 
     drainer = Drainer(store)
 
@@ -159,6 +141,7 @@ def _background(
 
     async def tasks(_: web.Application) -> AsyncIterator[None]:
         running = [
+            asyncio.create_task(_heartbeat(store.redis)),
             asyncio.create_task(drainer.run()),
             asyncio.create_task(store.tally.run(log_interval, gauge)),
         ]

@@ -14,6 +14,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 import redis.asyncio as aioredis
 
@@ -29,6 +30,7 @@ from engine.state.records import awaiting_member, chunk_field
 from engine.state.tasks import chunk_refs
 from engine.store import keys
 
+RECORD_SLICE: Final = 5000  # receipts recorded at a time by ``record_all``: the loop serves others between
 Target = tuple[ChunkRef, str, ReceiptKind]  # the chunk, the channel the receipt came on, the receipt kind
 
 
@@ -137,6 +139,19 @@ class ReceiptStore:
             **{f"rejected:{why}": n for why, n in rejected.items()},
         )
         return Recorded(new, duplicate, pending, rejected)
+
+    async def record_all(self, receipts: Sequence[Receipt]) -> Recorded:
+        """``record`` in slices of ``RECORD_SLICE`` (a post holds up to ~45,000), the results summed."""
+        total = Recorded()
+        for start in range(0, len(receipts), RECORD_SLICE):
+            part = await self.record(receipts[start : start + RECORD_SLICE])
+            total = Recorded(
+                total.new + part.new,
+                total.duplicate + part.duplicate,
+                total.pending + part.pending,
+                total.rejected + part.rejected,
+            )
+        return total
 
     async def opt_out(self, replies: Iterable[Reply], words: Iterable[str]) -> int:
         """Add the senders of opt-out replies to ``kd:suppression`` when they were messaged (``_reached``);
