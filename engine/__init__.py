@@ -44,6 +44,7 @@ _EXPORTS = {
         "cancel",
         "pause",
         "plan_campaign",
+        "purge",
         "resend_failed",
         "resume",
         "set_rates",

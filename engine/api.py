@@ -199,6 +199,24 @@ async def cancel(cid: str, *, redis: aioredis.Redis) -> str:
     return previous.value
 
 
+async def purge(
+    redis: aioredis.Redis, cid: str | None = None, *, older_than_days: float | None = None
+) -> list[str]:
+    """Delete the per-number data of ended campaigns now, keeping their summaries; returns their ids.
+
+    ``cid``: that campaign (StateError when unknown or not ended); else every ended campaign older than
+    ``older_than_days`` (ended that long ago), or, without it, every one whose retention is over.
+    """
+    import time
+
+    from engine.state import retention
+
+    if cid is not None:
+        await retention.purge(redis, cid)
+        return [cid]
+    return await retention.sweep(redis, time.time(), older_than_days)
+
+
 async def set_rates(
     redis: aioredis.Redis, settings: Settings, changes: Mapping[str, float]
 ) -> dict[Channel, RateInfo]:

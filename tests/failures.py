@@ -1,15 +1,14 @@
 """Helpers for report and resend tests: a small submitted campaign and outcomes written as the engine does.
 
 Send outcomes follow ``finish_chunk.lua`` (failed-numbers hash, ``sent:`` / ``failed:`` / ``failed_on:``
-counters), receipts follow the receipts contract (``keys.delivery`` per batch, ``delivered:`` /
-``undelivered:`` / ``undelivered_status:`` counters), so reports are tested without running a campaign.
+counters), receipts go through the receipts service's own writer (``engine/state/delivery.py``), so
+reports are tested without running a campaign.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-import time
 from pathlib import Path
 from typing import Any, Final
 
@@ -19,6 +18,7 @@ from arq.connections import ArqRedis
 
 from engine import api
 from engine.runtime.settings import load_settings
+from engine.state.delivery import OutcomeWriter
 from engine.store import keys
 
 Row = tuple[str, ...]
@@ -75,15 +75,10 @@ async def fail_at_send(redis: ArqRedis, cid: str, number: str, channel: str, rea
 
 
 async def receipt(redis: ArqRedis, cid: str, number: str, channel: str, ok: bool, status: str) -> None:
-    value = orjson.dumps({"ok": ok, "status": status, "at": time.time()})
-    assert await redis.hsetnx(keys.delivery(cid, batch_of(number)), f"{channel}:{number}", value)
-    names = (
-        [f"delivered:{channel}"]
-        if ok
-        else [f"undelivered:{channel}", f"undelivered_status:{channel}:{status}"]
-    )
-    for name in names:
-        await redis.hincrby(keys.counters(cid), name, 1)
+    """Record a status report as the receipts service does (its outcome byte and counters)."""
+    position = NUMBERS.index(number) % BATCH_SIZE
+    entries = [(position, "" if ok else status)]
+    assert await OutcomeWriter(redis).record(cid, batch_of(number), channel, "delivery", entries) == 1
 
 
 async def typical_outcome(redis: ArqRedis, cid: str) -> list[Row]:

@@ -104,6 +104,8 @@ async def late_fallback(ctx: dict[str, Any], cid: str, batch: int) -> dict[str, 
     async with guarded(ctx, cid, batch):
         outcome = await late.late_fallback(worker_context(ctx).engine, cid, batch)
         await _settle_later(ctx, cid, batch, outcome.settle_at)
+    if outcome.retry_in is not None:  # reports of the batch are still being recorded
+        raise await retry(ctx, outcome.retry_in)
     if outcome.retry:
         raise await retry(ctx, LATE_RETRY_SECONDS)
     if outcome.settle_at is not None:  # some of its SMS await their reports: it ends once they are settled

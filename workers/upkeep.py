@@ -4,24 +4,28 @@ campaigns' batches to the queue, watches Redis, and measures this host's clock a
 Every third of a visibility (``engine/state/jobs.py``) the worker pushes the deadlines of its running jobs
 ahead, puts back at the front of the queue every job whose worker stopped doing so (any worker may reap
 any job: the first to see it lapsed does), tops up every campaign's window of batch jobs
-(``engine/state/feeder.py``) and checks that Redis still holds the dataset it started with.
+(``engine/state/feeder.py``) and checks that Redis still holds the dataset it started with. Every
+``SWEEP_SECONDS`` it also purges ended campaigns whose retention is over (``engine/state/retention.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
+from typing import Final
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from engine.errors import StateLost
-from engine.state import feeder, jobs
+from engine.state import feeder, jobs, retention
 from engine.state.instance import InstanceWatch
 from engine.store.clock import RedisClock
 
 log = logging.getLogger(__name__)
+SWEEP_SECONDS: Final = 3600.0
 
 
 class Upkeep:
@@ -33,6 +37,7 @@ class Upkeep:
         self.visibility = jobs.visibility(lease_seconds)
         self.running: set[str] = set()
         self.instance = InstanceWatch(redis)
+        self.next_sweep = 0.0
 
     async def start(self) -> None:
         await self.instance.start()
@@ -56,6 +61,14 @@ class Upkeep:
         if cid is not None:
             await feeder.feed(self.redis, cid)
 
+    async def _sweep(self) -> None:
+        now = time.time()
+        if now < self.next_sweep:
+            return
+        self.next_sweep = now + SWEEP_SECONDS
+        for cid in await retention.sweep(self.redis, now):
+            log.info("campaign %s: per-number detail purged (retention over)", cid)
+
     async def run(self, on_lost: Callable[[StateLost], None]) -> None:
         """Until cancelled: renew, reap and check every third of a visibility. ``on_lost`` is called once
         if Redis lost its data, then the loop ends."""
@@ -68,6 +81,7 @@ class Upkeep:
                 if reaped:
                     log.warning("put back, their worker stopped renewing them: %s", ", ".join(reaped))
                 await feeder.feed_all(self.redis)
+                await self._sweep()
             except StateLost as lost:
                 log.critical("%s", lost)
                 on_lost(lost)

@@ -1,5 +1,5 @@
-"""``koodispatch list``, ``top`` and ``reschedule``: the campaigns an account ran, those running now on a
-live board, and moving one not yet started."""
+"""``koodispatch list``, ``top``, ``reschedule`` and ``purge``: the campaigns an account ran, those running
+now on a live board, moving one not yet started, and deleting ended ones' per-number data."""
 
 from __future__ import annotations
 
@@ -94,5 +94,31 @@ def top(
     async def go() -> None:
         async with connection(url) as redis:
             await board(redis, cid or None, follow=not once)
+
+    run(go)
+
+
+@app.command()
+def purge(
+    cid: Annotated[str | None, typer.Argument(help="the ended campaign whose detail to delete now")] = None,
+    older_than: Annotated[
+        float | None, typer.Option(min=0, help="instead: every campaign that ended more than DAYS ago")
+    ] = None,
+) -> None:
+    """Delete ended campaigns' per-number data (batches, journal, outcomes, failed numbers) now; their
+    summary report stays. Without arguments: those whose retention (retention.days) is over."""
+    from engine import api
+
+    if cid is not None and older_than is not None:
+        fail("give a campaign id or --older-than, not both")
+    url = campaign_redis_url()
+
+    async def go() -> None:
+        async with connection(url) as redis:
+            purged = await api.purge(redis, cid, older_than_days=older_than)
+        for each in purged:
+            console.print(f"{each}: per-number detail purged", highlight=False, markup=False)
+        if not purged:
+            console.print("nothing to purge", highlight=False, markup=False)
 
     run(go)

@@ -66,11 +66,18 @@ def register(
     single: Annotated[
         bool, typer.Option(help="one smart receipt per POST (url_type 0), not batches")
     ] = False,
+    replace: Annotated[
+        bool, typer.Option(help="replace receipt URLs registered before (shown when refused)")
+    ] = False,
 ) -> None:
-    """Register the smart-message and basic-edition receipt URLs with KooMessage; print the SMS ones."""
+    """Register the smart-message and basic-edition receipt URLs with KooMessage; print the SMS ones.
+
+    The registration is the account's: a different URL registered before is shown and kept unless
+    --replace is given.
+    """
     from engine.provider.http import ProviderHttp
     from engine.provider.koomessage import KooMessageClient
-    from engine.receipts.register import register_callbacks, sms_urls
+    from engine.receipts.register import AlreadyRegistered, register_callbacks, sms_urls
 
     cfg = settings()
     base = url or cfg.receipts.public_url
@@ -84,7 +91,10 @@ def register(
     async def go() -> None:
         async with ProviderHttp(cfg) as http:
             client = KooMessageClient.from_settings(http, cfg)
-            done = await register_callbacks(client, base, token, single=single)
+            try:
+                done = await register_callbacks(client, base, token, single=single, replace=replace)
+            except AlreadyRegistered as exc:
+                fail(str(exc))
         for item in done:
             console.print(
                 f"registered {item.api} url_type {item.url_type}: {item.url}", highlight=False, markup=False

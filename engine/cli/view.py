@@ -149,6 +149,8 @@ def render_report(r: Report) -> None:
     for note in r.notes():
         console.print(plain(f"note: {note}"), highlight=False)
     render_funnel(r)
+    if r.detail_note():
+        console.print(plain(r.detail_note()), style="dim", highlight=False)
 
 
 def render_header(r: Report) -> None:

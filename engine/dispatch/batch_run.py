@@ -34,7 +34,7 @@ from engine.errors import (
 from engine.provider.codes import reason as reason_of
 from engine.provider.models import SendResult
 from engine.runtime import metrics
-from engine.state import campaigns, control, trial
+from engine.state import campaigns, control, retention, trial
 from engine.state.batches import Batch, load_batch
 from engine.state.campaigns import CampaignRecord
 from engine.state.lease import Lease
@@ -399,5 +399,6 @@ async def _ended(ctx: EngineContext, run: BatchRun) -> BatchOutcome:
             )
         return BatchOutcome(cid, number, JobResult.PROVIDER_DOWN, CampaignState.PAUSED)
     if state == CampaignState.COMPLETED:
+        await retention.expire_detail(ctx.redis, cid)
         await trial.completed(ctx.redis, cid)
     return BatchOutcome(cid, number, JobResult.FINISHED, state)

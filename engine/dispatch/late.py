@@ -5,14 +5,18 @@ batch. It freezes the batch indices whose smart message was accepted but has no 
 receipt or none at all) with SETNX, so a re-run sends to the same list even if receipts arrived meanwhile,
 then sends them through ``BatchRun``'s stage machinery under the ``late_sms`` / ``late_basic`` stage:
 deterministic chunks, journaled in_flight → done, counted as ``sent:<channel>`` — each number once.
+Before it freezes, every report that came before the batch finished must be recorded: receipts that came
+before their task was mapped are recorded by the receipts service from ``keys.RECEIPTS_READY``, so while a
+task of the batch is still listed there the job looks again ``DRAIN_RETRY_SECONDS`` later — up to
+``dispatch.sms_receipt_timeout_seconds`` past the job's due time (counted from the task's mapping, which
+came before the batch finished); then it freezes anyway and logs a warning (no receipts service drains).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Final
-
-import orjson
 
 from engine.dispatch.batch_run import BatchRun
 from engine.dispatch.context import EngineContext
@@ -20,7 +24,7 @@ from engine.dispatch.outcomes import JobResult, LateOutcome
 from engine.dispatch.senders import Chunk, Sender, fallback_sender
 from engine.errors import Halt, LeaseLost, ProviderDown, WindowClosed
 from engine.provider.models import SendResult
-from engine.state import campaigns
+from engine.state import campaigns, delivery, early_receipts
 from engine.state.batches import Batch, load_batch
 from engine.state.records import Stage, Verdict, pack_indices, unpack_indices
 from engine.store import keys
@@ -28,6 +32,7 @@ from engine.types import CampaignState
 
 log = logging.getLogger(__name__)
 SENDABLE: Final = frozenset({CampaignState.RUNNING, CampaignState.COMPLETED})
+DRAIN_RETRY_SECONDS: Final = 2.0  # a batch with kept receipts not recorded yet: look again this much later
 
 
 class LateSender:
@@ -75,6 +80,26 @@ class LateRun(AfterBatchRun):
         await self._stage(sender, indices)
         return len(indices)
 
+    async def drain_wait(self) -> float | None:
+        """Seconds to wait before the list may be frozen (kept receipts of the batch are not recorded yet),
+        or None to go on: frozen already, nothing kept, or waited past the bound (logged)."""
+        redis = self.ctx.redis
+        if await redis.exists(keys.late(self.cid, self.batch.number)):
+            return None
+        since = await early_receipts.waiting_since(redis, self.cid, self.batch.number)
+        if since is None:
+            return None
+        minutes = self.record.spec.fallback.after_minutes or 0.0
+        if time.time() < since + minutes * 60 + self.ctx.settings.dispatch.sms_receipt_timeout_seconds:
+            return DRAIN_RETRY_SECONDS
+        log.warning(
+            "campaign %s batch %d: receipts that came before their task was mapped are still not recorded "
+            "(is a receipts service running?); the late fallback goes on without them",
+            self.cid,
+            self.batch.number,
+        )
+        return None
+
     async def _freeze(self, channel: str) -> list[int]:
         """The frozen late list: computed now if no earlier run froze one, else the earlier one."""
         undelivered = await self._undelivered()
@@ -92,13 +117,13 @@ class LateRun(AfterBatchRun):
         if not numbers:
             return []
         pipe = self.ctx.redis.pipeline(transaction=False)
-        pipe.hmget(keys.delivery(self.cid, self.batch.number), [f"smart:{n}" for n in numbers])
+        pipe.get(keys.delivery(self.cid, self.batch.number, "smart"))
         pipe.hmget(keys.failed(self.cid), numbers)
         receipts, failed = await pipe.execute()
         return [
             i
-            for i, receipt, failure in zip(capable, receipts, failed, strict=True)
-            if failure is None and (receipt is None or not orjson.loads(receipt)["ok"])
+            for i, failure in zip(capable, failed, strict=True)
+            if failure is None and not delivery.delivered(receipts or b"", i)
         ]
 
 
@@ -114,6 +139,8 @@ async def late_fallback(ctx: EngineContext, cid: str, number: int) -> LateOutcom
         record = await campaigns.load(ctx.redis, cid)
         batch = await load_batch(ctx.redis, cid, number, record.spec.param_columns())
         run = LateRun(ctx, record, batch, lease)
+        if (wait := await run.drain_wait()) is not None:
+            return LateOutcome(JobResult.POSTPONED, retry_in=wait)
         try:
             sent = await run.send_late()
         except Halt as halted:

@@ -39,10 +39,12 @@ class BatchOutcome:
 
 @dataclass(frozen=True, slots=True)
 class LateOutcome:
-    """One run of a late-fallback job: its result, the numbers it covers; ``retry`` runs it again later;
-    ``settle_at`` as in :class:`BatchOutcome`."""
+    """One run of a late-fallback job: its result, the numbers it covers; ``retry`` runs it again later,
+    ``retry_in`` that many seconds later (reports still being recorded); ``settle_at`` as in
+    :class:`BatchOutcome`."""
 
     result: JobResult
     numbers: int = 0
     retry: bool = False
     settle_at: float | None = None
+    retry_in: float | None = None

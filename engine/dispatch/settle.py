@@ -23,7 +23,7 @@ from engine.dispatch.outcomes import BatchOutcome, JobResult
 from engine.dispatch.senders import Chunk, Sender, fallback_sender
 from engine.errors import Halt, LeaseLost, ProviderDown
 from engine.provider.models import SendResult
-from engine.state import campaigns, trial
+from engine.state import campaigns, delivery, trial
 from engine.state.batches import load_batch
 from engine.state.progress import awaiting
 from engine.state.receipts_presence import receipts_running
@@ -106,11 +106,8 @@ class SettleRun(AfterBatchRun):
     async def _reported(self, chunk: Chunk) -> bool:
         """Whether any of the chunk's numbers has a status report on its channel (first fallback and late
         stage never share a number within a batch, and each number sits in one chunk of a stage)."""
-        fields = [f"sms:{number}" for number in chunk.numbers(self.batch)]
-        found: list[bytes | None] = await self.ctx.redis.hmget(  # type: ignore[misc]
-            keys.delivery(self.cid, self.batch.number), fields
-        )
-        return any(value is not None for value in found)
+        raw = await delivery.outcomes(self.ctx.redis, self.cid, self.batch.number, "sms")
+        return any(delivery.reported(raw, index) for index in chunk.indices)
 
     async def _batch_finished(self) -> bool:
         done = await self.ctx.redis.sismember(keys.batches_done(self.cid), str(self.batch.number))  # type: ignore[misc]

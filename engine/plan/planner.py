@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 from blake3 import blake3
@@ -27,7 +28,7 @@ from engine.ingest.spec import CampaignSpec
 from engine.plan.forecast import planned_segments
 from engine.plan.preflight import Preflight
 from engine.runtime.settings import Settings
-from engine.state import campaigns, feeder, jobs, trial, window
+from engine.state import campaigns, feeder, jobs, reached, trial, window
 from engine.state.batches import write_batches
 from engine.state.receipts_presence import receipts_running
 from engine.store import keys
@@ -179,12 +180,16 @@ async def submit(
         counts |= await asyncio.to_thread(planned_segments, spec, loaded.table, texts)
     first = await trial.prepare(redis, settings, cid, spec, loaded.table)  # None without trial numbers
     batches = await write_batches(redis, cid, loaded.table, spec.param_columns(), batch_size(settings, spec))
+    numbers = loaded.table["mobile"].cast(pl.UInt64).to_numpy()
+    await reached.remember(redis, numbers, settings.receipts.opt_out_window_days, time.time())
     start = jobs.start_time(spec)
     held = first is not None  # the list waits, paused, until the trial is sent and the campaign resumed
     state = CampaignState.PAUSED if held else CampaignState.SCHEDULED if start else CampaignState.RUNNING
     reason = trial.SENDING if held else ""
     queued = settings.dispatch.campaign_window
-    created = await campaigns.create(redis, cid, spec, state, batches, counts, reason, digest, queued)
+    created = await campaigns.create(
+        redis, cid, spec, state, batches, counts, reason, digest, queued, settings.retention.days
+    )
     if not created:
         return await _resubmit(redis, cid, digest)
     tenant = Tenant(spec.budget.priority, spec.budget.weight, spec.budget.max_rate)

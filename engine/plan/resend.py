@@ -1,9 +1,9 @@
 """Resend the failed numbers of a campaign as a new campaign through the normal planner path.
 
-The failed (and undelivered) numbers are written with their frozen parameter values to a temporary
-recipient file, which the planner validates, de-duplicates, checks against opt-outs and freezes like any
-other. The new id is derived from the original id and that file, so resending the same failures twice
-finds the first resend instead of sending again.
+The failed (and undelivered) numbers — never one a status report says was delivered on any channel — are
+written with their frozen parameter values to a temporary recipient file, which the planner validates,
+de-duplicates, checks against opt-outs and freezes like any other. The new id is derived from the original
+id and that file, so resending the same failures twice finds the first resend instead of sending again.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ async def write_failed_recipients(
         writer = csv.writer(fh)
         writer.writerow([spec.recipients.mobile_column, *columns])
         async for batch, rows in failed_batches(redis, cid, columns, wanted):
-            indices = sorted({row.index for row in rows})  # a number undelivered on two channels goes once
+            # a number undelivered on two channels goes once; one delivered on any channel never
+            indices = sorted({row.index for row in rows if not row.delivered})
             lines: Sequence[list[str]] = [[batch.numbers[i], *batch.row(i, columns)] for i in indices]
             await asyncio.to_thread(writer.writerows, lines)
             written += len(lines)

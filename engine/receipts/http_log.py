@@ -42,7 +42,12 @@ class TokenMask(logging.Filter):
 
     def mask(self, text: str) -> str:
         """``text`` without the token, and with ``/receipts/***`` for any path segment after the prefix."""
-        return _SEGMENT.sub(f"{ROUTE_PREFIX}/{MASK}", text.replace(self._token, MASK))
+        return mask_receipt_paths(text.replace(self._token, MASK))
+
+
+def mask_receipt_paths(text: str) -> str:
+    """``text`` with ``/receipts/***`` for any path segment after the prefix (where a token sits)."""
+    return _SEGMENT.sub(f"{ROUTE_PREFIX}/{MASK}", text)
 
 
 @contextlib.contextmanager

@@ -7,9 +7,7 @@ since the provider would only post it again unchanged.
 
 from __future__ import annotations
 
-import calendar
 import re
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -28,7 +26,6 @@ _DELIVERED_SPELLINGS: Final = frozenset({"DELIVRD", "DELIVERD", "DELIVERED"})
 _NUMBER: Final = re.compile(r"(?:\+?86|0086)?(1[3-9]\d{9})")
 _STATUS_CHARS: Final = re.compile(r"[^A-Za-z0-9._-]")
 _STATUS_MAX: Final = 32
-_TIME_FORMATS: Final = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d %H:%M:%S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,22 +40,19 @@ class Receipt:
     number: str
     ok: bool
     status: str
-    at: int
     task_id: str = ""
     ref: str = ""
     kind: ReceiptKind = "delivery"
 
-    def encode(self) -> bytes:
-        """The value stored per (channel, number) in the batch's delivery hash."""
-        return orjson.dumps({"ok": self.ok, "status": self.status, "at": self.at})
-
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """An uplink (MO) message: who replied and what they wrote."""
+    """An uplink (MO) message: who replied and what they wrote; ``task_id`` of the basic-edition task it
+    answers (the basic edition names it; an SMS uplink does not)."""
 
     number: str
     text: str
+    task_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +73,6 @@ def number_of(value: Any) -> str | None:
 def _status(value: Any) -> str:
     """A provider status code fit for a counter name: no spaces or colons, at most 32 characters."""
     return _STATUS_CHARS.sub("", str(value))[:_STATUS_MAX] or "UNKNOWN"
-
-
-def _epoch(value: Any) -> int:
-    """Epoch seconds of a provider time (UTC: ISO or ``YYYY-MM-DD HH:MM:SS``); now when absent or bad."""
-    if isinstance(value, str):
-        for fmt in _TIME_FORMATS:
-            try:
-                return calendar.timegm(time.strptime(value, fmt))
-            except ValueError:
-                continue
-    return int(time.time())
 
 
 def _json(body: bytes) -> Any:
@@ -141,12 +124,10 @@ def _smart_item(kind: str, item: Any) -> Receipt | None:
         return None
     if kind == "shortchain":
         ok = str(item.get("status")) == "0"
-        return Receipt(
-            "smart", number, ok, _status(item.get("status")), _epoch(None), task_id, kind="resolve"
-        )
+        return Receipt("smart", number, ok, _status(item.get("status")), task_id, kind="resolve")
     raw = _status(item.get("send_status"))
     ok = raw.upper() in _DELIVERED_SPELLINGS
-    return Receipt("smart", number, ok, DELIVERED if ok else raw, _epoch(item.get("receive_time")), task_id)
+    return Receipt("smart", number, ok, DELIVERED if ok else raw, task_id)
 
 
 def parse_smart(body: bytes) -> Parsed:
@@ -165,7 +146,7 @@ def _basic_item(item: Mapping[str, Any]) -> Receipt | None:
         return None
     ok = str(item.get("status")) == "0"
     status = DELIVERED if ok else _status(item.get("code") or item.get("status"))
-    return Receipt("basic", number, ok, status, _epoch(item.get("rtime")), task_id)
+    return Receipt("basic", number, ok, status, task_id)
 
 
 def parse_basic(body: bytes) -> Parsed:
@@ -174,9 +155,11 @@ def parse_basic(body: bytes) -> Parsed:
 
 
 def _basic_reply(item: Mapping[str, Any]) -> Reply | None:
+    """A reply naming the task it answers (without one it could not be checked: dropped)."""
     number = number_of(item.get("mobile"))
     text = item.get("content", item.get("body"))
-    return Reply(number, str(text)) if number is not None and text is not None else None
+    task_id = str(item.get("task_id") or "")
+    return Reply(number, str(text), task_id) if number is not None and text is not None and task_id else None
 
 
 def parse_basic_uplink(body: bytes) -> Parsed:
@@ -195,7 +178,7 @@ def parse_sms(body: bytes) -> Parsed:
         return Parsed(dropped=1)
     raw = _status(form["status"])
     ok = raw.upper() in _DELIVERED_SPELLINGS
-    receipt = Receipt("sms", number, ok, DELIVERED if ok else raw, _epoch(form.get("updateTime")), ref=ref)
+    receipt = Receipt("sms", number, ok, DELIVERED if ok else raw, ref=ref)
     return Parsed((receipt,))
 
 

@@ -1,149 +1,184 @@
-"""Receipts into Redis: per-number outcomes per batch, counted once per (campaign, channel, number); opt-outs.
+"""Receipts into Redis: outcomes by batch position, counted once per (campaign, channel, number); opt-outs.
 
-Writes ``keys.delivery`` (``<channel>:<number>`` → ``{"ok", "status", "at"}``), ``keys.resolved`` and the
-campaign counters ``delivered:<ch>``, ``undelivered:<ch>``, ``undelivered_status:<ch>:<status>``,
-``resolved:smart`` — all in one Lua call per batch, first receipt wins (HSETNX), so a receipt the provider
-posts twice counts once. A receipt that names a task not mapped to a chunk yet (its send's answer is still
-being reconciled, or was lost with a worker) is kept in Redis with the task (``keys.pending_receipts``) and
-recorded by the journal step that maps it, however late that comes: none is dropped for arriving early.
+A receipt is recorded only where the engine sent (``validate.py``: a journaled chunk, its channel, one of
+its numbers); anything else is ``rejected`` with a reason and writes nothing. Outcomes
+go through ``engine/state/delivery.py`` (one script run per batch and channel, first receipt wins), so a
+receipt the provider posts twice counts once. A receipt whose task is not mapped yet is kept in Redis with
+the task (``early.py``) and recorded through this same path once it is (``drain.py``): none is dropped for
+arriving early. A report for a plain-SMS chunk awaiting its reports brings its batch's settle job forward.
 """
 
 from __future__ import annotations
 
-import logging
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Final
 
-import orjson
 import redis.asyncio as aioredis
 
-from engine.phones import mask
-from engine.receipts.parse import Receipt, Reply
+from engine.receipts.batch_index import BatchIndex
+from engine.receipts.early import EarlyReceipts
+from engine.receipts.parse import Receipt, ReceiptKind, Reply
+from engine.receipts.tally import Tally
+from engine.receipts.validate import ChunkCheck, ChunkRef, parse_ref
 from engine.state import jobs
-from engine.state.records import awaiting_member
-from engine.state.tasks import TASK_TTL_SECONDS, chunk_refs
+from engine.state.delivery import Entry, OutcomeWriter
+from engine.state.reached import Reach
+from engine.state.records import awaiting_member, chunk_field
+from engine.state.tasks import chunk_refs
 from engine.store import keys
-from engine.store.scripts import load_script
 
-log = logging.getLogger(__name__)
-Target = tuple[str, int, str]  # campaign id, batch, receipt kind
+RECORD_SLICE: Final = 5000  # receipts recorded at a time by ``record_all``: the loop serves others between
+Target = tuple[ChunkRef, str, ReceiptKind]  # the chunk, the channel the receipt came on, the receipt kind
 
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """What recording receipts did: new outcomes, repeats, and receipts kept until their task is mapped."""
+    """What recording receipts did: new outcomes, repeats, receipts kept until their task is mapped, and the
+    refused ones by reason (those dropped because their task's list was full are only counted)."""
 
     new: int = 0
     duplicate: int = 0
     pending: int = 0
-    unmatched: int = 0  # a reference that is not ours
+    rejected: Counter[str] = field(default_factory=Counter)
 
 
-def parse_ref(ref: str) -> tuple[str, int] | None:
-    """(campaign id, batch) of a chunk reference ``<cid>:<batch>:<stage>:<k>``; None if it is not ours."""
-    parts = ref.split(":")
-    if len(parts) != 4 or not parts[0] or not parts[1].isdigit():
-        return None
-    return parts[0], int(parts[1])
-
-
-def _pending(receipt: Receipt) -> bytes:
-    """A receipt kept until its task is mapped: what ``finish_chunk.lua`` records then."""
-    field, value, counters = _entry(receipt)
-    text = value.decode() if isinstance(value, bytes) else value
-    return orjson.dumps([receipt.kind, field, text, counters])
-
-
-def _entry(receipt: Receipt) -> tuple[str, bytes | str, str]:
-    """(hash field, value, counters) of one receipt for ``record_receipts.lua``."""
-    ch = receipt.channel
-    if receipt.kind == "resolve":
-        return receipt.number, str(receipt.at), f"resolved:{ch}"
-    if receipt.ok:
-        return f"{ch}:{receipt.number}", receipt.encode(), f"delivered:{ch}"
-    counters = f"undelivered:{ch} undelivered_status:{ch}:{receipt.status}"
-    return f"{ch}:{receipt.number}", receipt.encode(), counters
-
-
-def _hash(cid: str, batch: int, kind: str) -> str:
-    return keys.resolved(cid, batch) if kind == "resolve" else keys.delivery(cid, batch)
+def _entry(receipt: Receipt, position: int) -> Entry:
+    ok = receipt.ok or receipt.kind == "resolve"  # a resolve receipt counts once whatever its status
+    return position, "" if ok else receipt.status
 
 
 class ReceiptStore:
     """Records receipts and opt-outs; one instance per process, its script registered once."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, tally: Tally, opt_out_window_days: float, pending_per_task: int
+    ) -> None:
         self.redis = redis
-        self._record = load_script(redis, "record_receipts")
-        self._pend = load_script(redis, "pend_receipts")
+        self.early = EarlyReceipts(redis, pending_per_task)
+        self.tally = tally
+        self.reach = Reach(redis, opt_out_window_days)
+        self.writer = OutcomeWriter(redis)
+        self.check = ChunkCheck(redis, BatchIndex(redis))
 
-    async def _targets(self, receipts: Sequence[Receipt]) -> tuple[dict[Target, list[Receipt]], int, int]:
-        """Receipts grouped by the batch they belong to, how many were kept in Redis with their task (not
-        mapped yet), and how many carry a reference that is not ours."""
+    async def _targets(
+        self, receipts: Sequence[Receipt], rejected: Counter[str]
+    ) -> tuple[dict[Target, list[Receipt]], dict[str, list[Receipt]]]:
+        """Receipts grouped by the chunk they name, and by task those whose task id is not mapped (yet). A
+        reference the report carries itself (SMS ``extend``) that is not one of ours is rejected."""
         refs = await chunk_refs(self.redis, (r.task_id for r in receipts if not r.ref))
         groups: dict[Target, list[Receipt]] = defaultdict(list)
         unmapped: dict[str, list[Receipt]] = defaultdict(list)
-        unmatched = 0
         for receipt in receipts:
-            ref = receipt.ref or refs.get(receipt.task_id, "")
-            if not ref and receipt.task_id:
+            where = parse_ref(receipt.ref or refs.get(receipt.task_id, ""))
+            if where is not None:
+                groups[(where, receipt.channel, receipt.kind)].append(receipt)
+            elif receipt.ref or not receipt.task_id:
+                rejected["reference"] += 1
+            else:
                 unmapped[receipt.task_id].append(receipt)
-            elif (where := parse_ref(ref)) is not None:
-                groups[(*where, receipt.kind)].append(receipt)
-            else:
-                unmatched += 1
-                log.info("receipt for %s matches no chunk (reference %r)", mask(receipt.number), ref)
-        pending = 0
-        for task_id, members in unmapped.items():
-            # atomically: recorded now if the task was mapped meanwhile, else kept for finish_chunk.lua
-            ref = await self._pend(
-                keys=[keys.task(task_id), keys.pending_receipts(task_id)],
-                args=[TASK_TTL_SECONDS, *(_pending(r) for r in members)],
-            )
-            if ref is not None and (where := parse_ref(ref.decode())) is not None:
-                for receipt in members:
-                    groups[(*where, receipt.kind)].append(receipt)
-            else:
-                pending += len(members)
-        return groups, pending, unmatched
+        return groups, unmapped
+
+    async def _keep(
+        self, unmapped: dict[str, list[Receipt]], groups: dict[Target, list[Receipt]], rejected: Counter[str]
+    ) -> tuple[int, int]:
+        """Keep the receipts of unmapped tasks in Redis; those of a task mapped meanwhile join ``groups``.
+        Returns (kept, dropped because the task's list was full)."""
+        kept = await self.early.keep(unmapped)
+        for task_id, ref in kept.mapped.items():
+            where = parse_ref(ref)
+            for receipt in unmapped[task_id]:
+                if where is None:
+                    rejected["reference"] += 1
+                else:
+                    groups[(where, receipt.channel, receipt.kind)].append(receipt)
+        return kept.kept, kept.dropped
+
+    async def _record_chunk(self, target: Target, members: list[Receipt], rejected: Counter[str]) -> int:
+        """Record one chunk's admitted receipts; returns how many were new."""
+        ref, channel, kind = target
+        admitted = await self.check.admit(ref, channel, [r.number for r in members])
+        rejected.update(admitted.rejected)
+        entries = [
+            _entry(receipt, position)
+            for receipt, position in zip(members, admitted.positions, strict=True)
+            if position is not None
+        ]
+        if not entries:
+            return 0
+        new = await self.writer.record(ref.cid, ref.batch, channel, kind, entries)
+        if new < 0:  # purged between the check and the write
+            rejected["unknown_batch"] += len(entries)
+            return 0
+        if channel == "sms":  # a recorded report proves an awaiting chunk's call landed: settle it now
+            awaited = awaiting_member(ref.batch, chunk_field(ref.stage, ref.chunk))
+            await jobs.settle_soon(self.redis, ref.cid, ref.batch, {awaited})
+        return new
 
     async def record(self, receipts: Sequence[Receipt]) -> Recorded:
         """Record each receipt once per (campaign, channel, number); later repeats change nothing.
 
         Receipts whose task id is not mapped yet (a receipt may overtake the journaling of its send, or its
-        send's answer was lost and awaits reconciliation) are kept until it is. A report for a plain-SMS
-        chunk awaiting its reports brings its batch's settle job forward.
+        send's answer was lost and awaits reconciliation) are kept until it is (``early.py``); a receipt that
+        ``validate.ChunkCheck`` refuses is counted ``rejected:<reason>`` and writes nothing.
         """
-        groups, pending, unmatched = await self._targets(receipts)
+        rejected: Counter[str] = Counter()
+        groups, unmapped = await self._targets(receipts, rejected)
+        pending, dropped = await self._keep(unmapped, groups, rejected) if unmapped else (0, 0)
         new = 0
-        for (cid, batch, kind), members in groups.items():
-            args = [part for receipt in members for part in _entry(receipt)]
-            new += int(await self._record(keys=[_hash(cid, batch, kind), keys.counters(cid)], args=args))
-            awaited = {awaiting_member(batch, r.ref.split(":", 2)[2]) for r in members if r.channel == "sms"}
-            if awaited:
-                await jobs.settle_soon(self.redis, cid, batch, awaited)
-        result = Recorded(new, len(receipts) - pending - unmatched - new, pending, unmatched)
-        await self.count(recorded=new, duplicate=result.duplicate, pending=pending, unmatched=unmatched)
-        return result
+        for target, members in groups.items():
+            new += await self._record_chunk(target, members, rejected)
+        duplicate = len(receipts) - pending - dropped - new - sum(rejected.values())
+        await self.tally.count(
+            recorded=new,
+            duplicate=duplicate,
+            pending=pending,
+            pending_dropped=dropped,
+            **{f"rejected:{why}": n for why, n in rejected.items()},
+        )
+        return Recorded(new, duplicate, pending, rejected)
+
+    async def record_all(self, receipts: Sequence[Receipt]) -> Recorded:
+        """``record`` in slices of ``RECORD_SLICE`` (a post holds up to ~45,000), the results summed."""
+        total = Recorded()
+        for start in range(0, len(receipts), RECORD_SLICE):
+            part = await self.record(receipts[start : start + RECORD_SLICE])
+            total = Recorded(
+                total.new + part.new,
+                total.duplicate + part.duplicate,
+                total.pending + part.pending,
+                total.rejected + part.rejected,
+            )
+        return total
 
     async def opt_out(self, replies: Iterable[Reply], words: Iterable[str]) -> int:
-        """Add the senders of opt-out replies to ``kd:suppression``; returns how many were new there."""
+        """Add the senders of opt-out replies to ``kd:suppression`` when they were messaged (``_reached``);
+        returns how many were new there. The others are counted ``rejected:opt_out``."""
         stop = {w.strip().casefold() for w in words}
-        numbers = {r.number for r in replies if r.text.strip().casefold() in stop}
-        if not numbers:
+        wanted = [r for r in replies if r.text.strip().casefold() in stop]
+        if not wanted:
             return 0
-        added = int(await self.redis.sadd(keys.SUPPRESSION, *numbers))  # type: ignore[misc]
-        await self.count(opt_out=added)
-        log.info(
-            "opt-out: %d number(s) added to suppression (%s)", added, ", ".join(mask(n) for n in numbers)
-        )
+        numbers = await self._reached(wanted)
+        added = int(await self.redis.sadd(keys.SUPPRESSION, *numbers)) if numbers else 0  # type: ignore[misc]
+        refused = len({r.number for r in wanted} - numbers)
+        await self.tally.count(opt_out=added, **{"rejected:opt_out": refused})
         return added
 
-    async def count(self, **fields: int) -> None:
-        """Add to the service's counters for operators (``kd:receipts:stats``): received, unmatched, ..."""
-        pipe = self.redis.pipeline(transaction=False)
-        for name, value in fields.items():
-            if value:
-                pipe.hincrby(keys.RECEIPT_STATS, name, value)
-        await pipe.execute()
+    async def _reached(self, replies: Sequence[Reply]) -> set[str]:
+        """The repliers this account messaged: a basic-edition reply's number must be one its task sent to
+        (one check per task); an SMS uplink's (one a request) must have been submitted to within
+        ``receipts.opt_out_window_days``."""
+        refs = await chunk_refs(self.redis, (r.task_id for r in replies if r.task_id))
+        by_chunk: dict[ChunkRef, list[str]] = defaultdict(list)
+        for reply in replies:
+            ref = parse_ref(refs.get(reply.task_id, "")) if reply.task_id else None
+            if ref is not None:
+                by_chunk[ref].append(reply.number)
+        found = set()
+        for ref, numbers in by_chunk.items():
+            admitted = await self.check.admit(ref, "basic", numbers)
+            found |= {n for n, p in zip(numbers, admitted.positions, strict=True) if p is not None}
+        untasked = sorted({r.number for r in replies if not r.task_id})
+        return found | await self.reach.messaged(untasked, time.time())

@@ -7,6 +7,7 @@ the recipient file's order, and each row knows its batch position (the resend re
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from typing import Final, Literal
 import orjson
 import redis.asyncio as aioredis
 
-from engine.state import campaigns
+from engine.errors import StateError
+from engine.reports.summary import CHANNELS
+from engine.state import campaigns, delivery, retention
 from engine.state.batches import Batch, load_batch
 from engine.state.progress import counters
 from engine.store import keys
@@ -34,6 +37,7 @@ class FailedNumber:
     reason: str
     code: str
     index: int  # position in its batch
+    delivered: bool = False  # a status report said delivered on another channel: never resent
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,11 @@ async def failed_batches(
     campaign, StateLost when a batch is gone from Redis.
     """
     record = await campaigns.load(redis, cid)
+    kept = await retention.retention_of(redis, cid)
+    if kept is not None and kept.purged(time.time()):
+        raise StateError(
+            f"campaign {cid}: its per-number detail was purged (retention); only the summary remains"
+        )
     c = await counters(redis, cid)
     sent_failures = c.get("failed", 0) > 0
     receipts = any(k.startswith(f"{UNDELIVERED}:") and v for k, v in c.items())
@@ -76,8 +85,8 @@ async def failed_batches(
         at_send: list[bytes | None] = [None] * len(batch.numbers)
         if sent_failures:
             at_send = await _send_failures(redis, cid, batch)
-        undelivered = await _undelivered(redis, cid, number) if receipts else {}
-        rows = [row for row in _rows(batch, at_send, undelivered) if wanted(row)]
+        undelivered, reached = await _undelivered(redis, cid, number) if receipts else ({}, set())
+        rows = [row for row in _rows(batch, at_send, undelivered, reached) if wanted(row)]
         if rows:
             yield batch, rows
 
@@ -89,30 +98,35 @@ async def _send_failures(redis: aioredis.Redis, cid: str, batch: Batch) -> list[
     return found
 
 
-async def _undelivered(redis: aioredis.Redis, cid: str, batch: int) -> dict[str, list[tuple[str, str]]]:
-    """number -> [(channel, status)] of the batch's negative status reports."""
-    raw: dict[bytes, bytes] = await redis.hgetall(keys.delivery(cid, batch))  # type: ignore[misc]
-    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for name, value in raw.items():
-        receipt = orjson.loads(value)
-        if not receipt.get("ok"):
-            channel, _, number = name.decode().partition(":")
-            out[number].append((channel, str(receipt.get("status", ""))))
-    return out
+async def _undelivered(
+    redis: aioredis.Redis, cid: str, batch: int
+) -> tuple[dict[int, list[tuple[str, str]]], set[int]]:
+    """Batch position -> [(channel, status)] of the batch's negative status reports, and the positions
+    reported delivered on some channel."""
+    names = await delivery.status_names(redis, cid)
+    out: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    reached: set[int] = set()
+    for channel in CHANNELS:
+        raw = await delivery.outcomes(redis, cid, batch, channel)
+        for position, status in delivery.undelivered(raw, names).items():
+            out[position].append((channel, status))
+        reached.update(delivery.delivered_positions(raw))
+    return out, reached
 
 
 def _rows(
-    batch: Batch, at_send: list[bytes | None], undelivered: Mapping[str, list[tuple[str, str]]]
+    batch: Batch,
+    at_send: list[bytes | None],
+    undelivered: Mapping[int, list[tuple[str, str]]],
+    reached: Collection[int],
 ) -> list[FailedNumber]:
     rows: list[FailedNumber] = []
     for index, number in enumerate(batch.numbers):
+        delivered = index in reached
         if (raw := at_send[index]) is not None:
             failure = orjson.loads(raw)
-            rows.append(
-                FailedNumber(
-                    number, failure["channel"], "send", failure["reason"], failure.get("code", ""), index
-                )
-            )
-        for channel, status in undelivered.get(number, ()):
-            rows.append(FailedNumber(number, channel, "delivery", UNDELIVERED, status, index))
+            reason, code = failure["reason"], failure.get("code", "")
+            rows.append(FailedNumber(number, failure["channel"], "send", reason, code, index, delivered))
+        for channel, status in undelivered.get(index, ()):
+            rows.append(FailedNumber(number, channel, "delivery", UNDELIVERED, status, index, delivered))
     return rows

@@ -3,6 +3,7 @@ channel, failure reasons and the send timeline."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
@@ -15,7 +16,7 @@ from engine.reports.cost import ActualCost, actual_cost
 from engine.reports.opt_outs import opted_out_since
 from engine.reports.timing import Timing, duration, shown, timing, zone_label
 from engine.runtime.settings import PriceSettings
-from engine.state import campaigns, trial
+from engine.state import campaigns, retention, trial
 from engine.state.progress import TIMELINE_STEP_SECONDS, counters, open_chunks
 from engine.state.records import ChunkPath
 from engine.store import keys
@@ -91,6 +92,8 @@ class Report:
     # confirmed_by_receipts, resent_after_timeout, unconfirmed (``ChunkPath``)
     paths: dict[str, int] = field(default_factory=dict)
     settling: int = 0  # SMS numbers whose call's answer was lost, awaiting their status reports
+    detail_kept_until: float = 0.0  # when the per-number detail goes (0: the campaign has not ended)
+    detail_purged: bool = False  # the per-number detail is gone; these figures remain
 
     def notes(self) -> list[str]:
         """What the figures cannot say alone: SMS calls whose answer was lost, settled or not."""
@@ -106,6 +109,15 @@ class Report:
                 "a receipts service, plain SMS is sent at most once (some may have been delivered)"
             )
         return out
+
+    def detail_note(self) -> str:
+        """What became of the per-number detail, in words ("" while the campaign runs)."""
+        if self.detail_purged:
+            return "per-number detail purged (retention); the summary above remains"
+        if self.detail_kept_until:
+            day = time.strftime("%Y-%m-%d", time.gmtime(self.detail_kept_until))
+            return f"per-number detail kept until {day} (UTC), then purged; the summary remains"
+        return ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -196,6 +208,8 @@ async def build_report(
     ``opt_outs`` how many recipients opted out since submission (reads every batch: not for a status that
     refreshes). Raises StateError for an unknown campaign."""
     record = await campaigns.load(redis, cid)
+    kept = await retention.retention_of(redis, cid)
+    purged = kept is not None and kept.purged(time.time())  # the batches are gone: no opt-outs to count
     c = await counters(redis, cid)
     counts = record.counts
     sent = {ch: c.get(f"sent:{ch}", 0) for ch in CHANNELS}
@@ -231,7 +245,11 @@ async def build_report(
         funnel={ch: funnel(c, ch) for ch in CHANNELS},
         timeline=await timeline.read(redis, cid, ZoneInfo(record.spec.schedule.timezone)),
         cost=None if prices is None else actual_cost(sent, counts, prices),
-        opted_out_since=await opted_out_since(redis, cid, record.batches) if opt_outs else None,
+        opted_out_since=await opted_out_since(redis, cid, record.batches)
+        if opt_outs and not purged
+        else None,
         paths=_suffixed(c, "chunks"),
         settling=c.get("settling", 0),
+        detail_kept_until=kept.purge_at if kept is not None else 0.0,
+        detail_purged=purged,
     )

@@ -182,6 +182,50 @@ class ReceiptSettings(_Section):
     sms_push_signature: bool = Field(
         False, description="require SDK-HMAC-SHA256 (app key/secret) on SMS status reports and uplinks"
     )
+    opt_out_window_days: float = Field(
+        30.0,
+        ge=0,
+        le=366,
+        description="an opt-out reply is taken only from a number a campaign was submitted to within this "
+        "many days (or, on the basic edition, one its task sent to); others are counted rejected:opt_out",
+    )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="seconds a connection may take to send a request's headers (and stay idle between "
+        "requests) before it is closed: a half-sent request does not hold a socket",
+    )
+    body_timeout: float = Field(
+        10.0, gt=0, le=300, description="seconds to read a request's body once its headers are in (else 408)"
+    )
+    max_connections: int = Field(
+        1024,
+        ge=8,
+        description="connections held at once (also at most the open-file limit less 32); at the cap the "
+        "oldest connection with no request in progress is closed for a new one",
+    )
+    pending_per_task: int = Field(
+        10_000,
+        ge=0,
+        description="receipts kept in Redis for one task id not mapped yet (recorded once it is, or gone "
+        "with the task map after 4 days); more are dropped, counted pending_dropped",
+    )
+    log_interval: float = Field(
+        10.0, gt=0, description="seconds between the service's one summary line of what it counted"
+    )
+
+
+class RetentionSettings(_Section):
+    """How long a campaign's per-number data stays once it ended (``engine/state/retention.py``)."""
+
+    days: float = Field(
+        30.0,
+        ge=0,
+        le=3650,
+        description="days per-number data (batches, journal, delivery outcomes, failed numbers) is kept "
+        "after a campaign ended and its 4-day receipt window closed; the summary report stays",
+    )
 
 
 def _contact_limits(texts: list[str]) -> list[str]:
@@ -262,6 +306,7 @@ class Settings(BaseSettings):
     receipts: ReceiptSettings = ReceiptSettings()
     prices: PriceSettings = PriceSettings()
     contacts: ContactSettings = ContactSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
 from engine.errors import StateError, StateLost
+from engine.state import retention
 from engine.store import keys
 from engine.types import TERMINAL, CampaignState
 
@@ -119,11 +120,13 @@ async def create(
     reason: str = "",
     digest: str = "",
     window: int = 0,
+    retention_days: float = retention.DEFAULT_DAYS,
 ) -> bool:
     """Write the record once; return False (and change nothing) if the campaign already exists.
 
     ``window`` is how many of its batch jobs are queued or running at once (``state/feeder.py``; 0 = the
-    feeder's default); ``start_ms`` in the record holds its start time for the feeder.
+    feeder's default); ``start_ms`` in the record holds its start time for the feeder;
+    ``retention_days`` how long its per-number data is kept after it ended (``state/retention.py``).
     """
     now = time.time()
     start = spec.schedule.start_at
@@ -139,6 +142,7 @@ async def create(
         "digest": digest,
         "name": spec.name,
         "start_ms": int(start.timestamp() * 1000) if start is not None else 0,
+        "retention_days": retention_days,
     }
     if window:
         fields["window"] = window
@@ -191,9 +195,11 @@ async def transition(
                 if bump_generation:
                     pipe.hincrby(key, "generation", 1)
                 await pipe.execute()
-                return current
             except WatchError:
                 continue
+            if target in TERMINAL:
+                await retention.expire_detail(redis, cid)
+            return current
 
 
 async def state_of(redis: aioredis.Redis, cid: str) -> CampaignState:

@@ -150,8 +150,8 @@ class Progress:
         """Record a confirmed outcome and its counters atomically; False when already recorded.
 
         A chunk that awaited its status reports leaves the awaiting set in the same step. The provider's
-        task id is mapped to the chunk in it too (smart and basic-edition receipts name only the task), and
-        receipts of the task that came before it was mapped are recorded then.
+        task id is mapped to the chunk in it too (smart and basic-edition receipts name only the task), and a
+        task with receipts that came before it was mapped is listed for the receipts service to record them.
         """
         field = chunk_field(stage, chunk)
         args: list[str | bytes | int] = [
@@ -166,6 +166,7 @@ class Progress:
             TIMELINE_TTL_SECONDS,
             awaiting_member(self.batch, field),
             record.numbers,
+            record.task_id,
         ]
         for number, failure in failures.items():
             args.extend((number, failure.encode()))
@@ -181,8 +182,7 @@ class Progress:
             names += [
                 keys.task(record.task_id),
                 keys.pending_receipts(record.task_id),
-                keys.delivery(self.cid, self.batch),
-                keys.resolved(self.cid, self.batch),
+                keys.RECEIPTS_READY,
             ]
         done = await self.scripts.finish_chunk(keys=names, args=args)
         return bool(done)

@@ -21,10 +21,18 @@ RECEIPT_STATS: Final = "kd:receipts:stats"  # hash: receipts received, recorded,
 RECEIPTS_ALIVE: Final = (
     "kd:receipts:alive"  # string with a TTL: a receipts service is running (its heartbeat)
 )
+RECEIPTS_READY: Final = (
+    "kd:receipts:ready"  # hash: task id -> "<chunk ref> <unix s>", mapped tasks whose early receipts wait
+)
 CONTACTS: Final = f"{PREFIX}:fc:"  # + "<UTC day>:<bucket>": hash, number -> its contacts that day
 CAP_CACHE: Final = f"{PREFIX}:caplist:"  # + UTC day number: list of packed verdict records
 API_TOKENS: Final = "kd:api:tokens"  # hash: sha256 of an API token -> orjson {id, name, role, created_at}
 AUDIT: Final = "kd:audit"  # stream: every state change made through the HTTP API (who, when, what, where)
+
+
+def reach(day: int, bucket: int) -> str:
+    """String of 3-byte records: numbers submitted on UTC day ``day`` in ``bucket`` (``state/reached.py``)."""
+    return f"{PREFIX}:reach:{day}:{bucket}"
 
 
 def campaign(cid: str) -> str:
@@ -72,14 +80,20 @@ def failed(cid: str) -> str:
     return f"{PREFIX}:{{{cid}}}:failed"
 
 
-def delivery(cid: str, number: int) -> str:
-    """Hash of one batch's status reports: ``<channel>:<number>`` -> orjson {ok, status, at}."""
-    return f"{PREFIX}:{{{cid}}}:delivery:{number}"
+def delivery(cid: str, number: int, channel: str) -> str:
+    """String of one batch's status reports on ``channel``: one byte per batch position, 0 none yet, 1
+    delivered, else the undelivered status's code in ``statuses`` (``engine/state/delivery.py``)."""
+    return f"{PREFIX}:{{{cid}}}:delivery:{number}:{channel}"
 
 
 def resolved(cid: str, number: int) -> str:
-    """Hash of one batch's short-link resolve receipts: number -> epoch seconds of the first."""
+    """String of one batch's short-link resolve receipts: one byte per batch position, 1 once resolved."""
     return f"{PREFIX}:{{{cid}}}:resolved:{number}"
+
+
+def statuses(cid: str) -> str:
+    """Hash: undelivered status -> its one-byte code in the campaign's ``delivery`` strings."""
+    return f"{PREFIX}:{{{cid}}}:statuses"
 
 
 def late(cid: str, number: int) -> str:
@@ -93,7 +107,8 @@ def task(task_id: str) -> str:
 
 
 def pending_receipts(task_id: str) -> str:
-    """List: receipts of a task that came before its chunk was journaled (recorded when it is)."""
+    """List: receipts of a task that came before its chunk was journaled; recorded by the receipts service
+    once it is (``RECEIPTS_READY``, ``engine/receipts/early.py``)."""
     return f"{PREFIX}:task:{task_id}:pending"
 
 

@@ -151,3 +151,8 @@ def test_service_prints_its_table(tmp_path: Path) -> None:
     out = run_program("service.py", tmp_path, "--recipients", "60000", "--seconds", "2", "--campaigns", "300")
     assert "service: the HTTP API beside a campaign at the cap" in out
     assert "GET status" in out and "SSE clients" in out and "list of 300: first page" in out  # wrk or not
+
+
+def test_redis_bytes_prints_its_table(tmp_path: Path) -> None:
+    out = run_program("redis_bytes.py", tmp_path, "--recipients", "2000")
+    assert "Redis bytes per number" in out and "purged" in out

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import redis.asyncio as aioredis
 
@@ -25,6 +24,8 @@ from engine.dispatch.senders import sms_chunk_size
 from engine.reports.summary import Report, build_report
 from engine.runtime.redis_server import RedisServer
 from engine.simulator.capability import is_capable
+from engine.state import delivery
+from engine.state.batches import unpack
 from engine.state.records import ChunkRecord, ChunkState, Stage, chunk_field
 from engine.store import keys
 from tests.conftest import SHARE
@@ -159,13 +160,11 @@ async def _late_done(redis: aioredis.Redis, cid: str, batches: int) -> None:
 
 
 async def _delivered(redis: aioredis.Redis, cid: str, batches: int, channel: str) -> set[str]:
-    """Numbers whose status report on ``channel`` says delivered."""
-    head = f"{channel}:"
+    """Numbers whose status report on ``channel`` says delivered (one outcome byte per batch position)."""
     out = set()
     for batch in range(batches):
-        raw: dict[bytes, bytes] = await redis.hgetall(keys.delivery(cid, batch))  # type: ignore[misc]
-        for field, value in raw.items():
-            name = field.decode()
-            if name.startswith(head) and orjson.loads(value)["ok"]:
-                out.add(name.removeprefix(head))
+        raw = await delivery.outcomes(redis, cid, batch, channel)
+        if raw:
+            numbers = unpack(await redis.hget(keys.batch(cid, batch), "n"))  # type: ignore[misc]
+            out.update(numbers[position] for position in delivery.delivered_positions(raw))
     return out

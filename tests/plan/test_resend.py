@@ -22,7 +22,7 @@ from engine.state.progress import counters
 from engine.store import keys
 from tests.commands import SPEC, cli_env, koodispatch, lifted, report_json, write
 from tests.conftest import SHARE
-from tests.failures import embedded, name_of, read_export, typical_outcome
+from tests.failures import embedded, name_of, read_export, receipt, typical_outcome
 from tests.failures import submit_small as submit
 from tests.processes import wait_for, workers
 
@@ -58,6 +58,22 @@ async def test_resend_freezes_exactly_the_failed_numbers_with_their_parameters(
     assert (
         await arq_redis.zcard(keys.QUEUE) == 1 + 3
     )  # the new campaign's one batch beside the original's three
+
+
+async def test_resend_never_takes_a_number_delivered_on_any_channel(
+    arq_redis: ArqRedis, tmp_path: Path
+) -> None:
+    """smart[4] was reported undelivered on smart; its late SMS was then delivered: it is not resent."""
+    cid = await submit(arq_redis, tmp_path)
+    expected = await typical_outcome(arq_redis, cid)
+    delivered_late = next(row[0] for row in expected if row[1:4] == ("smart", "delivery", "undelivered"))
+    await receipt(arq_redis, cid, delivered_late, "sms", True, "DELIVRD")
+
+    result = await api.resend_failed(cid, redis=arq_redis, preflight=False, reasons=["undelivered"])
+
+    resent = [r[0] for r in await recipients_of(arq_redis, result.cid)]
+    assert delivered_late not in resent
+    assert resent == [row[0] for row in expected if row[3] == "undelivered" and row[0] != delivered_late]
 
 
 async def test_resend_filters_by_reason_and_channel(arq_redis: ArqRedis, tmp_path: Path) -> None:

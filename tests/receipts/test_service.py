@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import numpy as np
 import orjson
 import pytest
 import redis.asyncio as aioredis
@@ -24,8 +26,11 @@ from engine.receipts.auth import TOKEN_HEADER
 from engine.receipts.parse import PARSERS
 from engine.receipts.server import serve
 from engine.runtime.settings import Settings, load_settings
+from engine.state import delivery as outcomes
+from engine.state import reached
+from engine.state.batches import pack
 from engine.state.progress import Progress, counters
-from engine.state.records import ChunkPath, ChunkRecord, ChunkState, Stage
+from engine.state.records import ChunkPath, ChunkRecord, ChunkState, Stage, chunk_field, chunk_ref
 from engine.store import keys
 from engine.store.connection import open_queue
 from engine.store.scripts import Scripts
@@ -34,6 +39,8 @@ TOKEN = "receipts-test-token-0123456789"
 CID = "rcpt"
 SMART_REF = f"{CID}:3:smart:0"
 NUMBER = "13512345678"
+OTHER = "13512345679"
+FROZEN = [NUMBER, OTHER, "13512345600"]  # the numbers of every frozen batch here, in order
 
 
 def receipt_settings(**receipts: Any) -> Settings:
@@ -78,13 +85,40 @@ def sms_report(number: str = NUMBER, status: str = "DELIVRD", extend: str = f"{C
     ).encode()
 
 
-async def delivery(redis: aioredis.Redis, batch: int) -> dict[str, Any]:
-    raw: dict[bytes, bytes] = await redis.hgetall(keys.delivery(CID, batch))  # type: ignore[misc]
-    return {k.decode(): orjson.loads(v) for k, v in raw.items()}
+async def delivery(redis: aioredis.Redis, batch: int) -> dict[str, str]:
+    """``<channel>:<number>`` -> its recorded status (``DELIVRD`` when delivered) in ``batch``."""
+    names = await outcomes.status_names(redis, CID)
+    found = {}
+    for channel in ("smart", "sms", "basic"):
+        raw = await outcomes.outcomes(redis, CID, batch, channel)
+        for position, code in enumerate(raw):
+            if code:
+                status = "DELIVRD" if code == outcomes.DELIVERED else names[code]
+                found[f"{channel}:{FROZEN[position]}"] = status
+    return found
+
+
+# batch -> its verdicts: in batch 3 NUMBER and OTHER got the smart message, in batch 0 the plain SMS
+VERDICTS = {3: "ccn", 0: "nnc"}
+
+
+async def journal(redis: aioredis.Redis, batch: int, stage: Stage, numbers: int) -> None:
+    record = ChunkRecord(ChunkState.DONE, chunk_ref(CID, batch, stage, 0), numbers)
+    await redis.hset(keys.journal(CID, batch), chunk_field(stage, 0), record.encode())  # type: ignore[misc]
+
+
+@pytest.fixture(autouse=True)
+async def frozen_batches(redis_client: aioredis.Redis) -> None:
+    """Batches 0 and 3 of campaign CID frozen and sent as a batch run does: receipts are recorded only
+    for a journaled chunk's own numbers."""
+    for batch, verdicts in VERDICTS.items():
+        await redis_client.hset(keys.batch(CID, batch), "n", pack(FROZEN))  # type: ignore[misc]
+        await redis_client.set(keys.verdicts(CID, batch), verdicts)
+        await journal(redis_client, batch, Stage.SMART, verdicts.count("c"))
+        await journal(redis_client, batch, Stage.SMS, verdicts.count("n"))
 
 
 # -- parsing, table-driven ---------------------------------------------------------------------------------
-OTHER = "13512345679"
 SMART_OK = ("smart", NUMBER, True, "DELIVRD", "delivery")
 SHORT_CHAIN = {"task_id": "t", "cust_flag": NUMBER, "aim_url": "km2g.cn/a", "status": 0}
 BASIC_REPORT = {
@@ -129,10 +163,11 @@ def test_uplinks_parse_into_replies() -> None:
     mo = PARSERS["uplink"](
         urlencode({"smsMsgId": "x", "from": "+86" + NUMBER, "to": "1069", "body": "TD"}).encode()
     )
-    basic = PARSERS["basic-uplink"](
-        orjson.dumps({"seq_id": "s", "replies": [{"mobile": NUMBER, "content": "退订"}]})
-    )
-    assert [(r.number, r.text) for r in mo.replies + basic.replies] == [(NUMBER, "TD"), (NUMBER, "退订")]
+    replies = [{"task_id": "t", "mobile": NUMBER, "content": "退订"}, {"mobile": NUMBER, "content": "TD"}]
+    basic = PARSERS["basic-uplink"](orjson.dumps({"seq_id": "s", "replies": replies}))
+    found = [(r.number, r.text, r.task_id) for r in mo.replies + basic.replies]
+    assert found == [(NUMBER, "TD", ""), (NUMBER, "退订", "t")]
+    assert basic.dropped == 1  # a basic-edition reply naming no task cannot be checked
 
 
 # -- recording -------------------------------------------------------------------------------------------
@@ -150,11 +185,7 @@ async def test_duplicate_receipt_counts_once(service: str, redis_client: aioredi
     # a later, different receipt for the same (campaign, channel, number) changes nothing either
     assert await post(url, smart_envelope(smart_receipt(status="DELIVRD")), "application/json") == 200
 
-    assert (await delivery(redis_client, 3))[f"smart:{NUMBER}"] | {"at": 0} == {
-        "ok": False,
-        "status": "UNDELIV",
-        "at": 0,
-    }
+    assert await delivery(redis_client, 3) == {f"smart:{NUMBER}": "UNDELIV"}
     assert await counters(redis_client, CID) == {
         "undelivered:smart": 1,
         "undelivered_status:smart:UNDELIV": 1,
@@ -176,12 +207,26 @@ async def test_sms_report_finds_its_batch_by_extend_and_unknown_tasks_wait_for_t
     assert await redis_client.llen(keys.pending_receipts("never-sent")) == 1  # type: ignore[misc]
 
 
+async def drained(redis: aioredis.Redis, task_id: str) -> None:
+    """Wait until the receipts service has recorded the kept receipts of a mapped task (a few seconds)."""
+    for _ in range(100):
+        if not await redis.exists(keys.pending_receipts(task_id)) and not await redis.hexists(  # type: ignore[misc]
+            keys.RECEIPTS_READY, task_id
+        ):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"kept receipts of {task_id} not recorded")
+
+
 async def test_a_receipt_that_overtakes_its_send_journal_is_recorded_once_mapped_even_after_a_restart(
     redis_client: aioredis.Redis,
 ) -> None:
     """The smart report of a chunk whose answer was lost comes before reconciliation maps its task (a
     takeover takes seconds): kept in Redis, it survives the receipts service's restart and is recorded
-    by the journal step that maps the task, however late."""
+    by the receipts service, through the same checks as any receipt, once the journal step maps the
+    task, however late."""
+    in_flight = ChunkRecord(ChunkState.IN_FLIGHT, SMART_REF, 2)  # journaled before its call, answer lost
+    await redis_client.hset(keys.journal(CID, 3), chunk_field(Stage.SMART, 0), in_flight.encode())  # type: ignore[misc]
     async with serve(receipt_settings(), redis_client) as url:
         body = smart_envelope(smart_receipt(), smart_receipt(OTHER, "UNDELIV"), batch=True)
         assert await post(receipt_url(url, TOKEN, "smart"), body, "application/json") == 200
@@ -190,6 +235,7 @@ async def test_a_receipt_that_overtakes_its_send_journal_is_recorded_once_mapped
         progress = Progress(redis_client, Scripts(redis_client), CID, 3)
         record = ChunkRecord(ChunkState.DONE, SMART_REF, 2, "task-1", path=ChunkPath.RECONCILED)
         assert await progress.finish(Stage.SMART, 0, record, 2, {})
+        await drained(redis_client, "task-1")
     c = await counters(redis_client, CID)
     assert c.pop("first_sent_at") == c.pop("last_sent_at") > 0
     assert c == {
@@ -215,7 +261,7 @@ async def test_unauthenticated_receipts_are_rejected_and_not_recorded(
     url = receipt_url(service, path_token, "smart") if path_token else f"{service}/receipts/smart"
     headers = {TOKEN_HEADER: header} if header else None
     assert await post(url, smart_envelope(smart_receipt()), "application/json", headers) == 401
-    assert await redis_client.exists(keys.delivery(CID, 3), keys.counters(CID)) == 0
+    assert await redis_client.exists(keys.delivery(CID, 3, "smart"), keys.counters(CID)) == 0
     assert await redis_client.hget(keys.RECEIPT_STATS, "unauthorized") == b"1"  # type: ignore[misc]
 
 
@@ -292,6 +338,7 @@ def test_service_refuses_to_start_without_a_token() -> None:
 async def test_opt_out_reply_makes_the_next_campaign_drop_the_number(
     service: str, redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
 ) -> None:
+    await reached.remember(redis_client, np.array([int(NUMBER)], dtype=np.uint64), 30, time.time())
     for text, sender in ((" td ", NUMBER), ("hello", "13512345600")):
         mo = urlencode({"smsMsgId": "x", "from": "+86" + sender, "to": "1069", "body": text}).encode()
         assert (
@@ -319,18 +366,22 @@ async def test_opt_out_reply_makes_the_next_campaign_drop_the_number(
     assert (result.counts["suppressed"], result.counts["accepted"]) == (1, 2)
 
 
-async def test_logs_hold_neither_the_token_nor_full_numbers(
-    service: str, redis_client: aioredis.Redis, caplog: pytest.LogCaptureFixture
+async def test_logs_hold_neither_the_token_nor_full_numbers_and_sum_up_per_interval(
+    redis_client: aioredis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    await post(receipt_url(service, "wrong-token-0123456789", "smart"), b"{}", "application/json")
-    await post(
-        receipt_url(service, TOKEN, "smart"), smart_envelope(smart_receipt(task_id="x")), "application/json"
-    )
-    mo = urlencode({"from": "+86" + NUMBER, "body": "R"}).encode()
-    await post(receipt_url(service, TOKEN, "uplink"), mo, "application/x-www-form-urlencoded")
-    assert caplog.records and TOKEN not in caplog.text and "wrong-token" not in caplog.text
-    assert NUMBER not in caplog.text and "135****5678" in caplog.text
+    async with serve(receipt_settings(log_interval=0.2), redis_client) as service:
+        for _ in range(3):
+            await post(receipt_url(service, "wrong-token-0123456789", "smart"), b"{}", "application/json")
+        unknown = smart_envelope(smart_receipt(task_id="x"))
+        await post(receipt_url(service, TOKEN, "smart"), unknown, "application/json")
+        mo = urlencode({"from": "+86" + NUMBER, "body": "R"}).encode()
+        await post(receipt_url(service, TOKEN, "uplink"), mo, "application/x-www-form-urlencoded")
+        await asyncio.sleep(0.5)
+    lines = [r.getMessage() for r in caplog.records if r.name == "engine.receipts.tally"]
+    assert lines and "unauthorized 3" in lines[0] and "rejected:opt_out 1" in lines[0]
+    assert "received 1" in lines[0]
+    assert TOKEN not in caplog.text and "wrong-token" not in caplog.text and NUMBER not in caplog.text
 
 
 async def test_a_request_line_aiohttp_cannot_parse_is_logged_with_the_token_masked(

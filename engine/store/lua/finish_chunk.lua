@@ -1,33 +1,23 @@
 -- Record the confirmed outcome of one provider call, exactly once.
 -- KEYS[1] journal hash, KEYS[2] counters hash, KEYS[3] failed-numbers hash, KEYS[4] timeline hash,
 -- KEYS[5] awaiting sorted set, KEYS[6] awaiting indices hash (a settled chunk leaves both),
--- KEYS[7..10] (when the provider named a task) the task id -> chunk reference key that receipts are matched
--- by, the task's pending receipts (list; those that came before the task was mapped), and the batch's
--- delivery and resolved hashes they are recorded into
+-- KEYS[7..9] (when the provider named a task) the task id -> chunk reference key that receipts are matched
+-- by, the task's pending receipts (list; those that came before the task was mapped), and the ready hash
+-- (task id -> chunk reference) the receipts service drains: a task with pending receipts is listed there,
+-- and the service records them through its validation (engine/receipts/early.py)
 -- ARGV[1] journal field, ARGV[2] chunk record (json), ARGV[3] channel, ARGV[4] accepted count,
 -- ARGV[5] unix second of the answer, ARGV[6] chunk reference, ARGV[7] seconds the task key lives,
 -- ARGV[8] seconds per timeline bucket, ARGV[9] seconds the timeline lives after its last write,
--- ARGV[10] awaiting member of the chunk, ARGV[11] numbers in the chunk,
--- ARGV[12..] pairs: number, failure json {"channel","reason"}
+-- ARGV[10] awaiting member of the chunk, ARGV[11] numbers in the chunk, ARGV[12] the task id ('' if none),
+-- ARGV[13..] pairs: number, failure json {"channel","reason"}
 -- Accepted numbers count in the timeline bucket of ARGV[5] (field "<bucket's first second>:<channel>")
 -- and move the counters' first_sent_at / last_sent_at (unix seconds) out to it.
 -- Returns 1 when recorded, 0 when the chunk was already final (a second recorder changes nothing).
 if KEYS[7] then
   redis.call('SET', KEYS[7], ARGV[6], 'EX', ARGV[7])
-  -- pending receipts: [kind, field, value, counters], recorded first-wins as record_receipts.lua does
-  for _, raw in ipairs(redis.call('LRANGE', KEYS[8], 0, -1)) do
-    local entry = cjson.decode(raw)
-    local target = KEYS[9]
-    if entry[1] == 'resolve' then
-      target = KEYS[10]
-    end
-    if redis.call('HSETNX', target, entry[2], entry[3]) == 1 then
-      for name in string.gmatch(entry[4], '%S+') do
-        redis.call('HINCRBY', KEYS[2], name, 1)
-      end
-    end
+  if redis.call('EXISTS', KEYS[8]) == 1 then
+    redis.call('HSET', KEYS[9], ARGV[12], ARGV[6] .. ' ' .. ARGV[5])
   end
-  redis.call('DEL', KEYS[8])
 end
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current then
@@ -55,7 +45,7 @@ if accepted > 0 then
   redis.call('HSET', KEYS[2], 'first_sent_at', math.min(first, second), 'last_sent_at', math.max(last, second))
 end
 local failures = 0
-for i = 12, #ARGV, 2 do
+for i = 13, #ARGV, 2 do
   local failure = cjson.decode(ARGV[i + 1])
   if redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 1]) == 1 then
     failures = failures + 1

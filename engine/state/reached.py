@@ -1,0 +1,72 @@
+"""Which numbers this account messaged lately, so that only their opt-out replies are taken.
+
+The callback URL is the account's and uplinks are unsigned: a request holding the token once added 50,000
+never-messaged numbers to ``kd:suppression``. Every submission appends its numbers to the day's index: per
+UTC day 2048 buckets (by the number's low 11 bits), each a string of 3-byte records (the number's other 24
+bits: mobiles are below 2^35), so a number is found exactly by scanning one ~15 KB string per day at 10M
+numbers a day. 3 bytes a number a day (plus ~80 bytes a bucket key); each day's buckets expire after the
+window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+import redis.asyncio as aioredis
+
+from engine.store import keys
+from engine.store.scripts import load_script
+
+BUCKET_BITS: Final = 11
+BUCKETS: Final = 1 << BUCKET_BITS
+RECORD: Final = 3
+DAY: Final = 86400
+PIPELINE: Final = 512  # bucket appends per round trip
+
+
+def _record(values: np.ndarray) -> np.ndarray:
+    """3-byte little-endian records of ``values`` (each below 2^24), one row each."""
+    return values.astype("<u4").view(np.uint8).reshape(-1, 4)[:, :RECORD]
+
+
+async def remember(redis: aioredis.Redis, numbers: np.ndarray, window_days: float, now: float) -> None:
+    """Add ``numbers`` (uint64 mobiles) to today's index; its buckets expire after the window."""
+    if not len(numbers) or window_days <= 0:
+        return
+    day, ttl = int(now // DAY), int((window_days + 1) * DAY)
+    buckets = (numbers & (BUCKETS - 1)).astype(np.uint16)
+    order = np.argsort(buckets, kind="stable")
+    records = _record((numbers >> BUCKET_BITS)[order])
+    found, starts = np.unique(buckets[order], return_index=True)
+    ends = [*starts[1:].tolist(), len(order)]
+    pipe = redis.pipeline(transaction=False)
+    for count, (bucket, start, end) in enumerate(zip(found.tolist(), starts.tolist(), ends, strict=True), 1):
+        key = keys.reach(day, bucket)
+        pipe.append(key, records[start:end].tobytes())
+        pipe.expire(key, ttl)
+        if count % PIPELINE == 0:
+            await pipe.execute()
+    await pipe.execute()
+
+
+class Reach:
+    """Looks numbers up in the index of the last ``window_days`` days; the script registered once."""
+
+    def __init__(self, redis: aioredis.Redis, window_days: float) -> None:
+        self.window_days = window_days
+        self._find = load_script(redis, "reach_find")
+
+    async def messaged(self, numbers: Sequence[str], now: float) -> set[str]:
+        """Those of ``numbers`` (11-digit) submitted in a campaign within the window."""
+        today = int(now // DAY)
+        days = range(today - int(np.ceil(self.window_days)), today + 1)
+        found = set()
+        for number in numbers:
+            value = int(number)
+            names = [keys.reach(day, value & (BUCKETS - 1)) for day in days]
+            record = _record(np.array([value >> BUCKET_BITS], dtype=np.uint64)).tobytes()
+            if int(await self._find(keys=names, args=[record])):
+                found.add(number)
+        return found
