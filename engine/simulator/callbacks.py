@@ -36,7 +36,9 @@ def is_loopback(url: str) -> bool:
 
 
 class CallbackPoster:
-    """Posts status reports in background tasks; counts ``posted``, ``failed`` and ``skipped_remote``."""
+    """Posts status reports in background tasks, again after a failure (``retries``, with a doubling delay)
+    as the platform does; counts ``posted``, ``retried``, ``failed`` (every attempt failed) and
+    ``skipped_remote``."""
 
     def __init__(self, settings: Callable[[], CallbackConfig], ledger: Ledger) -> None:
         self._settings = settings
@@ -69,23 +71,38 @@ class CallbackPoster:
             self._ledger.callbacks["skipped_remote"] += 1
             log.warning("callback to non-loopback URL skipped (set callbacks.allow_remote to allow)")
             return
-        if kind == "json":
-            body, content_type = orjson.dumps(payload), "application/json"
-        else:
-            body, content_type = urlencode(payload).encode(), "application/x-www-form-urlencoded"
-        async with self._slots:
-            await self._send(url, body, content_type, settings.timeout_s)
+        delay = settings.retry_delay_s
+        for attempt in range(settings.retries + 1):
+            if attempt:
+                await asyncio.sleep(delay)
+                delay *= 2
+                self._ledger.callbacks["retried"] += 1
+                if kind == "json" and isinstance(payload, dict) and "retry" in payload:
+                    payload = {**payload, "retry": True}  # the smart-message report says it is a repeat
+            async with self._slots:
+                if await self._send(url, _encoded(kind, payload), settings.timeout_s):
+                    self._ledger.callbacks["posted"] += 1
+                    return
+        self._ledger.callbacks["failed"] += 1
 
-    async def _send(self, url: str, body: bytes, content_type: str, timeout_s: float) -> None:
+    async def _send(self, url: str, encoded: tuple[bytes, str], timeout_s: float) -> bool:
+        """One POST; whether the receiver took it (any answer below 400)."""
         assert self._session is not None, "CallbackPoster.start() was not awaited"
+        body, content_type = encoded
         timeout = aiohttp.ClientTimeout(total=timeout_s)
         try:
             async with self._session.post(
                 url, data=body, headers={"Content-Type": content_type}, timeout=timeout
             ) as response:
                 await response.read()
-                ok = response.status < 400
+                return response.status < 400
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             log.debug("callback POST failed: %s", type(exc).__name__)
-            ok = False
-        self._ledger.callbacks["posted" if ok else "failed"] += 1
+            return False
+
+
+def _encoded(kind: PostKind, payload: Any) -> tuple[bytes, str]:
+    """The POST body and its content type."""
+    if kind == "json":
+        return orjson.dumps(payload), "application/json"
+    return urlencode(payload).encode(), "application/x-www-form-urlencoded"

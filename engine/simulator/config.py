@@ -125,6 +125,8 @@ class CallbackConfig:
     batch_size: int = 50  # receipts per POST for batch formats
     concurrency: int = 16  # callback POSTs in flight
     timeout_s: float = 5.0
+    retries: int = 3  # a failed POST is posted again, as the platform does (a smart report: "retry": true)
+    retry_delay_s: float = 1.0  # before the first retry; doubled before each next
     allow_remote: bool = False  # post only to loopback hosts unless set
 
     def validate(self, where: str) -> None:
@@ -141,9 +143,9 @@ class CallbackConfig:
             raise ConfigError(f"simulator config {where}outcomes must map status codes to weights >= 0")
         if sum(weights.values()) <= 0:
             raise ConfigError(f"simulator config {where}outcomes must have a positive total weight")
-        if self.batch_size < 1 or self.concurrency < 1 or self.timeout_s <= 0:
+        if self.batch_size < 1 or self.concurrency < 1 or self.timeout_s <= 0 or self.retries < 0:
             raise ConfigError(
-                f"simulator config {where}batch_size, concurrency and timeout_s must be positive"
+                f"simulator config {where}batch_size, concurrency, timeout_s must be > 0 and retries >= 0"
             )
 
 

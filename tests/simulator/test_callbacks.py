@@ -25,6 +25,7 @@ class Receiver:
     url: str
     posts: list[tuple[str, Any]] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    refuse: int = 0  # the next POSTs answered 503 (and not collected)
 
     def on(self, path: str) -> list[Any]:
         return [body for p, body in self.posts if p == path]
@@ -45,6 +46,9 @@ async def receiver() -> AsyncIterator[Receiver]:
 
     async def collect(request: web.Request) -> web.Response:
         raw = await request.read()
+        if target.refuse > 0:
+            target.refuse -= 1
+            return web.Response(status=503)
         form = request.content_type == "application/x-www-form-urlencoded"
         target.posts.append((request.path, dict(parse_qsl(raw.decode())) if form else orjson.loads(raw)))
         target.arrived.set()
@@ -170,7 +174,8 @@ async def test_callback_failures_never_reach_the_api(
     sim_client: SignedClient, simulator: RunningSimulator
 ) -> None:
     dead, remote = "http://127.0.0.1:9/gone", "http://203.0.113.7/never-contacted"
-    simulator.update_config({"callbacks": {"smart_url": dead, "smart_batch_url": remote, "delay_ms": [0, 0]}})
+    callbacks = {"smart_url": dead, "smart_batch_url": remote, "delay_ms": [0, 0], "retry_delay_s": 0.01}
+    simulator.update_config({"callbacks": callbacks})
     reply = await sim_client.call("POST", "/v1/aim/send-tasks", json=smart_body(3))
     assert reply.status == 200
     for _ in range(250):
@@ -179,3 +184,23 @@ async def test_callback_failures_never_reach_the_api(
             break
         await asyncio.sleep(0.02)
     assert (counts.get("failed"), counts.get("skipped_remote"), counts.get("posted", 0)) == (3, 1, 0)
+    assert counts.get("retried") == 3 * 3  # each report posted again three times before it counts failed
+
+
+async def test_a_report_the_receiver_refused_is_posted_again_marked_as_a_retry(
+    sim_client: SignedClient, simulator: RunningSimulator, receiver: Receiver
+) -> None:
+    callbacks = {"smart_url": receiver.url + "/s", "delay_ms": [0, 0], "retry_delay_s": 0.01}
+    simulator.update_config({"callbacks": callbacks})
+    receiver.refuse = 2  # the first two attempts fail: the third goes through
+    reply = await sim_client.call("POST", "/v1/aim/send-tasks", json=smart_body(1))
+    assert reply.status == 200
+    await receiver.wait_for(lambda: len(receiver.on("/s")) == 1)
+    [report] = receiver.on("/s")
+    assert report["retry"] is True
+    for _ in range(250):  # counted once the simulator read the answer
+        counts = simulator.ledger.snapshot()["callbacks"]
+        if counts.get("posted"):
+            break
+        await asyncio.sleep(0.02)
+    assert (counts.get("posted"), counts.get("retried"), counts.get("failed", 0)) == (1, 2, 0)
