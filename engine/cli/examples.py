@@ -14,6 +14,7 @@ EXAMPLES: Final = {
     "rate": "koodispatch rate --smart 800 --sms 300",
     "list": "koodispatch list --state running --since 2026-12-01",
     "top": "koodispatch top",
+    "purge": "koodispatch purge --older-than 30",
     "reschedule": "koodispatch reschedule spring-sale --start-at 2026-12-08T09:00+08:00",
     "priority": "koodispatch priority spring-sale urgent",
     "plan": "koodispatch plan config/campaigns/example.toml --check-capability",
