@@ -64,14 +64,16 @@ async def running_ids(redis: aioredis.Redis) -> list[str]:
 
 
 async def snapshot(redis: aioredis.Redis, cids: Sequence[str]) -> list[BoardRow]:
-    """Each campaign's name, live class and weight, and report now."""
-    rows = []
-    for cid in cids:
-        record = await campaigns.load(redis, cid)
-        rows.append(
-            BoardRow(cid, record.spec.name, await tenants.load(redis, cid), await build_report(redis, cid))
+    """Each campaign's name, live class and weight, and report now; the campaigns read side by side, so a
+    board of twenty refreshes in the time of one."""
+
+    async def row(cid: str) -> BoardRow:
+        record, tenant, report = await asyncio.gather(
+            campaigns.load(redis, cid), tenants.load(redis, cid), build_report(redis, cid)
         )
-    return rows
+        return BoardRow(cid, record.spec.name, tenant, report)
+
+    return list(await asyncio.gather(*(row(cid) for cid in cids)))
 
 
 def table(rows: Sequence[BoardRow], rates: dict[str, float], smart: Share) -> Table:
