@@ -12,10 +12,12 @@ import aiohttp
 import pytest
 from arq.connections import ArqRedis
 
+from engine import api as engine_api
 from engine.runtime.settings import Settings, load_settings
 from engine.service.app import serve
 from engine.service.tokens import Role, TokenStore
 from engine.simulator.testing import SimulatorThread
+from tests.specs import make_spec, numbers, write
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,16 @@ class Api:
                 await answer.json(content_type=None) if "json" in answer.content_type else await answer.text()
             )
             return answer.status, body, answer.headers
+
+
+async def submit(redis: ArqRedis, settings: Settings, tmp_path: Path, cid: str, count: int,
+                 **spec: object) -> str:  # fmt: skip
+    """Submit campaign ``cid`` of ``count`` capable numbers straight through the engine (no preflight)."""
+    body = make_spec().model_dump(mode="json") | {"id": cid, "name": f"campaign {cid}", **spec}
+    path = write(tmp_path / f"{cid}.csv", {"mobile": numbers(True, count)})
+    result = await engine_api.submit_campaign(body, redis=redis, recipients=path, settings=settings,
+                                              preflight=False)  # fmt: skip
+    return result.cid
 
 
 @pytest.fixture

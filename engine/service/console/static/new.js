@@ -129,8 +129,9 @@
     rows("fc-counts", ["rows", "imported", "invalid", "duplicates", "suppressed", "accepted"]
       .map((k) => [t(`count.${k}`), num(fc.counts[k])]));
     const segments = Object.values(fc.sms).map((s) => `${s.template_id}: ${num(s.segments)}`).join(", ") || "–";
-    const cost = fc.total_cost === null ? t("fc.unpriced", { prices: fc.cost.unpriced.join(", ") })
-      : `${num(fc.total_cost.toFixed(2))} ${fc.cost.currency}`;
+    const c = fc.cost;
+    const cost = c.unpriced.length ? t("fc.unpriced", { prices: c.unpriced.join(", ") })
+      : `${(c.smart + c.sms + c.basic).toFixed(2)} ${c.currency}`;
     rows("fc-plan", [
       [t("fc.split"), ["capable", "not_capable", "unknown"].map((k) => `${t(`split.${k}`)} ${num(fc.split[k])}`).join(" · ")],
       [t("fc.messages"), Object.entries(fc.messages).map(([ch, n]) => `${t(`channel.${ch}`)} ${num(n)}`).join(" · ")],

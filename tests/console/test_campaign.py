@@ -1,0 +1,117 @@
+"""A campaign run from the console in a real browser: upload, column mapping, forecast, submit, live
+progress and rate, pause and resume, report and failed-number export; and who may change what.
+
+Real ``serve`` (in the test's loop), real Redis, real worker processes, the simulator on loopback.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Final
+
+from arq.connections import ArqRedis
+from playwright.async_api import Dialog, Page, expect
+
+from engine.runtime.settings import Settings
+from engine.simulator.testing import SimulatorThread
+from tests.console.conftest import Login
+from tests.processes import engine_env, workers
+from tests.served import Api, submit
+from tests.specs import write
+
+ROWS: Final = 4000  # at RATE a second per channel: several seconds of visibly live progress
+RATE: Final = 250
+DONE: Final = "#stages [data-stage='stage.done'] progress"
+MORE_DONE: Final = "([done, before]) => +document.querySelector(done)?.value > before"
+
+
+async def _accept(dialog: Dialog) -> None:
+    await dialog.accept()
+
+
+async def _done(page: Page) -> int:
+    return int(await page.locator(DONE).get_attribute("value") or 0)
+
+
+async def _fill_campaign(page: Page, recipients: Path) -> None:
+    """The new-campaign form as an operator fills it for the simulator's demo templates."""
+    await page.fill("[name=name]", "春季促销")
+    await page.set_input_files("[name=recipients]", recipients)
+    await expect(page.locator("#columns-hint")).to_contain_text("mobile, name, amount")
+    await expect(page.locator("[name=mobile_column]")).to_have_value("mobile")
+    await expect(page.locator("select[name='param:name']")).to_have_value("name")  # mapped by its name
+    await page.fill("[name=sms_params]", "name")
+    await expect(page.locator("[name=signature]")).to_have_value("华为云")  # the port's signature
+    await page.fill("[name=sms_template_id]", "sms_tpl_1")
+    await page.fill("[name=app_name]", "demo-app")
+    await page.fill("[name=fallback_sms_template_id]", "sms_tpl_2")
+    await page.fill("[name=fallback_sms_params]", "name, amount")
+    await page.fill("[name=advanced]", f'{{"budget": {{"max_rate": {{"smart": {RATE}, "sms": {RATE}}}}}}}')
+
+
+async def test_a_campaign_from_upload_to_report_live_in_the_browser(
+    login: Login, api: Api, sim: SimulatorThread, redis_url: str, tmp_path: Path
+) -> None:
+    mobiles = [str(13800000000 + k) for k in range(ROWS)]
+    recipients = write(tmp_path / "spring.csv", {"mobile": mobiles, "name": ["李雷"] * ROWS,
+                                                 "amount": ["88"] * ROWS})  # fmt: skip
+    page = await login("operator")
+    page.on("dialog", _accept)
+    await page.click("nav >> text=新建任务")
+    await _fill_campaign(page, recipients)
+    await page.click("#forecast-btn")
+    counts = page.locator("#fc-counts")
+    await expect(counts.locator("tr", has_text="导入号码总数(已去重)").locator("td")).to_have_text("4,000")
+    await expect(page.locator("#fc-plan")).to_contain_text("预计耗时")
+    with workers(2, engine_env(redis_url, sim.url), tmp_path):
+        await page.click("#submit-btn")
+        await page.wait_for_url(re.compile(r"/console/campaigns/"))
+        await expect(page.locator("#c-name")).to_have_text("春季促销")
+        await page.wait_for_function(MORE_DONE, arg=[DONE, 0])
+        await page.wait_for_function(MORE_DONE, arg=[DONE, await _done(page)])  # it moves, live
+        await page.wait_for_function("() => parseFloat(document.getElementById('rate-now').textContent) > 0")
+        await page.click("button[data-action=pause]")
+        await expect(page.locator("#c-state")).to_have_class(re.compile("paused"))
+        assert await _done(page) < ROWS, "the campaign ended before the pause: lower RATE"
+        await page.click("button[data-action=resume]")
+        await expect(page.locator("#c-state")).to_have_class(re.compile("completed"), timeout=90_000)
+    assert int(await page.locator("#chart").get_attribute("data-points") or 0) >= 2
+    accepted = page.locator("#counts tr", has_text="提交发送信息号码数").locator("td")
+    await expect(accepted).to_have_text("4,000")
+    await expect(page.locator("#audit tbody")).to_contain_text("恢复")
+    await expect(page.locator("#audit tbody")).to_contain_text("暂停")
+    async with page.context.expect_page() as opened:
+        await page.click("#dl-html")
+    report = await opened.value
+    await expect(report.locator("body")).to_contain_text("春季促销")
+    async with page.expect_download() as download:
+        await page.click("#dl-csv")
+    saved = await download.value
+    assert saved.suggested_filename.endswith("-failed.csv")
+    assert (await saved.path()).read_text(encoding="utf-8").startswith("mobile")
+
+
+async def test_a_viewer_cannot_pause_and_a_change_without_csrf_is_refused(
+    login: Login, api: Api, arq_redis: ArqRedis, settings: Settings, tmp_path: Path
+) -> None:
+    await submit(arq_redis, settings, tmp_path, "guarded", 5)
+    # a pause sent by the page's own script, with or without the session's CSRF token
+    pause = """csrf => fetch('/api/v1/campaigns/guarded/pause', {method: 'POST',
+        headers: csrf ? {'X-CSRF-Token': document.body.dataset.csrf} : {}}
+    ).then(r => r.json().then(p => [r.status, p.detail]))"""
+
+    viewer = await login("viewer")
+    await viewer.goto("/console/campaigns/guarded")
+    await expect(viewer.locator("#read-only")).to_be_visible()
+    await expect(viewer.locator("button[data-action=pause]")).to_have_count(0)
+    status, detail = await viewer.evaluate(pause, True)
+    assert (status, detail) == (403, "this needs the operator role; the token has viewer")
+
+    operator = await login("operator")
+    await operator.goto("/console/campaigns/guarded")
+    await expect(operator.locator("button[data-action=pause]")).to_be_enabled()
+    status, detail = await operator.evaluate(pause, False)
+    assert status == 403 and "X-CSRF-Token" in detail
+    _, now, _ = await api.call("GET", "/campaigns/guarded/status")
+    assert now["campaign"]["state"] == "running"  # neither request changed anything
