@@ -7,11 +7,13 @@
   const cid = page.cid;
   const base = `/campaigns/${encodeURIComponent(cid)}`;
   const CHART_SECONDS = 120;
+  const SMOOTH = 3; // seconds averaged per point of the rate chart
   const ENDED = new Set(["completed", "cancelled", "failed"]);
   const COUNTS = ["rows", "imported", "invalid", "duplicates", "suppressed", "accepted", "capable", "not_capable",
     "sent.smart", "sent.sms", "sent.basic", "skipped", "failed", "unsent"];
   const STEPS = ["submitted", "accepted", "delivered", "undelivered", "awaiting", "failed"];
-  const perSecond = new Map(); // second -> numbers sent per second then
+  const sentBy = new Map(); // second -> the campaign's numbers sent by the end of it
+  let firstSecond = null;
   let zone = "Asia/Shanghai";
   let state = "";
   let reason = "";
@@ -62,31 +64,40 @@
         el("span", { class: "num" }, `${num(value)} / ${num(max)}`))));
   }
 
-  function pushRate(rate) {
+  /** Numbers sent per second, from the campaign's running total at each event: averaged over the last
+      SMOOTH seconds, as the provider takes numbers in chunks of hundreds (one second holds two, the next none). */
+  function pushSent(total) {
     const second = Math.floor(Date.now() / 1000);
-    perSecond.set(second, rate);
-    for (const key of perSecond.keys()) if (key <= second - CHART_SECONDS) perSecond.delete(key);
-    text("rate-now", `${num(rate)} ${t("detail.per_second")}`);
-    drawChart(second);
+    if (firstSecond === null) firstSecond = second;
+    sentBy.set(second, total);
+    for (const key of sentBy.keys()) if (key < second - CHART_SECONDS - SMOOTH) sentBy.delete(key);
+    const rates = [];
+    for (let s = Math.max(firstSecond + 1, second - CHART_SECONDS); s < second; s += 1) {
+      const from = [SMOOTH, 2, 1].map((back) => s - back).find((k) => k >= firstSecond && sentBy.has(k));
+      if (sentBy.has(s) && from !== undefined) rates.push([s, Math.max(0, (sentBy.get(s) - sentBy.get(from)) / (s - from))]);
+    }
+    const last = rates.length ? rates[rates.length - 1][1] : 0;
+    text("rate-now", `${num(Math.round(last))} ${t("detail.per_second")}`);
+    drawChart(rates, second);
   }
 
-  function drawChart(now) {
+  function drawChart(rates, now) {
     const svg = document.getElementById("chart");
     const [width, height] = [600, 160];
-    const peak = Math.max(1, ...perSecond.values());
-    const points = [...perSecond.entries()].sort((a, b) => a[0] - b[0]).map(([second, rate]) =>
-      `${(((second - now + CHART_SECONDS) / CHART_SECONDS) * width).toFixed(1)},${(height - 4 - (rate / peak) * (height - 20)).toFixed(1)}`);
+    const span = Math.min(CHART_SECONDS, Math.max(30, now - firstSecond)); // fills the width from the start
+    const peak = Math.max(1, ...rates.map(([, rate]) => rate));
+    const points = rates.map(([second, rate]) =>
+      `${(((second - now + span) / span) * width).toFixed(1)},${(height - 4 - (rate / peak) * (height - 20)).toFixed(1)}`);
     const ns = "http://www.w3.org/2000/svg";
-    const line = document.createElementNS(ns, "polyline");
-    line.setAttribute("points", points.join(" "));
-    line.setAttribute("class", "line");
-    const label = document.createElementNS(ns, "text");
-    label.setAttribute("x", "4");
-    label.setAttribute("y", "12");
-    label.textContent = `${num(peak)} ${t("detail.per_second")}`;
-    const axis = document.createElementNS(ns, "line");
-    for (const [k, v] of Object.entries({ x1: 0, y1: 16, x2: width, y2: 16, class: "peak" })) axis.setAttribute(k, v);
-    svg.replaceChildren(axis, line, label);
+    const shape = (tag, attrs) => {
+      const node = document.createElementNS(ns, tag);
+      for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+      return node;
+    };
+    const label = shape("text", { x: 4, y: 12 });
+    label.textContent = `${num(Math.round(peak))} ${t("detail.per_second")}`;
+    svg.replaceChildren(shape("line", { x1: 0, y1: 16, x2: width, y2: 16, class: "peak" }),
+      shape("polyline", { points: points.join(" "), class: "line" }), label);
     svg.dataset.points = String(points.length);
   }
 
@@ -187,7 +198,7 @@
       progress: (data) => {
         showRow(data.campaign);
         showStages(data.campaign, data.stages);
-        pushRate(data.rate || 0);
+        pushSent(data.campaign.sent);
       },
       state: () => refresh(),
     });
