@@ -151,7 +151,7 @@ def main(args: argparse.Namespace) -> None:
         "1 worker, 1 serve process",
         "weight: document, scripts, styles, images, fonts (headers + bodies); no font is downloaded",
     ]
-    publish(Result("console: page weight and first render", COLUMNS, rows, notes), machine,
+    publish(Result("Console page weight and first render", COLUMNS, rows, notes), machine,
             not args.no_record)  # fmt: skip
 
 
