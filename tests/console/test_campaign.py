@@ -13,6 +13,7 @@ from typing import Final
 from arq.connections import ArqRedis
 from playwright.async_api import Dialog, Page, expect
 
+from engine import api as engine_api
 from engine.runtime.settings import Settings
 from engine.simulator.testing import SimulatorThread
 from tests.console.conftest import Login
@@ -115,3 +116,21 @@ async def test_a_viewer_cannot_pause_and_a_change_without_csrf_is_refused(
     assert status == 403 and "X-CSRF-Token" in detail
     _, now, _ = await api.call("GET", "/campaigns/guarded/status")
     assert now["campaign"]["state"] == "running"  # neither request changed anything
+
+
+async def test_the_list_shows_new_campaigns_and_state_changes_live_and_filters(
+    login: Login, arq_redis: ArqRedis, settings: Settings, tmp_path: Path
+) -> None:
+    await submit(arq_redis, settings, tmp_path, "first", 3)
+    page = await login("viewer")
+    await expect(page.locator("tr[data-cid=first]")).to_have_attribute("data-state", "running")
+    await page.evaluate("() => { window.sameDocument = true; }")  # gone if the page were loaded again
+    await submit(arq_redis, settings, tmp_path, "second", 3)
+    await expect(page.locator("#campaigns tbody tr").first).to_have_attribute("data-cid", "second")
+    await engine_api.pause("first", redis=arq_redis)
+    await expect(page.locator("tr[data-cid=first]")).to_have_attribute("data-state", "paused")
+    assert await page.evaluate("() => window.sameDocument") is True
+    await page.select_option("select[name=state]", "paused")
+    await page.click("#filters button[type=submit]")
+    await expect(page.locator("#campaigns tbody tr")).to_have_count(1)
+    await expect(page.locator("#campaigns tbody tr")).to_have_attribute("data-cid", "first")

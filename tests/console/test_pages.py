@@ -48,6 +48,7 @@ async def test_an_admin_keeps_the_suppression_list_and_the_rates(login: Login, a
 
     page.on("dialog", accept)
     await page.goto("/console/suppression?lang=en")
+    await expect(page.locator("#sup-empty")).to_be_visible()
     await page.fill("#sup-change textarea", "13800000001\n13800000002")
     await page.click("#sup-change button[data-op=add]")
     await expect(page.locator("#notice")).to_have_text("2 numbers changed.")

@@ -13,6 +13,7 @@
       const found = await api("GET", `/suppression?cursor=${first ? 0 : cursor}&limit=200`);
       const items = found.numbers.map((n) => el("li", {}, n));
       if (first) listed.replaceChildren(...items); else listed.append(...items);
+      document.getElementById("sup-empty").hidden = listed.children.length > 0;
       cursor = found.next_cursor || 0;
       more.hidden = found.next_cursor === null;
     } catch (error) {
