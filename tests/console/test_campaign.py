@@ -7,8 +7,10 @@ Real ``serve`` (in the test's loop), real Redis, real worker processes, the simu
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Final
+from zoneinfo import ZoneInfo
 
 from arq.connections import ArqRedis
 from playwright.async_api import Dialog, Page, expect
@@ -35,9 +37,9 @@ async def _done(page: Page) -> int:
     return int(await page.locator(DONE).get_attribute("value") or 0)
 
 
-async def _fill_campaign(page: Page, recipients: Path) -> None:
+async def _fill_campaign(page: Page, recipients: Path, name: str = "春季促销") -> None:
     """The new-campaign form as an operator fills it for the simulator's demo templates."""
-    await page.fill("[name=name]", "春季促销")
+    await page.fill("[name=name]", name)
     await page.set_input_files("[name=recipients]", recipients)
     await expect(page.locator("#columns-hint")).to_contain_text("mobile, name, amount")
     await expect(page.locator("[name=mobile_column]")).to_have_value("mobile")
@@ -54,9 +56,7 @@ async def _fill_campaign(page: Page, recipients: Path) -> None:
 async def test_a_campaign_from_upload_to_report_live_in_the_browser(
     login: Login, api: Api, sim: SimulatorThread, redis_url: str, tmp_path: Path
 ) -> None:
-    mobiles = [str(13800000000 + k) for k in range(ROWS)]
-    recipients = write(tmp_path / "spring.csv", {"mobile": mobiles, "name": ["李雷"] * ROWS,
-                                                 "amount": ["88"] * ROWS})  # fmt: skip
+    recipients = _recipients(tmp_path / "spring.csv", ROWS)
     page = await login("operator")
     page.on("dialog", _accept)
     await page.click("nav >> text=新建任务")
@@ -91,6 +91,61 @@ async def test_a_campaign_from_upload_to_report_live_in_the_browser(
     saved = await download.value
     assert saved.suggested_filename.endswith("-failed.csv")
     assert (await saved.path()).read_text(encoding="utf-8").startswith("mobile")
+
+
+def _recipients(path: Path, count: int) -> Path:
+    mobiles = [str(13800000000 + k) for k in range(count)]
+    return write(path, {"mobile": mobiles, "name": ["李雷"] * count, "amount": ["88"] * count})
+
+
+async def test_a_trial_send_waits_for_its_confirmation_in_the_console(
+    login: Login, api: Api, sim: SimulatorThread, redis_url: str, tmp_path: Path
+) -> None:
+    page = await login("operator")
+    dialogs: list[str] = []
+
+    async def accept(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        await dialog.accept()
+
+    page.on("dialog", accept)
+    await page.goto("/console/new")
+    await _fill_campaign(page, _recipients(tmp_path / "trial.csv", 30), "试发任务")
+    await page.fill("[name=trial_numbers]", "13900000001, 13900000002")
+    with workers(1, engine_env(redis_url, sim.url), tmp_path):
+        await page.click("#submit-btn")
+        await page.wait_for_url(re.compile(r"/console/campaigns/"))
+        confirm = page.locator("button[data-action=confirm-trial]")
+        await expect(confirm).to_be_enabled(timeout=60_000)  # once the trial numbers got theirs
+        await expect(page.locator("#c-state")).to_contain_text("trial sent")
+        await confirm.click()
+        await expect(page.locator("#c-state")).to_have_class(re.compile("completed"), timeout=60_000)
+    assert "试发" in dialogs[0] and dialogs[1] == "确定对任务「试发任务」执行「确认试发并发送全部」？"
+    await expect(page.locator("#counts tr", has_text="提交发送信息号码数").locator("td")).to_have_text("30")
+
+
+async def test_a_scheduled_campaign_shows_its_zone_and_can_be_cancelled(
+    login: Login, api: Api, tmp_path: Path
+) -> None:
+    page = await login("operator")
+    page.on("dialog", _accept)
+    await page.goto("/console/new?lang=en")
+    await _fill_campaign(page, _recipients(tmp_path / "later.csv", 10), "later")
+    await page.fill("[name=start_at]", "2099-01-01T08:00")
+    await page.fill("[name=timezone]", "Europe/Berlin")
+    await page.click("#submit-btn")
+    await page.wait_for_url(re.compile(r"/console/campaigns/"))
+    await expect(page.locator("#c-state")).to_have_class(re.compile("scheduled"))
+    await expect(page.locator("#c-zone")).to_have_text("Europe/Berlin")
+    cid = page.url.rsplit("/", 1)[1]
+    _, detail, _ = await api.call("GET", f"/campaigns/{cid}")
+    assert detail["spec"]["schedule"]["start_at"] == "2099-01-01T08:00:00+01:00"
+    _, [created], _ = await api.call("GET", f"/campaigns/{cid}/audit")
+    at = datetime.fromtimestamp(created["at"], ZoneInfo("Europe/Berlin"))  # the campaign's zone, not ours
+    await expect(page.locator("#audit tbody td").first).to_have_text(at.strftime("%m/%d/%Y, %H:%M:%S"))
+    await page.click("button[data-action=cancel]")
+    await expect(page.locator("#c-state")).to_have_class(re.compile("cancelled"))
+    await expect(page.locator("button[data-action=pause]")).to_be_disabled()
 
 
 async def test_a_viewer_cannot_pause_and_a_change_without_csrf_is_refused(

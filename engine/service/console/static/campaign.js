@@ -34,10 +34,11 @@
     const controls = document.getElementById("controls");
     if (!controls) return;
     const open = !ENDED.has(state);
+    const trial = state === "paused" && reason.includes("trial"); // engine/state/trial.py: SENDING, SENT
     const enable = {
       pause: state === "running" || state === "scheduled",
-      resume: state === "paused",
-      "confirm-trial": state === "paused" && reason.includes("trial"),
+      resume: state === "paused" && !trial,
+      "confirm-trial": trial && reason.startsWith("trial sent"),
       cancel: open,
     };
     for (const button of controls.querySelectorAll("button[data-action]")) {
