@@ -56,15 +56,20 @@ async def test_an_admin_keeps_the_suppression_list_and_the_rates(login: Login, a
     await page.fill("#sup-search input", "13800000002")
     await page.click("#sup-search button")
     await expect(page.locator("#sup-found")).to_have_text("13800000002 is suppressed")
+    optout = {"name": "optout.txt", "mimeType": "text/plain", "buffer": b"13800000003\n13800000002\n"}
+    await page.set_input_files("#sup-import input[type=file]", files=[optout])
+    await page.click("#sup-import button")
+    await expect(page.locator("#notice")).to_have_text("1 numbers changed.")  # one was on the list already
     async with page.expect_download() as download:
         await page.click("text=Export the whole list")
     exported = await (await download.value).path()
-    assert sorted(exported.read_text().split()) == ["13800000001", "13800000002"]
+    assert sorted(exported.read_text().split()) == ["13800000001", "13800000002", "13800000003"]
     await page.goto("/console/settings")
     row = page.locator("#rates tr[data-channel=sms]")
     await row.locator("input").fill("321")
     await row.locator("button").click()
     await expect(page.locator("#rates tr[data-channel=sms] td").first).to_have_text("321")
-    assert dialogs == ["Add 2 numbers to the suppression list?", "Set the SMS budget to 321 per second?"]
+    assert dialogs == ["Add 2 numbers to the suppression list?", "Import the numbers of optout.txt?",
+                       "Set the SMS budget to 321 per second?"]  # fmt: skip
     _, rates, _ = await api.call("GET", "/rates")
     assert rates["sms"]["rate"] == 321

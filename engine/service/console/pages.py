@@ -58,15 +58,15 @@ def _templates() -> jinja2.Environment:
 
 
 @cache
-def _static(name: str) -> tuple[bytes, str] | None:
-    """A static file's bytes and media type, read once; None for a name that is not one."""
-    if "/" in name or name.startswith("."):
-        return None
-    found = resources.files(__package__).joinpath("static", name)
-    if not found.is_file():
-        return None
-    media = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return found.read_bytes(), media
+def _assets() -> dict[str, tuple[bytes, str]]:
+    """Every static file's bytes and media type, read once (a few tens of KB): a request for another name
+    costs nothing and is remembered nowhere."""
+    folder = resources.files(__package__).joinpath("static")
+    return {
+        item.name: (item.read_bytes(), mimetypes.guess_type(item.name)[0] or "application/octet-stream")
+        for item in folder.iterdir()
+        if item.is_file()
+    }
 
 
 def _render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
@@ -115,7 +115,7 @@ async def _login(request: web.Request) -> web.Response:
 
 
 async def _asset(request: web.Request) -> web.Response:
-    found = _static(request.match_info["name"])
+    found = _assets().get(request.match_info["name"])
     if found is None:
         raise web.HTTPNotFound()
     body, media = found
