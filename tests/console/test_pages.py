@@ -26,6 +26,8 @@ async def test_login_lists_campaigns_switches_language_and_logs_out(login: Login
     await expect(page.locator(".who")).to_have_text("test viewer · viewer")
     await page.goto("/console/suppression")
     await expect(page.locator("h1")).to_have_text("Not allowed")  # the viewer role is not enough
+    assert (await page.goto("/console/campaigns/nowhere")).status == 404  # type: ignore[union-attr]
+    await expect(page.locator("main")).to_contain_text("No campaign with the id nowhere")
     await page.goto("/console/")
     await page.click("#logout")
     await page.wait_for_url(re.compile(r"/console/login$"))

@@ -23,6 +23,7 @@ from engine.service.console.i18n import LANG_COOKIE, LANGUAGES, catalogue, choos
 from engine.service.context import SERVICES
 from engine.service.sessions import Session
 from engine.service.tokens import Role
+from engine.store import keys
 
 ROOT: Final = "/console"
 PAGE_CSP: Final = (
@@ -69,10 +70,14 @@ def _assets() -> dict[str, tuple[bytes, str]]:
     }
 
 
+def _language(request: web.Request) -> str:
+    """The language ``request`` is answered in: ``?lang=``, else its cookie, else the default."""
+    return choose(request.query.get("lang"), request.cookies.get(LANG_COOKIE))
+
+
 def _render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
     """A page in the language chosen for ``request``; ``?lang=`` is remembered in a cookie."""
-    asked = request.query.get("lang")
-    lang = choose(asked, request.cookies.get(LANG_COOKIE))
+    asked, lang = request.query.get("lang"), _language(request)
     messages = catalogue(lang)
     html = _templates().get_template(f"{template}.html").render(
         t=messages, messages=messages, lang=lang, languages=LANGUAGES, pages=PAGES, page=template,
@@ -99,8 +104,15 @@ def _page(page: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         context: dict[str, Any] = {"who": session.token.name, "role": role.value, "csrf": session.csrf,
                    "can_operate": role.allows(Role.OPERATOR), "can_admin": role.allows(Role.ADMIN),
                    "cid": request.match_info.get("cid", "")}  # fmt: skip
+        said = catalogue(_language(request))
         if not role.allows(page.role):
-            return _render(request, "forbidden", status=403, needed=page.role.value, **context)
+            detail = f"{said['forbidden.needs']} {said['role.' + page.role]}"
+            return _render(request, "message", status=403, heading="forbidden.heading", detail=detail,
+                           **context)  # fmt: skip
+        if context["cid"] and not await request.app[SERVICES].redis.exists(keys.campaign(context["cid"])):
+            detail = f"{said['notfound.campaign']} {context['cid']}"
+            return _render(request, "message", status=404, heading="notfound.heading", detail=detail,
+                           **context)  # fmt: skip
         if page.name == "settings":
             context["contacts"] = request.app[SERVICES].settings.contacts.model_dump()
         return _render(request, page.name, **context)
