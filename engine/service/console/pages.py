@@ -80,7 +80,7 @@ def _render(request: web.Request, template: str, *, status: int = 200, **context
     asked, lang = request.query.get("lang"), _language(request)
     messages = catalogue(lang)
     html = _templates().get_template(f"{template}.html").render(
-        t=messages, messages=messages, lang=lang, languages=LANGUAGES, pages=PAGES, page=template,
+        t=messages, lang=lang, languages=LANGUAGES, pages=PAGES, page=template,
         path=request.path, **context,
     )  # fmt: skip
     response = web.Response(text=html, content_type="text/html", status=status)
