@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Final
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Dialog, Page, async_playwright
 
 from tests.served import Api, api, settings
 
-__all__ = ["Api", "api", "browser", "login", "settings"]
+__all__ = ["Api", "api", "browser", "confirm_all", "login", "settings"]
 
 CHROMIUM: Final = Path("/usr/bin/chromium")
 TIMEOUT_MS: Final = 30_000  # a step that waits (a page, an event) fails after this long
@@ -38,6 +38,18 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 Login = Callable[[str], Awaitable[Page]]
+
+
+def confirm_all(page: Page) -> list[str]:
+    """Answer yes to every confirmation the page asks; the list fills with their questions, in order."""
+    asked: list[str] = []
+
+    async def accept(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        await dialog.accept()
+
+    page.on("dialog", accept)
+    return asked
 
 
 @pytest.fixture

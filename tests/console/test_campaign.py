@@ -13,12 +13,12 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from arq.connections import ArqRedis
-from playwright.async_api import Dialog, Page, expect
+from playwright.async_api import Page, expect
 
 from engine import api as engine_api
 from engine.runtime.settings import Settings
 from engine.simulator.testing import SimulatorThread
-from tests.console.conftest import Login
+from tests.console.conftest import Login, confirm_all
 from tests.processes import engine_env, workers
 from tests.served import Api, submit
 from tests.specs import write
@@ -27,10 +27,6 @@ ROWS: Final = 4000  # at RATE a second per channel: several seconds of visibly l
 RATE: Final = 250
 DONE: Final = "#stages [data-stage='stage.done'] progress"
 MORE_DONE: Final = "([done, before]) => +document.querySelector(done)?.value > before"
-
-
-async def _accept(dialog: Dialog) -> None:
-    await dialog.accept()
 
 
 async def _done(page: Page) -> int:
@@ -58,7 +54,7 @@ async def test_a_campaign_from_upload_to_report_live_in_the_browser(
 ) -> None:
     recipients = _recipients(tmp_path / "spring.csv", ROWS)
     page = await login("operator")
-    page.on("dialog", _accept)
+    confirm_all(page)
     await page.click("nav >> text=新建任务")
     await _fill_campaign(page, recipients)
     await page.click("#forecast-btn")
@@ -102,13 +98,7 @@ async def test_a_trial_send_waits_for_its_confirmation_in_the_console(
     login: Login, api: Api, sim: SimulatorThread, redis_url: str, tmp_path: Path
 ) -> None:
     page = await login("operator")
-    dialogs: list[str] = []
-
-    async def accept(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.accept()
-
-    page.on("dialog", accept)
+    dialogs = confirm_all(page)
     await page.goto("/console/new")
     await _fill_campaign(page, _recipients(tmp_path / "trial.csv", 30), "试发任务")
     await page.fill("[name=trial_numbers]", "13900000001, 13900000002")
@@ -128,7 +118,7 @@ async def test_a_scheduled_campaign_shows_its_zone_and_can_be_cancelled(
     login: Login, api: Api, tmp_path: Path
 ) -> None:
     page = await login("operator")
-    page.on("dialog", _accept)
+    confirm_all(page)
     await page.goto("/console/new?lang=en")
     await _fill_campaign(page, _recipients(tmp_path / "later.csv", 10), "later")
     await page.fill("[name=start_at]", "2099-01-01T08:00")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from playwright.async_api import ConsoleMessage, Dialog, expect
+from playwright.async_api import ConsoleMessage, expect
 
-from tests.console.conftest import Login
+from tests.console.conftest import Login, confirm_all
 from tests.served import Api
 
 
@@ -42,13 +42,7 @@ def _error(message: ConsoleMessage) -> bool:
 
 async def test_an_admin_keeps_the_suppression_list_and_the_rates(login: Login, api: Api) -> None:
     page = await login("admin")
-    dialogs: list[str] = []
-
-    async def accept(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.accept()
-
-    page.on("dialog", accept)
+    dialogs = confirm_all(page)
     await page.goto("/console/suppression?lang=en")
     await expect(page.locator("#sup-empty")).to_be_visible()
     await page.fill("#sup-change textarea", "13800000001\n13800000002")
