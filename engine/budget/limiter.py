@@ -17,7 +17,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import redis.asyncio as aioredis
 
@@ -29,11 +29,13 @@ from engine.budget.slots import SlotReturns, slot_pause
 from engine.runtime import metrics
 from engine.runtime.ranges import BURST, RATE, check_rate
 from engine.runtime.settings import RateSettings
-from engine.state.progress import Mark
 from engine.store import keys
 from engine.store.coalesce import CoalescedScript
 from engine.store.scripts import load_script
 from engine.types import CHANNELS, Channel
+
+if TYPE_CHECKING:
+    from engine.state.progress import Mark
 
 log = logging.getLogger(__name__)
 MIN_FACTOR: Final = 0.05  # however often the provider throttles, a channel keeps 5% of its rate
