@@ -293,11 +293,13 @@ class RateLimiter:
         ended = self._slots.take(channel)
         journal: list[float | str | bytes] = ["", "", ""]
         journal_keys: list[str] = []
+        sendable = ""
         if mark is not None:
             journal = [mark.token, mark.field, mark.entry()]
-            journal_keys = [mark.lease_key, mark.journal]
+            journal_keys = [mark.lease_key, mark.journal, mark.campaign]
+            sendable = mark.sendable
         args = [n, token, self._settings.max_in_flight, self._lease, *journal, tenant]
-        args += [*self._share_call[channel], *ended]
+        args += [*self._share_call[channel], sendable, *ended]
         try:
             verdict, wait = await self._run_rate("admit", channel, *args, journal_keys=journal_keys)
         except BaseException:  # not known to have run: released again later (ZREM is idempotent)
@@ -305,8 +307,8 @@ class RateLimiter:
             raise
         if verdict == b"slot":
             return slot_pause(), "slot"
-        if mark is not None and verdict in (b"lease", b"final"):
-            mark.refused(verdict.decode())
+        if mark is not None and verdict in (b"lease", b"final", b"halt"):
+            mark.refused(verdict.decode(), wait.decode())
         return float(wait), "budget"
 
     async def flush(self, channel: Channel) -> None:
