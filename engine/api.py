@@ -185,7 +185,7 @@ async def resume(cid: str, *, redis: aioredis.Redis) -> str:
 
     await trial.ensure_ended(redis, cid)
     previous = await control.resume(redis, cid)
-    await feeder.restock(redis, await campaigns.load(redis, cid))
+    await feeder.restock(redis, cid, *await campaigns.batches_and_created(redis, cid))
     await feeder.feed(redis, cid)
     return previous.value
 

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from engine.budget.records import Caller
 from engine.budget.slots import slot_pause
-from engine.state.progress import Mark
 from engine.types import Channel
 
 if TYPE_CHECKING:
     from engine.budget.limiter import RateLimiter
+    from engine.state.progress import Mark
 
 
 class Admission:

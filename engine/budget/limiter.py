@@ -17,7 +17,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import redis.asyncio as aioredis
 
@@ -29,11 +29,13 @@ from engine.budget.slots import SlotReturns, slot_pause
 from engine.runtime import metrics
 from engine.runtime.ranges import BURST, RATE, check_rate
 from engine.runtime.settings import RateSettings
-from engine.state.progress import Mark
 from engine.store import keys
 from engine.store.coalesce import CoalescedScript
 from engine.store.scripts import load_script
 from engine.types import CHANNELS, Channel
+
+if TYPE_CHECKING:
+    from engine.state.progress import Mark
 
 log = logging.getLogger(__name__)
 MIN_FACTOR: Final = 0.05  # however often the provider throttles, a channel keeps 5% of its rate
@@ -291,11 +293,13 @@ class RateLimiter:
         ended = self._slots.take(channel)
         journal: list[float | str | bytes] = ["", "", ""]
         journal_keys: list[str] = []
+        sendable = ""
         if mark is not None:
             journal = [mark.token, mark.field, mark.entry()]
-            journal_keys = [mark.lease_key, mark.journal]
+            journal_keys = [mark.lease_key, mark.journal, mark.campaign]
+            sendable = mark.sendable
         args = [n, token, self._settings.max_in_flight, self._lease, *journal, tenant]
-        args += [*self._share_call[channel], *ended]
+        args += [*self._share_call[channel], sendable, *ended]
         try:
             verdict, wait = await self._run_rate("admit", channel, *args, journal_keys=journal_keys)
         except BaseException:  # not known to have run: released again later (ZREM is idempotent)
@@ -303,8 +307,8 @@ class RateLimiter:
             raise
         if verdict == b"slot":
             return slot_pause(), "slot"
-        if mark is not None and verdict in (b"lease", b"final"):
-            mark.refused(verdict.decode())
+        if mark is not None and verdict in (b"lease", b"final", b"halt"):
+            mark.refused(verdict.decode(), wait.decode())
         return float(wait), "budget"
 
     async def flush(self, channel: Channel) -> None:

@@ -8,14 +8,16 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from engine.budget.limiter import RateLimiter
 from engine.budget.records import ANONYMOUS, Caller
 from engine.errors import Ambiguous, ProviderDown, ProviderError, Throttled, TransientError
 from engine.runtime import metrics
-from engine.state.progress import Mark
 from engine.types import Channel
+
+if TYPE_CHECKING:
+    from engine.state.progress import Mark
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -149,11 +149,9 @@ def rate(
     async def go() -> None:
         async with connection(url) as redis:
             rates = await api.set_rates(redis, cfg, {k: v for k, v in changes.items() if v is not None})
-        for channel, info in rates.items():
-            console.print(
-                f"{channel:<11} {info.rate:g}/s (effective {info.effective:g}/s, in flight {info.in_flight})",
-                highlight=False,
-            )
+        for channel, info in rates.items():  # plain lines, as pause prints: no rich import on this path
+            shown = f"{info.rate:g}/s (effective {info.effective:g}/s, in flight {info.in_flight})"
+            typer.echo(f"{channel:<11} {shown}")
 
     run(go)
 

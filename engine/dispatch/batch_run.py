@@ -56,8 +56,11 @@ class BatchRun:
     """Runs one batch; a new instance per job so no state leaks between batches.
 
     Its provider calls are made as one :class:`Caller`: under its lease's token (so a takeover frees their
-    slots) and at ``order`` in its process's budget line (see :func:`dispatch_batch`).
+    slots) and at ``order`` in its process's budget line (see :func:`dispatch_batch`). A send is admitted
+    only while the campaign is in one of the ``sendable`` states, read in the admission itself.
     """
+
+    sendable: frozenset[CampaignState] = frozenset({CampaignState.RUNNING})
 
     def __init__(
         self,
@@ -277,7 +280,7 @@ class BatchRun:
                 limiter=self.ctx.limiter,
                 policy=self.ctx.retry_policy,
                 checkpoint=self.checkpoint,
-                mark=self.progress.mark(self.lease, sender.stage, k, in_flight),
+                mark=self.progress.mark(self.lease, sender.stage, k, in_flight, self.sendable),
                 caller=self.caller,
             )
         except Unconfirmable:

@@ -54,11 +54,13 @@ class LateSender:
 class AfterBatchRun(BatchRun):
     """Sends of a batch after it finished (the late stage, SMS chunks settled after their receipt timeout)."""
 
+    sendable = SENDABLE
+
     async def checkpoint(self) -> None:
         """These sends happen after the last batch completed the campaign: completed may still send."""
         self.lease.check()
         state = await campaigns.state_of(self.ctx.redis, self.cid)
-        if state not in SENDABLE:
+        if state not in self.sendable:
             raise Halt(self.cid, state)
         self.ctx.states.check_window(self.cid, self.record.spec.schedule)
 

@@ -25,6 +25,7 @@ from engine.errors import ConfigError, InputError
 from engine.ingest.files import check_file, read_errors
 from engine.ingest.recipients import Recipients, for_campaign
 from engine.ingest.spec import CampaignSpec
+from engine.plan import trial as trial_freeze
 from engine.plan.forecast import planned_segments
 from engine.plan.preflight import Preflight
 from engine.runtime.settings import Settings
@@ -178,7 +179,7 @@ async def submit(
     if checked is not None:
         texts = checked.sms_texts(spec.sms_channel.signature)
         counts |= await asyncio.to_thread(planned_segments, spec, loaded.table, texts)
-    first = await trial.prepare(redis, settings, cid, spec, loaded.table)  # None without trial numbers
+    first = await trial_freeze.prepare(redis, settings, cid, spec, loaded.table)  # None without trial numbers
     batches = await write_batches(redis, cid, loaded.table, spec.param_columns(), batch_size(settings, spec))
     numbers = loaded.table["mobile"].cast(pl.UInt64).to_numpy()
     await reached.remember(redis, numbers, settings.receipts.opt_out_window_days, time.time())
@@ -222,6 +223,6 @@ async def _resubmit(redis: ArqRedis, cid: str, digest: str) -> SubmitResult:
         )
     for each in (record, await trial.load(redis, record)):  # a trial whose job went missing is queued too
         if each is not None and not each.terminal:
-            await feeder.restock(redis, each)
+            await feeder.restock(redis, each.cid, each.batches, each.created_at)
             await feeder.feed(redis, each.cid)
     return SubmitResult(cid, False, record.batches, record.counts, record.state.value)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from engine.simulator import contract
 from engine.simulator.config import FaultConfig
+from engine.simulator.ledger import RECEIVED
 from engine.simulator.state import STATE
 from engine.simulator.wire import SimError, channel_of
 
@@ -44,12 +46,14 @@ def drop(request: web.Request) -> web.Response:
 
 @web.middleware
 async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Count the call, then apply outage, latency and at most one drawn fault for its channel."""
+    """Count the call and note when it arrived (the ledger keeps it with an accepted call), then apply
+    outage, latency and at most one drawn fault for its channel."""
     channel = channel_of(request)
     if channel is None:
         return await handler(request)
     state = request.app[STATE]
     state.ledger.calls[channel] += 1
+    RECEIVED.set(time.time())
     faults = state.config.fault_for(channel)
     if faults.outage:
         state.ledger.faults["outage"][channel] += 1

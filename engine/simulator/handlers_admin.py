@@ -65,16 +65,19 @@ async def reset(request: web.Request) -> web.Response:
 
 
 async def get_ledger(request: web.Request) -> web.Response:
-    """``GET /_simulator/ledger[?channel=smart][&detail=1][&campaigns=1][&totals=1]``: accepted numbers and
-    call counters; ``campaigns`` adds the numbers accepted per campaign per second, ``totals`` each
-    campaign's accepted, distinct and duplicate numbers and its first and last acceptance time."""
+    """``GET /_simulator/ledger[?channel=smart][&detail=1][&campaigns=1][&totals=1][&calls=CID]``: accepted
+    numbers and call counters; ``campaigns`` adds the numbers accepted per campaign per second, ``totals``
+    each campaign's accepted, distinct and duplicate numbers and its first and last acceptance time,
+    ``calls`` each accepted call of one campaign as [arrived, accepted, numbers]."""
     channel = request.query.get("channel") or None
     if channel is not None and channel not in LEDGER_CHANNELS:
         bad(contract.KM_INVALID_PARAMETER, f"channel must be one of {', '.join(LEDGER_CHANNELS)}")
     detail = request.query.get("detail", "") in ("1", "true")
     campaigns = request.query.get("campaigns", "") in ("1", "true")
     totals = request.query.get("totals", "") in ("1", "true")
-    return json_response(request.app[STATE].ledger.snapshot(detail, channel, campaigns, totals))
+    calls_of = request.query.get("calls") or None
+    ledger = request.app[STATE].ledger
+    return json_response(ledger.snapshot(detail, channel, campaigns, totals, calls_of))
 
 
 async def health(request: web.Request) -> web.Response:

@@ -6,13 +6,16 @@ name, extend, exdata), once per accepted call and nothing per number: in benchma
 the cores with the engine it measures. The unique numbers are gathered when the ledger is read (only the
 calls recorded since the last read), the counts per number when first asked for after a change. Per campaign
 (the first part of a call's reference) it keeps the first and last acceptance time as it records, so a
-benchmark can time a campaign to the millisecond by the provider's clock rather than by its own polling.
+benchmark can time a campaign to the millisecond by the provider's clock rather than by its own polling;
+each call also keeps when it arrived (before the injected latency), so a benchmark can tell the calls made
+after a moment (a pause) from those already in flight then.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from contextvars import ContextVar
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -20,6 +23,8 @@ from typing import Any
 from engine.simulator.config import CHANNELS, LEDGER_CHANNELS, Channel
 
 FAULT_KINDS = ("outage", "drop", "error", "timeout", "drop_after_accept")
+# when the call being handled arrived (epoch seconds), set by the fault middleware before any latency
+RECEIVED: ContextVar[float | None] = ContextVar("received", default=None)
 
 
 def campaign_of(reference: dict[str, str]) -> str:
@@ -54,11 +59,11 @@ class CampaignTally:
 class ChannelLedger:
     """Numbers accepted on one channel."""
 
-    __slots__ = ("_counts", "_folded", "_seen", "accepted", "entries", "seconds", "tallies")
+    __slots__ = ("_counts", "_folded", "_seen", "accepted", "entries", "tallies", "times")
 
     def __init__(self) -> None:
         self.entries: list[tuple[dict[str, str], list[str]]] = []
-        self.seconds: list[int] = []  # the epoch second each entry was accepted in
+        self.times: list[tuple[float, float]] = []  # each entry's arrival and acceptance (epoch seconds)
         self.accepted = 0
         self._counts: Counter[str] | None = None
         self._seen: set[str] = set()  # the numbers of entries[:_folded]
@@ -72,7 +77,7 @@ class ChannelLedger:
         now = time.time()
         self.accepted += len(numbers)
         self.entries.append((reference, numbers))
-        self.seconds.append(int(now))
+        self.times.append((RECEIVED.get() or now, now))
         self._counts = None
         cid = campaign_of(reference)
         tally = self.tallies.get(cid)
@@ -107,8 +112,8 @@ class ChannelLedger:
         """Numbers accepted per campaign per epoch second: the campaign is the client reference's first
         part (``<cid>:<batch>:<stage>:<k>``), so campaigns sending at once can be told apart."""
         out: dict[str, Counter[int]] = {}
-        for (reference, numbers), second in zip(self.entries, self.seconds, strict=True):
-            out.setdefault(campaign_of(reference), Counter())[second] += len(numbers)
+        for (reference, numbers), (_, at) in zip(self.entries, self.times, strict=True):
+            out.setdefault(campaign_of(reference), Counter())[int(at)] += len(numbers)
         return {cid: {str(s): n for s, n in sorted(per_second.items())} for cid, per_second in out.items()}
 
     def campaign_totals(self) -> dict[str, dict[str, Any]]:
@@ -116,6 +121,15 @@ class ChannelLedger:
         first and last accepted call. Costs the calls recorded since the last read, not the whole ledger."""
         self.unique()
         return {cid: tally.summary() for cid, tally in self.tallies.items()}
+
+    def calls_of(self, cid: str) -> list[tuple[float, float, int]]:
+        """Every accepted call of campaign ``cid``, in order: when it arrived, when it was accepted (epoch
+        seconds) and how many numbers it carried."""
+        return [
+            (received, at, len(numbers))
+            for (reference, numbers), (received, at) in zip(self.entries, self.times, strict=True)
+            if campaign_of(reference) == cid
+        ]
 
     def detail(self) -> dict[str, dict[str, Any]]:
         """Per number: how often it was accepted and the references of each accepting call."""
@@ -159,9 +173,11 @@ class Ledger:
         channel: str | None = None,
         campaigns: bool = False,
         totals: bool = False,
+        calls_of: str | None = None,
     ) -> dict[str, Any]:
         """The JSON answer of ``GET /_simulator/ledger`` (optionally one channel, optionally per number,
-        optionally per campaign and second, optionally per campaign in all with its first and last time)."""
+        optionally per campaign and second, optionally per campaign in all with its first and last time,
+        optionally one campaign's calls with their arrival and acceptance times)."""
         names = [c for c in LEDGER_CHANNELS if channel in (None, c)]
         out: dict[str, Any] = {}
         for name in names:
@@ -172,6 +188,8 @@ class Ledger:
                 out[name]["campaigns"] = self.channels[name].by_campaign()
             if totals:
                 out[name]["campaign_totals"] = self.channels[name].campaign_totals()
+            if calls_of is not None:
+                out[name]["calls_of"] = self.channels[name].calls_of(calls_of)
         out["throttled"] = _per_channel(self.throttled)
         out["rejected"] = _per_channel(self.rejected)
         out["calls"] = _per_channel(self.calls)

@@ -97,6 +97,15 @@ async def load(redis: aioredis.Redis, cid: str) -> CampaignRecord:
     return decode_record(cid, raw)
 
 
+async def batches_and_created(redis: aioredis.Redis, cid: str) -> tuple[int, float]:
+    """A campaign's batch count and creation time, read without decoding its spec: all that ``resume``
+    needs to put its batches back (the spec model costs a command a sizeable part of its start)."""
+    raw = await redis.hmget(keys.campaign(cid), ["batches", "created_at"])  # type: ignore[misc]
+    if raw[0] is None:
+        await load(redis, cid)  # StateLost or StateError, as for a full load
+    return int(raw[0]), float(raw[1] or 0)
+
+
 async def set_parent(redis: aioredis.Redis, cid: str, parent: str) -> None:
     """Note that campaign ``cid`` was made from campaign ``parent`` (a resend), for its report's link."""
     await redis.hset(keys.campaign(cid), "parent", parent)  # type: ignore[misc]

@@ -24,11 +24,13 @@ class StateView:
     """One process's view of campaign states, read from Redis at most every ``ttl`` seconds per campaign.
 
     Every provider call passes a checkpoint (several per call with retries); a short-lived per-process copy
-    keeps that to a few Redis reads per second while pause and cancel still reach every worker within
-    ``ttl`` plus one call's latency. When the copy says "running" but is stale, the checkpoints that find it
-    so share one read in flight (dozens of calls of a busy worker find it stale at once). Only "running" is
-    taken from the copy or a shared read; any other state is read again, by the checkpoint itself, before it
-    halts a batch. ``clock`` (aware datetimes) decides the send window; tests replace it.
+    keeps that to a few Redis reads per second while pause and cancel still halt every worker's batches
+    within ``ttl`` plus one call's latency. Sends do not wait for it: their admission reads the state itself
+    (``Progress.mark``), so none leaves once a pause is in Redis. When the copy says "running" but is
+    stale, the checkpoints that find it so share one read in flight (dozens of calls of a busy worker find
+    it stale at once). Only "running" is taken from the copy or a shared read; any other state is read
+    again, by the checkpoint itself, before it halts a batch. ``clock`` (aware datetimes) decides the send
+    window; tests replace it.
     """
 
     def __init__(
@@ -97,7 +99,8 @@ async def _announce(redis: aioredis.Redis, cid: str, state: CampaignState) -> No
 async def pause(
     redis: aioredis.Redis, cid: str, reason: str = "paused by operator", generation: int | None = None
 ) -> CampaignState:
-    """Stop sending at the next checkpoint of every worker; returns the previous state.
+    """Stop sending: once this returns no send is admitted (the admission reads the state, ``rate.lua``), and
+    every worker halts the batch at its next checkpoint; returns the previous state.
 
     ``generation`` makes the pause conditional on no resume having happened since (see campaigns.transition).
     """

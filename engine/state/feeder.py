@@ -18,7 +18,6 @@ from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 
 from engine.state import jobs
-from engine.state.campaigns import CampaignRecord
 from engine.state.progress import unfinished
 from engine.store import keys
 from engine.store.connection import dumps
@@ -69,15 +68,16 @@ async def feed_all(redis: aioredis.Redis, window: int = DEFAULT_WINDOW) -> dict[
     return fed
 
 
-async def restock(redis: aioredis.Redis, record: CampaignRecord) -> int:
-    """Put every unfinished batch that is neither in the backlog nor dispensed back in the backlog, and list
-    the campaign for feeding: a campaign submitted again gets any batch it lost; returns how many."""
-    pending = await unfinished(redis, record.cid, record.batches)
-    out = {int(batch) for _, batch in await redis.zrange(keys.dispensed(record.cid), 0, -1, withscores=True)}
+async def restock(redis: aioredis.Redis, cid: str, batches: int, created_at: float) -> int:
+    """Put every unfinished batch of the ``batches`` of ``cid`` that is neither in the backlog nor dispensed
+    back in the backlog, and list the campaign for feeding (at ``created_at``, its place among the others):
+    a campaign submitted again or resumed gets any batch it lost; returns how many."""
+    pending = await unfinished(redis, cid, batches)
+    out = {int(batch) for _, batch in await redis.zrange(keys.dispensed(cid), 0, -1, withscores=True)}
     missing = [n for n in pending if n not in out]
     added = 0
     for start in range(0, len(missing), PER_CALL):
         group = missing[start : start + PER_CALL]
-        added += await redis.zadd(keys.backlog(record.cid), {str(n): n for n in group}, nx=True)
-    await redis.zadd(keys.FEEDING, {record.cid: record.created_at}, nx=True)
+        added += await redis.zadd(keys.backlog(cid), {str(n): n for n in group}, nx=True)
+    await redis.zadd(keys.FEEDING, {cid: created_at}, nx=True)
     return added

@@ -15,16 +15,19 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import redis.asyncio as aioredis
-from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix
 
-from engine.ingest.spec import CampaignSpec
 from engine.state import campaigns
 from engine.store import keys
 from engine.store.scripts import load_script
+
+if TYPE_CHECKING:
+    from arq.connections import ArqRedis
+
+    from engine.ingest.spec import CampaignSpec
 
 BATCH_FUNCTION: Final = "dispatch_batch"
 LATE_FUNCTION: Final = "late_fallback"

@@ -8,7 +8,7 @@ either an ``in_flight`` chunk (to reconcile) or a final one (to skip) — never 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Final, NoReturn
@@ -16,7 +16,7 @@ from typing import Final, NoReturn
 import orjson
 import redis.asyncio as aioredis
 
-from engine.errors import StateError
+from engine.errors import Halt, StateError, StateLost
 from engine.state.lease import Lease
 from engine.state.records import (
     ChunkRecord,
@@ -45,8 +45,11 @@ class Mark:
     costs no round trip of its own (the dispatcher's in-flight mark: :meth:`Progress.mark` makes it, the
     limiter's ``rate.lua`` admit writes it).
 
-    ``entry()`` is stored at ``field`` of hash ``journal`` only while ``lease_key`` holds ``token`` and the
-    field holds no final record; otherwise nothing is admitted and ``refused("lease" | "final")`` raises.
+    ``entry()`` is stored at ``field`` of hash ``journal`` only while ``lease_key`` holds ``token``, the
+    field holds no final record and the campaign's hash (``campaign``) has one of the ``sendable`` states
+    (space-separated); otherwise nothing is admitted and ``refused("lease" | "final" | "halt", state)``
+    raises. The state is read in the admission itself, so no call leaves after a pause or cancel took
+    effect in Redis, whatever a worker's cached copy of the state still says (``control.StateView``).
     """
 
     lease_key: str
@@ -54,7 +57,9 @@ class Mark:
     journal: str
     field: str
     entry: Callable[[], bytes]
-    refused: Callable[[str], NoReturn]
+    refused: Callable[[str, str], NoReturn]
+    campaign: str
+    sendable: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +125,17 @@ class Progress:
         if marked != 1:
             self._refused(lease, field, "lease" if marked == 0 else "final")
 
-    def mark(self, lease: Lease, stage: Stage, chunk: int, record: Callable[[], ChunkRecord]) -> Mark:
-        """The in-flight mark that the admission of a chunk's call writes (``ratelimit.Mark``), fenced
-        like :meth:`in_flight`; ``record`` is called at each admission attempt."""
+    def mark(
+        self,
+        lease: Lease,
+        stage: Stage,
+        chunk: int,
+        record: Callable[[], ChunkRecord],
+        sendable: Collection[CampaignState] = (CampaignState.RUNNING,),
+    ) -> Mark:
+        """The in-flight mark that the admission of a chunk's call writes (:class:`Mark`), fenced like
+        :meth:`in_flight` and by the campaign's state (one of ``sendable``); ``record`` is called at each
+        admission attempt."""
         field = chunk_field(stage, chunk)
         return Mark(
             lease.key,
@@ -131,12 +144,18 @@ class Progress:
             field,
             lambda: record().encode(),
             partial(self._refused, lease, field),
+            keys.campaign(self.cid),
+            " ".join(sorted(state.value for state in sendable)),
         )
 
-    def _refused(self, lease: Lease, field: str, why: str) -> NoReturn:
+    def _refused(self, lease: Lease, field: str, why: str, state: str = "") -> NoReturn:
         if why == "lease":
             lease.lost.set()
             lease.check()
+        if why == "halt":
+            if not state:
+                raise StateLost(f"campaign {self.cid}: state vanished from Redis mid-batch; stopping")
+            raise Halt(self.cid, CampaignState(state))
         raise StateError(f"campaign {self.cid}: {field} is already final")
 
     async def finish(

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import numpy as np
 import orjson
 
 
@@ -70,6 +69,8 @@ class Verdict(StrEnum):
 
     def positions(self, verdicts: str) -> list[int]:
         """Indices of the numbers in a frozen verdict string that have this verdict (one byte each)."""
+        import numpy as np  # here, not at the top: a state command (resume, rate) never needs numpy
+
         found = np.frombuffer(verdicts.encode("ascii"), np.uint8) == ord(self.value)
         return np.flatnonzero(found).tolist()  # a quarter of a Python loop's time per batch
 

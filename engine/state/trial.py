@@ -7,43 +7,29 @@ and report are its own: the campaign's report counts only its list. A trial numb
 list still gets the campaign's message (the console treats a trial send as a separate test the same way).
 
 The campaign is created ``paused`` while its trial is sent and stays paused until an operator resumes it;
-resume is refused until the trial has ended, and cancelling the campaign cancels its trial too.
+resume is refused until the trial has ended, and cancelling the campaign cancels its trial too. Freezing
+the trial at submission is the planner's (``engine/plan/trial.py``): resume and cancel, which check it
+here, do not import polars.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Final
 
-import polars as pl
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
-from engine.errors import InputError, StateError
-from engine.ingest.recipients import load_suppression
-from engine.ingest.spec import CampaignSpec
-from engine.runtime.settings import Settings
+from engine.errors import StateError
 from engine.state import campaigns, control
-from engine.state.batches import write_batches
 from engine.state.campaigns import CampaignRecord
 from engine.store import keys
-from engine.types import CampaignState
+from engine.types import TERMINAL, CampaignState
 
 log = logging.getLogger(__name__)
 SUFFIX: Final = ".trial"
 SENDING: Final = "sending the trial; resume after it to send to everyone"
 SENT: Final = "trial sent; resume to send to everyone"
-
-
-@dataclass(frozen=True, slots=True)
-class Trial:
-    """A frozen trial campaign, ready to be queued: its id, batch count and numbers."""
-
-    cid: str
-    batches: int
-    numbers: int
 
 
 def trial_id(cid: str) -> str:
@@ -56,60 +42,6 @@ def campaign_of(cid: str) -> str | None:
     return cid.removesuffix(SUFFIX) if cid.endswith(SUFFIX) else None
 
 
-async def prepare(
-    redis: aioredis.Redis, settings: Settings, cid: str, spec: CampaignSpec, table: pl.DataFrame
-) -> Trial | None:
-    """Freeze the trial campaign of ``cid`` without queuing it; None when the spec names no trial numbers.
-
-    ``table`` is the campaign's accepted recipients (``Recipients.table``): a trial number on the list is
-    sent with its own row's parameters, any other with the first row's, so the trial shows what recipients
-    will see. Opted-out trial numbers are dropped; InputError when none is left. Idempotent, like the
-    planner's own writes.
-    """
-    wanted = list(dict.fromkeys(spec.schedule.trial_numbers))
-    if not wanted:
-        return None
-    blocked = await _suppressed(redis, spec, wanted)
-    numbers = [n for n in wanted if n not in blocked]
-    if not numbers:
-        raise InputError("schedule.trial_numbers: every trial number is on the opt-out list")
-    tid = trial_id(cid)
-    batches = await write_batches(
-        redis, tid, _rows(table, numbers), spec.param_columns(), settings.dispatch.batch_size
-    )
-    counts = {
-        "rows": len(wanted),
-        "imported": len(wanted),
-        "invalid": 0,
-        "duplicates": 0,
-        "suppressed": len(wanted) - len(numbers),
-        "accepted": len(numbers),
-    }
-    await campaigns.create(redis, tid, _trial_spec(spec), CampaignState.RUNNING, batches, counts)
-    return Trial(tid, batches, len(numbers))
-
-
-def _rows(table: pl.DataFrame, numbers: list[str]) -> pl.DataFrame:
-    wanted = [int(n) for n in numbers]  # the table holds numbers as uint64
-    own = {row["mobile"]: row for row in table.filter(pl.col("mobile").is_in(wanted)).iter_rows(named=True)}
-    sample = table.row(0, named=True)
-    return pl.DataFrame([own.get(n, {**sample, "mobile": n}) for n in wanted], schema=table.schema)
-
-
-def _trial_spec(spec: CampaignSpec) -> CampaignSpec:
-    """The campaign's spec for its trial: sent at once (no start time), keeping the send window."""
-    schedule = spec.schedule.model_copy(update={"start_at": None, "trial_numbers": ()})
-    return spec.model_copy(update={"schedule": schedule})
-
-
-async def _suppressed(redis: aioredis.Redis, spec: CampaignSpec, numbers: list[str]) -> set[str]:
-    flags: list[int] = await redis.smismember(keys.SUPPRESSION, numbers)  # type: ignore[misc]
-    blocked = {n for n, flag in zip(numbers, flags, strict=True) if flag}
-    if spec.recipients.suppression_file is not None:
-        blocked |= await asyncio.to_thread(load_suppression, spec.recipients.suppression_file)
-    return blocked
-
-
 async def load(redis: aioredis.Redis, record: CampaignRecord) -> CampaignRecord | None:
     """The trial campaign of ``record``; None when it has none (or it was never frozen)."""
     tid = trial_id(record.cid)
@@ -118,21 +50,31 @@ async def load(redis: aioredis.Redis, record: CampaignRecord) -> CampaignRecord 
     return await campaigns.load(redis, tid)
 
 
+async def _going(redis: aioredis.Redis, cid: str) -> CampaignState | None:
+    """The state of the trial of ``cid`` while it is not over, else None; read without decoding a spec
+    (resume and cancel start faster without the spec model), since only a frozen trial has a record."""
+    tid = trial_id(cid)
+    if not await redis.exists(keys.campaign(tid)):
+        return None
+    state = await campaigns.state_of(redis, tid)
+    return None if state in TERMINAL else state
+
+
 async def ensure_ended(redis: aioredis.Redis, cid: str) -> None:
     """Raise StateError while the trial of ``cid`` is not over: resuming now would send before it."""
-    trial = await load(redis, await campaigns.load(redis, cid))
-    if trial is not None and not trial.terminal:
+    state = await _going(redis, cid)
+    if state is not None:
+        tid = trial_id(cid)
         raise StateError(
-            f"campaign {cid}: its trial {trial.cid} is {trial.state.value}; resume once it has been sent "
-            f"(or cancel {trial.cid} to skip it)"
+            f"campaign {cid}: its trial {tid} is {state.value}; resume once it has been sent "
+            f"(or cancel {tid} to skip it)"
         )
 
 
 async def cancel_with(redis: aioredis.Redis, cid: str) -> None:
     """Cancel the trial of a campaign that was cancelled, unless it is already over."""
-    trial = await load(redis, await campaigns.load(redis, cid))
-    if trial is not None and not trial.terminal:
-        await control.cancel(redis, trial.cid, reason=f"campaign {cid} cancelled")
+    if await _going(redis, cid) is not None:
+        await control.cancel(redis, trial_id(cid), reason=f"campaign {cid} cancelled")
 
 
 async def completed(redis: aioredis.Redis, cid: str) -> None:

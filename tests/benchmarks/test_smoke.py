@@ -165,3 +165,11 @@ def test_console_prints_its_table(tmp_path: Path) -> None:
 def test_redis_bytes_prints_its_table(tmp_path: Path) -> None:
     out = run_program("redis_bytes.py", tmp_path, "--recipients", "2000")
     assert "Redis bytes per number" in out and "purged" in out
+
+
+def test_control_prints_its_table(tmp_path: Path) -> None:
+    out = run_program("control.py", tmp_path, "--recipients", "60000", "--cold-runs", "1", timeout=300)
+    assert "reactions: operator commands → the provider" in out
+    rows = ("submit (", "pause → last accepted", "resume → first", "rate --smart 500", "cold start: rate")
+    assert all(row in out for row in rows), out
+    assert "ledger: ✓ 2 exact" in out  # the small campaign completed, the big one cancelled: none twice

@@ -164,3 +164,19 @@ async def test_totals_per_campaign_count_distinct_numbers_and_time_first_and_las
     }
     a = totals["a"]
     assert before <= a["first"] <= totals["b"]["first"] <= a["last"] <= time.time()
+
+
+async def test_calls_of_a_campaign_say_when_each_arrived_and_was_accepted(
+    sim_client: SignedClient, simulator: RunningSimulator
+) -> None:
+    simulator.update_config({"faults": {"latency_ms": [30, 30]}})  # arrival and acceptance apart
+    before = time.time()
+    for ref, numbers in [("a:0:smart:0", ["13600000001", "13600000002"]), ("b:0:smart:0", ["13600000003"])]:
+        await sim_client.call("POST", "/v1/aim/send-tasks", json=smart_send_body(ref, numbers))
+    await sim_client.call("POST", "/v1/aim/send-tasks", json=smart_send_body("a:0:smart:1", ["13600000004"]))
+    _, ledger = await admin(sim_client, "GET", "ledger?channel=smart&calls=a")
+    calls = ledger["smart"]["calls_of"]
+    assert [n for _, _, n in calls] == [2, 1]  # campaign a's calls only, in order
+    (arrived1, accepted1, _), (arrived2, accepted2, _) = calls
+    # the injected latency lies between each call's arrival and its acceptance
+    assert before <= arrived1 < accepted1 <= arrived2 < accepted2 <= time.time()

@@ -107,5 +107,5 @@ async def test_restock_puts_back_a_lost_batch_once(arq_redis: ArqRedis) -> None:
     await arq_redis.zrem(keys.backlog(CID), "3")  # lost, e.g. by a submission that died half way
     await arq_redis.sadd(keys.batches_done(CID), "2")
     record = await campaigns.load(arq_redis, CID)
-    assert await feeder.restock(arq_redis, record) == 1
+    assert await feeder.restock(arq_redis, record.cid, record.batches, record.created_at) == 1
     assert sorted(int(b) for b in await arq_redis.zrange(keys.backlog(CID), 0, -1)) == [2, 3]

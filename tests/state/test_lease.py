@@ -9,7 +9,7 @@ from arq.connections import ArqRedis
 
 from engine.budget.limiter import RateLimiter
 from engine.budget.records import Caller
-from engine.errors import LeaseLost, StateError, StateLost
+from engine.errors import Halt, LeaseLost, StateError, StateLost
 from engine.runtime.settings import RateSettings
 from engine.state.instance import InstanceWatch
 from engine.state.lease import Leases, run_field
@@ -17,6 +17,7 @@ from engine.state.progress import Progress
 from engine.state.records import ChunkRecord, ChunkState, Stage
 from engine.store import keys
 from engine.store.scripts import Scripts
+from engine.types import CampaignState
 
 CID = "lease-test"
 
@@ -81,6 +82,7 @@ async def test_a_final_chunk_is_never_reopened(arq_redis: ArqRedis) -> None:
 async def test_the_admission_journals_the_call_and_is_fenced_like_the_mark(arq_redis: ArqRedis) -> None:
     limiter = RateLimiter(arq_redis, RateSettings())
     progress = Progress(arq_redis, Scripts(arq_redis), CID, 5)
+    await arq_redis.hset(keys.campaign(CID), "state", CampaignState.RUNNING.value)  # type: ignore[misc]
     async with Leases(arq_redis).hold(CID, 5) as lease:
         assert lease is not None
         async with limiter.call("smart", 10, mark=progress.mark(lease, Stage.SMART, 0, in_flight)):
@@ -99,6 +101,40 @@ async def test_the_admission_journals_the_call_and_is_fenced_like_the_mark(arq_r
         assert lease.lost.is_set()
         await limiter.close()
     assert set(await progress.chunks()) == {"smart:0"}
+    assert await arq_redis.zcard(keys.in_flight("smart")) == 0, "a refused admission holds no slot"
+
+
+async def test_no_send_is_admitted_once_the_campaign_is_paused_whatever_a_worker_last_read(
+    arq_redis: ArqRedis,
+) -> None:
+    """The admission reads the campaign's state itself: a worker whose cached copy still says running
+    (``control.StateView``) starts no call after the pause took effect, and journals none."""
+    limiter = RateLimiter(arq_redis, RateSettings())
+    progress = Progress(arq_redis, Scripts(arq_redis), CID, 6)
+    campaign = keys.campaign(CID)
+    await arq_redis.hset(campaign, "state", CampaignState.RUNNING.value)  # type: ignore[misc]
+    async with Leases(arq_redis).hold(CID, 6) as lease:
+        assert lease is not None
+        async with limiter.call("smart", 10, mark=progress.mark(lease, Stage.SMART, 0, in_flight)):
+            pass
+        for state in (CampaignState.PAUSED, CampaignState.CANCELLED, CampaignState.COMPLETED):
+            await arq_redis.hset(campaign, "state", state.value)  # type: ignore[misc]
+            with pytest.raises(Halt) as halted:
+                async with limiter.call("smart", 10, mark=progress.mark(lease, Stage.SMART, 1, in_flight)):
+                    pytest.fail(f"a send was admitted while the campaign was {state}")
+            assert halted.value.state is state
+        # the sends after a batch finished (late fallback, settling) may go on once the campaign completed
+        after = progress.mark(
+            lease, Stage.SMART, 2, in_flight, {CampaignState.RUNNING, CampaignState.COMPLETED}
+        )
+        async with limiter.call("smart", 10, mark=after):
+            pass
+        await arq_redis.delete(campaign)
+        with pytest.raises(StateLost):  # a campaign gone from Redis mid-batch stops it
+            async with limiter.call("smart", 10, mark=progress.mark(lease, Stage.SMART, 3, in_flight)):
+                pytest.fail("a send was admitted for a campaign Redis lost")
+        await limiter.close()
+    assert set(await progress.chunks()) == {"smart:0", "smart:2"}  # the refused sends left no journal
     assert await arq_redis.zcard(keys.in_flight("smart")) == 0, "a refused admission holds no slot"
 
 

@@ -29,12 +29,15 @@
 -- ARGV[16] admit: lease seconds of the token
 -- KEYS[6], KEYS[7]  admit, optional: the batch lease and its journal hash; with them the admission also
 --          journals the call in flight (what mark_in_flight.lua does), in the same run
+-- KEYS[8]  admit with KEYS[7]: the campaign's hash (engine.keys.campaign), whose state must be one of
+--          ARGV[24]
 -- ARGV[17] admit with KEYS[7]: the lease holder's token | ARGV[18] chunk field | ARGV[19] in-flight record
 --          ("" each without KEYS[7])
 -- ARGV[20] admit: the campaign the call is made for ("" = none: only the channel's budget applies)
 -- ARGV[21] admit: the minimum share of a lower class | ARGV[22] seconds a campaign counts as asking
 --          after its last request | ARGV[23] the channel's name (for the campaigns' caps)
--- ARGV[24..] admit: tokens of calls that ended since this process's last admission, freed first
+-- ARGV[24] admit with KEYS[8]: the states the campaign may send in, space-separated ("" = any)
+-- ARGV[25..] admit: tokens of calls that ended since this process's last admission, freed first
 --
 -- acquire returns "0" when admitted, else the seconds to wait before asking again (as a string,
 -- since Lua numbers reach Redis as integers). admit takes a slot of the in-flight cap and charges the
@@ -43,8 +46,9 @@
 -- channel (below); one round trip per call instead of one for the slot and one for the budget, and no
 -- slot is held while the budget makes the call wait. With the journal keys it admits
 -- nothing and returns {"lease", "0"} when the lease is not the caller's, {"final", "0"} when the chunk
--- is already done or failed (in_flight_fence.lua); an admitted call is journaled in flight before the
--- reply. The other operations return the state after them: {rate, effective rate, factor, burst
+-- is already done or failed (in_flight_fence.lua), {"halt", state} when the campaign is in no state of
+-- ARGV[24] (paused, cancelled: no send leaves after the pause that a worker's cached state has not seen
+-- yet); an admitted call is journaled in flight before the reply. The other operations return the state after them: {rate, effective rate, factor, burst
 -- seconds, backlog seconds}.
 --
 -- Bad values never open the budget (a stored rate of 0 had made the backlog infinite, and a rate set
@@ -206,14 +210,20 @@ if op == 'acquire' then
   return charge(tonumber(ARGV[13]))
 elseif op == 'admit' then
   local slots = KEYS[2]
-  if #ARGV > 23 then
-    redis.call('ZREM', slots, unpack(ARGV, 24))
+  if #ARGV > 24 then
+    redis.call('ZREM', slots, unpack(ARGV, 25))
   end
   local journal = KEYS[7]
   if journal then
     local refused = in_flight_refused(KEYS[6], ARGV[17], journal, ARGV[18])
     if refused then
       return {refused, '0'}
+    end
+    if ARGV[24] ~= '' then
+      local state = redis.call('HGET', KEYS[8], 'state') or ''
+      if not string.find(' ' .. ARGV[24] .. ' ', ' ' .. state .. ' ', 1, true) then
+        return {'halt', state}
+      end
     end
   end
   redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
