@@ -27,6 +27,10 @@ KNOWN_FIXED: Final = {
         "more (3.13.3: zip bomb, chunk exhaustion ...); CVE-2025-53643 (3.12.14: request smuggling)",
     ),
     "orjson": ("3.9.15", "CVE-2024-27454 (deeply nested input exhausted the stack)"),
+    "jinja2": (
+        "3.1.6",
+        "CVE-2025-27516 (3.1.6: sandbox escape through |attr); CVE-2024-56201 and CVE-2024-56326 (3.1.5)",
+    ),
 }
 
 

@@ -11,13 +11,14 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 
 from engine.cli.app import app
-from engine.cli.common import console, fail, plain
+from engine.cli.common import connection, console, fail, plain, run
 from engine.cli.service import run_campaign, start_service, stop
 from engine.runtime.redis_server import free_port
 
@@ -45,9 +46,13 @@ def demo(
             min=1, max=8, help="campaigns at once; from 2: bulk, normal, urgent sharing the cap, live"
         ),
     ] = 1,
+    web: Annotated[
+        bool, typer.Option("--console/--no-console", help="also serve the web console on a loopback port")
+    ] = True,
 ) -> None:
-    """A complete campaign, status reports included, against the built-in simulator on a private Redis;
-    with --campaigns N, several of three classes sharing the cap on a live board."""
+    """A complete campaign, status reports included, against the built-in simulator on a private Redis,
+    watched in the terminal and (unless --no-console) in the web console; with --campaigns N, several of
+    three classes sharing the cap on a live board."""
     from engine.ingest.demo_data import generate_recipients
     from engine.simulator.testing import SimulatorThread
 
@@ -68,7 +73,8 @@ def demo(
         if campaigns > 1:
             from engine.cli.together import demo_campaigns
 
-            raise typer.Exit(demo_campaigns(campaigns, recipients, workers, demo_spec(policy), env))
+            along = partial(_web_console, env=env, workdir=None) if web else None
+            raise typer.Exit(demo_campaigns(campaigns, recipients, workers, demo_spec(policy), env, along))
         workdir = Path(tempfile.mkdtemp(prefix="koodispatch-demo-"))
         data = workdir / "recipients.csv"
         truth = generate_recipients(data, recipients)
@@ -84,14 +90,13 @@ def demo(
         async def settle(redis: aioredis.Redis, report: Report) -> Report:
             return await _keep(await _receipts_in(redis, report), html, json_)
 
-        code = run_campaign(
-            spec,
-            data,
-            workers,
-            env,
-            around=lambda url: _receipts_service(url, env, sim, token, workdir),
-            settle=settle,
-        )
+        @contextlib.contextmanager
+        def beside(url: str) -> Iterator[None]:
+            web_console = _web_console(url, env, workdir) if web else contextlib.nullcontext()
+            with _receipts_service(url, env, sim, token, workdir), web_console:
+                yield
+
+        code = run_campaign(spec, data, workers, env, around=beside, settle=settle)
     kept = " and ".join(str(p) for p in (html, json_) if p) or "nothing (--html FILE / --json FILE keep it)"
     console.print(
         f"the demo's Redis was private and is gone: `koodispatch report` cannot show this campaign again; "
@@ -111,7 +116,7 @@ def _receipts_service(
     port = free_port()
     proc = start_service(["receipts", "--port", str(port)], url, env, workdir / "receipts.log")
     try:
-        _wait_listening(port, proc.pid)
+        _wait_listening(port, proc.pid, "the receipts service")
         base = f"http://127.0.0.1:{port}"
         sim.update_config({"callbacks": receipt_callbacks(base, token)})
         console.print(f"receipts service at {base} (log {workdir / 'receipts.log'})", highlight=False)
@@ -120,14 +125,39 @@ def _receipts_service(
         stop([proc])
 
 
-def _wait_listening(port: int, pid: int, max_wait: float = 30.0) -> None:
+@contextlib.contextmanager
+def _web_console(url: str, env: dict[str, str], workdir: Path | None) -> Iterator[None]:
+    """``koodispatch serve`` on the demo's Redis and a free loopback port, with an admin token to log in
+    with, both printed before any number is sent so a newcomer can watch the campaign in a browser."""
+
+    async def token() -> str:
+        from engine.service.tokens import TokenStore
+
+        async with connection(url) as redis:
+            return (await TokenStore(redis).create("demo", "admin"))[0]
+
+    port = free_port()
+    logs = workdir or Path(tempfile.mkdtemp(prefix="koodispatch-demo-"))
+    proc = start_service(["serve", "--port", str(port)], url, env, logs / "console.log")
+    try:
+        login = run(token)
+        _wait_listening(port, proc.pid, "the web console")
+        where = f"http://127.0.0.1:{port}/console/"
+        console.print(f"web console at {where} (log {logs / 'console.log'})", soft_wrap=True, markup=False)
+        console.print(f"log in with the token {login}", soft_wrap=True, markup=False, highlight=False)
+        yield
+    finally:
+        stop([proc])
+
+
+def _wait_listening(port: int, pid: int, what: str, max_wait: float = 30.0) -> None:
     """Until something accepts on ``port``; ConfigError-free: a service that never listens fails the demo."""
     deadline = time.monotonic() + max_wait
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return
         time.sleep(0.1)
-    fail(f"the receipts service (pid {pid}) did not start listening on port {port}")
+    fail(f"{what} (pid {pid}) did not start listening on port {port}")
 
 
 async def _receipts_in(redis: aioredis.Redis, report: Report) -> Report:

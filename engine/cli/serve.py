@@ -36,7 +36,8 @@ def serve(
         typer.Option(help="a reverse proxy's address whose X-Forwarded-For names the client (repeatable)"),
     ] = None,
 ) -> None:
-    """Serve the JSON API under /api/v1 (OpenAPI document at /api/v1/openapi.json)."""
+    """Serve the JSON API under /api/v1 (OpenAPI document at /api/v1/openapi.json) and the web console
+    at /console/ (log in with a token of `koodispatch tokens create`)."""
     from engine.runtime.gc_tuning import tune_for_service
     from engine.service.app import serve as serving
 
@@ -51,7 +52,8 @@ def serve(
             serving(cfg, redis, host, port, proxies=frozenset(trusted_proxy or ())) as where,
         ):
             tune_for_service()
-            console.print(f"API listening on {where}/api/v1", highlight=False, markup=False)
+            console.print(f"API listening on {where}/api/v1, web console at {where}/console/",
+                          highlight=False, markup=False)  # fmt: skip
             await stop.wait()
 
     run(go, service=True)

@@ -8,8 +8,10 @@ minimum share until it is done. The board (``engine/cli/board.py``) shows each o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -56,9 +58,17 @@ def summary(rows: list[tuple[Lineup, str, dict[str, int], str]]) -> Table:
     return grid
 
 
-def demo_campaigns(count: int, rows: int, workers: int, base_spec: str, env: Mapping[str, str]) -> int:
+def demo_campaigns(
+    count: int,
+    rows: int,
+    workers: int,
+    base_spec: str,
+    env: Mapping[str, str],
+    beside: Callable[[str], AbstractContextManager[object]] | None = None,
+) -> int:
     """Generate, submit and run ``count`` campaigns with ``workers`` local workers on a private Redis (or
-    ``REDIS_URL``), showing the board until every one has ended; 0 when all completed."""
+    ``REDIS_URL``), showing the board until every one has ended; 0 when all completed. ``beside(url)`` runs
+    along on that Redis from before the first submission (the demo's web console)."""
     from engine import api
     from engine.cli.service import worker_processes
     from engine.ingest.demo_data import generate_recipients
@@ -74,7 +84,10 @@ def demo_campaigns(count: int, rows: int, workers: int, base_spec: str, env: Map
     with redis_url_or_private(cfg.redis_url, appendonly=True) as url:
         logs = workdir / "logs"
         logs.mkdir()
-        with worker_processes(workers, url, env, logs):
+        with (
+            beside(url) if beside is not None else contextlib.nullcontext(),
+            worker_processes(workers, url, env, logs),
+        ):
 
             async def go() -> list[tuple[Lineup, str, dict[str, int], str]]:
                 async with queue(url) as redis:

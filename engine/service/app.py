@@ -1,4 +1,5 @@
-"""The API app: middlewares (problem answers), security headers, the operations and their OpenAPI document.
+"""The API app: middlewares (problem answers), security headers, the operations and their OpenAPI document,
+and the web console that uses them.
 
 Stateless apart from Redis, so any number of ``koodispatch serve`` processes can stand behind one proxy.
 """
@@ -18,6 +19,7 @@ from arq.connections import ArqRedis
 
 from engine.runtime.settings import Settings
 from engine.service import openapi, routes
+from engine.service.console import pages as console
 from engine.service.context import SERVICES, Limits, Services
 from engine.service.events import TICK, Hub, ProgressCache
 from engine.service.operations import PREFIX
@@ -74,6 +76,7 @@ def build_app(
 
     app.router.add_get(PREFIX + "/openapi.json", openapi_json)
     app.router.add_get("/healthz", health)
+    console.install(app)
     return app
 
 

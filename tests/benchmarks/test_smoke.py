@@ -153,6 +153,15 @@ def test_service_prints_its_table(tmp_path: Path) -> None:
     assert "GET status" in out and "SSE clients" in out and "list of 300: first page" in out  # wrk or not
 
 
+def test_console_prints_its_table(tmp_path: Path) -> None:
+    from tests.console.conftest import CHROMIUM
+
+    if not CHROMIUM.exists() and not os.environ.get("CI"):  # on CI .ci/run installs it: a failure there
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    out = run_program("console.py", tmp_path, "--recipients", "5000")
+    assert "Console page weight and first render" in out and "campaign (live)" in out
+
+
 def test_redis_bytes_prints_its_table(tmp_path: Path) -> None:
     out = run_program("redis_bytes.py", tmp_path, "--recipients", "2000")
     assert "Redis bytes per number" in out and "purged" in out

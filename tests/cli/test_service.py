@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 import redis.asyncio as aioredis
+import urllib3
 
 from engine.ingest.demo_data import generate_recipients
 from engine.simulator import SimulatorThread
@@ -63,14 +64,19 @@ def test_demo_into_a_pipe_streams_progress_fills_the_funnel_and_keeps_its_report
     demo = [sys.executable, "-m", "engine.cli", "demo", "--recipients", "2000", "--workers", "1"]
     with subprocess.Popen([*demo, "--json", str(kept)], env=env, stdout=subprocess.PIPE, text=True) as proc:
         assert proc.stdout is not None
-        line = ""
+        line, console = "", ""
         while " numbers  rate " not in line:
             line = proc.stdout.readline()
             assert line, "the output ended without a progress line"
+            if line.startswith("web console at "):
+                console = line.split()[3]
+            if line.startswith("log in with the token "):
+                campaigns = _console_campaigns(console, line.split()[-1])  # the demo runs on: it serves
         streaming = proc.poll() is None  # the line came while the demo was still running
         rest = proc.stdout.read()
         assert proc.wait(timeout=180) == 0, rest
     assert streaming
+    assert [c["name"] for c in campaigns] == ["demo"]
     funnel = orjson.loads(kept.read_bytes())["funnel"]
     assert funnel["smart"]["delivered"] > 0 and funnel["smart"]["awaiting"] == 0
     rows = [line.split() for line in rest.splitlines()]
@@ -78,3 +84,17 @@ def test_demo_into_a_pipe_streams_progress_fills_the_funnel_and_keeps_its_report
     assert smart[3] != "0" and smart[5] == "0"  # delivered, nothing awaited
     assert "`koodispatch report` cannot show this campaign again" in " ".join(rest.split())
     assert str(kept) in " ".join(rest.split())
+
+
+def _console_campaigns(console: str, token: str) -> list[dict[str, object]]:
+    """Log in to the demo's web console with its token and read the campaign list as the page does."""
+    http = urllib3.PoolManager()
+    base = console.removesuffix("/console/")
+    login = http.request("POST", f"{base}/api/v1/session", json={"token": token})
+    assert login.status == 200, login.data
+    cookie = {"Cookie": login.headers["Set-Cookie"].split(";")[0]}
+    page = http.request("GET", console, headers=cookie)
+    assert page.status == 200 and "发送任务" in page.data.decode()
+    found = http.request("GET", f"{base}/api/v1/campaigns", headers=cookie)
+    items: list[dict[str, object]] = orjson.loads(found.data)["items"]
+    return items

@@ -15,23 +15,13 @@ from engine.runtime.settings import Settings
 from engine.simulator.testing import SimulatorThread
 from engine.types import CampaignState
 from tests.processes import engine_env, wait_for, workers
-from tests.service.conftest import Api
-from tests.specs import make_spec, numbers, write
-
-
-async def _submit(redis: ArqRedis, settings: Settings, tmp_path: Path, cid: str, count: int,
-                  **spec: object) -> str:  # fmt: skip
-    body = make_spec().model_dump(mode="json") | {"id": cid, "name": f"campaign {cid}", **spec}
-    path = write(tmp_path / f"{cid}.csv", {"mobile": numbers(True, count)})
-    result = await engine_api.submit_campaign(body, redis=redis, recipients=path, settings=settings,
-                                              preflight=False)  # fmt: skip
-    return result.cid
+from tests.served import Api, submit
 
 
 async def test_list_filters_and_pages_newest_first(api: Api, arq_redis: ArqRedis, settings: Settings,
                                                    tmp_path: Path) -> None:  # fmt: skip
     for k in range(5):
-        await _submit(
+        await submit(
             arq_redis, settings, tmp_path, f"c{k}", 3, schedule={"start_at": "2099-01-01T08:00:00+08:00"}
         )
     await engine_api.set_priority("c3", "urgent", redis=arq_redis)
@@ -53,7 +43,7 @@ async def test_list_filters_and_pages_newest_first(api: Api, arq_redis: ArqRedis
 async def test_get_status_and_report_of_one_campaign_and_404_for_an_unknown_one(
     api: Api, arq_redis: ArqRedis, settings: Settings, tmp_path: Path
 ) -> None:
-    cid = await _submit(arq_redis, settings, tmp_path, "spring", 7)
+    cid = await submit(arq_redis, settings, tmp_path, "spring", 7)
     status, detail, _ = await api.call("GET", f"/campaigns/{cid}", role="viewer")
     assert status == 200
     assert detail["campaign"]["accepted"] == 7 and detail["spec"]["name"] == "campaign spring"
@@ -76,7 +66,7 @@ async def test_get_status_and_report_of_one_campaign_and_404_for_an_unknown_one(
 async def test_pause_resume_cancel_reach_the_workers_and_are_audited(
     api: Api, arq_redis: ArqRedis, settings: Settings, sim: SimulatorThread, redis_url: str, tmp_path: Path
 ) -> None:
-    cid = await _submit(arq_redis, settings, tmp_path, "steer", 20)
+    cid = await submit(arq_redis, settings, tmp_path, "steer", 20)
     status, moved, _ = await api.call("POST", f"/campaigns/{cid}/pause", role="operator")
     assert status == 200 and moved == {"campaign": cid, "previous": "running"}
     status, problem, _ = await api.call("PUT", f"/campaigns/{cid}/schedule", role="operator",
@@ -103,7 +93,7 @@ async def test_pause_resume_cancel_reach_the_workers_and_are_audited(
 async def test_priority_and_own_rate_caps_change_live(
     api: Api, arq_redis: ArqRedis, settings: Settings, tmp_path: Path
 ) -> None:
-    cid = await _submit(arq_redis, settings, tmp_path, "caps", 3)
+    cid = await submit(arq_redis, settings, tmp_path, "caps", 3)
     status, answer, _ = await api.call("PUT", f"/campaigns/{cid}/priority", role="operator",
                                        json={"priority": "bulk"})  # fmt: skip
     assert status == 200 and answer["previous"] == "normal"
@@ -122,7 +112,7 @@ async def test_priority_and_own_rate_caps_change_live(
 async def test_live_events_follow_a_campaign_to_its_end_and_resume_with_last_event_id(
     api: Api, arq_redis: ArqRedis, settings: Settings, sim: SimulatorThread, redis_url: str, tmp_path: Path
 ) -> None:
-    cid = await _submit(arq_redis, settings, tmp_path, "watched", 30)
+    cid = await submit(arq_redis, settings, tmp_path, "watched", 30)
     seen: list[tuple[str, str, dict[str, object]]] = []
     with workers(1, engine_env(redis_url, sim.url), tmp_path):
         async with api.http.get(f"/api/v1/campaigns/{cid}/events", headers=api.headers("viewer")) as stream:
@@ -158,14 +148,14 @@ async def _events(stream: object):  # type: ignore[no-untyped-def]
 async def test_the_list_events_show_a_new_campaign_and_its_state_changes(
     api: Api, arq_redis: ArqRedis, settings: Settings, tmp_path: Path
 ) -> None:
-    await _submit(arq_redis, settings, tmp_path, "old", 2)
+    await submit(arq_redis, settings, tmp_path, "old", 2)
     seen: list[tuple[str, dict[str, object]]] = []
     async with api.http.get("/api/v1/events", headers=api.headers("viewer")) as stream:
         async for _, kind, data in _events(stream):
             seen.append((kind, data))
             campaign = data.get("campaign")
             if kind == "progress" and isinstance(campaign, dict) and campaign["cid"] == "old":
-                await _submit(arq_redis, settings, tmp_path, "new", 2)  # after the first snapshot
+                await submit(arq_redis, settings, tmp_path, "new", 2)  # after the first snapshot
             if kind == "progress" and isinstance(campaign, dict) and campaign["cid"] == "new":
                 await engine_api.pause("new", redis=arq_redis)
             if kind == "state":
