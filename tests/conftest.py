@@ -23,12 +23,16 @@ class RedisPool:
     def __init__(self, base_url: str, owned: bool) -> None:
         self.base_url = base_url.rsplit("/", 1)[0] if base_url.count("/") > 2 else base_url
         self.owned = owned
-        self._next = 1
+        # test processes sharing one external server (pytest-xdist) each take their own share of the DBs
+        index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+        count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        self._databases = [db for db in range(1, _DATABASES) if (db - 1) % count == index]
+        self._next = 0
 
     def take(self) -> str:
-        for _ in range(_DATABASES):
-            db = self._next
-            self._next = self._next % (_DATABASES - 1) + 1
+        for _ in self._databases:
+            db = self._databases[self._next]
+            self._next = (self._next + 1) % len(self._databases)
             url = f"{self.base_url}/{db}"
             client = redis.Redis.from_url(url)
             try:
@@ -40,6 +44,17 @@ class RedisPool:
             finally:
                 client.close()
         raise RuntimeError("no empty logical database left on the external Redis at REDIS_URL")
+
+
+TIMED_APART = ("tests/hosts/", "tests/dispatch/test_sms_chaos.py", "tests/dispatch/test_crash_loop.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests whose goals are seconds (takeover after a kill, a partition healed within a lease) and that
+    load the machine themselves run one after another in one test process, beside only lighter tests."""
+    for item in items:
+        if item.nodeid.startswith(TIMED_APART):
+            item.add_marker(pytest.mark.xdist_group("timed_apart"))
 
 
 @pytest.fixture(scope="session")

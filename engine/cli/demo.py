@@ -102,6 +102,7 @@ def demo(
         f"the demo's Redis was private and is gone: `koodispatch report` cannot show this campaign again; "
         f"kept: {plain(kept)}",
         highlight=False,
+        soft_wrap=True,  # a path broken across lines cannot be copied (in a pipe the width is 80)
     )
     raise typer.Exit(code)
 

@@ -79,11 +79,27 @@ class BatchRun:
         self.progress = Progress(ctx.redis, ctx.scripts, self.cid, batch.number)
         self.journal: dict[str, ChunkRecord] = {}
         self.settle_at: float | None = None  # earliest due of the batch's chunks awaiting status reports
+        self.sending = True  # False once cancelled: the run only asks the provider about calls left in flight
 
     async def checkpoint(self) -> None:
         """Before every provider call: stop if the lease lapsed or the campaign must not send now."""
         self.lease.check()
-        await self.ctx.states.checkpoint(self.cid, self.record.spec.schedule)
+        if self.sending:
+            await self.ctx.states.checkpoint(self.cid, self.record.spec.schedule)
+
+    async def settle_cancelled(self) -> None:
+        """Settle what a cancel left open: nothing is sent any more, but a call a dead worker left in flight
+        may have landed, and only the provider knows. Each such chunk is reconciled (queries only), so the
+        report counts every number that reached the provider; one it has no record of once the call's
+        deadline passed never landed and is journaled ``not_landed`` (its numbers count as not sent).
+
+        Sends imply frozen verdicts and contact decisions, so the run below makes no capability check.
+        """
+        self.journal = await self.progress.chunks()
+        if not any(record.state is ChunkState.IN_FLIGHT for record in self.journal.values()):
+            return
+        self.sending = False
+        await self.run()
 
     async def run(self) -> CampaignState:
         """Resolve and send the whole batch; returns the campaign state after the batch finished."""
@@ -120,6 +136,8 @@ class BatchRun:
         if fallback is not None:
             await self._stage(fallback, others)
             skipped = 0
+        if not self.sending:
+            return CampaignState.CANCELLED
         invalid = Verdict.INVALID.positions(verdicts)
         await self._fail_unsent(INVALID_CHUNK, {i: Failure("capability", "invalid_number") for i in invalid})
         await self._fail_unsent(
@@ -159,6 +177,8 @@ class BatchRun:
             return
         if previous is not None and previous.state is not ChunkState.IN_FLIGHT:
             return  # done or failed in an earlier run: never again
+        if previous is None and not self.sending:
+            return  # never started, and the campaign was cancelled
         attempts = previous.attempts if previous else 0
         if previous is not None:
             try:
@@ -168,6 +188,10 @@ class BatchRun:
                 return
             if found is not None:
                 await self._record(sender, k, chunk, found, path=ChunkPath.RECONCILED, attempts=attempts)
+                return
+            if not self.sending:
+                nothing = SendResult("", (), {})
+                await self._record(sender, k, chunk, nothing, path=ChunkPath.NOT_LANDED, attempts=attempts)
                 return
         await self._send(sender, k, chunk, attempts, path=ChunkPath.RESENT if previous else ChunkPath.SENT)
 
@@ -393,6 +417,8 @@ async def _ended(ctx: EngineContext, run: BatchRun) -> BatchOutcome:
         wait = (closed.opens_at - ctx.states.clock()).total_seconds()
         return BatchOutcome(cid, number, JobResult.WINDOW, CampaignState.RUNNING, max(wait, 0.0))
     except Halt as halted:
+        if halted.state is CampaignState.CANCELLED:
+            await run.settle_cancelled()
         return BatchOutcome(cid, number, JobResult.HALTED, halted.state)
     except ProviderDown as down:
         log.error("campaign %s: pausing, %s", cid, down)

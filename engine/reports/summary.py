@@ -89,7 +89,7 @@ class Report:
     cost: ActualCost | None = None
     opted_out_since: int | None = None  # recipients in the opt-out list now (None: not counted, ``status``)
     # chunks (provider calls) by the path that settled them: sent, reconciled, resent,
-    # confirmed_by_receipts, resent_after_timeout, unconfirmed (``ChunkPath``)
+    # confirmed_by_receipts, resent_after_timeout, unconfirmed, not_landed (``ChunkPath``)
     paths: dict[str, int] = field(default_factory=dict)
     settling: int = 0  # SMS numbers whose call's answer was lost, awaiting their status reports
     detail_kept_until: float = 0.0  # when the per-number detail goes (0: the campaign has not ended)

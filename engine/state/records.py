@@ -45,6 +45,9 @@ class ChunkPath(StrEnum):
     CONFIRMED_BY_RECEIPTS = "confirmed_by_receipts"  # answer lost; a report for one of its numbers came
     RESENT_AFTER_TIMEOUT = "resent_after_timeout"  # answer lost; no report at all within the timeout
     UNCONFIRMED = "unconfirmed"  # answer lost and no receipts service: failed, never resent (at most once)
+    # answer lost, then the campaign was cancelled: the provider had no record of it by its deadline, so it
+    # never landed; nothing is sent any more and its numbers count as not sent
+    NOT_LANDED = "not_landed"
 
 
 class ChunkState(StrEnum):

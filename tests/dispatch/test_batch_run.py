@@ -13,9 +13,10 @@ import pytest
 from arq.connections import ArqRedis
 from redis.exceptions import ResponseError
 
+from engine import api
 from engine.dispatch.batch_run import BatchRun, dispatch_batch
 from engine.dispatch.context import EngineContext
-from engine.dispatch.senders import Chunk, SmartSender
+from engine.dispatch.senders import Chunk, SmartSender, cut
 from engine.plan import planner
 from engine.provider.models import SendResult
 from engine.reports.summary import build_report
@@ -26,8 +27,8 @@ from engine.simulator import RunningSimulator
 from engine.state import campaigns
 from engine.state import jobs as queued_jobs
 from engine.state.batches import load_batch
-from engine.state.progress import open_chunks
-from engine.state.records import ChunkRecord, ChunkState, Verdict
+from engine.state.progress import Progress, open_chunks
+from engine.state.records import ChunkRecord, ChunkState, Stage, Verdict
 from engine.store import keys
 from engine.store.packed import send_packed
 from tests.conftest import SHARE
@@ -258,6 +259,39 @@ async def test_in_flight_chunk_that_landed_is_reconciled_not_resent(
     journal = await arq_redis.hgetall(keys.journal(result.cid, 0))
     assert {ChunkRecord.decode(v).path for v in journal.values()} == {"reconciled"}
     assert await open_chunks(arq_redis, result.cid, result.batches) == 0
+
+
+async def test_a_cancel_settles_calls_a_dead_worker_left_in_flight_without_sending_any(
+    tmp_path: Path, engine: EngineContext, arq_redis: ArqRedis, simulator: RunningSimulator
+) -> None:
+    mobiles = numbers(True, 200)
+    path = write(tmp_path / "r.csv", {"mobile": mobiles})
+    spec = make_spec("skip")
+    result = await planner.submit(arq_redis, engine.settings, spec, path)
+    cid = result.cid
+    record = await campaigns.load(arq_redis, cid)
+    batch = await load_batch(arq_redis, cid, 0, record.spec.param_columns())
+    await engine.resolver.freeze(cid, 0, Verdict.CAPABLE.value * len(batch.numbers))
+    landed, never = cut(f"{cid}:0:smart", range(len(batch.numbers)), 100)
+    # a worker marks both calls in flight, one reaches the provider, then the worker dies
+    async with engine.leases.hold(cid, 0) as lease:
+        assert lease is not None
+        past = engine.clock.now() - 1  # both calls' deadlines have passed
+        for k, chunk in enumerate((landed, never)):
+            mark = ChunkRecord(ChunkState.IN_FLIGHT, chunk.ref, 100, attempts=1, deadline=past)
+            await Progress(arq_redis, engine.scripts, cid, 0).in_flight(lease, Stage.SMART, k, mark)
+        await SmartSender(engine.koomessage, record.spec).send(landed, batch)
+    await api.cancel(cid, redis=arq_redis)
+    outcome = await dispatch_batch(engine, cid, 0)  # the dead worker's batch taken over after the cancel
+    assert outcome.result == "halted"
+    ledger = simulator.ledger.snapshot()
+    assert ledger["smart"]["unique"] == 100 and ledger["smart"]["duplicates"] == 0  # nothing sent again
+    report = await build_report(arq_redis, cid)
+    assert report.state == "cancelled" and report.in_flight == 0
+    assert report.sent["smart"] == 100 and report.unsent == 100
+    journal = await arq_redis.hgetall(keys.journal(cid, 0))
+    paths = {k.decode(): ChunkRecord.decode(v).path for k, v in journal.items()}
+    assert paths == {"smart:0": "reconciled", "smart:1": "not_landed"}
 
 
 async def test_scheduled_campaign_is_deferred_to_its_start(

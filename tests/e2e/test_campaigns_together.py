@@ -72,9 +72,9 @@ async def test_two_campaigns_submitted_apart_send_together_by_weight_and_exactly
     """The second comes 2 s after the first; both then send at once, sharing the cap by weight."""
     env = campaign_env(redis_url, sim)
     with workers(2, env, tmp_path):
-        first, capable_1 = await submit(arq_redis, sim, tmp_path, "first", 40_000, weight=weights[0])
+        first, capable_1 = await submit(arq_redis, sim, tmp_path, "first", 24_000, weight=weights[0])
         await asyncio.sleep(2.0)
-        second, capable_2 = await submit(arq_redis, sim, tmp_path, "second", 20_000, weight=weights[1])
+        second, capable_2 = await submit(arq_redis, sim, tmp_path, "second", 12_000, weight=weights[1])
         reports = [await wait_for(arq_redis, cid, max_wait=240) for cid in (first, second)]
     ledger = sim_get(sim, "/_simulator/ledger?campaigns=1")
     assert ledger["smart"]["duplicates"] == 0
@@ -87,7 +87,7 @@ async def test_an_urgent_campaign_sends_within_a_second_while_bulk_saturates_the
 ) -> None:
     env = campaign_env(redis_url, sim)
     with workers(2, env, tmp_path):
-        bulk, _ = await submit(arq_redis, sim, tmp_path, "bulk", 60_000, priority="bulk")
+        bulk, _ = await submit(arq_redis, sim, tmp_path, "bulk", 40_000, priority="bulk")
         await asyncio.sleep(4.0)  # bulk alone, at the cap
         sim_post(sim, "/_simulator/reset", {})
         submitted = time.time()
@@ -108,8 +108,8 @@ async def test_pausing_one_campaign_leaves_the_other_sending_and_both_end_exact(
 ) -> None:
     env = campaign_env(redis_url, sim)
     with workers(2, env, tmp_path):
-        first, capable_1 = await submit(arq_redis, sim, tmp_path, "first", 30_000)
-        second, capable_2 = await submit(arq_redis, sim, tmp_path, "second", 20_000)
+        first, capable_1 = await submit(arq_redis, sim, tmp_path, "first", 15_000)
+        second, capable_2 = await submit(arq_redis, sim, tmp_path, "second", 10_000)
         for _ in range(300):  # until the first campaign is sending
             if first in sim_get(sim, "/_simulator/ledger?campaigns=1")["smart"]["campaigns"]:
                 break
@@ -135,8 +135,8 @@ async def test_a_campaigns_own_cap_holds_beside_another_and_leaves_the_rest_to_i
     beside another, and what it leaves of the account's cap goes to the other (work-conserving)."""
     cap = 300
     with workers(2, campaign_env(redis_url, sim), tmp_path):
-        capped, capable_1 = await submit(arq_redis, sim, tmp_path, "capped", 10_000, max_rate={"smart": cap})
-        free, capable_2 = await submit(arq_redis, sim, tmp_path, "free", 20_000)
+        capped, capable_1 = await submit(arq_redis, sim, tmp_path, "capped", 6_000, max_rate={"smart": cap})
+        free, capable_2 = await submit(arq_redis, sim, tmp_path, "free", 15_000)
         reports = [await wait_for(arq_redis, cid, max_wait=240) for cid in (capped, free)]
     ledger = sim_get(sim, "/_simulator/ledger?campaigns=1")
     assert ledger["smart"]["duplicates"] == 0
@@ -155,8 +155,8 @@ async def test_a_class_changed_live_takes_the_budget_at_the_next_calls(
     """Two normal campaigns share 50/50; one is made urgent while both send and takes all but the lower
     class's minimum share from then on."""
     with workers(2, campaign_env(redis_url, sim), tmp_path):
-        first, capable_1 = await submit(arq_redis, sim, tmp_path, "first", 30_000)
-        second, capable_2 = await submit(arq_redis, sim, tmp_path, "second", 29_000)  # other numbers
+        first, capable_1 = await submit(arq_redis, sim, tmp_path, "first", 18_000)
+        second, capable_2 = await submit(arq_redis, sim, tmp_path, "second", 17_000)  # other numbers
         for _ in range(600):  # until both are sending
             sending = sim_get(sim, "/_simulator/ledger?campaigns=1")["smart"]["campaigns"]
             if first in sending and second in sending:
