@@ -42,6 +42,8 @@ class ListQuery(_Strict):
     name: Annotated[str, Field(max_length=200)] = Field("", description="part of the name, any case")
     since: Instant | None = Field(None, description="submitted at or after (ISO 8601 with zone)")
     until: Instant | None = Field(None, description="submitted at or before (ISO 8601 with zone)")
+    template_id: Annotated[str, Field(max_length=64)] = Field("", description="smart template id, exact")
+    signature: Annotated[str, Field(max_length=64)] = Field("", description="SMS signature, exact")
     offset: int = Field(0, ge=0, le=1_000_000)
     limit: int = Field(50, ge=1, le=500)
 

@@ -39,6 +39,8 @@ class CampaignRow:
     failed: int
     created_at: float
     finished_at: float | None
+    template_id: str = ""  # the smart-message template, as the console's task list shows and filters it
+    signature: str = ""  # the SMS signature (短消息签名) of its text messages
 
     @property
     def duration(self) -> float | None:
@@ -51,24 +53,35 @@ class CampaignRow:
 @dataclass(frozen=True, slots=True)
 class Filter:
     """Which campaigns a page lists: in one ``state``, of one ``priority`` class, whose name contains
-    ``name`` (case-insensitive), submitted in [``since``, ``until``]."""
+    ``name`` (case-insensitive), submitted in [``since``, ``until``], with smart template ``template_id``
+    and SMS ``signature`` (exact: the KooMessage console's task list filters by both)."""
 
     state: CampaignState | None = None
     priority: str | None = None
     name: str = ""
     since: datetime | None = None
     until: datetime | None = None
+    template_id: str = ""
+    signature: str = ""
 
     @property
     def by_time_only(self) -> bool:
         """Whether the index alone (scored by submission time) decides which rows are listed."""
-        return self.state is None and self.priority is None and not self.name
+        return (
+            self.state is None
+            and self.priority is None
+            and not self.name
+            and not self.template_id
+            and not self.signature
+        )
 
     def keeps(self, row: CampaignRow) -> bool:
         return (
             (self.state is None or row.state == self.state.value)
             and (self.priority is None or row.priority == self.priority)
             and self.name.casefold() in row.name.casefold()
+            and (not self.template_id or row.template_id == self.template_id)
+            and (not self.signature or row.signature == self.signature)
         )
 
 
@@ -130,8 +143,9 @@ def _row(
     state, created, finished, updated, counts, name, spec, reason = fields
     if state is None:
         return None  # listed, but its record is gone (purged, or Redis lost it)
-    if name is None and spec is not None:  # a record written before names were kept apart
-        name = str(orjson.loads(spec).get("name", "")).encode()
+    body: dict[str, Any] = orjson.loads(spec) if spec is not None else {}
+    if name is None:  # a record written before names were kept apart
+        name = str(body.get("name", "")).encode()
     rank = int((tenant or b"1").split(b" ")[0])
     done = state.decode() in ("completed", "cancelled", "failed")
     return CampaignRow(
@@ -145,6 +159,8 @@ def _row(
         int(sent[3] or 0),
         float(created or 0),
         float(finished or updated or 0) if done else None,
+        str((body.get("smart") or {}).get("template_id") or ""),
+        str((body.get("sms_channel") or {}).get("signature") or ""),
     )
 
 

@@ -21,7 +21,7 @@ from engine.simulator.testing import SimulatorThread
 from tests.console.conftest import Login, confirm_all
 from tests.processes import engine_env, workers
 from tests.served import Api, submit
-from tests.specs import write
+from tests.specs import make_spec, write
 
 ROWS: Final = 4000  # at RATE a second per channel: several seconds of visibly live progress
 RATE: Final = 250
@@ -179,3 +179,10 @@ async def test_the_list_shows_new_campaigns_and_state_changes_live_and_filters(
     await page.click("#filters button[type=submit]")
     await expect(page.locator("#campaigns tbody tr")).to_have_count(1)
     await expect(page.locator("#campaigns tbody tr")).to_have_attribute("data-cid", "first")
+    await page.click("#filters button[type=reset]")  # by template, as the KooMessage task list filters
+    await page.fill("[name=template_id]", "999999999")
+    await page.click("#filters button[type=submit]")
+    await expect(page.locator("#campaigns tbody tr")).to_have_count(0)
+    await page.fill("[name=template_id]", make_spec().smart.template_id)
+    await page.click("#filters button[type=submit]")
+    await expect(page.locator("#campaigns tbody tr")).to_have_count(2)

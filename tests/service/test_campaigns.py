@@ -16,14 +16,21 @@ from engine.simulator.testing import SimulatorThread
 from engine.types import CampaignState
 from tests.processes import engine_env, wait_for, workers
 from tests.served import Api, submit
+from tests.specs import make_spec
 
 
 async def test_list_filters_and_pages_newest_first(api: Api, arq_redis: ArqRedis, settings: Settings,
                                                    tmp_path: Path) -> None:  # fmt: skip
+    base = make_spec().model_dump(mode="json")
+    other = {  # c2 uses another smart template and SMS signature, as the console's task list filters them
+        "smart": {**base["smart"], "template_id": "100000002"},
+        "sms_channel": {**base["sms_channel"], "signature": "另一签名"},
+    }
     for k in range(5):
         await submit(
-            arq_redis, settings, tmp_path, f"c{k}", 3, schedule={"start_at": "2099-01-01T08:00:00+08:00"}
-        )
+            arq_redis, settings, tmp_path, f"c{k}", 3, schedule={"start_at": "2099-01-01T08:00:00+08:00"},
+            **(other if k == 2 else {}),
+        )  # fmt: skip
     await engine_api.set_priority("c3", "urgent", redis=arq_redis)
     status, page, _ = await api.call("GET", "/campaigns", role="viewer", params={"limit": "2"})
     assert status == 200
@@ -34,6 +41,12 @@ async def test_list_filters_and_pages_newest_first(api: Api, arq_redis: ArqRedis
     assert [row["cid"] for row in page["items"]] == ["c3"]
     _, page, _ = await api.call("GET", "/campaigns", params={"name": "CAMPAIGN C1", "state": "scheduled"})
     assert [row["cid"] for row in page["items"]] == ["c1"]
+    _, page, _ = await api.call("GET", "/campaigns", params={"template_id": "100000002"})
+    assert [(row["cid"], row["template_id"], row["signature"]) for row in page["items"]] == [
+        ("c2", "100000002", "另一签名")
+    ]
+    _, page, _ = await api.call("GET", "/campaigns", params={"signature": base["sms_channel"]["signature"]})
+    assert [row["cid"] for row in page["items"]] == ["c4", "c3", "c1", "c0"]
     _, page, _ = await api.call("GET", "/campaigns", params={"until": "2000-01-01T00:00:00Z"})
     assert page["items"] == []
     status, problem, _ = await api.call("GET", "/campaigns", params={"state": "sleeping", "limit": "0"})

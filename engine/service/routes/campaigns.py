@@ -34,7 +34,15 @@ REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; fram
         query=ListQuery)  # fmt: skip
 async def list_campaigns(call: Call[ListQuery, Any]) -> CampaignPage:
     q = call.query
-    where = history.Filter(CampaignState(q.state) if q.state else None, q.priority, q.name, q.since, q.until)
+    where = history.Filter(
+        CampaignState(q.state) if q.state else None,
+        q.priority,
+        q.name,
+        q.since,
+        q.until,
+        q.template_id,
+        q.signature,
+    )
     found = await history.rows(call.services.redis, offset=q.offset, limit=q.limit + 1, where=where)
     more = len(found) > q.limit
     return CampaignPage(items=found[: q.limit], next_offset=q.offset + q.limit if more else None)

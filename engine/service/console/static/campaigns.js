@@ -30,7 +30,7 @@
     const share = c.accepted ? Math.round((100 * done(c)) / c.accepted) : 0;
     return el("tr", { "data-cid": c.cid, "data-state": c.state },
       el("td", {}, el("a", { href: `/console/campaigns/${encodeURIComponent(c.cid)}` }, c.name || c.cid),
-        el("div", { class: "hint" }, c.cid)),
+        el("div", { class: "hint" }, [c.cid, c.template_id, c.signature].filter(Boolean).join(" · "))),
       el("td", {}, t(`class.${c.priority}`)),
       el("td", {}, el("span", { class: `badge ${c.state}`, title: c.reason }, t(`state.${c.state}`))),
       el("td", { class: "progress" }, bar(done(c), c.accepted), ` ${share}%`),
