@@ -167,13 +167,14 @@ async def connection(url: str) -> AsyncIterator[aioredis.Redis]:
     """A plain Redis connection, closed on exit, for commands that read or change campaign state but queue
     no job (pause, cancel, status, rate, report): they start without arq. Raises ConfigError at once when
     Redis cannot be reached."""
-    import redis.asyncio as aioredis
     from redis.exceptions import RedisError
+
+    from engine.store.sentinel import client as plain_client
 
     where = _redacted(url)
     try:
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=5)
-    except (ValueError, RuntimeError) as exc:  # not a redis://, rediss:// or unix:// URL, a bad db number
+        client = plain_client(url, connect_timeout=5)
+    except (ValueError, RuntimeError) as exc:  # not a redis://, rediss://, unix:// or redis+sentinel:// URL
         raise ConfigError(f"REDIS_URL {where}: {exc}") from None
     try:
         try:
@@ -193,10 +194,10 @@ async def queue(url: str) -> AsyncIterator[ArqRedis]:
     ``open_queue`` retries for half a minute, which suits workers riding out a Redis restart, not a person
     who mistyped REDIS_URL: reachability is checked first, without retries.
     """
-    from engine.store.connection import open_queue, redis_settings
+    from engine.store.connection import check_url, open_queue
 
     try:
-        redis_settings(url)  # arq's parse, as the workers will do it
+        check_url(url)  # as the workers will read it
     except (ValueError, RuntimeError) as exc:
         raise ConfigError(f"REDIS_URL {_redacted(url)}: {exc}") from None
     async with connection(url):
@@ -209,9 +210,9 @@ async def queue(url: str) -> AsyncIterator[ArqRedis]:
 
 
 def _redacted(url: str) -> str:
-    """The URL without its user and password."""
+    """The URL without its user, password and parameters (a Sentinel URL's carry its password)."""
     parts = urlsplit(url)
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="").geturl()
 
 
 def secrets_of(cfg: Settings) -> list[str]:

@@ -1,0 +1,142 @@
+"""A Redis primary, its replica and the sentinels that watch them: real redis-server processes.
+
+Used on loopback (``tests/store/test_sentinel.py``) and across hosts (``tests/hosts/test_failover.py``):
+each server is started inside ``on(its address)``, which is nothing on loopback and joins the server's host
+on the namespace harness (``Network.entered``: a process started meanwhile runs there). Failover is quick:
+a primary is taken for down after ``DOWN_AFTER_MS`` without an answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from engine.runtime.redis_server import RedisServer, find_redis_server, free_port
+from engine.store.sentinel import SentinelAddress
+
+MASTER: Final = "mymaster"
+DOWN_AFTER_MS: Final = 1000
+FAILOVER_TIMEOUT_MS: Final = 5000
+DEBIAN_REDIS: Final = "/usr/bin/redis-server"  # 7.0 here; the one on PATH may be older
+On = Callable[[str], AbstractContextManager[object]]
+
+
+def redis_binary() -> str:
+    """Debian's redis-server when installed, else the one the private servers use."""
+    return DEBIAN_REDIS if Path(DEBIAN_REDIS).is_file() else find_redis_server()
+
+
+def here(_: str) -> AbstractContextManager[object]:
+    """Every server on this host (loopback)."""
+    return contextlib.nullcontext()
+
+
+@dataclass
+class Sentinel:
+    """One ``redis-server --sentinel`` process; its configuration file is its own (Sentinel rewrites it)."""
+
+    host: str
+    port: int = field(default_factory=free_port)
+    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="koodispatch-sentinel-")))
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, primary: RedisServer, password: str, quorum: int) -> None:
+        config = self.directory / "sentinel.conf"
+        config.touch(mode=0o600)
+        config.write_text(
+            "\n".join(
+                [
+                    f"port {self.port}",
+                    f"bind {self.host}",
+                    f"dir {self.directory}",
+                    f"logfile {self.directory / 'sentinel.log'}",
+                    f"requirepass {password}",
+                    f"sentinel sentinel-pass {password}",
+                    f"sentinel monitor {MASTER} {primary.host} {primary.port} {quorum}",
+                    f"sentinel auth-pass {MASTER} {primary.password}",
+                    f"sentinel down-after-milliseconds {MASTER} {DOWN_AFTER_MS}",
+                    f"sentinel failover-timeout {MASTER} {FAILOVER_TIMEOUT_MS}",
+                    "",
+                ]
+            )
+        )
+        argv = [redis_binary(), str(config), "--sentinel"]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_listening(self.host, self.port)
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@dataclass
+class SentinelGroup:
+    """A primary, one replica and sentinels (a majority of them must agree the primary is down)."""
+
+    primary: RedisServer
+    replica: RedisServer
+    sentinels: list[Sentinel]
+    sentinel_password: str = field(default_factory=lambda: secrets.token_urlsafe(16), repr=False)
+
+    @classmethod
+    def build(cls, primary: str, replica: str, sentinels: Sequence[str]) -> SentinelGroup:
+        """Servers at the given addresses, not started; both servers share a password."""
+        password = secrets.token_urlsafe(24)
+        servers = [
+            RedisServer(
+                binary=redis_binary(), host=host, password=password, config=(f"masterauth {password}",)
+            )
+            for host in (primary, replica)
+        ]
+        group = cls(servers[0], servers[1], [Sentinel(host) for host in sentinels])
+        group.replica.config += (f"replicaof {group.primary.host} {group.primary.port}",)
+        return group
+
+    @property
+    def address(self) -> SentinelAddress:
+        sentinels = tuple((s.host, s.port) for s in self.sentinels)
+        return SentinelAddress(sentinels, MASTER, 0, self.primary.password, self.sentinel_password)
+
+    @property
+    def url(self) -> str:
+        return self.address.url
+
+    def start(self, on: On = here) -> None:
+        """Start every server, each inside ``on(its address)``."""
+        for server in (self.primary, self.replica):
+            with on(server.host):
+                server.start()
+        quorum = len(self.sentinels) // 2 + 1
+        for sentinel in self.sentinels:
+            with on(sentinel.host):
+                sentinel.start(self.primary, self.sentinel_password, quorum)
+
+    def close(self) -> None:
+        for sentinel in self.sentinels:
+            sentinel.close()
+        self.replica.close()
+        self.primary.close()
+
+
+def wait_listening(host: str, port: int, timeout: float = 10.0) -> None:
+    """Return once something accepts connections at ``host:port``; raise TimeoutError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listens at {host}:{port} after {timeout}s")
