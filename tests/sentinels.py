@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from engine.runtime.redis_address import sentinel_url
 from engine.runtime.redis_server import RedisServer, find_redis_server, free_port
 from engine.store.sentinel import SentinelAddress
 
@@ -105,13 +106,13 @@ class SentinelGroup:
         return group
 
     @property
-    def address(self) -> SentinelAddress:
-        sentinels = tuple((s.host, s.port) for s in self.sentinels)
-        return SentinelAddress(sentinels, MASTER, 0, self.primary.password, self.sentinel_password)
+    def url(self) -> str:
+        sentinels = ",".join(f"{s.host}:{s.port}" for s in self.sentinels)
+        return sentinel_url(sentinels, MASTER, self.primary.password, self.sentinel_password)
 
     @property
-    def url(self) -> str:
-        return self.address.url
+    def address(self) -> SentinelAddress:
+        return SentinelAddress.parse(self.url)
 
     def start(self, on: On = here) -> None:
         """Start every server, each inside ``on(its address)``."""

@@ -19,7 +19,8 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, TimeoutError
 
 from engine.store import keys
-from engine.store.sentinel import SentinelAddress, is_sentinel_url, sentinel_pool
+from engine.store.sentinel import SentinelAddress, sentinel_pool
+from engine.types import is_sentinel_url
 
 
 def dumps(value: Any) -> bytes:

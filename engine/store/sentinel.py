@@ -9,7 +9,7 @@ primary, or one a stale sentinel still names, is refused like a refused connecti
 ``ConnectionError``, which the client's ``Retry`` (``engine/store/connection.py``) rides out: commands go
 on at the new primary after a failover as they do after a restart.
 
-The address is one URL, so it travels wherever a ``REDIS_URL`` does (worker processes, the CLI):
+The address is one URL (``engine/runtime/redis_address.py``), so it travels wherever a ``REDIS_URL`` does:
 ``redis+sentinel://[:password@]host:port,host:port/<master>[/<db>][?sentinel_password=...]``.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from redis.asyncio.client import Redis
 from redis.asyncio.connection import Connection, ConnectionPool
@@ -26,16 +26,13 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, ReadOnlyError, RedisError
 from redis.utils import str_if_bytes
 
-SCHEME: Final = "redis+sentinel"
+from engine.types import SENTINEL_SCHEME, is_sentinel_url
+
 DEFAULT_MASTER: Final = "mymaster"
 DEFAULT_PORT: Final = 26379
 # A primary that vanished without closing its sockets (host down, partition) must not hang a command
 # forever before the failover can be noticed; nothing the engine sends takes a fraction of this.
 SOCKET_TIMEOUT: Final = 15.0
-
-
-def is_sentinel_url(url: str) -> bool:
-    return url.startswith(f"{SCHEME}://")
 
 
 @dataclass(frozen=True)
@@ -52,8 +49,8 @@ class SentinelAddress:
     def parse(cls, url: str) -> SentinelAddress:
         """The address a ``redis+sentinel://`` URL names; ValueError saying what is wrong with it."""
         parts = urlsplit(url)
-        if parts.scheme != SCHEME:
-            raise ValueError(f"not a {SCHEME}:// URL")
+        if parts.scheme != SENTINEL_SCHEME:
+            raise ValueError(f"not a {SENTINEL_SCHEME}:// URL")
         credentials, _, hosts = parts.netloc.rpartition("@")
         path = [unquote(p) for p in parts.path.strip("/").split("/") if p]
         if len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
@@ -69,16 +66,6 @@ class SentinelAddress:
             password=password,
             sentinel_password=query.get("sentinel_password", [None])[0],
         )
-
-    @property
-    def url(self) -> str:
-        """This address as a ``redis+sentinel://`` URL (what :meth:`parse` reads back)."""
-        credentials = f":{quote(self.password, safe='')}@" if self.password else ""
-        hosts = ",".join(f"{host}:{port}" for host, port in self.sentinels)
-        query = (
-            f"?{urlencode({'sentinel_password': self.sentinel_password})}" if self.sentinel_password else ""
-        )
-        return f"{SCHEME}://{credentials}{hosts}/{quote(self.master, safe='')}/{self.db}{query}"
 
 
 def parse_sentinels(text: str) -> tuple[tuple[str, int], ...]:

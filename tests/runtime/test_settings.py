@@ -28,6 +28,24 @@ def test_environment_overrides_toml(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.rates.smart == 800 and settings.redis_url == "redis://127.0.0.1:1/2"
 
 
+def test_sentinels_make_one_redis_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().replicas_to_ack == 0  # one Redis: no wait
+    monkeypatch.setenv("REDIS_SENTINELS", "10.0.0.1:26379,10.0.0.2:26379")
+    monkeypatch.setenv("REDIS_SENTINEL_MASTER", "kd")
+    monkeypatch.setenv("REDIS_PASSWORD", "pw")
+    settings = load_settings()
+    address = settings.redis_address
+    assert address == "redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26379/kd/0"
+    assert settings.replicas_to_ack == 1
+    monkeypatch.setenv("REDIS_URL", address)  # what a worker process started by `run` gets beside them
+    assert load_settings().redis_address == address
+    monkeypatch.setenv("KOODISPATCH_REDIS__MIN_REPLICAS_ACK", "2")
+    assert load_settings().replicas_to_ack == 2
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    with pytest.raises(ValidationError, match="name two Redis"):
+        load_settings()
+
+
 @pytest.mark.parametrize("name", ["KOODISPATCH_BOGUS", "KOODISPATCH_RATE__SMART"])
 def test_unknown_environment_variable_is_an_error(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     monkeypatch.setenv(name, "1")

@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from engine.cli.common import connection
+from engine.runtime.redis_address import sentinel_url
 from engine.runtime.redis_server import RedisServer, free_port
 from engine.state.instance import InstanceWatch
 from engine.store.connection import open_queue
@@ -22,6 +23,21 @@ from engine.store.sentinel import SentinelAddress, discover_primary
 from tests.sentinels import MASTER, SentinelGroup
 
 pytestmark = pytest.mark.slow
+
+
+def test_the_url_reads_back_as_it_was_made() -> None:
+    url = sentinel_url(" 10.0.0.1:26379, sentinel-b:26380 ,[::1]:5", "my/master", "p@ss:/", "s&=?")
+    address = SentinelAddress.parse(url)
+    assert address.sentinels == (("10.0.0.1", 26379), ("sentinel-b", 26380), ("::1", 5))
+    assert (address.master, address.db, address.password, address.sentinel_password) == (
+        "my/master",
+        0,
+        "p@ss:/",
+        "s&=?",
+    )
+    for bad in ("redis+sentinel:///mymaster", "redis+sentinel://h:x/m", "redis+sentinel://h:1/m?db=2"):
+        with pytest.raises(ValueError):
+            SentinelAddress.parse(bad)
 
 
 @pytest.fixture
