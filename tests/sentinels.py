@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+import redis
+
 from engine.runtime.redis_address import sentinel_url
 from engine.runtime.redis_server import RedisServer, find_redis_server, free_port
 from engine.store.sentinel import SentinelAddress
@@ -75,6 +77,21 @@ class Sentinel:
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_listening(self.host, self.port)
 
+    def knows(self, replicas: int, others: int, password: str, timeout: float = 20.0) -> None:
+        """Return once this sentinel knows ``replicas`` replicas and ``others`` other sentinels."""
+        client = redis.Redis(host=self.host, port=self.port, password=password)
+        deadline = time.monotonic() + timeout
+        try:
+            while (
+                len(client.execute_command("SENTINEL", "REPLICAS", MASTER)) < replicas
+                or len(client.execute_command("SENTINEL", "SENTINELS", MASTER)) < others
+            ):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the sentinel at {self.host}:{self.port} knows too few in {timeout}s")
+                time.sleep(0.05)
+        finally:
+            client.close()
+
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -97,7 +114,10 @@ class SentinelGroup:
         password = secrets.token_urlsafe(24)
         servers = [
             RedisServer(
-                binary=redis_binary(), host=host, password=password, config=(f"masterauth {password}",)
+                binary=redis_binary(),
+                host=host,
+                password=password,
+                config=(f"masterauth {password}", "repl-diskless-sync-delay 0"),
             )
             for host in (primary, replica)
         ]
@@ -119,16 +139,34 @@ class SentinelGroup:
         for server in (self.primary, self.replica):
             with on(server.host):
                 server.start()
+        with on(self.replica.host):
+            in_sync(self.replica)
         quorum = len(self.sentinels) // 2 + 1
         for sentinel in self.sentinels:
             with on(sentinel.host):
                 sentinel.start(self.primary, self.sentinel_password, quorum)
+        for sentinel in self.sentinels:  # a failover needs them to know the replica and one another
+            with on(sentinel.host):
+                sentinel.knows(1, len(self.sentinels) - 1, self.sentinel_password)
 
     def close(self) -> None:
         for sentinel in self.sentinels:
             sentinel.close()
         self.replica.close()
         self.primary.close()
+
+
+def in_sync(replica: RedisServer, timeout: float = 10.0) -> None:
+    """Return once ``replica`` has synced with its primary; raise TimeoutError after ``timeout``."""
+    client = redis.Redis(host=replica.host, port=replica.port, password=replica.password)
+    deadline = time.monotonic() + timeout
+    try:
+        while client.info("replication").get("master_link_status") != "up":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the replica at {replica.host}:{replica.port} did not sync in {timeout}s")
+            time.sleep(0.02)
+    finally:
+        client.close()
 
 
 def wait_listening(host: str, port: int, timeout: float = 10.0) -> None:

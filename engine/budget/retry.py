@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from engine.budget.limiter import RateLimiter
 from engine.budget.records import ANONYMOUS, Caller
-from engine.errors import Ambiguous, ProviderDown, ProviderError, Throttled, TransientError
+from engine.errors import Ambiguous, ProviderDown, ProviderError, Throttled, TransientError, Unreplicated
 from engine.runtime import metrics
 from engine.state.progress import Mark
 from engine.types import Channel
@@ -53,6 +53,9 @@ async def call_with_retry(
     reconcile. ``checkpoint`` runs right before every admission attempt (the limiter runs it after each
     wait) so pause/cancel stop retries at once; ``mark`` is journaled by the admission of each attempt;
     ``caller`` says whose call it is (the limiter's line and slot tag).
+    An admission whose in_flight mark no replica confirmed (Unreplicated: Redis is failing over, or its
+    replicas lag) makes no call and is tried again with backoff, for as long as that lasts: it is not a
+    provider outage.
     Raises ProviderDown after ``policy.outage`` seconds of uninterrupted failures, and any TerminalError.
     """
     attempt = 0
@@ -63,6 +66,16 @@ async def call_with_retry(
             async with limiter.call(channel, count, mark=mark, checkpoint=checkpoint, caller=caller):
                 with metrics.provider_call(channel):
                     return await op()
+        except Unreplicated as exc:
+            delay = policy.delay(attempt)
+            log.warning(
+                "%s call not made: its in_flight mark is not on a replica (%s); again in %.2fs",
+                channel,
+                exc,
+                delay,
+            )
+            attempt += 1
+            await asyncio.sleep(delay)
         except ProviderError as exc:
             metrics.provider_error(channel, exc)
             if not _retryable(exc, retry_ambiguous):

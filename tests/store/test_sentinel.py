@@ -9,17 +9,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from engine.cli.common import connection
+from engine.errors import Unreplicated
 from engine.runtime.redis_address import sentinel_url
 from engine.runtime.redis_server import RedisServer, free_port
 from engine.state.instance import InstanceWatch
+from engine.store.coalesce import CoalescedScript, require_replicas
 from engine.store.connection import open_queue
-from engine.store.scripts import Scripts
+from engine.store.scripts import Scripts, load_script
 from engine.store.sentinel import SentinelAddress, discover_primary
+from tests.dispatch.crashes import wait_until
 from tests.sentinels import MASTER, SentinelGroup
 
 pytestmark = pytest.mark.slow
@@ -52,11 +57,9 @@ def group() -> Iterator[SentinelGroup]:
 
 def url_of(group: SentinelGroup) -> str:
     """The group's URL with a sentinel that is down in front of the live one."""
-    address = group.address
-    dead = ("127.0.0.1", free_port())
-    return SentinelAddress(
-        (dead, *address.sentinels), MASTER, 0, address.password, address.sentinel_password
-    ).url
+    sentinels = ",".join(f"{s.host}:{s.port}" for s in group.sentinels)
+    dead = f"127.0.0.1:{free_port()}"
+    return sentinel_url(f"{dead},{sentinels}", MASTER, group.primary.password, group.sentinel_password)
 
 
 async def direct(server: RedisServer) -> aioredis.Redis:
@@ -76,6 +79,17 @@ async def named(group: SentinelGroup, server: RedisServer, max_wait: float = 30.
                 await client.aclose()
         await asyncio.sleep(0.1)
     raise AssertionError(f"{server.port} was not made the primary within {max_wait}s")
+
+
+async def failed_over(sentinel: aioredis.Redis) -> bool:
+    """Ask ``sentinel`` for a failover; False while it has not checked the replica yet (NOGOODSLAVE)."""
+    try:
+        await sentinel.execute_command("SENTINEL", "FAILOVER", MASTER)
+    except ResponseError as exc:
+        if not str(exc).startswith("NOGOODSLAVE"):
+            raise
+        return False
+    return True
 
 
 async def replicated(group: SentinelGroup) -> None:
@@ -137,7 +151,7 @@ async def test_a_demoted_primary_answers_readonly_and_the_client_moves_to_the_ne
         host=group.sentinels[0].host, port=group.sentinels[0].port, password=group.sentinel_password
     )
     try:
-        await sentinel.execute_command("SENTINEL", "FAILOVER", MASTER)
+        await wait_until(partial(failed_over, sentinel), "the sentinel found no replica to promote", 20)
     finally:
         await sentinel.aclose()
     await named(group, group.replica)
@@ -152,3 +166,31 @@ async def test_a_demoted_primary_answers_readonly_and_the_client_moves_to_the_ne
         assert await new.mget("before", "after") == [b"1", b"2"]
     finally:
         await new.aclose()
+
+
+async def test_a_durable_run_is_confirmed_by_the_replicas_or_refused(
+    group: SentinelGroup, queue: aioredis.Redis
+) -> None:
+    """A provider call's in_flight mark is a durable run: refused (Unreplicated, the call is not made) when
+    fewer replicas than required hold it; other runs of the same pipeline are not affected."""
+    mark = CoalescedScript(queue, load_script(queue, "mark_in_flight"))
+    await queue.set("lease", "me")
+
+    async def journal(field: str, durable: bool) -> object:
+        return await mark(
+            keys=["lease", "journal"], args=["me", field, '{"state":"in_flight"}'], durable=durable
+        )
+
+    require_replicas(queue, 1, 1.0)  # there is one
+    assert await asyncio.gather(journal("a", True), journal("b", False)) == [1, 1]
+    require_replicas(queue, 2, 0.1)  # there is not a second one
+    refused, plain = await asyncio.gather(journal("c", True), journal("d", False), return_exceptions=True)
+    assert isinstance(refused, Unreplicated) and plain == 1
+    assert await queue.hkeys("journal") == [
+        b"a",
+        b"b",
+        b"c",
+        b"d",
+    ]  # written all the same: the caller retries
+    require_replicas(queue, 0, 1.0)  # none required: no WAIT, nothing refused
+    assert await journal("e", True) == 1
