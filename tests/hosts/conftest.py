@@ -9,6 +9,8 @@ fail instead: a CI run must never pass without having crossed hosts.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import glob
 import os
 import sys
@@ -25,6 +27,7 @@ from engine.simulator import SimConfig, SimulatorThread
 from tests.conftest import SIMULATOR_SEED
 from tests.hosts.credentials import private_credentials
 from tests.hosts.netns import SUBNET, Host, Network, network, unavailable
+from tests.sentinels import SentinelGroup
 
 WORKER_HOSTS: Final = 3
 FAKETIME_LIBRARY: Final = "/usr/lib/*/faketime/libfaketimeMT.so.1"
@@ -53,7 +56,9 @@ def require_faketime() -> None:
 
 @dataclass(frozen=True)
 class Cluster:
-    """The hosts of one test: Redis and the simulator on ``server``, worker hosts in ``workers``."""
+    """The hosts of one test: Redis and the simulator on ``server``, worker hosts in ``workers``; ``url``
+    is the Redis the workers use (``redis``'s, or through the sentinels of ``group``, whose primary it is).
+    """
 
     net: Network
     server: Host
@@ -61,6 +66,8 @@ class Cluster:
     redis: RedisServer
     sim: SimulatorThread
     provider_address: str
+    url: str
+    group: SentinelGroup | None = None
 
     def worker(self, host: Host, env: Mapping[str, str], log: Path, clock: str = "") -> Popen[bytes]:
         """A real ``koodispatch worker`` on ``host`` (the cwd's engine), stopped with the network; with
@@ -81,21 +88,55 @@ def faketime_library() -> str | None:
 
 @pytest.fixture
 def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    with hosts(monkeypatch) as (net, server, workers):
+        redis = RedisServer(host=server.address)
+        with net.entered(server):
+            redis.start()
+        try:
+            with serving(net, server, workers, redis, redis.url) as built:
+                yield built
+        finally:
+            redis.close()
+
+
+@pytest.fixture
+def sentinel_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    """The primary on the server host, its replica on a host of its own, a sentinel on each of those and
+    on the first worker host: workers reach Redis through the sentinels."""
+    with hosts(monkeypatch) as (net, server, workers):
+        replica = net.add_host("replica")
+        on = {host.address: host for host in net.hosts.values()}
+        group = SentinelGroup.build(
+            server.address, replica.address, [server.address, replica.address, workers[0].address]
+        )
+        try:
+            group.start(lambda address: net.entered(on[address]))
+            with serving(net, server, workers, group.primary, group.url) as built:
+                yield dataclasses.replace(built, group=group)
+        finally:
+            group.close()
+
+
+@contextlib.contextmanager
+def hosts(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Network, Host, list[Host]]]:
+    """A network with the server host (Redis, the provider's address) and the worker hosts."""
     require_namespaces()
     for name, value in private_credentials().items():  # before the simulator reads them
         monkeypatch.setenv(name, value)
     with network() as net:
         server = net.add_host("redis", PROVIDER_ADDRESS)
-        hosts = [net.add_host(f"w{i}") for i in range(1, WORKER_HOSTS + 1)]
-        provider = f"{SUBNET}.{PROVIDER_ADDRESS}"
-        with net.entered(server):
-            redis = RedisServer(host=server.address)
-            redis.start()
-            try:
-                with SimulatorThread(SimConfig(seed=SIMULATOR_SEED), host=provider) as sim:
-                    try:
-                        yield Cluster(net, server, hosts, redis, sim, provider)
-                    finally:
-                        net.close_processes()
-            finally:
-                redis.close()
+        yield net, server, [net.add_host(f"w{i}") for i in range(1, WORKER_HOSTS + 1)]
+
+
+@contextlib.contextmanager
+def serving(
+    net: Network, server: Host, workers: list[Host], redis: RedisServer, url: str
+) -> Iterator[Cluster]:
+    """The simulator on the server host, which this thread joins; the workers started meanwhile are
+    stopped at the end, before Redis."""
+    provider = f"{SUBNET}.{PROVIDER_ADDRESS}"
+    with net.entered(server), SimulatorThread(SimConfig(seed=SIMULATOR_SEED), host=provider) as sim:
+        try:
+            yield Cluster(net, server, workers, redis, sim, provider, url)
+        finally:
+            net.close_processes()

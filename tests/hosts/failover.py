@@ -1,0 +1,97 @@
+"""A Redis primary killed mid-campaign across hosts: the scenario of ``test_failover.py`` and of
+``benchmarks/failover.py``, which records what the test does not assert (how long nothing was sent).
+
+Workers on three hosts reach Redis through three sentinels. ``kill -9`` of the primary: the sentinels take
+it for down after a second and promote the replica; the workers' connections ask them where the primary is
+now and go on there. The old primary is started again once the replica was promoted, empty, as a
+supervisor would restart it: the sentinels make it the new primary's replica, which the calls' in_flight
+marks are then confirmed on (until then no call is made: ``engine/store/coalesce.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from engine.ingest.demo_data import Truth
+from engine.reports.summary import Report
+from engine.simulator import SimulatorThread
+from engine.store.sentinel import discover_primary
+from tests.dispatch.crashes import reset, started, wait_sent
+from tests.hosts.conftest import Cluster
+from tests.processes import wait_for
+from tests.sentinels import SentinelGroup
+
+ENV: Final = {
+    # a call is surely over 6 s after it began: a successor's reconciliation waits no longer than that
+    "KOODISPATCH_PROVIDER__CONNECT_TIMEOUT": "1",
+    "KOODISPATCH_PROVIDER__READ_TIMEOUT": "3",
+    "KOODISPATCH_PROVIDER__ANSWER_GRACE": "2",
+    "KOODISPATCH_RATES__SMART": "1500",
+    "KOODISPATCH_RATES__BASIC": "1500",
+}
+LATENCY: Final = {"latency_ms": [20, 120]}  # calls are in flight whenever the kill comes
+CHANNELS: Final = ("smart", "sms", "basic")
+
+
+@dataclass(frozen=True)
+class Failover:
+    """How the campaign ended, and what the failover did to it."""
+
+    report: Report
+    truth: Truth
+    silent: float  # longest time after the kill in which the provider accepted no number
+    promoted_after: float  # seconds from the kill until the sentinels named the replica the primary
+    refused: int  # admissions whose in_flight mark no replica confirmed in time (no call made)
+    logs: list[Path]
+
+
+def accepted(sim: SimulatorThread) -> int:
+    ledger = sim.ledger()
+    return sum(ledger[channel]["accepted"] for channel in CHANNELS)
+
+
+async def promoted(group: SentinelGroup) -> bool:
+    return await discover_primary(group.address, 1.0) == (group.replica.host, group.replica.port)
+
+
+async def fail_over_mid_campaign(
+    cluster: Cluster, tmp_path: Path, rows: int, seed: int, kill_after: int
+) -> Failover:
+    """Send a campaign from a worker on every worker host, kill the primary once ``kill_after`` numbers
+    were sent, and wait until the campaign ended."""
+    group = cluster.group
+    assert group is not None, "needs the sentinel_cluster fixture"
+    reset(cluster.sim, faults=LATENCY)
+    logs = [tmp_path / f"{host.name}.log" for host in cluster.workers]
+    async with started(cluster.url, cluster.sim.url, tmp_path, rows, seed, 2000, **ENV) as run:
+        for host, log in zip(cluster.workers, logs, strict=True):
+            cluster.worker(host, run.env, log)
+        await wait_sent(run.redis, run.cid, kill_after)
+        group.primary.stop(kill=True)
+        killed = time.monotonic()
+        samples = [(killed, accepted(cluster.sim))]
+        promoted_after = None
+        waiting = asyncio.ensure_future(wait_for(run.redis, run.cid, max_wait=150))
+        while not waiting.done():
+            samples.append((time.monotonic(), accepted(cluster.sim)))
+            if promoted_after is None and await promoted(group):
+                promoted_after = time.monotonic() - killed
+                group.primary.start()  # empty: the sentinels make it the replica of the new primary
+            await asyncio.sleep(0.05)
+        report = await waiting
+    assert promoted_after is not None, "the campaign ended before the sentinels promoted the replica"
+    refused = sum(log.read_text().count("is not on a replica") for log in logs)
+    return Failover(report, run.truth, _silent(samples), promoted_after, refused, logs)
+
+
+def _silent(samples: list[tuple[float, int]]) -> float:
+    """The longest stretch of ``samples`` (time, numbers accepted) in which the count did not grow."""
+    longest, since, last = 0.0, samples[0][0], samples[0][1]
+    for at, count in samples:
+        if count != last:
+            longest, since, last = max(longest, at - since), at, count
+    return longest
