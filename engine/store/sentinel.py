@@ -3,7 +3,7 @@
 redis-py's asyncio Sentinel pool looks the primary up once and reconnects to the same address on retries
 (redis-py #3874), and arq's Sentinel mode passes no timeouts, retries or Sentinel password. So the address
 of the primary is not kept here at all: :class:`SentinelConnection` discovers it on each connect (``SENTINEL
-get-master-addr-by-name``, the first sentinel that answers), then asks the server its ``ROLE``: a demoted
+MASTER`` of every sentinel, the latest configuration wins), then asks the server its ``ROLE``: a demoted
 primary, or one a stale sentinel still names, is refused like a refused connection. A ``READONLY`` answer
 (the primary was demoted while the connection was open) drops the connection the same way. Each is a
 ``ConnectionError``, which the client's ``Retry`` (``engine/store/connection.py``) rides out: commands go
@@ -15,6 +15,7 @@ The address is one URL (``engine/runtime/redis_address.py``), so it travels wher
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -84,35 +85,46 @@ def parse_sentinels(text: str) -> tuple[tuple[str, int], ...]:
 
 
 async def discover_primary(address: SentinelAddress, wait: float | None) -> tuple[str, int]:
-    """The primary's address as the first sentinel that answers names it; ConnectionError when none does.
+    """The primary's address as the sentinels name it; ConnectionError when none answers.
 
-    Each sentinel gets one try per discovery (``wait`` seconds to connect and to answer): the caller's
-    retries, with their backoff, are where the waiting for a failover to finish happens.
+    Every sentinel is asked at once (``wait`` seconds to connect and to answer), and of those that answer,
+    the one with the latest configuration is believed (its ``config-epoch`` grows with every failover): a
+    sentinel that has not heard of the last failover yet (they learn within about two seconds) must not
+    send a worker to the old primary, which may be back, empty, and say it is a primary. Each discovery
+    asks once: the caller's retries, with their backoff, are where a failover is waited out.
     """
-    problems = []
-    for host, port in address.sentinels:
-        sentinel = Connection(
-            host=host,
-            port=port,
-            password=address.sentinel_password,
-            socket_timeout=wait,
-            socket_connect_timeout=wait,
-            retry=Retry(NoBackoff(), 0),
+    answers = await asyncio.gather(*(_ask(address, sentinel, wait) for sentinel in address.sentinels))
+    named = [answer for answer in answers if not isinstance(answer, str)]
+    if not named:
+        raise ConnectionError(
+            f"no sentinel named the primary {address.master!r}: {'; '.join(map(str, answers))}"
         )
-        try:
-            await sentinel.connect()  # type: ignore[no-untyped-call]
-            await sentinel.send_command("SENTINEL", "get-master-addr-by-name", address.master)
-            reply = await sentinel.read_response()
-        except (RedisError, OSError) as exc:
-            problems.append(f"{host}:{port}: {exc}")
-            continue
-        finally:
-            await sentinel.disconnect()
-        if reply:
-            primary, primary_port = (str_if_bytes(part) for part in reply)
-            return primary, int(primary_port)
-        problems.append(f"{host}:{port}: does not know {address.master!r}")
-    raise ConnectionError(f"no sentinel named the primary {address.master!r}: {'; '.join(problems)}")
+    return max(named, key=lambda answer: answer[0])[1]  # the first of the latest, in the order given
+
+
+async def _ask(
+    address: SentinelAddress, sentinel: tuple[str, int], wait: float | None
+) -> tuple[int, tuple[str, int]] | str:
+    """(config epoch, primary's address) as ``sentinel`` knows them, or why it did not say."""
+    host, port = sentinel
+    connection = Connection(
+        host=host,
+        port=port,
+        password=address.sentinel_password,
+        socket_timeout=wait,
+        socket_connect_timeout=wait,
+        retry=Retry(NoBackoff(), 0),
+    )
+    try:
+        await connection.connect()  # type: ignore[no-untyped-call]
+        await connection.send_command("SENTINEL", "MASTER", address.master)
+        reply = [str_if_bytes(part) for part in await connection.read_response()]
+    except (RedisError, OSError) as exc:  # down, unreachable, or it does not know the name
+        return f"{host}:{port}: {exc}"
+    finally:
+        await connection.disconnect()
+    fields = dict(zip(reply[::2], reply[1::2], strict=True))
+    return int(fields["config-epoch"]), (fields["ip"], int(fields["port"]))
 
 
 class SentinelConnection(Connection):

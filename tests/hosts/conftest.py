@@ -14,7 +14,7 @@ import dataclasses
 import glob
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
@@ -88,7 +88,8 @@ def faketime_library() -> str | None:
 
 @pytest.fixture
 def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
-    with hosts(monkeypatch) as (net, server, workers):
+    require_namespaces()
+    with hosts(monkeypatch.setenv) as (net, server, workers):
         redis = RedisServer(host=server.address)
         with net.entered(server):
             redis.start()
@@ -101,14 +102,20 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
 
 @pytest.fixture
 def sentinel_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    require_namespaces()
+    with sentinel_hosts(monkeypatch.setenv) as built:
+        yield built
+
+
+@contextlib.contextmanager
+def sentinel_hosts(setenv: Callable[[str, str], None], prefix: str | None = None) -> Iterator[Cluster]:
     """The primary on the server host, its replica on a host of its own, a sentinel on each of those and
-    on the first worker host: workers reach Redis through the sentinels."""
-    with hosts(monkeypatch) as (net, server, workers):
+    on the first worker host: workers reach Redis through the sentinels (also ``benchmarks/failover.py``)."""
+    with hosts(setenv, prefix) as (net, server, workers):
         replica = net.add_host("replica")
         on = {host.address: host for host in net.hosts.values()}
-        group = SentinelGroup.build(
-            server.address, replica.address, [server.address, replica.address, workers[0].address]
-        )
+        sentinels = [server.address, replica.address, workers[0].address]
+        group = SentinelGroup.build(server.address, replica.address, sentinels)
         try:
             group.start(lambda address: net.entered(on[address]))
             with serving(net, server, workers, group.primary, group.url) as built:
@@ -118,12 +125,14 @@ def sentinel_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
 
 
 @contextlib.contextmanager
-def hosts(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Network, Host, list[Host]]]:
-    """A network with the server host (Redis, the provider's address) and the worker hosts."""
-    require_namespaces()
+def hosts(
+    setenv: Callable[[str, str], None], prefix: str | None = None
+) -> Iterator[tuple[Network, Host, list[Host]]]:
+    """A network with the server host (Redis, the provider's address) and the worker hosts; the engine's
+    and the simulator's credentials set with ``setenv`` (off loopback, the demo ones are refused)."""
     for name, value in private_credentials().items():  # before the simulator reads them
-        monkeypatch.setenv(name, value)
-    with network() as net:
+        setenv(name, value)
+    with network(prefix) as net:
         server = net.add_host("redis", PROVIDER_ADDRESS)
         yield net, server, [net.add_host(f"w{i}") for i in range(1, WORKER_HOSTS + 1)]
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import redis.asyncio as aioredis
+
 from engine.ingest.demo_data import Truth
 from engine.reports.summary import Report
 from engine.simulator import SimulatorThread
@@ -45,6 +47,7 @@ class Failover:
     truth: Truth
     silent: float  # longest time after the kill in which the provider accepted no number
     promoted_after: float  # seconds from the kill until the sentinels named the replica the primary
+    replicated_after: float | None  # ... until the new primary had a replica again (None: not seen)
     refused: int  # admissions whose in_flight mark no replica confirmed in time (no call made)
     logs: list[Path]
 
@@ -74,18 +77,31 @@ async def fail_over_mid_campaign(
         group.primary.stop(kill=True)
         killed = time.monotonic()
         samples = [(killed, accepted(cluster.sim))]
-        promoted_after = None
+        promoted_after = replicated_after = None
+        new = aioredis.Redis(
+            host=group.replica.host, port=group.replica.port, password=group.replica.password
+        )
         waiting = asyncio.ensure_future(wait_for(run.redis, run.cid, max_wait=150))
-        while not waiting.done():
-            samples.append((time.monotonic(), accepted(cluster.sim)))
-            if promoted_after is None and await promoted(group):
-                promoted_after = time.monotonic() - killed
-                group.primary.start()  # empty: the sentinels make it the replica of the new primary
-            await asyncio.sleep(0.05)
+        try:
+            while not waiting.done():
+                samples.append((time.monotonic(), accepted(cluster.sim)))
+                if promoted_after is None and await promoted(group):
+                    promoted_after = time.monotonic() - killed
+                    group.primary.start()  # empty: the sentinels make it the replica of the new primary
+                elif promoted_after is not None and replicated_after is None and await _has_replica(new):
+                    replicated_after = time.monotonic() - killed
+                await asyncio.sleep(0.05)
+        finally:
+            await new.aclose()
         report = await waiting
     assert promoted_after is not None, "the campaign ended before the sentinels promoted the replica"
     refused = sum(log.read_text().count("is not on a replica") for log in logs)
-    return Failover(report, run.truth, _silent(samples), promoted_after, refused, logs)
+    return Failover(report, run.truth, _silent(samples), promoted_after, replicated_after, refused, logs)
+
+
+async def _has_replica(primary: aioredis.Redis) -> bool:
+    info = await primary.info("replication")
+    return bool(info.get("connected_slaves", 0))
 
 
 def _silent(samples: list[tuple[float, int]]) -> float:

@@ -1,0 +1,138 @@
+"""What a Redis failover does to a running campaign, and what confirming each call's mark on a replica costs.
+
+    python benchmarks/failover.py [--recipients 30000] [--kill-after 6000] [--marks 2000] [--no-record]
+
+Two measurements:
+
+- **failover** (needs root, as ``tests/hosts``): the scenario of ``tests/hosts/test_failover.py`` — a
+  primary, its replica and three sentinels on hosts of their own, one worker on each of three hosts, the
+  simulator (20–120 ms per call) — with ``kill -9`` of the primary once ``--kill-after`` numbers were sent.
+  Reported: the longest time after the kill in which the provider accepted no number, when the sentinels
+  named the replica the primary, admissions held back because no replica held their mark, the provider
+  calls reconciled and resent, and the ledger's duplicates and missing numbers.
+- **cost of the WAIT** (loopback): ``--marks`` in_flight marks journaled through the coalesced scripts as
+  the admissions journal them, one at a time (each pays a round trip) and 64 at once (they share round
+  trips), without a replica confirmation and with ``WAIT 1`` (a primary, its replica and a sentinel on
+  this machine, reached through the sentinel): the time per mark, median of ``--repeat`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import statistics
+import time
+from pathlib import Path
+from tempfile import mkdtemp
+from typing import Final
+
+from _common import parser
+from _report import Machine, Result, publish
+
+from engine.simulator.capability import is_capable
+from engine.store.coalesce import CoalescedScript, require_replicas
+from engine.store.connection import open_queue
+from engine.store.scripts import load_script
+from tests.conftest import SHARE
+from tests.hosts.conftest import sentinel_hosts
+from tests.hosts.failover import Failover, fail_over_mid_campaign
+from tests.hosts.netns import unavailable
+from tests.processes import sim_get
+from tests.sentinels import SentinelGroup
+
+CONCURRENT: Final = 64
+COLUMNS: Final = ["measure", "value"]
+
+
+async def failover(recipients: int, kill_after: int) -> tuple[Failover, dict[str, dict[str, int]]]:
+    with sentinel_hosts(os.environ.__setitem__, f"kdb-{os.getpid()}-") as cluster:
+        run = await fail_over_mid_campaign(
+            cluster, Path(mkdtemp(prefix="kd-failover-")), recipients, 41, kill_after
+        )
+        return run, sim_get(cluster.sim, "/_simulator/ledger")
+
+
+async def mark_cost(marks: int, repeat: int) -> dict[tuple[int, int], float]:
+    """Seconds per mark by (replicas to confirm, marks at once): the median of ``repeat`` runs, the two
+    sides interleaved."""
+    group = SentinelGroup.build("127.0.0.1", "127.0.0.1", ["127.0.0.1"])
+    group.start()
+    costs: dict[tuple[int, int], list[float]] = {}
+    try:
+        redis = await open_queue(group.url)
+        try:
+            mark = CoalescedScript(redis, load_script(redis, "mark_in_flight"))
+            await redis.set("lease", "me")
+            for _, width, replicas in itertools.product(range(repeat), (1, CONCURRENT), (0, 1)):
+                require_replicas(redis, replicas, 1.0)
+                started = time.perf_counter()
+                for first in range(0, marks, width):
+                    await asyncio.gather(
+                        *(
+                            mark(keys=["lease", "journal"], args=["me", str(i), "{}"], durable=True)
+                            for i in range(first, min(first + width, marks))
+                        )
+                    )
+                costs.setdefault((replicas, width), []).append((time.perf_counter() - started) / marks)
+        finally:
+            await redis.aclose()
+    finally:
+        group.close()
+    return {key: statistics.median(runs) for key, runs in costs.items()}
+
+
+def main() -> None:
+    args = _arguments()
+    reason = unavailable()
+    if reason is not None:
+        raise SystemExit(f"the failover runs across hosts: {reason}")
+    run, ledger = asyncio.run(failover(args.recipients, args.kill_after))
+    costs = asyncio.run(mark_cost(args.marks, args.repeat))
+    capable = sum(is_capable(n, SHARE) for n in run.truth.numbers.to_list())
+    expected = {"smart": capable, "basic": run.truth.imported - capable, "sms": 0}
+    duplicates = sum(ledger[c]["duplicates"] for c in expected)
+    missing = sum(max(0, want - ledger[c]["unique"]) for c, want in expected.items())
+    paths = run.report.paths
+    us = {key: f"{value * 1e6:,.0f} µs" for key, value in costs.items()}
+    rows = [
+        ["seconds without sending after the kill", f"{run.silent:.1f} s"],
+        ["replica named the primary after the kill", f"{run.promoted_after:.1f} s"],
+        ["the new primary had a replica again after", _seconds(run.replicated_after)],
+        ["admissions held back (mark on no replica)", str(run.refused)],
+        ["provider calls reconciled / resent", f"{paths.get('reconciled', 0)} / {paths.get('resent', 0)}"],
+        ["provider calls sent in all", str(sum(paths.values()))],
+        ["duplicates / missing (ledger)", f"{duplicates} / {missing}"],
+        ["a mark alone: no WAIT / WAIT 1", f"{us[0, 1]} / {us[1, 1]}"],
+        [
+            f"{CONCURRENT} marks at once, per mark: no WAIT / WAIT 1",
+            f"{us[0, CONCURRENT]} / {us[1, CONCURRENT]}",
+        ],
+    ]
+    notes = [
+        f"{args.recipients:,} recipients, smart and basic at 1,500/s, kill -9 of the primary after "
+        f"{args.kill_after:,} sent; down-after-milliseconds 1000, failover-timeout 5000; the old primary "
+        "restarted (empty) once the replica was promoted, and made its replica by the sentinels",
+        f"WAIT cost: {args.marks:,} in_flight marks (median of {args.repeat} runs) through the coalesced "
+        "scripts on loopback (primary, replica and sentinel on this machine); an admission is one such "
+        "round trip",
+    ]
+    result = Result("Redis failover (Sentinel)", COLUMNS, rows, notes)
+    publish(result, Machine.current(), not args.no_record)
+
+
+def _seconds(value: float | None) -> str:
+    return "not seen" if value is None else f"{value:.1f} s"
+
+
+def _arguments() -> argparse.Namespace:
+    cli = parser(__doc__ or "")
+    cli.add_argument("--recipients", type=int, default=30_000)
+    cli.add_argument("--kill-after", type=int, default=6_000, help="numbers sent before the kill")
+    cli.add_argument("--marks", type=int, default=5_000, help="marks per WAIT-cost measurement")
+    return cli.parse_args()
+
+
+if __name__ == "__main__":
+    main()
