@@ -32,6 +32,17 @@ from tests.sentinels import SentinelGroup
 WORKER_HOSTS: Final = 3
 FAKETIME_LIBRARY: Final = "/usr/lib/*/faketime/libfaketimeMT.so.1"
 PROVIDER_ADDRESS: Final = "200"  # the simulator's own address on the Redis host: cut apart from Redis's
+CAMPAIGN_ENV: Final = {  # of the workers of a campaign that a fault interrupts
+    # a call is surely over 6 s after it began: a successor's reconciliation waits no longer than that
+    "KOODISPATCH_PROVIDER__CONNECT_TIMEOUT": "1",
+    "KOODISPATCH_PROVIDER__READ_TIMEOUT": "3",
+    "KOODISPATCH_PROVIDER__ANSWER_GRACE": "2",
+    "KOODISPATCH_RATES__SMART": "1500",
+    "KOODISPATCH_RATES__BASIC": "1500",
+}
+LATENCY: Final = {
+    "latency_ms": [20, 120]
+}  # the simulator's faults: calls are in flight whenever a fault comes
 
 
 def needs(reason: str | None) -> None:

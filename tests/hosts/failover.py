@@ -23,19 +23,10 @@ from engine.reports.summary import Report
 from engine.simulator import SimulatorThread
 from engine.store.sentinel import discover_primary
 from tests.dispatch.crashes import reset, started, wait_sent
-from tests.hosts.conftest import Cluster
+from tests.hosts.conftest import CAMPAIGN_ENV, LATENCY, Cluster
 from tests.processes import wait_for
 from tests.sentinels import SentinelGroup
 
-ENV: Final = {
-    # a call is surely over 6 s after it began: a successor's reconciliation waits no longer than that
-    "KOODISPATCH_PROVIDER__CONNECT_TIMEOUT": "1",
-    "KOODISPATCH_PROVIDER__READ_TIMEOUT": "3",
-    "KOODISPATCH_PROVIDER__ANSWER_GRACE": "2",
-    "KOODISPATCH_RATES__SMART": "1500",
-    "KOODISPATCH_RATES__BASIC": "1500",
-}
-LATENCY: Final = {"latency_ms": [20, 120]}  # calls are in flight whenever the kill comes
 CHANNELS: Final = ("smart", "sms", "basic")
 
 
@@ -70,7 +61,7 @@ async def fail_over_mid_campaign(
     assert group is not None, "needs the sentinel_cluster fixture"
     reset(cluster.sim, faults=LATENCY)
     logs = [tmp_path / f"{host.name}.log" for host in cluster.workers]
-    async with started(cluster.url, cluster.sim.url, tmp_path, rows, seed, 2000, **ENV) as run:
+    async with started(cluster.url, cluster.sim.url, tmp_path, rows, seed, 2000, **CAMPAIGN_ENV) as run:
         for host, log in zip(cluster.workers, logs, strict=True):
             cluster.worker(host, run.env, log)
         await wait_sent(run.redis, run.cid, kill_after)
