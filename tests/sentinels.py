@@ -101,16 +101,16 @@ class Sentinel:
 
 @dataclass
 class SentinelGroup:
-    """A primary, one replica and sentinels (a majority of them must agree the primary is down)."""
+    """A primary, its replicas and sentinels (a majority of them must agree the primary is down)."""
 
     primary: RedisServer
-    replica: RedisServer
+    replicas: list[RedisServer]
     sentinels: list[Sentinel]
     sentinel_password: str = field(default_factory=lambda: secrets.token_urlsafe(16), repr=False)
 
     @classmethod
-    def build(cls, primary: str, replica: str, sentinels: Sequence[str]) -> SentinelGroup:
-        """Servers at the given addresses, not started; both servers share a password."""
+    def build(cls, primary: str, replicas: Sequence[str], sentinels: Sequence[str]) -> SentinelGroup:
+        """Servers at the given addresses, not started; all servers share a password."""
         password = secrets.token_urlsafe(24)
         servers = [
             RedisServer(
@@ -119,11 +119,16 @@ class SentinelGroup:
                 password=password,
                 config=(f"masterauth {password}", "repl-diskless-sync-delay 0"),
             )
-            for host in (primary, replica)
+            for host in (primary, *replicas)
         ]
-        group = cls(servers[0], servers[1], [Sentinel(host) for host in sentinels])
-        group.replica.config += (f"replicaof {group.primary.host} {group.primary.port}",)
-        return group
+        for replica in servers[1:]:
+            replica.config += (f"replicaof {servers[0].host} {servers[0].port}",)
+        return cls(servers[0], servers[1:], [Sentinel(host) for host in sentinels])
+
+    @property
+    def replica(self) -> RedisServer:
+        """The first replica."""
+        return self.replicas[0]
 
     @property
     def url(self) -> str:
@@ -136,24 +141,25 @@ class SentinelGroup:
 
     def start(self, on: On = here) -> None:
         """Start every server, each inside ``on(its address)``."""
-        for server in (self.primary, self.replica):
+        for server in (self.primary, *self.replicas):
             with on(server.host):
                 server.start()
-        with on(self.replica.host):
-            in_sync(self.replica)
+        for replica in self.replicas:
+            with on(replica.host):
+                in_sync(replica)
         quorum = len(self.sentinels) // 2 + 1
         for sentinel in self.sentinels:
             with on(sentinel.host):
                 sentinel.start(self.primary, self.sentinel_password, quorum)
-        for sentinel in self.sentinels:  # a failover needs them to know the replica and one another
+        for sentinel in self.sentinels:  # a failover needs them to know the replicas and one another
             with on(sentinel.host):
-                sentinel.knows(1, len(self.sentinels) - 1, self.sentinel_password)
+                sentinel.knows(len(self.replicas), len(self.sentinels) - 1, self.sentinel_password)
 
     def close(self) -> None:
         for sentinel in self.sentinels:
             sentinel.close()
-        self.replica.close()
-        self.primary.close()
+        for server in (*self.replicas, self.primary):
+            server.close()
 
 
 def in_sync(replica: RedisServer, timeout: float = 10.0) -> None:

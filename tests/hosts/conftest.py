@@ -119,14 +119,17 @@ def sentinel_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
 
 
 @contextlib.contextmanager
-def sentinel_hosts(setenv: Callable[[str, str], None], prefix: str | None = None) -> Iterator[Cluster]:
-    """The primary on the server host, its replica on a host of its own, a sentinel on each of those and
-    on the first worker host: workers reach Redis through the sentinels (also ``benchmarks/failover.py``)."""
+def sentinel_hosts(
+    setenv: Callable[[str, str], None], prefix: str | None = None, replicas: int = 1
+) -> Iterator[Cluster]:
+    """The primary on the server host, each replica on a host of its own, a sentinel on the server host,
+    the first replica's and the first worker host's: workers reach Redis through the sentinels (also
+    ``benchmarks/failover.py``)."""
     with hosts(setenv, prefix) as (net, server, workers):
-        replica = net.add_host("replica")
+        kept = [net.add_host(f"replica{i}") for i in range(1, replicas + 1)]
         on = {host.address: host for host in net.hosts.values()}
-        sentinels = [server.address, replica.address, workers[0].address]
-        group = SentinelGroup.build(server.address, replica.address, sentinels)
+        sentinels = [server.address, kept[0].address, workers[0].address]
+        group = SentinelGroup.build(server.address, [host.address for host in kept], sentinels)
         try:
             group.start(lambda address: net.entered(on[address]))
             with serving(net, server, workers, group.primary, group.url) as built:

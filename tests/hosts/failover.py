@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 
 from engine.ingest.demo_data import Truth
 from engine.reports.summary import Report
+from engine.runtime.redis_server import RedisServer
 from engine.simulator import SimulatorThread
 from engine.store.sentinel import discover_primary
 from tests.dispatch.crashes import reset, started, wait_sent
@@ -38,7 +39,7 @@ class Failover:
     truth: Truth
     silent: float  # longest time after the kill in which the provider accepted no number
     promoted_after: float  # seconds from the kill until the sentinels named the replica the primary
-    replicated_after: float | None  # ... until the new primary had a replica again (None: not seen)
+    replicated_after: float | None  # ... until the new primary had a replica (again; None: not seen)
     refused: int  # admissions whose in_flight mark no replica confirmed in time (no call made)
     logs: list[Path]
 
@@ -48,8 +49,10 @@ def accepted(sim: SimulatorThread) -> int:
     return sum(ledger[channel]["accepted"] for channel in CHANNELS)
 
 
-async def promoted(group: SentinelGroup) -> bool:
-    return await discover_primary(group.address, 1.0) == (group.replica.host, group.replica.port)
+async def promoted(group: SentinelGroup) -> RedisServer | None:
+    """The replica the sentinels made the primary, if they did yet."""
+    named = await discover_primary(group.address, 1.0)
+    return next((server for server in group.replicas if (server.host, server.port) == named), None)
 
 
 async def fail_over_mid_campaign(

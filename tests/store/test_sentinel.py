@@ -47,7 +47,7 @@ def test_the_url_reads_back_as_it_was_made() -> None:
 
 @pytest.fixture
 def group() -> Iterator[SentinelGroup]:
-    servers = SentinelGroup.build("127.0.0.1", "127.0.0.1", ["127.0.0.1"])
+    servers = SentinelGroup.build("127.0.0.1", ["127.0.0.1"], ["127.0.0.1"])
     try:
         servers.start()
         yield servers
