@@ -2,10 +2,11 @@
 ``benchmarks/failover.py``, which records what the test does not assert (how long nothing was sent).
 
 Workers on three hosts reach Redis through three sentinels. ``kill -9`` of the primary: the sentinels take
-it for down after a second and promote the replica; the workers' connections ask them where the primary is
-now and go on there. The old primary is started again once the replica was promoted, empty, as a
-supervisor would restart it: the sentinels make it the new primary's replica, which the calls' in_flight
-marks are then confirmed on (until then no call is made: ``engine/store/coalesce.py``).
+it for down after a second and promote a replica; the workers' connections ask them where the primary is
+now and go on there. The old primary is started again once a replica was promoted, empty, as a supervisor
+would restart it: the sentinels make it a replica of the new primary. Calls are made again once the new
+primary has a replica that confirms their in_flight marks (``engine/store/coalesce.py``): the old primary
+back, or with two replicas the other one.
 """
 
 from __future__ import annotations
