@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from engine.cli.common import secrets_of
 from engine.errors import ConfigError
 from engine.runtime.settings import DEFAULT_CONFIG, Settings, load_settings
 
@@ -32,11 +33,15 @@ def test_sentinels_make_one_redis_address(monkeypatch: pytest.MonkeyPatch) -> No
     assert load_settings().replicas_to_ack == 0  # one Redis: no wait
     monkeypatch.setenv("REDIS_SENTINELS", "10.0.0.1:26379,10.0.0.2:26379")
     monkeypatch.setenv("REDIS_SENTINEL_MASTER", "kd")
-    monkeypatch.setenv("REDIS_PASSWORD", "pw")
+    monkeypatch.setenv("REDIS_PASSWORD", "p@ss")
+    monkeypatch.setenv("REDIS_SENTINEL_PASSWORD", "s&=?")
     settings = load_settings()
     address = settings.redis_address
-    assert address == "redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26379/kd/0"
+    assert (
+        address == "redis+sentinel://:p%40ss@10.0.0.1:26379,10.0.0.2:26379/kd/0?sentinel_password=s%26%3D%3F"
+    )
     assert settings.replicas_to_ack == 1
+    assert {"p@ss", "s&=?"} <= set(secrets_of(settings))  # redacted from every service's logs
     monkeypatch.setenv("REDIS_URL", address)  # what a worker process started by `run` gets beside them
     assert load_settings().redis_address == address
     monkeypatch.setenv("KOODISPATCH_REDIS__MIN_REPLICAS_ACK", "2")
