@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 async def test_the_primary_killed_mid_campaign_fails_over_and_nothing_is_sent_twice_or_lost(
     tmp_path: Path, sentinel_cluster: Cluster
 ) -> None:
-    run = await fail_over_mid_campaign(sentinel_cluster, tmp_path, 24_000, 41, kill_after=5_000)
+    run = await fail_over_mid_campaign(sentinel_cluster, tmp_path, 15_000, 41, kill_after=3_000)
     assert_exact(sentinel_cluster.sim, run.truth, run.report)
     # the new primary had no replica at first: calls waited for one rather than risk a mark it could lose
     assert run.refused > 0, "no admission waited for a replica: the failover came too late to matter"
