@@ -133,7 +133,7 @@ def _failover_rows(runs: list[Failover], ledgers: list[dict[str, dict[str, int]]
         ["seconds without sending after the kill", *(f"{run.silent:.1f} s" for run in runs)],
         ["a replica named the primary after the kill", *(f"{run.promoted_after:.1f} s" for run in runs)],
         ["the new primary had a replica after", *(_seconds(run.replicated_after) for run in runs)],
-        ["admissions held back (mark on no replica)", *(str(run.refused) for run in runs)],
+        ["calls held back (mark on no replica)", *(str(run.refused) for run in runs)],
         [
             "provider calls reconciled / resent",
             *(f"{p.get('reconciled', 0)} / {p.get('resent', 0)}" for p in paths),

@@ -19,6 +19,7 @@ from engine.types import Channel
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+REPLICA_RETRY_SECONDS = 1.0  # most time between admissions whose in_flight mark no replica confirmed
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +55,11 @@ async def call_with_retry(
     wait) so pause/cancel stop retries at once; ``mark`` is journaled by the admission of each attempt;
     ``caller`` says whose call it is (the limiter's line and slot tag).
     An admission whose in_flight mark no replica confirmed (Unreplicated: Redis is failing over, or its
-    replicas lag) makes no call and is tried again with backoff, for as long as that lasts: it is not a
-    provider outage.
+    replicas lag) makes no call and is tried again within ``REPLICA_RETRY_SECONDS``, for as long as that
+    lasts: it is not a provider outage.
     Raises ProviderDown after ``policy.outage`` seconds of uninterrupted failures, and any TerminalError.
     """
-    attempt = 0
+    attempt = unreplicated = 0
     failing_since: float | None = None
     while True:
         await checkpoint()  # do not queue for budget on behalf of a paused or cancelled campaign
@@ -67,15 +68,11 @@ async def call_with_retry(
                 with metrics.provider_call(channel):
                     return await op()
         except Unreplicated as exc:
-            delay = policy.delay(attempt)
-            log.warning(
-                "%s call not made: its in_flight mark is not on a replica (%s); again in %.2fs",
-                channel,
-                exc,
-                delay,
-            )
-            attempt += 1
-            await asyncio.sleep(delay)
+            if not unreplicated:
+                log.warning("%s call not made: its in_flight mark is not on a replica (%s)", channel, exc)
+            unreplicated += 1
+            # no provider to spare: ask again soon, so sending resumes as soon as a replica confirms
+            await asyncio.sleep(random.uniform(0, REPLICA_RETRY_SECONDS))
         except ProviderError as exc:
             metrics.provider_error(channel, exc)
             if not _retryable(exc, retry_ambiguous):

@@ -14,9 +14,9 @@ A run may be ``durable``: a provider call's in_flight mark, which a failover mus
 asynchronous). With replicas required (:func:`require_replicas`), a pipeline carrying one ends with ``WAIT
 <replicas> <timeout>`` on its connection: once it answers, every write of the pipeline is on that many
 replicas, and Sentinel promotes a replica that holds it. If fewer confirm in time, each durable run raises
-Unreplicated (its script did run: the caller makes no call and asks again), and the pool's idle connections
-are dropped, so the next ones ask the sentinels where the primary is: a primary cut off from its replicas
-is often one the sentinels replaced. Without replicas required nothing changes (no WAIT is sent).
+Unreplicated (its script did run: the caller makes no call and asks again), and the connection is dropped,
+so the next one asks the sentinels where the primary is: a primary cut off from its replicas is often one
+the sentinels replaced. Without replicas required nothing changes (no WAIT is sent).
 """
 
 from __future__ import annotations
@@ -111,17 +111,25 @@ class Coalescer:
         commands = [("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args) for call in calls]
         if not durable:
             return await send_packed(self.redis, *commands, raise_on_error=False)
+        wait = ("WAIT", self.replicas, self.wait_ms)
         *results, acked = await send_packed(
-            self.redis, *commands, ("WAIT", self.replicas, self.wait_ms), raise_on_error=False
+            self.redis,
+            *commands,
+            wait,
+            raise_on_error=False,
+            stale=lambda replies: not self._enough(replies[-1]),
         )
-        if isinstance(acked, int) and acked >= self.replicas:
+        if self._enough(acked):
             return results
         refused = Unreplicated(f"{acked} of {self.replicas} replica(s) confirmed within {self.wait_ms} ms")
-        await self.redis.connection_pool.disconnect(inuse_connections=False)  # the next ask the sentinels
         return [
             refused if call.durable and not isinstance(r, Exception) else r
             for call, r in zip(calls, results, strict=True)
         ]
+
+    def _enough(self, acked: object) -> bool:
+        """Whether WAIT's answer ``acked`` counts the replicas required."""
+        return isinstance(acked, int) and acked >= self.replicas
 
 
 def _settle(future: asyncio.Future[Any], result: Any) -> None:
