@@ -1,17 +1,19 @@
 """What a Redis failover does to a running campaign, and what confirming each call's mark on a replica costs.
 
-    python benchmarks/failover.py [--recipients 30000] [--kill-after 6000] [--replicas 1 2] [--marks 5000]
-                                  [--no-record]
+    python benchmarks/failover.py [--recipients 30000] [--kill-after 6000] [--replicas 1 2] [--lag 1.5]
+                                  [--marks 5000] [--no-record]
 
 Two measurements:
 
 - **failover** (needs root, as ``tests/hosts``): the scenario of ``tests/hosts/test_failover.py`` — a
   primary, its replica (or ``--replicas`` of them) and three sentinels on hosts of their own, one worker on
   each of three hosts, the simulator (20–120 ms per call) — with ``kill -9`` of the primary once
-  ``--kill-after`` numbers were sent. Reported: the longest time after the kill in which the provider
-  accepted no number, when the sentinels named a replica the primary and when that one had a replica of
-  its own (no call is made before), admissions held back because no replica held their mark, the provider
-  calls reconciled and resent, and the ledger's duplicates and missing numbers.
+  ``--kill-after`` numbers were sent; and once more with one replica that receives nothing for ``--lag``
+  seconds before the kill, so the replica promoted lacks the primary's last writes. Reported: the longest
+  time after the kill in which the provider accepted no number, when the sentinels named a replica the
+  primary and when that one had a replica of its own (no call is made before), calls held back because no
+  replica held their mark, the provider calls reconciled and resent, and the ledger's duplicates and
+  missing numbers.
 - **cost of the WAIT** (loopback): ``--marks`` in_flight marks journaled through the coalesced scripts as
   the admissions journal them, one at a time (each pays a round trip) and 64 at once (they share round
   trips), without a replica confirmation and with ``WAIT 1`` (a primary, its replica and a sentinel on
@@ -48,11 +50,11 @@ CONCURRENT: Final = 64
 
 
 async def failover(
-    recipients: int, kill_after: int, replicas: int
+    recipients: int, kill_after: int, replicas: int, lag: float
 ) -> tuple[Failover, dict[str, dict[str, int]]]:
     with sentinel_hosts(os.environ.__setitem__, f"kdb-{os.getpid()}-", replicas) as cluster:
         run = await fail_over_mid_campaign(
-            cluster, Path(mkdtemp(prefix="kd-failover-")), recipients, 41, kill_after
+            cluster, Path(mkdtemp(prefix="kd-failover-")), recipients, 41, kill_after, lag
         )
         return run, sim_get(cluster.sim, "/_simulator/ledger")
 
@@ -91,7 +93,8 @@ def main() -> None:
     reason = unavailable()
     if reason is not None:
         raise SystemExit(f"the failover runs across hosts: {reason}")
-    runs = [asyncio.run(failover(args.recipients, args.kill_after, n)) for n in args.replicas]
+    topologies = [(n, 0.0) for n in args.replicas] + [(1, args.lag)] * bool(args.lag)
+    runs = [asyncio.run(failover(args.recipients, args.kill_after, n, lag)) for n, lag in topologies]
     costs = asyncio.run(mark_cost(args.marks, args.repeat))
     rows = _failover_rows([run for run, _ in runs], [ledger for _, ledger in runs])
     us = {key: f"{value * 1e6:,.0f} µs" for key, value in costs.items()}
@@ -114,7 +117,7 @@ def main() -> None:
         "scripts on loopback (primary, replica and sentinel on this machine); an admission is one such "
         "round trip",
     ]
-    columns = ["measure", *(f"{n} replica{'s' if n > 1 else ''}" for n in args.replicas)]
+    columns = ["measure", *(_topology(n, lag) for n, lag in topologies)]
     result = Result("Redis failover (Sentinel)", columns, rows, notes)
     publish(result, Machine.current(), not args.no_record)
 
@@ -143,6 +146,11 @@ def _failover_rows(runs: list[Failover], ledgers: list[dict[str, dict[str, int]]
     ]
 
 
+def _topology(replicas: int, lag: float) -> str:
+    named = f"{replicas} replica{'s' if replicas > 1 else ''}"
+    return f"{named}, {lag:g} s behind" if lag else named
+
+
 def _seconds(value: float | None) -> str:
     return "not seen" if value is None else f"{value:.1f} s"
 
@@ -153,6 +161,9 @@ def _arguments() -> argparse.Namespace:
     cli.add_argument("--kill-after", type=int, default=6_000, help="numbers sent before the kill")
     cli.add_argument("--marks", type=int, default=5_000, help="marks per WAIT-cost measurement")
     cli.add_argument("--replicas", type=int, nargs="+", default=[1, 2], help="topologies: replicas each")
+    cli.add_argument(
+        "--lag", type=float, default=1.5, help="and one replica that lags this long before the kill (0: not)"
+    )
     return cli.parse_args()
 
 
