@@ -56,6 +56,11 @@ class StateLost(StateError):
     """Campaign state vanished from Redis (restart without persistence); never restart from zero."""
 
 
+class Unreplicated(DispatchError):
+    """A write no replica confirmed in time (``WAIT``): a failover now could lose it, so the provider call
+    it journals is not made yet; the admission is tried again."""
+
+
 class LeaseLost(DispatchError):
     """The batch lease expired under a running batch; it stops before its next call (a successor owns it)."""
 

@@ -24,3 +24,11 @@ class CampaignState(StrEnum):
 
 
 TERMINAL = frozenset({CampaignState.COMPLETED, CampaignState.CANCELLED, CampaignState.FAILED})
+
+# A Redis reached through Sentinel, as one URL (composed in engine/runtime/redis_address.py, read in
+# engine/store/sentinel.py): redis+sentinel://[:password@]host:port,.../<master>/<db>[?sentinel_password=]
+SENTINEL_SCHEME: Final = "redis+sentinel"
+
+
+def is_sentinel_url(url: str) -> bool:
+    return url.startswith(f"{SENTINEL_SCHEME}://")

@@ -46,7 +46,7 @@ def test_importing_a_package_loads_no_heavy_library_it_does_not_use(statement: s
 
 
 def test_worker_settings_are_all_real_arq_options() -> None:
-    kwargs = worker_kwargs(load_settings(), "redis://127.0.0.1:1/0")
+    kwargs = worker_kwargs(load_settings())
     accepted = set(inspect.signature(Worker.__init__).parameters)
     assert set(kwargs) <= accepted, set(kwargs) - accepted
     names = [function.name for function in kwargs["functions"]]

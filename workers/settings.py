@@ -13,7 +13,7 @@ from engine.runtime.announce import provider_lines
 from engine.runtime.settings import Settings
 from engine.state import jobs
 from engine.store import keys
-from engine.store.connection import dumps, loads, redis_settings
+from engine.store.connection import dumps, loads
 from workers.context import KEY, WorkerContext, worker_context
 from workers.jobs import dispatch_batch, late_fallback, settle_sms
 from workers.upkeep import Upkeep
@@ -29,7 +29,7 @@ POLL_SECONDS = 0.05
 ARQ_TIMEOUT_MARGIN = 60.0  # seconds arq's job timeout lies beyond dispatch.job_timeout
 
 
-def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) -> dict[str, Any]:
+def worker_kwargs(settings: Settings, *, burst: bool = False) -> dict[str, Any]:
     """Keyword arguments for ``arq.worker.Worker``: the declarative settings of a koodispatch worker."""
 
     async def on_startup(ctx: dict[str, Any]) -> None:
@@ -60,7 +60,7 @@ def worker_kwargs(settings: Settings, redis_url: str, *, burst: bool = False) ->
             func(settle_sms, name=jobs.SETTLE_FUNCTION, max_tries=MAX_TRIES),
         ],
         "queue_name": keys.QUEUE,
-        "redis_settings": redis_settings(redis_url),
+        # no redis_settings: Worker.main opens the pool (open_queue, which takes a Sentinel URL too)
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
         "on_job_start": on_job_start,
@@ -84,5 +84,5 @@ def build_worker(settings: Settings, redis_url: str, *, burst: bool = False) -> 
         redis_url,
         per_campaign=settings.dispatch.worker_concurrency,
         in_progress_seconds=jobs.visibility(settings.dispatch.lease_seconds),
-        **worker_kwargs(settings, redis_url, burst=burst),
+        **worker_kwargs(settings, burst=burst),
     )

@@ -333,7 +333,8 @@ class RateLimiter:
     ) -> Any:
         names, static = self._rate_call[channel]
         argv: list[float | str | bytes] = [op, self._now(), *static, *args]
-        return await self._rate_script(keys=[*names, *journal_keys], args=argv)
+        # an admission that journals its call in flight must reach the replicas first (Unreplicated)
+        return await self._rate_script(keys=[*names, *journal_keys], args=argv, durable=bool(journal_keys))
 
     async def _run_slot(self, channel: Channel, token: str) -> tuple[bool, int]:
         args: list[float | str] = [self._now(), token, self._settings.max_in_flight, self._lease]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from engine.budget.limiter import RateLimiter
 from engine.budget.records import ANONYMOUS, Caller
-from engine.errors import Ambiguous, ProviderDown, ProviderError, Throttled, TransientError
+from engine.errors import Ambiguous, ProviderDown, ProviderError, Throttled, TransientError, Unreplicated
 from engine.runtime import metrics
 from engine.types import Channel
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+REPLICA_RETRY_SECONDS = 1.0  # most time between admissions whose in_flight mark no replica confirmed
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +56,12 @@ async def call_with_retry(
     reconcile. ``checkpoint`` runs right before every admission attempt (the limiter runs it after each
     wait) so pause/cancel stop retries at once; ``mark`` is journaled by the admission of each attempt;
     ``caller`` says whose call it is (the limiter's line and slot tag).
+    An admission whose in_flight mark no replica confirmed (Unreplicated: Redis is failing over, or its
+    replicas lag) makes no call and is tried again within ``REPLICA_RETRY_SECONDS``, for as long as that
+    lasts: it is not a provider outage.
     Raises ProviderDown after ``policy.outage`` seconds of uninterrupted failures, and any TerminalError.
     """
-    attempt = 0
+    attempt = unreplicated = 0
     failing_since: float | None = None
     while True:
         await checkpoint()  # do not queue for budget on behalf of a paused or cancelled campaign
@@ -65,6 +69,12 @@ async def call_with_retry(
             async with limiter.call(channel, count, mark=mark, checkpoint=checkpoint, caller=caller):
                 with metrics.provider_call(channel):
                     return await op()
+        except Unreplicated as exc:
+            if not unreplicated:
+                log.warning("%s call not made: its in_flight mark is not on a replica (%s)", channel, exc)
+            unreplicated += 1
+            # no provider to spare: ask again soon, so sending resumes as soon as a replica confirms
+            await asyncio.sleep(random.uniform(0, REPLICA_RETRY_SECONDS))
         except ProviderError as exc:
             metrics.provider_error(channel, exc)
             if not _retryable(exc, retry_ambiguous):

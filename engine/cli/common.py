@@ -14,7 +14,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import typer
 
@@ -144,22 +144,28 @@ def stop_on_signals() -> asyncio.Event:
 def campaign_redis_url() -> str:
     """The Redis of the workers, for a command that needs nothing else from the settings (pause, status).
 
-    Taken straight from ``REDIS_URL`` / ``KOODISPATCH_REDIS_URL`` when the environment sets it, since the
-    environment wins over every settings file anyway: such a command then starts without building the
-    settings model (a third of its start-up). Otherwise the settings are loaded as for any command.
+    Taken straight from ``REDIS_URL`` / ``KOODISPATCH_REDIS_URL`` when the environment sets it (and no
+    REDIS_SENTINELS, which the settings check against it), since the environment wins over every settings
+    file anyway: such a command then starts without building the settings model (a third of its start-up).
+    Otherwise the settings are loaded as for any command.
     """
-    for name in ("REDIS_URL", "KOODISPATCH_REDIS_URL"):
-        if os.environ.get(name):
-            return os.environ[name]
+    if not any(os.environ.get(name) for name in ("REDIS_SENTINELS", "KOODISPATCH_REDIS_SENTINELS")):
+        for name in ("REDIS_URL", "KOODISPATCH_REDIS_URL"):
+            if os.environ.get(name):
+                return os.environ[name]
     return required_redis_url(settings())
 
 
 def required_redis_url(cfg: Settings) -> str:
     """Commands that act on a long-lived campaign need a real Redis, not a throwaway private one."""
-    if not cfg.redis_url:
-        fail("REDIS_URL is not set: this command needs the Redis your workers use (e.g. redis://host:6379/0)")
-    assert cfg.redis_url is not None
-    return cfg.redis_url
+    address = cfg.redis_address
+    if not address:
+        fail(
+            "REDIS_URL is not set: this command needs the Redis your workers use (e.g. redis://host:6379/0, "
+            "or REDIS_SENTINELS=host:port,...)"
+        )
+    assert address is not None
+    return address
 
 
 @contextlib.asynccontextmanager
@@ -167,13 +173,14 @@ async def connection(url: str) -> AsyncIterator[aioredis.Redis]:
     """A plain Redis connection, closed on exit, for commands that read or change campaign state but queue
     no job (pause, cancel, status, rate, report): they start without arq. Raises ConfigError at once when
     Redis cannot be reached."""
-    import redis.asyncio as aioredis
     from redis.exceptions import RedisError
+
+    from engine.store.sentinel import client as plain_client
 
     where = _redacted(url)
     try:
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=5)
-    except (ValueError, RuntimeError) as exc:  # not a redis://, rediss:// or unix:// URL, a bad db number
+        client = plain_client(url, connect_timeout=5)
+    except (ValueError, RuntimeError) as exc:  # not a redis://, rediss://, unix:// or redis+sentinel:// URL
         raise ConfigError(f"REDIS_URL {where}: {exc}") from None
     try:
         try:
@@ -193,10 +200,10 @@ async def queue(url: str) -> AsyncIterator[ArqRedis]:
     ``open_queue`` retries for half a minute, which suits workers riding out a Redis restart, not a person
     who mistyped REDIS_URL: reachability is checked first, without retries.
     """
-    from engine.store.connection import open_queue, redis_settings
+    from engine.store.connection import check_url, open_queue
 
     try:
-        redis_settings(url)  # arq's parse, as the workers will do it
+        check_url(url)  # as the workers will read it
     except (ValueError, RuntimeError) as exc:
         raise ConfigError(f"REDIS_URL {_redacted(url)}: {exc}") from None
     async with connection(url):
@@ -209,9 +216,9 @@ async def queue(url: str) -> AsyncIterator[ArqRedis]:
 
 
 def _redacted(url: str) -> str:
-    """The URL without its user and password."""
+    """The URL without its user, password and parameters (a Sentinel URL's carry its password)."""
     parts = urlsplit(url)
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="").geturl()
 
 
 def secrets_of(cfg: Settings) -> list[str]:
@@ -219,8 +226,11 @@ def secrets_of(cfg: Settings) -> list[str]:
     values = [s.get_secret_value() for s in (cfg.ak, cfg.sk, cfg.sms_app_key, cfg.sms_app_secret)]
     if cfg.receipts_token is not None:
         values.append(cfg.receipts_token.get_secret_value())
-    if cfg.redis_url:
-        values.append(urlsplit(cfg.redis_url).password or "")
+    address = cfg.redis_address
+    if address:  # a redis+sentinel:// URL carries the sentinels' password too
+        parts = urlsplit(address)
+        values.append(unquote(parts.password or ""))
+        values += parse_qs(parts.query).get("sentinel_password", [])
     return values
 
 

@@ -50,12 +50,12 @@ def plan(
                 preflight=not skip_preflight,
             )
 
-    with redis_url_or_private(cfg.redis_url) as url:  # no REDIS_URL: an empty cache, all unknown
+    with redis_url_or_private(cfg.redis_address) as url:  # no REDIS_URL: an empty cache, all unknown
         result = run(lambda: go(url))
     if json_:
         typer.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
-        render_forecast(result, cached=bool(cfg.redis_url))
+        render_forecast(result, cached=bool(cfg.redis_address))
     if result.errors:
         raise typer.Exit(1)
 

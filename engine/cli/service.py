@@ -156,8 +156,8 @@ def run_campaign(
     from engine.runtime.redis_server import redis_url_or_private
 
     cfg = settings()
-    shared = bool(cfg.redis_url)
-    with redis_url_or_private(cfg.redis_url, appendonly=True) as url:
+    shared = bool(cfg.redis_address)
+    with redis_url_or_private(cfg.redis_address, appendonly=True) as url:
 
         async def submit() -> str:
             check_trial(spec, shared, confirm_trial)

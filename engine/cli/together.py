@@ -81,7 +81,7 @@ def demo_campaigns(
         (workdir / f"{plan.name}.toml").write_text(plan.spec(base_spec), encoding="utf-8")
         console.print(f"{plan.name}: {plan.rows:,} rows, {plan.priority} ×{plan.weight}", highlight=False)
     cfg = settings()
-    with redis_url_or_private(cfg.redis_url, appendonly=True) as url:
+    with redis_url_or_private(cfg.redis_address, appendonly=True) as url:
         logs = workdir / "logs"
         logs.mkdir()
         with (

@@ -102,7 +102,23 @@ class BatchRun:
         await self.run()
 
     async def run(self) -> CampaignState:
-        """Resolve and send the whole batch; returns the campaign state after the batch finished."""
+        """Resolve and send the whole batch; returns the campaign state after the batch finished.
+
+        Redis may lose the last records a run wrote (a failover to a replica that had not received them):
+        a chunk this run saw end is then in flight again in the journal, and the batch does not finish
+        (``finish_batch.lua``) until the run went through it again, reconciling that chunk with the
+        provider (its in_flight mark was on the replica before the call: ``engine/store/coalesce.py``).
+        """
+        while (state := await self._once()) is None:
+            log.warning(
+                "campaign %s batch %d: Redis lost chunks' ends (failover?); reconciling",
+                self.cid,
+                self.batch.number,
+            )
+        return state
+
+    async def _once(self) -> CampaignState | None:
+        """One pass through the batch from its journal; None while the journal shows a chunk in flight."""
         self.journal = await self.progress.chunks()
         spec = self.record.spec
         if spec.fallback.only:  # every number by the fallback channel, no capability check

@@ -19,6 +19,7 @@ from engine.runtime.settings import Settings
 from engine.state.control import StateView
 from engine.state.lease import Leases
 from engine.store.clock import RedisClock
+from engine.store.coalesce import require_replicas
 from engine.store.scripts import Scripts
 
 
@@ -44,6 +45,8 @@ class EngineContext:
     @classmethod
     async def open(cls, settings: Settings, redis: aioredis.Redis) -> EngineContext:
         """Build the context on an existing Redis client (the arq pool in workers)."""
+        # a call's in_flight mark reaches the replicas a failover could promote before the call is made
+        require_replicas(redis, settings.replicas_to_ack, settings.redis.replica_ack_timeout)
         stack = AsyncExitStack()
         http = await stack.enter_async_context(ProviderHttp(settings))
         koomessage = KooMessageClient.from_settings(http, settings)

@@ -55,6 +55,7 @@ class RedisServer:
     appendonly: bool = False
     host: str = "127.0.0.1"  # the address it listens on: loopback, but for tests that build hosts
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="koodispatch-redis-")))
+    config: tuple[str, ...] = ()  # more configuration lines, given as the password is (e.g. replicaof)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -85,7 +86,9 @@ class RedisServer:
         )
         assert self.process.stdin is not None
         with self.process.stdin as config:
-            config.write(f"requirepass {self.password}\n".encode())
+            config.write(
+                "".join(f"{line}\n" for line in (f"requirepass {self.password}", *self.config)).encode()
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -24,10 +24,22 @@ from engine.errors import ConfigError
 from engine.runtime.contact_limits import ContactLimit
 from engine.runtime.net import is_loopback_url
 from engine.runtime.ranges import BURST, RATE, Range
+from engine.runtime.redis_address import sentinel_url
+from engine.types import is_sentinel_url
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_DIR / "config" / "default.toml"
-SECRETS = frozenset({"ak", "sk", "sms_app_key", "sms_app_secret", "receipts_token"})
+SECRETS = frozenset(
+    {
+        "ak",
+        "sk",
+        "sms_app_key",
+        "sms_app_secret",
+        "receipts_token",
+        "redis_password",
+        "redis_sentinel_password",
+    }
+)
 
 # Demo credentials: accepted by `koodispatch simulate` out of the box, by nothing real.
 DEMO_AK = "KDDEMOAK0000000000"
@@ -257,6 +269,27 @@ class ContactSettings(_Section):
     )
 
 
+class RedisOptions(_Section):
+    """What a provider call waits for when Redis has replicas (``engine/store/coalesce.py``, README
+    Guarantees): replication is asynchronous, so a failover can lose the last writes the primary
+    acknowledged; a call's in_flight mark confirmed on a replica is not among them."""
+
+    min_replicas_ack: int | None = Field(
+        None,
+        ge=0,
+        description="replicas that must hold a provider call's in_flight mark (WAIT, in the admission's "
+        "round trip) before the call is made, else it is not made yet; unset: 1 through Sentinel, 0 without "
+        "(no wait). Set it to the number of replicas Sentinel may promote for the strict guarantee",
+    )
+    replica_ack_timeout: float = Field(
+        0.5,
+        gt=0,
+        le=10,
+        description="seconds an admission waits for the replicas; past it the call is not made and is "
+        "admitted again (the connection asks the sentinels for the primary anew)",
+    )
+
+
 class _TomlWithoutSecrets(TomlConfigSettingsSource):
     """Config files get committed and shared: a secret found in one is refused, never used."""
 
@@ -290,6 +323,29 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REDIS_URL", "KOODISPATCH_REDIS_URL"),
         description="Redis to use; unset = start a private redis-server",
     )
+    redis_sentinels: str | None = Field(
+        None,
+        validation_alias=AliasChoices("REDIS_SENTINELS", "KOODISPATCH_REDIS_SENTINELS"),
+        description="host:port,host:port,... of the Redis Sentinels that name the primary: instead of "
+        "REDIS_URL (which may also be a redis+sentinel:// URL)",
+    )
+    redis_sentinel_master: str = Field(
+        "mymaster",
+        min_length=1,
+        validation_alias=AliasChoices("REDIS_SENTINEL_MASTER", "KOODISPATCH_REDIS_SENTINEL_MASTER"),
+        description="with REDIS_SENTINELS: the name the sentinels monitor the primary under",
+    )
+    redis_sentinel_password: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("REDIS_SENTINEL_PASSWORD", "KOODISPATCH_REDIS_SENTINEL_PASSWORD"),
+        description="with REDIS_SENTINELS: the sentinels' password, if they require one",
+    )
+    redis_password: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("REDIS_PASSWORD", "KOODISPATCH_REDIS_PASSWORD"),
+        description="with REDIS_SENTINELS: the Redis servers' password (with REDIS_URL it is in the URL)",
+    )
+    redis: RedisOptions = RedisOptions()
     ak: SecretStr = Field(SecretStr(DEMO_AK), description="KooMessage access key (env KOODISPATCH_AK)")
     sk: SecretStr = Field(SecretStr(DEMO_SK), description="KooMessage secret key (env KOODISPATCH_SK)")
     project_id: str = Field(DEMO_PROJECT_ID, description="KooMessage project id sent as X-Project-Id")
@@ -307,6 +363,35 @@ class Settings(BaseSettings):
     prices: PriceSettings = PriceSettings()
     contacts: ContactSettings = ContactSettings()
     retention: RetentionSettings = RetentionSettings()
+
+    @model_validator(mode="after")
+    def _one_redis(self) -> Settings:
+        """REDIS_SENTINELS must not name another Redis than REDIS_URL does (a worker process gets the
+        address as REDIS_URL, beside the variables it was made from)."""
+        if self.redis_sentinels and self.redis_url and self.redis_url != self.redis_address:
+            raise ValueError("REDIS_URL and REDIS_SENTINELS name two Redis: set one")
+        return self
+
+    @property
+    def redis_address(self) -> str | None:
+        """The Redis to use as one URL: REDIS_URL, or the redis+sentinel:// URL made from REDIS_SENTINELS,
+        REDIS_SENTINEL_MASTER and the passwords; None for a private redis-server."""
+        if not self.redis_sentinels:
+            return self.redis_url
+        return sentinel_url(
+            self.redis_sentinels,
+            self.redis_sentinel_master,
+            _secret(self.redis_password),
+            _secret(self.redis_sentinel_password),
+        )
+
+    @property
+    def replicas_to_ack(self) -> int:
+        """Replicas each provider call's in_flight mark must reach first (``RedisOptions``)."""
+        if self.redis.min_replicas_ack is not None:
+            return self.redis.min_replicas_ack
+        address = self.redis_address
+        return 1 if address and is_sentinel_url(address) else 0
 
     @classmethod
     def settings_customise_sources(
@@ -327,6 +412,10 @@ class Settings(BaseSettings):
         if toml_path.is_file():
             sources.append(_TomlWithoutSecrets(settings_cls, toml_path))
         return tuple(sources)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def _check_env_file(env_file: str) -> None:

@@ -206,18 +206,21 @@ class Progress:
         done = await self.scripts.finish_chunk(keys=names, args=args)
         return bool(done)
 
-    async def finish_batch(self, skipped: int) -> CampaignState:
-        """Mark the batch finished; completes the campaign when it was the last. Returns the state."""
+    async def finish_batch(self, skipped: int) -> CampaignState | None:
+        """Mark the batch finished; completes the campaign when it was the last. Returns the state, or None
+        when the journal holds a chunk in flight (Redis lost its end: the batch is gone through again)."""
         state = await self.scripts.finish_batch(
             keys=[
                 keys.batches_done(self.cid),
                 keys.campaign(self.cid),
                 keys.counters(self.cid),
                 keys.awaiting(self.cid),
+                self._journal,
             ],
             args=[self.batch, skipped, time.time()],
         )
-        return CampaignState(state.decode() if isinstance(state, bytes) else str(state))
+        text = state.decode() if isinstance(state, bytes) else str(state)
+        return None if text == ChunkState.IN_FLIGHT.value else CampaignState(text)
 
 
 async def counters(redis: aioredis.Redis, cid: str) -> dict[str, int]:

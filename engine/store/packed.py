@@ -8,6 +8,7 @@ that way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import hiredis
@@ -26,11 +27,15 @@ def _pack(command: Command) -> bytes:
 
 
 async def send_packed(
-    redis: aioredis.Redis, *commands: Command | bytes, raise_on_error: bool = True
+    redis: aioredis.Redis,
+    *commands: Command | bytes,
+    raise_on_error: bool = True,
+    stale: Callable[[list[Any]], bool] | None = None,
 ) -> list[Any]:
     """The replies to ``commands`` (tuples, or bytes from :func:`pack_command`), in order. An error reply is
     raised once every reply is read, so the connection goes back to the pool clean; without
-    ``raise_on_error`` it is returned in its place.
+    ``raise_on_error`` it is returned in its place. When ``stale(replies)`` holds, the connection is closed
+    before it goes back to the pool: its next user connects anew (through Sentinel, to the primary then).
 
     A dropped connection is disconnected and the whole pipeline sent again under the client's ``Retry``,
     as redis-py does for its own commands: the engine's writes are idempotent
@@ -57,6 +62,8 @@ async def send_packed(
 
     try:
         replies: list[Any] = await connection.retry.call_with_retry(run, drop)
+        if stale is not None and stale(replies):
+            await connection.disconnect()
     finally:
         await pool.release(connection)
     for reply in replies if raise_on_error else ():

@@ -187,6 +187,21 @@ BAD_INPUT = [
         BadInput(lambda _: ["status", "some-id"], ("REDIS_URL", "scheme"), (("REDIS_URL", "http://x/0"),)),
         id="not-a-redis-url",
     ),
+    pytest.param(
+        BadInput(
+            lambda _: ["report", "some-id"],
+            ("cannot reach Redis at redis+sentinel://127.0.0.1:1/kd/0", "no sentinel named the primary 'kd'"),
+            (
+                ("REDIS_URL", ""),
+                ("REDIS_SENTINELS", "127.0.0.1:1"),
+                ("REDIS_SENTINEL_MASTER", "kd"),
+                ("REDIS_PASSWORD", "s3cret"),
+                ("REDIS_SENTINEL_PASSWORD", "t0psecret"),
+            ),
+            absent=("s3cret", "t0psecret"),
+        ),
+        id="sentinels-unreachable",
+    ),
 ]
 
 

@@ -9,10 +9,12 @@ fail instead: a CI run must never pass without having crossed hosts.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import glob
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
@@ -25,10 +27,22 @@ from engine.simulator import SimConfig, SimulatorThread
 from tests.conftest import SIMULATOR_SEED
 from tests.hosts.credentials import private_credentials
 from tests.hosts.netns import SUBNET, Host, Network, network, unavailable
+from tests.sentinels import SentinelGroup
 
 WORKER_HOSTS: Final = 3
 FAKETIME_LIBRARY: Final = "/usr/lib/*/faketime/libfaketimeMT.so.1"
 PROVIDER_ADDRESS: Final = "200"  # the simulator's own address on the Redis host: cut apart from Redis's
+CAMPAIGN_ENV: Final = {  # of the workers of a campaign that a fault interrupts
+    # a call is surely over 6 s after it began: a successor's reconciliation waits no longer than that
+    "KOODISPATCH_PROVIDER__CONNECT_TIMEOUT": "1",
+    "KOODISPATCH_PROVIDER__READ_TIMEOUT": "3",
+    "KOODISPATCH_PROVIDER__ANSWER_GRACE": "2",
+    "KOODISPATCH_RATES__SMART": "1500",
+    "KOODISPATCH_RATES__BASIC": "1500",
+}
+LATENCY: Final = {
+    "latency_ms": [20, 120]
+}  # the simulator's faults: calls are in flight whenever a fault comes
 
 
 def needs(reason: str | None) -> None:
@@ -53,7 +67,9 @@ def require_faketime() -> None:
 
 @dataclass(frozen=True)
 class Cluster:
-    """The hosts of one test: Redis and the simulator on ``server``, worker hosts in ``workers``."""
+    """The hosts of one test: Redis and the simulator on ``server``, worker hosts in ``workers``; ``url``
+    is the Redis the workers use (``redis``'s, or through the sentinels of ``group``, whose primary it is).
+    """
 
     net: Network
     server: Host
@@ -61,6 +77,8 @@ class Cluster:
     redis: RedisServer
     sim: SimulatorThread
     provider_address: str
+    url: str
+    group: SentinelGroup | None = None
 
     def worker(self, host: Host, env: Mapping[str, str], log: Path, clock: str = "") -> Popen[bytes]:
         """A real ``koodispatch worker`` on ``host`` (the cwd's engine), stopped with the network; with
@@ -82,20 +100,66 @@ def faketime_library() -> str | None:
 @pytest.fixture
 def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
     require_namespaces()
-    for name, value in private_credentials().items():  # before the simulator reads them
-        monkeypatch.setenv(name, value)
-    with network() as net:
-        server = net.add_host("redis", PROVIDER_ADDRESS)
-        hosts = [net.add_host(f"w{i}") for i in range(1, WORKER_HOSTS + 1)]
-        provider = f"{SUBNET}.{PROVIDER_ADDRESS}"
+    with hosts(monkeypatch.setenv) as (net, server, workers):
+        redis = RedisServer(host=server.address)
         with net.entered(server):
-            redis = RedisServer(host=server.address)
             redis.start()
-            try:
-                with SimulatorThread(SimConfig(seed=SIMULATOR_SEED), host=provider) as sim:
-                    try:
-                        yield Cluster(net, server, hosts, redis, sim, provider)
-                    finally:
-                        net.close_processes()
-            finally:
-                redis.close()
+        try:
+            with serving(net, server, workers, redis, redis.url) as built:
+                yield built
+        finally:
+            redis.close()
+
+
+@pytest.fixture
+def sentinel_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    require_namespaces()
+    with sentinel_hosts(monkeypatch.setenv) as built:
+        yield built
+
+
+@contextlib.contextmanager
+def sentinel_hosts(
+    setenv: Callable[[str, str], None], prefix: str | None = None, replicas: int = 1
+) -> Iterator[Cluster]:
+    """The primary on the server host, each replica on a host of its own, a sentinel on the server host,
+    the first replica's and the first worker host's: workers reach Redis through the sentinels (also
+    ``benchmarks/failover.py``)."""
+    with hosts(setenv, prefix) as (net, server, workers):
+        kept = [net.add_host(f"replica{i}") for i in range(1, replicas + 1)]
+        on = {host.address: host for host in net.hosts.values()}
+        sentinels = [server.address, kept[0].address, workers[0].address]
+        group = SentinelGroup.build(server.address, [host.address for host in kept], sentinels)
+        try:
+            group.start(lambda address: net.entered(on[address]))
+            with serving(net, server, workers, group.primary, group.url) as built:
+                yield dataclasses.replace(built, group=group)
+        finally:
+            group.close()
+
+
+@contextlib.contextmanager
+def hosts(
+    setenv: Callable[[str, str], None], prefix: str | None = None
+) -> Iterator[tuple[Network, Host, list[Host]]]:
+    """A network with the server host (Redis, the provider's address) and the worker hosts; the engine's
+    and the simulator's credentials set with ``setenv`` (off loopback, the demo ones are refused)."""
+    for name, value in private_credentials().items():  # before the simulator reads them
+        setenv(name, value)
+    with network(prefix) as net:
+        server = net.add_host("redis", PROVIDER_ADDRESS)
+        yield net, server, [net.add_host(f"w{i}") for i in range(1, WORKER_HOSTS + 1)]
+
+
+@contextlib.contextmanager
+def serving(
+    net: Network, server: Host, workers: list[Host], redis: RedisServer, url: str
+) -> Iterator[Cluster]:
+    """The simulator on the server host, which this thread joins; the workers started meanwhile are
+    stopped at the end, before Redis."""
+    provider = f"{SUBNET}.{PROVIDER_ADDRESS}"
+    with net.entered(server), SimulatorThread(SimConfig(seed=SIMULATOR_SEED), host=provider) as sim:
+        try:
+            yield Cluster(net, server, workers, redis, sim, provider, url)
+        finally:
+            net.close_processes()

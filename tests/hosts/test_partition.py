@@ -35,7 +35,7 @@ from tests.dispatch.crashes import (
     wait_sent,
     wait_until,
 )
-from tests.hosts.conftest import Cluster
+from tests.hosts.conftest import CAMPAIGN_ENV, LATENCY, Cluster
 from tests.hosts.netns import Host
 from tests.processes import wait_for
 
@@ -43,17 +43,11 @@ pytestmark = pytest.mark.slow
 LEASE_SECONDS: Final = DispatchSettings().lease_seconds  # the default: the goal holds without tuning
 TAKEOVER_GOAL: Final = 10.0  # seconds from the host's last sign of life until its batches run elsewhere
 ENV: Final = {
-    # a call is surely over 6 s after it began: a successor's reconciliation waits no longer than that
-    "KOODISPATCH_PROVIDER__CONNECT_TIMEOUT": "1",
-    "KOODISPATCH_PROVIDER__READ_TIMEOUT": "3",
-    "KOODISPATCH_PROVIDER__ANSWER_GRACE": "2",
-    "KOODISPATCH_RATES__SMART": "1500",
-    "KOODISPATCH_RATES__BASIC": "1500",
+    **CAMPAIGN_ENV,
     # room on the other hosts for the cut host's batches at once: the goal is how soon they move, not how
     # many batches of one campaign a worker may run
     "KOODISPATCH_DISPATCH__WORKER_CONCURRENCY": "16",
 }
-LATENCY: Final = {"latency_ms": [20, 120]}  # calls are in flight whenever the cut comes
 
 
 @contextlib.asynccontextmanager

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from engine.cli.common import secrets_of
 from engine.errors import ConfigError
 from engine.runtime.settings import DEFAULT_CONFIG, Settings, load_settings
 
@@ -26,6 +27,28 @@ def test_environment_overrides_toml(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/2")
     settings = load_settings()
     assert settings.rates.smart == 800 and settings.redis_url == "redis://127.0.0.1:1/2"
+
+
+def test_sentinels_make_one_redis_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().replicas_to_ack == 0  # one Redis: no wait
+    monkeypatch.setenv("REDIS_SENTINELS", "10.0.0.1:26379,10.0.0.2:26379")
+    monkeypatch.setenv("REDIS_SENTINEL_MASTER", "kd")
+    monkeypatch.setenv("REDIS_PASSWORD", "p@ss")
+    monkeypatch.setenv("REDIS_SENTINEL_PASSWORD", "s&=?")
+    settings = load_settings()
+    address = settings.redis_address
+    assert (
+        address == "redis+sentinel://:p%40ss@10.0.0.1:26379,10.0.0.2:26379/kd/0?sentinel_password=s%26%3D%3F"
+    )
+    assert settings.replicas_to_ack == 1
+    assert {"p@ss", "s&=?"} <= set(secrets_of(settings))  # redacted from every service's logs
+    monkeypatch.setenv("REDIS_URL", address)  # what a worker process started by `run` gets beside them
+    assert load_settings().redis_address == address
+    monkeypatch.setenv("KOODISPATCH_REDIS__MIN_REPLICAS_ACK", "2")
+    assert load_settings().replicas_to_ack == 2
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    with pytest.raises(ValidationError, match="name two Redis"):
+        load_settings()
 
 
 @pytest.mark.parametrize("name", ["KOODISPATCH_BOGUS", "KOODISPATCH_RATE__SMART"])
