@@ -35,12 +35,15 @@ from engine.ingest.header import header_names
 from engine.ingest.numbers import normalise, normalise_expr, normalise_series
 from engine.ingest.scan import KEY, RAW, Scan, breaks, first_row_of, first_rows, scan
 from engine.ingest.spec import MAX_CELL_CHARS, CampaignSpec, ParamRule
+from engine.ingest.spill import Parts
 from engine.phones import mask
 from engine.runtime.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
 _DEFAULTS: Final = IngestSettings()
+# Spilled bytes per byte of file: a CSV's text is about what its parts take on disk; an xlsx is compressed.
+_XLSX_SPREAD: Final = 8
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ def for_campaign(
         max_xlsx_mb=ingest.max_xlsx_mb,
         sheet=spec.recipients.sheet,
         param_rules=spec.param_rules(),
+        spill_dir=Path(ingest.spill_dir) if ingest.spill_dir else None,
     )
 
 
@@ -126,18 +130,20 @@ def load_recipients(
     max_xlsx_mb: float = _DEFAULTS.max_xlsx_mb,
     sheet: Sheet = "all",
     param_rules: Sequence[ParamRule] = (),
+    spill_dir: Path | None = None,
 ) -> Recipients:
     """Read, validate and deduplicate a recipient file before anything is enqueued.
 
     ``sheet`` (xlsx only): "all" concatenates every non-empty sheet, an int picks one (1 = first), a
-    string picks one by name, None the first. Row numbers count the header row as row 1. Raises
-    InputError (naming file, row and column) for any file that cannot be used as a whole.
+    string picks one by name, None the first. Row numbers count the header row as row 1. ``spill_dir``:
+    where a large file's rows wait on disk while it is read (``engine/ingest/spill.py``; None: the system
+    temp dir). Raises InputError (naming file, row and column) for any file that cannot be used as a whole.
     """
     path = Path(path)
     params = list(dict.fromkeys(param_columns))
     if "mobile" in params and mobile_column != "mobile":
         raise InputError(f"{path}: parameter column 'mobile' would clash with the normalised number column")
-    return _read(path, mobile_column, params, sheet, max_xlsx_mb, param_rules, suppressed)
+    return _read(path, mobile_column, params, sheet, max_xlsx_mb, param_rules, suppressed, spill_dir)
 
 
 def load_suppression(path: Path | str, *, mobile_column: str = _DEFAULTS.mobile_column) -> frozenset[str]:
@@ -177,14 +183,20 @@ def _read(
     max_xlsx_mb: float,
     rules: Sequence[ParamRule],
     suppressed: Collection[str] | None,
+    spill_dir: Path | None,
 ) -> Recipients:
     """Scan, then check and count while the file is still open (a rule broken by a sent cell names its row
     by reading the file again); raises InputError in this order: no data rows, an oversized cell, no valid
     number, a sent cell that breaks a rule."""
     suffix = check_file(path)
     needed = list(dict.fromkeys([mobile, *params]))
-    with read_errors(path), open_source(path, suffix, needed, sheet, max_xlsx_mb) as source:
-        found = scan(path, source, mobile, params, rules)
+    spill = path.stat().st_size * (1 if suffix in CSV_SUFFIXES else _XLSX_SPREAD)
+    with (
+        read_errors(path),
+        open_source(path, suffix, needed, sheet, max_xlsx_mb) as source,
+        Parts(path, spill_dir, spill) as parts,
+    ):
+        found = scan(path, source, mobile, params, rules, parts)
         if found.rows == 0:
             raise InputError(f"{path}: has a header but no data rows")
         origin = _Origin(path, source.sheet_names, _samples(found.invalid_rows, source.sheet_names))
