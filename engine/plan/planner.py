@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 from blake3 import blake3
@@ -180,7 +179,7 @@ async def submit(
         counts |= await asyncio.to_thread(planned_segments, spec, loaded.table, texts)
     first = await trial.prepare(redis, settings, cid, spec, loaded.table)  # None without trial numbers
     batches = await write_batches(redis, cid, loaded.table, spec.param_columns(), batch_size(settings, spec))
-    numbers = loaded.table["mobile"].cast(pl.UInt64).to_numpy()
+    numbers = loaded.table["mobile"]  # uint64, read a slice at a time
     await reached.remember(redis, numbers, settings.receipts.opt_out_window_days, time.time())
     start = jobs.start_time(spec)
     held = first is not None  # the list waits, paused, until the trial is sent and the campaign resumed
