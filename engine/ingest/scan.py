@@ -5,13 +5,13 @@ Polars' streaming ``unique(maintain_order=True)`` held every first row plus its 
 state (a submission peaked at 1.27 GB at 10M rows, 2.56 GB at 30M); here the valid rows' key and parameter
 text (~40 bytes a row) go to a :class:`~engine.ingest.spill.Parts` store, on disk past its first rows, and
 only the keys (8 bytes a row) stay in memory: the first occurrences are found from them alone
-(:func:`first_rows`), and the parts are read back one at a time to be filtered.
+(:func:`first_rows`), and the parts are read back one at a time whenever the accepted rows are gone through.
 ``engine/ingest/recipients.py`` turns the result into counts and errors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -38,7 +38,7 @@ _SPREAD: Final = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio, odd
 
 @dataclass(frozen=True, eq=False)  # DataFrames have no truth value to compare by
 class Scan:
-    """What one pass found. ``parts`` is drained by :func:`first_rows` (each part read back once)."""
+    """What one pass found."""
 
     parts: Parts  # KEY + parameters other than the number ("" for empty) of valid rows
     keys: list[npt.NDArray[np.uint64]]  # each part's KEY column
@@ -118,7 +118,7 @@ class _Found:
             self.sampled += sample.height
         if self.oversized is None and part[_TOO_LONG].any():
             self.oversized = part.filter(_TOO_LONG).select(SHEET, ROW, RAW, *self.others).head(1)
-            self.parts.clear()  # the file will be refused: its rows are no longer needed
+            self.parts.close()  # the file will be refused: its rows are no longer needed
             self.keys.clear()
         self.breaking = self.breaking or bool(part[_BREAKS].any())
         if self.oversized is None:
@@ -141,16 +141,9 @@ class _Found:
         )
 
 
-def first_rows(found: Scan) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
-    """Each part with a mask of its rows whose number has not come earlier in the file, in file order.
-
-    The keys are dropped once the masks are made (1 byte a row instead of 8); each part leaves
-    ``found.parts`` as it is given, so that the caller's filtered copy replaces it.
-    """
-    first = _first_occurrences(found.keys)
-    found.keys.clear()
-    for part in found.parts.drain():
-        yield part, pl.Series(first.pop(0))
+def first_rows(found: Scan) -> list[npt.NDArray[np.bool_]]:
+    """Per part, True at the rows whose number has not come earlier in the file."""
+    return _first_occurrences(found.keys)
 
 
 def _first_occurrences(keys: list[npt.NDArray[np.uint64]]) -> list[npt.NDArray[np.bool_]]:

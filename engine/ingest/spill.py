@@ -1,10 +1,12 @@
 """The valid rows of a recipient file between the read and the de-duplication, one frame a part, in file
 order: the first KEEP_ROWS in memory, the rest spilled to uncompressed Arrow IPC files in a private
-temporary directory, so that a 30M-row file holds only its keys in memory, not ~47 bytes a row.
+temporary directory, so that a 30M-row file holds only its keys in memory, not ~47 bytes a row. They are
+read back, one at a time, each time the accepted recipients are gone through (the batch writes).
 
 Small files never touch the disk (the spill costs ~5 ms of CPU per 100k rows, written and read back);
-uncompressed because lz4 costs three times that CPU to halve ~40 bytes a row of disk. Each file is deleted
-as it is read back, and the directory when the store is closed: also on an error or Ctrl-C.
+uncompressed because lz4 costs three times that CPU to halve ~40 bytes a row of disk. The directory is
+deleted when the store is closed or dropped, on an error or Ctrl-C, or at the latest when the interpreter
+exits (``weakref.finalize``).
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from __future__ import annotations
 import errno
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Final
 
 import polars as pl
@@ -26,8 +28,8 @@ _GB: Final = 1e9
 
 
 class Parts:
-    """A list of frames that spills to disk past KEEP_ROWS rows; read back once, in order, by
-    :meth:`drain`. ``directory`` is where the private spill directory is made (None: the system temp dir);
+    """A list of frames that spills to disk past KEEP_ROWS rows; read back in order by iterating.
+    ``directory`` is where the private spill directory is made (None: the system temp dir);
     ``expected`` is a guess of the bytes the spill of ``source`` will take, for the message when the disk
     is full."""
 
@@ -39,14 +41,7 @@ class Parts:
         self.spilled = 0  # bytes written to disk
         self._parts: list[pl.DataFrame | Path] = []
         self._dir: Path | None = None
-
-    def __enter__(self) -> Parts:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.close()
+        self._remove: weakref.finalize[..., Parts] | None = None
 
     def add(self, part: pl.DataFrame) -> None:
         """Keep ``part`` after the others: in memory while there is room, else on disk."""
@@ -62,18 +57,10 @@ class Parts:
         self.spilled += file.stat().st_size
         self._parts.append(file)
 
-    def clear(self) -> None:
-        """Forget every part (the file is refused: its rows are no longer needed)."""
-        self.close()
-        self._parts.clear()
-        self.rows = 0
-
-    def drain(self) -> Iterator[pl.DataFrame]:
-        """Each part in order, forgotten (its file deleted) as it is given."""
-        while self._parts:
-            held = self._parts.pop(0)
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        """Each part in order, a spilled one read back from its file (which stays until :meth:`close`)."""
+        for held in self._parts:
             if isinstance(held, pl.DataFrame):
-                self.rows -= held.height
                 yield held
                 continue
             try:  # read through a file object: a mapped file's pages would count in RSS while it is used
@@ -81,14 +68,15 @@ class Parts:
                     part = pl.read_ipc(file)
             except OSError as exc:
                 raise self._failed(exc) from None
-            held.unlink()
             yield part
 
     def close(self) -> None:
-        """Delete the spill directory, if one was made."""
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+        """Forget every part and delete the spill directory, if one was made."""
+        self._parts.clear()
+        self.rows = 0
+        if self._remove is not None:
+            self._remove()
+            self._remove = self._dir = None
 
     def _directory(self) -> Path:
         if self._dir is None:
@@ -96,6 +84,7 @@ class Parts:
                 self._dir = Path(tempfile.mkdtemp(prefix="koodispatch-ingest-", dir=self.base))
             except OSError as exc:
                 raise self._failed(exc) from None
+            self._remove = weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
         return self._dir
 
     def _failed(self, exc: OSError) -> InputError:

@@ -62,15 +62,15 @@ async def test_parts_freeze_the_same_batches_as_one_whole_file_dedup(
     )
     expected = whole_file_dedup(path, suppressed)
 
-    assert list(spilled.iterdir()) == []
-
     assert (got.rows, got.invalid, got.duplicates) == (truth.rows, truth.invalid, truth.duplicates)
     assert (got.imported, got.suppressed) == (truth.imported, len(suppressed))
     assert got.table.equals(expected)
-    count = await write_batches(redis_client, "parts", got.table, PARAMS, SIZE)
-    assert count == await write_batches(redis_client, "whole", expected, PARAMS, SIZE)
+    count = await write_batches(redis_client, "parts", got.chunks(), PARAMS, SIZE)  # read back from disk
+    assert count == await write_batches(redis_client, "whole", [expected], PARAMS, SIZE)
     assert count == -(-got.accepted // SIZE) > 10
     assert await stored(redis_client, "parts", count) == await stored(redis_client, "whole", count)
+    got.close()
+    assert list(spilled.iterdir()) == []
 
 
 def test_a_refused_file_leaves_no_spilled_part(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
