@@ -24,7 +24,6 @@ import polars as pl
 from engine.errors import InputError
 
 KEEP_ROWS: Final = 2_000_000  # rows held in memory before the rest spills (~94 MB of parts)
-_GB: Final = 1e9
 
 
 class Parts:
@@ -89,16 +88,20 @@ class Parts:
 
     def _failed(self, exc: OSError) -> InputError:
         """The spill directory's trouble in one line: for a full disk, the space it needs."""
-        where = self._dir or self.base or Path(tempfile.gettempdir())
+        where = self.base or Path(tempfile.gettempdir())
         full = exc.errno == errno.ENOSPC or "os error 28" in str(exc)  # Rust's errors: the number in text
         if not full:
             reason = exc.strerror or str(exc)
             return InputError(
                 f"{self.source}: cannot use the spill directory {where} (ingest.spill_dir): {reason}"
             )
-        need = max(self.expected, self.spilled) / _GB
+        need = max(self.expected, self.spilled)
         return InputError(
             f"{self.source}: no space left in the spill directory {where} (ingest.spill_dir): reading the "
-            f"file needs about {need:.1f} GB there ({self.spilled / _GB:.1f} GB written when the disk "
-            "filled); free some space or set ingest.spill_dir to a larger disk"
+            f"file needs about {_size(need)} there ({_size(self.spilled)} written when the disk filled); "
+            "free some space or set ingest.spill_dir to a larger disk"
         )
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e9:.1f} GB" if count >= 1e9 else f"{count / 1e6:.0f} MB"
