@@ -2,8 +2,9 @@
 
 Everything here is synchronous and CPU-bound (polars releases the GIL while it works); inside the event
 loop, call it through ``asyncio.to_thread``. The file is read once, in parts
-(``engine/ingest/scan.py``), and de-duplicated afterwards on the numbers as uint64 keys, so memory follows
-the recipients kept: ~40 bytes each with two short parameter columns.
+(``engine/ingest/scan.py``), and de-duplicated afterwards on the numbers as uint64 keys; a large file's
+rows wait on disk meanwhile (``engine/ingest/spill.py``), so memory holds 8 bytes a valid row while it is
+read, then a 1-byte mask a row, and the accepted recipients are read back a part at a time.
 """
 
 from __future__ import annotations
