@@ -215,7 +215,7 @@ async def _freeze(
     counts = loaded.counts
     if checked is not None:
         texts = checked.sms_texts(spec.sms_channel.signature)
-        counts |= await asyncio.to_thread(planned_segments, spec, loaded.table, texts)
+        counts |= await asyncio.to_thread(planned_segments, spec, loaded.chunks(), texts)
     first = await trial.prepare(redis, settings, cid, spec, loaded.chunks())
     numbers: list[pl.Series] = []
 
