@@ -112,7 +112,7 @@ def measure_floor(path: Path, workers: int, fallback: Literal["sms", "skip"] = "
                     SmsApiClient.from_settings(http, settings),
                     fallback,
                 )
-                parts = iter_batches(frame, settings.dispatch.batch_size)
+                parts = iter_batches([frame], settings.dispatch.batch_size)
                 await asyncio.gather(*(run.batch(n, part) for n, part in enumerate(parts)))
         report_to_parent({"seconds": watch.seconds, "cpu": watch.cpu})  # what was sent: see the ledger
 

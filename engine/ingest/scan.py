@@ -1,17 +1,17 @@
 """The streaming pass over a recipient file, in parts: counts, the rows that fail the file as a whole, and
-each valid row's number (uint64) and parameters, so that memory follows the recipients kept, not the rows
-read.
+each valid row's number (uint64) and parameters, so that memory follows the keys kept, not the rows read.
 
 Polars' streaming ``unique(maintain_order=True)`` held every first row plus its own hash and reordering
-state (a submission peaked at 1.27 GB at 10M rows, 2.56 GB at 30M); here the parts keep the valid rows'
-key and parameter text only (~47 bytes a row), and the first occurrences are found afterwards from the keys
-alone (:func:`first_rows`), freeing each part as it is filtered. ``engine/ingest/recipients.py`` turns
-the result into counts and errors.
+state (a submission peaked at 1.27 GB at 10M rows, 2.56 GB at 30M); here the valid rows' key and parameter
+text (~40 bytes a row) go to a :class:`~engine.ingest.spill.Parts` store, on disk past its first rows, and
+only the keys (8 bytes a row) stay in memory: the first occurrences are found from them alone
+(:func:`first_rows`), and the parts are read back one at a time whenever the accepted rows are gone through.
+``engine/ingest/recipients.py`` turns the result into counts and errors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -23,6 +23,7 @@ import polars as pl
 from engine.ingest.files import BLANK, ROW, SHEET, Source, polars_errors
 from engine.ingest.numbers import normalise_expr
 from engine.ingest.spec import MAX_CELL_CHARS, ParamRule
+from engine.ingest.spill import Parts
 
 INVALID_SAMPLES: Final = 5
 # Rows per part: polars' streaming buffers grow with it (+0.30 GB at 100k, +0.31 at 200k, +0.5 at 1M),
@@ -37,9 +38,10 @@ _SPREAD: Final = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio, odd
 
 @dataclass(frozen=True, eq=False)  # DataFrames have no truth value to compare by
 class Scan:
-    """What one pass found. ``parts`` is drained by :func:`first_rows` (each part freed once filtered)."""
+    """What one pass found."""
 
-    parts: list[pl.DataFrame]  # KEY + parameters other than the number ("" for empty) of valid rows
+    parts: Parts  # KEY + parameters other than the number ("" for empty) of valid rows
+    keys: list[npt.NDArray[np.uint64]]  # each part's KEY column
     rows: int  # data rows, blank ones excluded
     invalid: int
     invalid_rows: pl.DataFrame  # SHEET, ROW, RAW of the first INVALID_SAMPLES invalid rows
@@ -56,8 +58,11 @@ def breaks(rule: ParamRule) -> pl.Expr:
     return bad
 
 
-def scan(path: Path, source: Source, mobile: str, params: list[str], rules: Sequence[ParamRule]) -> Scan:
-    """Read ``source`` once, in parts of PART_ROWS rows, in file order; raises InputError for a malformed CSV.
+def scan(
+    path: Path, source: Source, mobile: str, params: list[str], rules: Sequence[ParamRule], parts: Parts
+) -> Scan:
+    """Read ``source`` once, in parts of PART_ROWS rows, in file order, keeping its valid rows in ``parts``;
+    raises InputError for a malformed CSV (or a spill directory that cannot take the parts).
 
     The number's key (null = invalid), the oversized-cell flag and the rule flag are computed by polars'
     streaming engine on all cores; each part then costs a few vectorised filters. Rules on the number
@@ -81,7 +86,7 @@ def scan(path: Path, source: Source, mobile: str, params: list[str], rules: Sequ
         too_long.alias(_TOO_LONG),
         pl.any_horizontal(False, *(breaks(r) for r in checked)).alias(_BREAKS),
     )
-    found = _Found(others)
+    found = _Found(others, parts)
     with polars_errors(path, source.csv):
         for part in stream.collect_batches(chunk_size=PART_ROWS, engine="streaming"):
             found.add(part)
@@ -91,9 +96,10 @@ def scan(path: Path, source: Source, mobile: str, params: list[str], rules: Sequ
 class _Found:
     """The running results of :func:`scan`, one part at a time."""
 
-    def __init__(self, others: list[str]) -> None:
+    def __init__(self, others: list[str], parts: Parts) -> None:
         self.others = others
-        self.parts: list[pl.DataFrame] = []
+        self.parts = parts
+        self.keys: list[npt.NDArray[np.uint64]] = []
         self.rows = self.invalid = 0
         self.samples: list[pl.DataFrame] = []
         self.sampled = 0
@@ -112,11 +118,13 @@ class _Found:
             self.sampled += sample.height
         if self.oversized is None and part[_TOO_LONG].any():
             self.oversized = part.filter(_TOO_LONG).select(SHEET, ROW, RAW, *self.others).head(1)
-            self.parts.clear()  # the file will be refused: its rows are no longer needed
+            self.parts.close()  # the file will be refused: its rows are no longer needed
+            self.keys.clear()
         self.breaking = self.breaking or bool(part[_BREAKS].any())
         if self.oversized is None:
-            # one chunk per column: the keys are then read in place by numpy (see first_rows)
-            self.parts.append(part.select(KEY, *self.others).filter(key.is_not_null()).rechunk())
+            valid = part.select(KEY, *self.others).filter(key.is_not_null())
+            self.keys.append(valid[KEY].to_numpy())
+            self.parts.add(valid)
 
     def result(self) -> Scan:
         empty = pl.DataFrame(
@@ -124,6 +132,7 @@ class _Found:
         )
         return Scan(
             parts=self.parts,
+            keys=self.keys,
             rows=self.rows,
             invalid=self.invalid,
             invalid_rows=pl.concat(self.samples) if self.samples else empty.select(SHEET, ROW, RAW),
@@ -132,14 +141,9 @@ class _Found:
         )
 
 
-def first_rows(found: Scan) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
-    """Each part with a mask of its rows whose number has not come earlier in the file, in file order.
-
-    Each part leaves ``found.parts`` as it is given, so that the caller's filtered copy replaces it.
-    """
-    first = _first_occurrences([part[KEY].to_numpy() for part in found.parts])
-    for mask in first:
-        yield found.parts.pop(0), pl.Series(mask)
+def first_rows(found: Scan) -> list[npt.NDArray[np.bool_]]:
+    """Per part, True at the rows whose number has not come earlier in the file."""
+    return _first_occurrences(found.keys)
 
 
 def _first_occurrences(keys: list[npt.NDArray[np.uint64]]) -> list[npt.NDArray[np.bool_]]:

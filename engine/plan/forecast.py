@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -255,10 +255,11 @@ def _template_segments(frame: pl.DataFrame, text: SmsText, columns: Sequence[str
 
 
 def planned_segments(
-    spec: CampaignSpec, frame: pl.DataFrame, texts: Mapping[str, SmsText | None]
+    spec: CampaignSpec, chunks: Iterable[pl.DataFrame], texts: Mapping[str, SmsText | None]
 ) -> dict[str, int]:
-    """SMS segments if every recipient of ``frame`` got that SMS, per SMS stage whose text is known:
-    ``segments:smart`` (the smart message's carrier SMS), ``segments:sms`` (the plain-SMS fallback).
+    """SMS segments if every recipient in ``chunks`` (the accepted recipients, a part of the file at a time)
+    got that SMS, per SMS stage whose text is known: ``segments:smart`` (the smart message's carrier SMS),
+    ``segments:sms`` (the plain-SMS fallback).
 
     Kept with the campaign at submission, so its report prices the numbers actually sent by the segments
     of their own texts (on average) without asking the provider for the templates again.
@@ -266,11 +267,16 @@ def planned_segments(
     stages = [("smart", spec.sms_channel.sms_template_id, spec.smart.sms_params)]
     if spec.fallback.policy == "sms":
         stages.append(("sms", spec.fallback_sms_template_id, spec.fallback.sms_params))
-    found = {}
-    for stage, tpl, columns in stages:
-        text = texts.get(tpl)
-        if text is not None and frame.height:
-            found[f"segments:{stage}"] = _template_segments(frame, text, columns).segments
+    known = [
+        (f"segments:{stage}", text, columns) for stage, tpl, columns in stages if (text := texts.get(tpl))
+    ]
+    found: dict[str, int] = {}
+    if not known:  # nothing to count: the parts are not read back
+        return found
+    for chunk in chunks:
+        if chunk.height:
+            for name, text, columns in known:
+                found[name] = found.get(name, 0) + _template_segments(chunk, text, columns).segments
     return found
 
 

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,14 +175,10 @@ async def submit(
             f"campaign id {cid!r} is being submitted right now with a different spec or recipient file; "
             "give the new campaign another id (nothing was changed)"
         )
-    counts = loaded.counts
-    if checked is not None:
-        texts = checked.sms_texts(spec.sms_channel.signature)
-        counts |= await asyncio.to_thread(planned_segments, spec, loaded.table, texts)
-    first = await trial_freeze.prepare(redis, settings, cid, spec, loaded.table)  # None without trial numbers
-    batches = await write_batches(redis, cid, loaded.table, spec.param_columns(), batch_size(settings, spec))
-    numbers = loaded.table["mobile"].cast(pl.UInt64).to_numpy()
-    await reached.remember(redis, numbers, settings.receipts.opt_out_window_days, time.time())
+    try:
+        counts, first, batches = await _freeze(redis, settings, cid, spec, loaded, checked)
+    finally:
+        loaded.close()
     start = jobs.start_time(spec)
     held = first is not None  # the list waits, paused, until the trial is sent and the campaign resumed
     state = CampaignState.PAUSED if held else CampaignState.SCHEDULED if start else CampaignState.RUNNING
@@ -205,6 +201,33 @@ async def submit(
         "campaign %s submitted: %d numbers in %d batches (%s)", cid, loaded.accepted, batches, state.value
     )
     return SubmitResult(cid, True, batches, counts, state.value, warnings)
+
+
+async def _freeze(
+    redis: ArqRedis,
+    settings: Settings,
+    cid: str,
+    spec: CampaignSpec,
+    loaded: Recipients,
+    checked: Preflight | None,
+) -> tuple[dict[str, int], trial_freeze.Trial | None, int]:
+    """The campaign's counts, its trial (None without trial numbers) and batch count, its batches written
+    from the recipients a part of the file at a time; the numbers added to the opt-out index."""
+    counts = loaded.counts
+    if checked is not None:
+        texts = checked.sms_texts(spec.sms_channel.signature)
+        counts |= await asyncio.to_thread(planned_segments, spec, loaded.chunks(), texts)
+    first = await trial_freeze.prepare(redis, settings, cid, spec, loaded.chunks())
+    numbers: list[pl.Series] = []
+
+    def kept() -> Iterator[pl.DataFrame]:  # the numbers (8 bytes each) are kept for the opt-out index
+        for chunk in loaded.chunks():
+            numbers.append(chunk["mobile"])
+            yield chunk
+
+    batches = await write_batches(redis, cid, kept(), spec.param_columns(), batch_size(settings, spec))
+    await reached.remember(redis, pl.concat(numbers), settings.receipts.opt_out_window_days, time.time())
+    return counts, first, batches
 
 
 def batch_size(settings: Settings, spec: CampaignSpec) -> int:

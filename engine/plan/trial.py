@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import polars as pl
@@ -29,11 +30,11 @@ class Trial:
 
 
 async def prepare(
-    redis: aioredis.Redis, settings: Settings, cid: str, spec: CampaignSpec, table: pl.DataFrame
+    redis: aioredis.Redis, settings: Settings, cid: str, spec: CampaignSpec, chunks: Iterable[pl.DataFrame]
 ) -> Trial | None:
     """Freeze the trial campaign of ``cid`` without queuing it; None when the spec names no trial numbers.
 
-    ``table`` is the campaign's accepted recipients (``Recipients.table``): a trial number on the list is
+    ``chunks`` are the campaign's accepted recipients (``Recipients.chunks``): a trial number on the list is
     sent with its own row's parameters, any other with the first row's, so the trial shows what recipients
     will see. Opted-out trial numbers are dropped; InputError when none is left. Idempotent, like the
     planner's own writes.
@@ -47,7 +48,7 @@ async def prepare(
         raise InputError("schedule.trial_numbers: every trial number is on the opt-out list")
     tid = trial_id(cid)
     batches = await write_batches(
-        redis, tid, _rows(table, numbers), spec.param_columns(), settings.dispatch.batch_size
+        redis, tid, [_rows(chunks, numbers)], spec.param_columns(), settings.dispatch.batch_size
     )
     counts = {
         "rows": len(wanted),
@@ -61,11 +62,18 @@ async def prepare(
     return Trial(tid, batches, len(numbers))
 
 
-def _rows(table: pl.DataFrame, numbers: list[str]) -> pl.DataFrame:
-    wanted = [int(n) for n in numbers]  # the table holds numbers as uint64
-    own = {row["mobile"]: row for row in table.filter(pl.col("mobile").is_in(wanted)).iter_rows(named=True)}
-    sample = table.row(0, named=True)
-    return pl.DataFrame([own.get(n, {**sample, "mobile": n}) for n in wanted], schema=table.schema)
+def _rows(chunks: Iterable[pl.DataFrame], numbers: list[str]) -> pl.DataFrame:
+    """The trial's rows, in one pass over the accepted recipients (never all of them in memory)."""
+    wanted = [int(n) for n in numbers]  # the chunks hold numbers as uint64
+    own: dict[int, dict[str, object]] = {}
+    sample: dict[str, object] | None = None
+    for chunk in chunks:
+        if sample is None and chunk.height:
+            sample, schema = chunk.row(0, named=True), chunk.schema
+        for row in chunk.filter(pl.col("mobile").is_in(wanted)).iter_rows(named=True):
+            own.setdefault(row["mobile"], row)
+    assert sample is not None, "a campaign has an accepted recipient"
+    return pl.DataFrame([own.get(n, {**sample, "mobile": n}) for n in wanted], schema=schema)
 
 
 def _trial_spec(spec: CampaignSpec) -> CampaignSpec:

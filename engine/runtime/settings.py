@@ -165,6 +165,11 @@ class ResolverSettings(_Section):
 class IngestSettings(_Section):
     max_xlsx_mb: float = Field(40.0, gt=0, description="largest xlsx accepted, as the console's 40 MB")
     mobile_column: str = Field("mobile", description="default name of the phone-number column")
+    spill_dir: str = Field(
+        "",
+        description="where a large recipient file's rows wait on disk while it is read (~40 bytes a row, "
+        "deleted after); empty = the system temp dir",
+    )
 
 
 class PriceSettings(_Section):

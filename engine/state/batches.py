@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -68,24 +68,47 @@ def _joined(params: pl.DataFrame, size: int) -> dict[str, list[bytes]]:
     return texts
 
 
-def iter_batches(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
-    """Cut the accepted recipients into consecutive batches of ``size`` (the last may be shorter)."""
-    for offset in range(0, frame.height, size):
-        yield frame.slice(offset, size)
+def iter_batches(frames: Iterable[pl.DataFrame], size: int) -> Iterator[pl.DataFrame]:
+    """Cut the accepted recipients, given in consecutive frames of any height, into consecutive batches of
+    ``size`` (the last may be shorter): the batches are the same however the recipients were split."""
+    held: list[pl.DataFrame] = []
+    count = 0
+    for frame in frames:
+        offset = 0
+        while offset < frame.height:
+            taken = frame.slice(offset, size - count)
+            held.append(taken)
+            offset += taken.height
+            count += taken.height
+            if count == size:
+                yield pl.concat(held)
+                held, count = [], 0
+    if count:
+        yield pl.concat(held)
+
+
+def _next_encoded(
+    groups: Iterator[pl.DataFrame], columns: Sequence[str], size: int
+) -> list[dict[str, bytes]]:
+    """The next group's batch fields ([] when there is none): reading a spilled part back is done here too,
+    off the event loop."""
+    group = next(groups, None)
+    return [] if group is None else _encode(group, columns, size)
 
 
 async def write_batches(
-    redis: aioredis.Redis, cid: str, frame: pl.DataFrame, columns: Sequence[str], size: int
+    redis: aioredis.Redis, cid: str, frames: Iterable[pl.DataFrame], columns: Sequence[str], size: int
 ) -> int:
-    """Store every batch of ``frame``; idempotent (same input, same keys and values). Returns the count.
+    """Store every batch of the recipients in ``frames`` (consecutive, in order); idempotent (same input,
+    same keys and values). Returns the count.
 
     PIPELINE_BATCHES batches are encoded off the event loop while the previous ones are being written.
     """
     count = 0
+    groups = iter_batches(frames, size * PIPELINE_BATCHES)
     writing: asyncio.Future[list[object]] | None = None
     try:
-        for group in iter_batches(frame, size * PIPELINE_BATCHES):
-            encoded = await asyncio.to_thread(_encode, group, columns, size)
+        while encoded := await asyncio.to_thread(_next_encoded, groups, columns, size):
             if writing is not None:
                 await writing
             pipe = redis.pipeline(transaction=False)
