@@ -156,3 +156,10 @@ def test_service_prints_its_table(tmp_path: Path) -> None:
 def test_redis_bytes_prints_its_table(tmp_path: Path) -> None:
     out = run_program("redis_bytes.py", tmp_path, "--recipients", "2000")
     assert "Redis bytes per number" in out and "purged" in out
+
+
+def test_growth_prints_one_row_per_size(tmp_path: Path) -> None:
+    out = run_program("growth.py", tmp_path, "--sizes", "2000", "3000", "--delete-data", timeout=180)
+    assert "growth: 1M / 10M / 30M rows side by side" in out
+    assert "│ 2,000 " in out and "│ 3,000 " in out and "CPU per 1M" in out
+    assert not list(tmp_path.glob("recipients-*"))  # --delete-data
