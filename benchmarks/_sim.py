@@ -42,6 +42,9 @@ from engine.types import TERMINAL, CampaignState, Channel
 LIFTED_RATE: Final = RATE.high  # far above what the engine sends end to end: its budgets never wait
 # the admin token of every simulator this program starts (KOODISPATCH_SIMULATOR_TOKEN), sent with admin calls
 ADMIN_TOKEN: Final = secrets.token_urlsafe(24)
+# an admin call's answer may wait: after a 30M-number run under load, the simulator took over 30 s to
+# answer the ledger read (its event loop and collector busy with tens of millions of objects)
+ADMIN_TIMEOUT: Final = 300.0
 POLL_SECONDS: Final = 0.05  # how often the parent looks for the campaign's end: its timing resolution
 # urllib without proxies: admin calls must go to the loopback simulator, whatever http_proxy says
 LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -85,7 +88,8 @@ def sim_call(url: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
     """GET (or POST ``body``) one ``/_simulator/*`` admin endpoint; returns the decoded JSON."""
     data = None if body is None else orjson.dumps(dict(body))
     headers = {ADMIN_HEADER: ADMIN_TOKEN, "Content-Type": "application/json"}
-    with LOCAL.open(urllib.request.Request(url + path, data=data, headers=headers), timeout=30) as answer:
+    request = urllib.request.Request(url + path, data=data, headers=headers)
+    with LOCAL.open(request, timeout=ADMIN_TIMEOUT) as answer:
         return orjson.loads(answer.read())
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import end_to_end
 import ingest
-from _common import dataset, median_of, parser
+from _common import console, dataset, median_of, parser
 from _report import Machine, Result, publish, ratio, size
 
 from engine.runtime.malloc_tuning import keep_freed_memory
@@ -82,6 +82,7 @@ def main(args: argparse.Namespace) -> None:
         rows.append(
             [f"{count:,}", f"{measured.expected.total:,}", load, *ingested, *end_to_end_figures(measured)]
         )
+        console.print(" | ".join(rows[-1]), highlight=False)  # a later size that fails loses none of it
         if args.delete_data:
             path = measured.data.path
             for generated in (path, path.with_name(path.name + ".json")):
