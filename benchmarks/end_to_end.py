@@ -218,7 +218,7 @@ def summarise(args: argparse.Namespace, measured: Measured) -> Result:
     return Result("end to end: file → every number sent once", COLUMNS, [row], notes)
 
 
-def commands_per_call(ourses: list[Run], calls: dict[str, int], most: int = 6) -> str:
+def commands_per_call(ourses: list[Run], calls: dict[str, int], most: int = 12) -> str:
     """Redis commands per provider call (median over ours' runs), in all and for the commonest names."""
     count = sum(calls.values())
     names = Counter(ourses[0].run.commands)
