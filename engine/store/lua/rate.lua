@@ -216,9 +216,13 @@ elseif op == 'admit' then
       return {refused, '0'}
     end
   end
-  redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+  -- expired tokens (of workers that died or hung past the lease) only matter at a full cap: dropped
+  -- then, not on every admission (one command fewer per provider call while the cap has room)
   if redis.call('ZCARD', slots) >= tonumber(ARGV[15]) then
-    return {'slot', '0'}
+    redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+    if redis.call('ZCARD', slots) >= tonumber(ARGV[15]) then
+      return {'slot', '0'}
+    end
   end
   local tenant = ARGV[20]
   if tenant ~= '' then
