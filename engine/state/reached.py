@@ -24,6 +24,7 @@ BUCKETS: Final = 1 << BUCKET_BITS
 RECORD: Final = 3
 DAY: Final = 86400
 PIPELINE: Final = 512  # bucket appends per round trip
+SLICE: Final = 1 << 20  # numbers sorted into buckets at a time
 
 
 def _record(values: np.ndarray) -> np.ndarray:
@@ -32,22 +33,31 @@ def _record(values: np.ndarray) -> np.ndarray:
 
 
 async def remember(redis: aioredis.Redis, numbers: np.ndarray, window_days: float, now: float) -> None:
-    """Add ``numbers`` (uint64 mobiles) to today's index; its buckets expire after the window."""
+    """Add ``numbers`` (uint64 mobiles) to today's index; its buckets expire after the window.
+
+    A slice of SLICE numbers at a time: sorting and packing all of them at once held ~30 bytes a number
+    beside the submitted table at the submitting process' peak (+0.9 GB at 30M rows). A bucket gets one
+    append per slice; the order of records within a bucket does not matter (a lookup scans it).
+    """
     if not len(numbers) or window_days <= 0:
         return
     day, ttl = int(now // DAY), int((window_days + 1) * DAY)
-    buckets = (numbers & (BUCKETS - 1)).astype(np.uint16)
-    order = np.argsort(buckets, kind="stable")
-    records = _record((numbers >> BUCKET_BITS)[order])
-    found, starts = np.unique(buckets[order], return_index=True)
-    ends = [*starts[1:].tolist(), len(order)]
     pipe = redis.pipeline(transaction=False)
-    for count, (bucket, start, end) in enumerate(zip(found.tolist(), starts.tolist(), ends, strict=True), 1):
-        key = keys.reach(day, bucket)
-        pipe.append(key, records[start:end].tobytes())
-        pipe.expire(key, ttl)
-        if count % PIPELINE == 0:
-            await pipe.execute()
+    queued = 0
+    for at in range(0, len(numbers), SLICE):
+        part = numbers[at : at + SLICE]
+        buckets = (part & (BUCKETS - 1)).astype(np.uint16)
+        order = np.argsort(buckets, kind="stable")
+        records = _record((part >> BUCKET_BITS)[order])
+        found, starts = np.unique(buckets[order], return_index=True)
+        ends = [*starts[1:].tolist(), len(order)]
+        for bucket, start, end in zip(found.tolist(), starts.tolist(), ends, strict=True):
+            key = keys.reach(day, bucket)
+            pipe.append(key, records[start:end].tobytes())
+            pipe.expire(key, ttl)
+            queued += 1
+            if queued % PIPELINE == 0:
+                await pipe.execute()
     await pipe.execute()
 
 
