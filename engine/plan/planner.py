@@ -180,7 +180,7 @@ async def submit(
         counts |= await asyncio.to_thread(planned_segments, spec, loaded.table, texts)
     first = await trial.prepare(redis, settings, cid, spec, loaded.table)  # None without trial numbers
     batches = await write_batches(redis, cid, loaded.table, spec.param_columns(), batch_size(settings, spec))
-    numbers = loaded.table["mobile"].cast(pl.UInt64).to_numpy()
+    numbers = loaded.table["mobile"].cast(pl.UInt64)
     await reached.remember(redis, numbers, settings.receipts.opt_out_window_days, time.time())
     start = jobs.start_time(spec)
     held = first is not None  # the list waits, paused, until the trial is sent and the campaign resumed
