@@ -33,7 +33,7 @@ from engine.reports.summary import build_report
 from engine.runtime.ranges import RATE
 from engine.runtime.redis_server import RedisServer, free_port
 from engine.runtime.settings import Settings, load_settings
-from engine.simulator.capability import is_capable
+from engine.simulator.capability import split_capable
 from engine.simulator.handlers_admin import ADMIN_HEADER
 from engine.store import keys
 from engine.store.connection import open_queue
@@ -42,6 +42,9 @@ from engine.types import TERMINAL, CampaignState, Channel
 LIFTED_RATE: Final = RATE.high  # far above what the engine sends end to end: its budgets never wait
 # the admin token of every simulator this program starts (KOODISPATCH_SIMULATOR_TOKEN), sent with admin calls
 ADMIN_TOKEN: Final = secrets.token_urlsafe(24)
+# an admin call's answer may wait: after a 30M-number run under load, the simulator took over 30 s to
+# answer the ledger read (its event loop and collector busy with tens of millions of objects)
+ADMIN_TIMEOUT: Final = 300.0
 POLL_SECONDS: Final = 0.05  # how often the parent looks for the campaign's end: its timing resolution
 # urllib without proxies: admin calls must go to the loopback simulator, whatever http_proxy says
 LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -85,7 +88,8 @@ def sim_call(url: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
     """GET (or POST ``body``) one ``/_simulator/*`` admin endpoint; returns the decoded JSON."""
     data = None if body is None else orjson.dumps(dict(body))
     headers = {ADMIN_HEADER: ADMIN_TOKEN, "Content-Type": "application/json"}
-    with LOCAL.open(urllib.request.Request(url + path, data=data, headers=headers), timeout=30) as answer:
+    request = urllib.request.Request(url + path, data=data, headers=headers)
+    with LOCAL.open(request, timeout=ADMIN_TIMEOUT) as answer:
         return orjson.loads(answer.read())
 
 
@@ -164,7 +168,12 @@ def expected_split(numbers: pl.Series, sim_url: str, fallback: bool = True) -> E
     """Count capable ``numbers`` (uint64 keys) with the simulator's own verdict function and live share;
     the rest go to SMS when the campaign falls back, nowhere otherwise."""
     share = float(sim_call(sim_url, "/_simulator/config")["capable_share"])
-    capable = sum(is_capable(n, share) for n in numbers.cast(pl.Utf8))
+    text = numbers.cast(pl.Utf8)
+    # a million at a time through the simulator's own batch verdict: one call per number took ~1 min at 30M
+    step = 1_000_000
+    capable = sum(
+        len(split_capable(text.slice(at, step).to_list(), share)[0]) for at in range(0, len(text), step)
+    )
     return Expected(capable, len(numbers) - capable if fallback else 0)
 
 
@@ -215,19 +224,43 @@ class LedgerCheck:
 
 
 @dataclass(frozen=True)
+class RedisMemory:
+    """``used_memory`` of a run's private Redis (``INFO memory``), in bytes: before the submit, the most it
+    held (Redis' own ``used_memory_peak``: the server is fresh, so its high-water mark is the run's, and no
+    sample between polls can miss it), and when the campaign completed."""
+
+    before: int
+    peak: int
+    after: int
+
+    @classmethod
+    def read(cls, client: redis.Redis, before: int | None = None) -> RedisMemory:
+        """Redis' memory now (``before`` defaults to its current use: a reading taken before the run)."""
+        info = client.info("memory")
+        used = int(info["used_memory"])
+        return cls(used if before is None else before, int(info["used_memory_peak"]), used)
+
+
+@dataclass(frozen=True)
 class EngineRun:
     """One engine run: wall seconds from submit to completed, CPU seconds of the submitting process, the
-    workers and redis-server in that window, and the Redis commands sent (INFO commandstats)."""
+    workers and redis-server in that window, the Redis commands sent by name (INFO commandstats: every
+    client's, the submitting process' writes and state polls included) and Redis' memory."""
 
     seconds: float
     submit_cpu: float
     workers_cpu: float
     redis_cpu: float
-    redis_commands: int
+    commands: dict[str, int]
+    memory: RedisMemory
 
     @property
     def cpu(self) -> float:
         return self.submit_cpu + self.workers_cpu + self.redis_cpu
+
+    @property
+    def redis_commands(self) -> int:
+        return sum(self.commands.values())
 
 
 @dataclass(frozen=True)
@@ -286,13 +319,17 @@ def run_engine(
     """
     with engine_fleet(workers, env, logs, placement) as fleet:
         worker_pids = [proc.pid for proc in fleet.procs]
+        memory_before = RedisMemory.read(fleet.client).before
+        fleet.client.config_resetstat()  # the commands of this run only: not the workers' start-up
         redis_before, workers_before = process_cpu(fleet.redis_pid), sum(map(process_cpu, worker_pids))
         with Stopwatch() as watch:
             uvloop.run(_submit_and_wait(fleet.url, spec, path, fleet.procs, on_poll))
         workers_cpu = sum(map(process_cpu, worker_pids)) - workers_before
         redis_cpu = process_cpu(fleet.redis_pid) - redis_before
-        commands = sum(stat["calls"] for stat in fleet.client.info("commandstats").values())
-        return EngineRun(watch.seconds, watch.cpu, workers_cpu, redis_cpu, commands)
+        memory = RedisMemory.read(fleet.client, memory_before)
+        stats = fleet.client.info("commandstats")
+        commands = {name.removeprefix("cmdstat_"): int(stat["calls"]) for name, stat in stats.items()}
+        return EngineRun(watch.seconds, watch.cpu, workers_cpu, redis_cpu, commands, memory)
 
 
 async def submit(

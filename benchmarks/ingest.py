@@ -81,9 +81,8 @@ def measure_ours(path: Path, redis_url: str) -> None:
 # -- parent side ------------------------------------------------------------------------------------------
 
 
-def compare(data: Dataset, fmt: Format, server: RedisServer, repeat: int) -> tuple[list[str], str]:
-    """Floor and ours on one file, interleaved ``repeat`` times; one table row of medians and peaks, and
-    the note with each pair's ratio."""
+def pairs(data: Dataset, label: str, server: RedisServer, repeat: int) -> tuple[list[Report], list[Report]]:
+    """Floor and ours on one file, interleaved ``repeat`` times, ours against ``server`` emptied first."""
 
     def floor() -> Report:
         return checked(run_child(child_argv(__file__, "--child", "floor", "--file", str(data.path))), data)
@@ -94,10 +93,16 @@ def compare(data: Dataset, fmt: Format, server: RedisServer, repeat: int) -> tup
         argv = child_argv(__file__, "--child", "ours", "--file", str(data.path), "--redis-url", server.url)
         return checked(run_child(argv), data)
 
-    floors, ourses = interleaved(fmt, repeat, floor, ours)
+    return interleaved(label, repeat, floor, ours)
+
+
+def compare(data: Dataset, fmt: Format, server: RedisServer, repeat: int) -> tuple[list[str], str]:
+    """Floor and ours on one file (:func:`pairs`); one table row of medians and peaks, and the note with
+    each pair's ratio."""
+    floors, ourses = pairs(data, fmt, server, repeat)
     floor_s = median_of([r["seconds"] for r in floors])
     ours_s = median_of([r["seconds"] for r in ourses])
-    pairs = pair_ratios([r["seconds"] for r in ourses], [r["seconds"] for r in floors])
+    pair_note = pair_ratios([r["seconds"] for r in ourses], [r["seconds"] for r in floors])
     floor_rss = max(r["peak_rss"] for r in floors)
     ours_rss = max(r["peak_rss"] for r in ourses)
     row = [
@@ -106,7 +111,7 @@ def compare(data: Dataset, fmt: Format, server: RedisServer, repeat: int) -> tup
         seconds(ours_s), per_second(data.rows, ours_s), size(ours_rss),
         ratio(ours_s, floor_s), goal(ours_s / floor_s, TIME_GOAL), goal(ours_rss, RSS_GOAL),
     ]  # fmt: skip
-    return row, f"{fmt}: ours/floor of each interleaved pair, in run order: {pairs}"
+    return row, f"{fmt}: ours/floor of each interleaved pair, in run order: {pair_note}"
 
 
 def checked(report: Report, data: Dataset) -> Report:

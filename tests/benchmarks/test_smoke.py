@@ -173,3 +173,10 @@ def test_control_prints_its_table(tmp_path: Path) -> None:
     rows = ("submit (", "pause → last accepted", "resume → first", "rate --smart 500", "cold start: rate")
     assert all(row in out for row in rows), out
     assert "ledger: ✓ 2 exact" in out  # the small campaign completed, the big one cancelled: none twice
+
+
+def test_growth_prints_one_row_per_size(tmp_path: Path) -> None:
+    out = run_program("growth.py", tmp_path, "--sizes", "2000", "3000", "--delete-data", timeout=180)
+    assert "growth: 1M / 10M / 30M rows side by side" in out
+    assert "│ 2,000 " in out and "│ 3,000 " in out and "CPU per 1M" in out
+    assert not list(tmp_path.glob("recipients-*"))  # --delete-data

@@ -209,7 +209,9 @@ async def test_a_worker_gives_the_smart_budget_to_its_first_batch_in_queue_order
         # its checks are out, then 8 of its 10 smart chunks (CHUNKS_IN_PARALLEL); the other batch's arrive
         # before its last 2: once the burst's calls were accepted (not after a fixed sleep: a loaded
         # machine may not have sent them yet)
-        while len(simulator.store.smart) < 2:
+        for _ in range(5000):
+            if len(simulator.store.smart) >= 2:
+                break
             await asyncio.sleep(0.002)
         zero = job(0, queued[1])
         outcomes = await asyncio.gather(one, zero)

@@ -40,8 +40,8 @@ if accepted > 0 then
   redis.call('HINCRBY', KEYS[2], 'sent:' .. ARGV[3], accepted)
   redis.call('HINCRBY', KEYS[4], (second - second % tonumber(ARGV[8])) .. ':' .. ARGV[3], accepted)
   redis.call('EXPIRE', KEYS[4], ARGV[9])
-  local first = tonumber(redis.call('HGET', KEYS[2], 'first_sent_at') or second)
-  local last = tonumber(redis.call('HGET', KEYS[2], 'last_sent_at') or second)
+  local sent_at = redis.call('HMGET', KEYS[2], 'first_sent_at', 'last_sent_at')
+  local first, last = tonumber(sent_at[1] or second), tonumber(sent_at[2] or second)
   redis.call('HSET', KEYS[2], 'first_sent_at', math.min(first, second), 'last_sent_at', math.max(last, second))
 end
 local failures = 0

@@ -46,9 +46,11 @@
 -- channel (below); one round trip per call instead of one for the slot and one for the budget, and no
 -- slot is held while the budget makes the call wait. With the journal keys it admits
 -- nothing and returns {"lease", "0"} when the lease is not the caller's, {"final", "0"} when the chunk
--- is already done or failed (in_flight_fence.lua), {"halt", state} when the campaign is in no state of
+-- is already done or failed (in_flight_fence.lua; checked after the cap: at a full cap the answer is "slot",
+-- and the fence answers the attempt that finds room), {"halt", state} when the campaign is in no state of
 -- ARGV[24] (paused, cancelled: no send leaves after the pause that a worker's cached state has not seen
--- yet); an admitted call is journaled in flight before the reply. The other operations return the state after them: {rate, effective rate, factor, burst
+-- yet); an admitted call is journaled in flight before the reply. The other operations return the state
+-- after them: {rate, effective rate, factor, burst
 -- seconds, backlog seconds}.
 --
 -- Bad values never open the budget (a stored rate of 0 had made the backlog infinite, and a rate set
@@ -213,6 +215,17 @@ elseif op == 'admit' then
   if #ARGV > 24 then
     redis.call('ZREM', slots, unpack(ARGV, 25))
   end
+  -- expired tokens (of workers that died or hung past the lease) only matter at a full cap: dropped
+  -- then, not on every admission (one command fewer per provider call while the cap has room)
+  local holders = redis.call('ZCARD', slots)
+  if holders >= tonumber(ARGV[15]) then
+    holders = holders - redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+    if holders >= tonumber(ARGV[15]) then
+      return {'slot', '0'}
+    end
+  end
+  -- the fence after the cap: a refusal writes nothing either way, and an attempt at a full cap (most of
+  -- the refused ones) no longer reads the lease and the journal for nothing
   local journal = KEYS[7]
   if journal then
     local refused = in_flight_refused(KEYS[6], ARGV[17], journal, ARGV[18])
@@ -225,10 +238,6 @@ elseif op == 'admit' then
         return {'halt', state}
       end
     end
-  end
-  redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
-  if redis.call('ZCARD', slots) >= tonumber(ARGV[15]) then
-    return {'slot', '0'}
   end
   local tenant = ARGV[20]
   if tenant ~= '' then
