@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from engine.cli import (  # noqa: F401  (register the sub-commands)
+from engine.runtime.deferred_import import defer_imports
+
+defer_imports()  # before the sub-commands import redis-py: see engine/runtime/deferred_import.py
+
+from engine.cli import (  # noqa: E402, F401  (register the sub-commands, after the stand-ins)
     commands,
     demo,
     history,
@@ -14,8 +18,8 @@ from engine.cli import (  # noqa: F401  (register the sub-commands)
     shares,
     simulate,
 )
-from engine.cli.app import app
-from engine.runtime.malloc_tuning import keep_freed_memory
+from engine.cli.app import app  # noqa: E402
+from engine.runtime.malloc_tuning import keep_freed_memory  # noqa: E402
 
 
 def main() -> None:
