@@ -218,15 +218,15 @@ async def _freeze(
         texts = checked.sms_texts(spec.sms_channel.signature)
         counts |= await asyncio.to_thread(planned_segments, spec, loaded.chunks(), texts)
     first = await trial_freeze.prepare(redis, settings, cid, spec, loaded.chunks())
-    numbers: list[pl.Series] = []
+    index = reached.Records(settings.receipts.opt_out_window_days)
 
-    def kept() -> Iterator[pl.DataFrame]:  # the numbers (8 bytes each) are kept for the opt-out index
+    def kept() -> Iterator[pl.DataFrame]:  # run by write_batches' encoding thread, beside the writes
         for chunk in loaded.chunks():
-            numbers.append(chunk["mobile"])
+            index.add(chunk["mobile"].to_numpy())
             yield chunk
 
     batches = await write_batches(redis, cid, kept(), spec.param_columns(), batch_size(settings, spec))
-    await reached.remember(redis, pl.concat(numbers), settings.receipts.opt_out_window_days, time.time())
+    await index.write(redis, time.time())
     return counts, first, batches
 
 

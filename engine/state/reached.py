@@ -34,38 +34,65 @@ def _record(values: np.ndarray) -> np.ndarray:
     return values.astype("<u4").view(np.uint8).reshape(-1, 4)[:, :RECORD]
 
 
-async def remember(
-    redis: aioredis.Redis, numbers: npt.NDArray[np.uint64] | pl.Series, window_days: float, now: float
-) -> None:
-    """Add ``numbers`` (uint64 mobiles) to today's index; its buckets expire after the window.
+class Records:
+    """Today's index records of numbers, gathered per bucket as they come: a submission adds each part of
+    the file while its batches are encoded (off the event loop, beside their writes), then writes them once.
 
-    The records are made SLICE numbers at a time and gathered per bucket (3 bytes a number): sorting all of
-    them at once took 40 bytes a number of temporaries (+1 GB of the submitting process' peak at 30M). A
-    bucket's records are in the order of ``numbers``, as one stable sort would give them.
+    The records are made SLICE numbers at a time (3 bytes a number kept): sorting all of them at once took
+    40 bytes a number of temporaries (+1 GB of the submitting process' peak at 30M). A bucket's records are
+    in the order the numbers were added, as one stable sort would give them.
     """
-    if not len(numbers) or window_days <= 0:
-        return
-    day, ttl = int(now // DAY), int((window_days + 1) * DAY)
-    gathered: list[list[bytes]] = [[] for _ in range(BUCKETS)]
-    for start in range(0, len(numbers), SLICE):
-        some = np.asarray(numbers[start : start + SLICE], dtype=np.uint64)
+
+    def __init__(self, window_days: float) -> None:
+        self.window_days = window_days  # 0 or less: no index is kept, numbers added are ignored
+        self._gathered: list[list[bytes]] = [[] for _ in range(BUCKETS)]
+        self._waiting: list[npt.NDArray[np.uint64]] = []
+        self._held = 0
+
+    def add(self, numbers: npt.NDArray[np.uint64] | pl.Series) -> None:
+        """Take ``numbers`` (uint64 mobiles); sorted into buckets once SLICE of them wait."""
+        if self.window_days <= 0 or not len(numbers):
+            return
+        self._waiting.append(np.asarray(numbers, dtype=np.uint64))
+        self._held += len(numbers)
+        if self._held >= SLICE:
+            self._sort()
+
+    def _sort(self) -> None:
+        some = np.concatenate(self._waiting) if len(self._waiting) > 1 else self._waiting[0]
+        self._waiting, self._held = [], 0
         buckets = (some & (BUCKETS - 1)).astype(np.uint16)
         order = np.argsort(buckets, kind="stable")
         records = _record((some >> BUCKET_BITS)[order])
         found, starts = np.unique(buckets[order], return_index=True)
         ends = [*starts[1:].tolist(), len(order)]
         for bucket, first, end in zip(found.tolist(), starts.tolist(), ends, strict=True):
-            gathered[bucket].append(records[first:end].tobytes())
-    pipe = redis.pipeline(transaction=False)
-    filled = (bucket for bucket in range(BUCKETS) if gathered[bucket])
-    for count, bucket in enumerate(filled, 1):
-        key = keys.reach(day, bucket)
-        pipe.append(key, b"".join(gathered[bucket]))
-        gathered[bucket] = []
-        pipe.expire(key, ttl)
-        if count % PIPELINE == 0:
-            await pipe.execute()
-    await pipe.execute()
+            self._gathered[bucket].append(records[first:end].tobytes())
+
+    async def write(self, redis: aioredis.Redis, now: float) -> None:
+        """Append the records to the day of ``now``'s buckets, which expire after the window."""
+        if self._held:
+            self._sort()
+        day, ttl = int(now // DAY), int((self.window_days + 1) * DAY)
+        pipe = redis.pipeline(transaction=False)
+        filled = (bucket for bucket in range(BUCKETS) if self._gathered[bucket])
+        for count, bucket in enumerate(filled, 1):
+            key = keys.reach(day, bucket)
+            pipe.append(key, b"".join(self._gathered[bucket]))
+            self._gathered[bucket] = []
+            pipe.expire(key, ttl)
+            if count % PIPELINE == 0:
+                await pipe.execute()
+        await pipe.execute()
+
+
+async def remember(
+    redis: aioredis.Redis, numbers: npt.NDArray[np.uint64] | pl.Series, window_days: float, now: float
+) -> None:
+    """Add ``numbers`` (uint64 mobiles) to today's index at once (see :class:`Records`)."""
+    records = Records(window_days)
+    records.add(numbers)
+    await records.write(redis, now)
 
 
 class Reach:

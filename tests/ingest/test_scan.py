@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 import redis.asyncio as aioredis
@@ -108,3 +109,16 @@ def test_first_occurrences_across_parts_and_pieces() -> None:
     arrays = [k.cast(pl.UInt64).to_numpy() for k in keys]
     first = scan._first_occurrences(arrays)
     assert [m.tolist() for m in first] == [[True, True, False], [False, True], [False, True]]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_first_occurrences_match_one_pass_over_the_whole_file(seed: int) -> None:
+    """Parts of uneven size (some empty), many repeats across and within parts: the marks are exactly
+    those of a single ``is_first_distinct`` over all the keys in file order."""
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(13_000_000_000, 13_000_000_000 + 5_000, size=20_000).astype(np.uint64)
+    cuts = np.sort(rng.integers(0, len(keys), size=12))
+    parts = np.split(keys, cuts)
+    first = scan._first_occurrences(parts)
+    whole = pl.Series(keys).is_first_distinct().to_numpy()
+    assert np.array_equal(np.concatenate(first), whole)
