@@ -30,7 +30,8 @@ class Terminal:
     def __init__(self, *args: str, env: Mapping[str, str], columns: int = 80) -> None:
         self._master, slave = pty.openpty()
         ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-        environment = {**env, "COLUMNS": str(columns), "TERM": "xterm"}
+        # PYTHONFAULTHANDLER: a run that hangs prints every thread's stack when ``wait`` gives up on it
+        environment = {**env, "COLUMNS": str(columns), "TERM": "xterm", "PYTHONFAULTHANDLER": "1"}
         environment.pop("FORCE_COLOR", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engine.cli", *args],
@@ -78,11 +79,30 @@ class Terminal:
         os.write(self._master, text.encode())
 
     def wait(self, max_wait: float = 180) -> int:
-        """Read to the end and return the exit code."""
+        """Read to the end and return the exit code; fail with the output, the processes still holding the
+        terminal and the command's thread stacks when the output has not ended after ``max_wait`` seconds."""
         deadline = time.monotonic() + max_wait
-        while self._read(0.2) and time.monotonic() < deadline:
+        while self._read(0.2):
+            if time.monotonic() > deadline:
+                self._hung(max_wait)
+        return self.proc.wait(timeout=max_wait)
+
+    def _hung(self, max_wait: float) -> None:
+        listing = ["ps", "-ww", "-eo", "pid,ppid,stat,etime,args"]
+        processes = subprocess.run(listing, capture_output=True, text=True)
+        ours = [
+            line for line in processes.stdout.splitlines() if "engine.cli" in line or "redis-server" in line
+        ]
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGABRT)  # faulthandler writes every thread's stack to the terminal
+        until = time.monotonic() + 5  # a child that kept the terminal open may never let it end
+        while self._read(0.2) and time.monotonic() < until:
             pass
-        return self.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        shown = "\n".join(ours)
+        raise AssertionError(
+            f"the terminal's output did not end within {max_wait:g} s (exit code {self.proc.poll()}); "
+            f"processes:\n{shown}\noutput:\n{self.text}"
+        )
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -4,6 +4,7 @@ said so, and never into a private Redis that nothing could resume afterwards."""
 from __future__ import annotations
 
 import asyncio
+import select
 import sys
 from pathlib import Path
 from typing import Final, Literal
@@ -16,13 +17,35 @@ from engine.state.trial import trial_id
 from engine.types import TERMINAL
 
 POLL_SECONDS: Final = 0.5
+PROMPT_POLL_SECONDS: Final = 0.1  # how soon a Ctrl-C at the prompt takes effect at the latest
 
 
 def _ask(question: str) -> bool:
-    try:
-        return typer.confirm(question)
-    except typer.Abort:  # Ctrl-C at the prompt: as anywhere else in `run` (``service._interruptible``)
-        raise KeyboardInterrupt from None
+    """y or yes → True; Enter, n or no → False; anything else asks again. Ctrl-C or the end of input raise
+    KeyboardInterrupt, as anywhere else in ``run`` (``service._interruptible``).
+
+    Not ``typer.confirm``: its read blocks the main thread, and a Ctrl-C that the kernel hands to another
+    thread (polars' pool is alive by now) does not interrupt it — the run then ignored Ctrl-C for good. The
+    answer is awaited in short polls instead, so Python raises the interrupt within one.
+    """
+    while True:
+        typer.echo(f"{question} [y/N]: ", nl=False)
+        answer = _line().strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        typer.echo("please answer y or n", err=True)
+
+
+def _line() -> str:
+    """The next line typed; KeyboardInterrupt at the end of input (Ctrl-D)."""
+    while not select.select([sys.stdin], [], [], PROMPT_POLL_SECONDS)[0]:
+        pass  # back in Python between polls: a pending Ctrl-C is raised here, whichever thread took it
+    line = sys.stdin.readline()
+    if not line:
+        raise KeyboardInterrupt
+    return line
 
 
 def check_trial(spec: Path, shared: bool, confirm: bool) -> None:

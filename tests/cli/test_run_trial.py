@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from engine.ingest.demo_data import generate_recipients
@@ -62,3 +64,26 @@ def test_at_a_terminal_run_asks_before_sending_to_everyone_and_ctrl_c_says_where
         os.killpg(term.proc.pid, signal.SIGINT)
         assert term.wait() == 130
         assert "interrupted: campaign" in term.text and "nothing can resume it" in " ".join(term.text.split())
+
+
+def test_ctrl_c_at_the_prompt_works_when_another_thread_takes_the_signal() -> None:
+    """The kernel may hand a Ctrl-C to any thread of the process (polars' pool is alive at the prompt); a
+    read blocked in the main thread is then not interrupted. The prompt must still give up within its poll
+    (a CI run once hung 3 minutes at it). Here SIGINT goes to a sleeping helper thread on purpose."""
+    probe = (
+        "import os, pty, signal, sys, threading, time\n"
+        "from engine.cli import trial_run\n"
+        "_, slave = pty.openpty()\n"
+        "sys.stdin = os.fdopen(slave, 'r')  # a terminal nobody types on\n"
+        "helper = threading.Thread(target=time.sleep, args=(60,), daemon=True)\n"
+        "helper.start()\n"
+        "threading.Timer(0.5, signal.pthread_kill, (helper.ident, signal.SIGINT)).start()\n"
+        "started = time.monotonic()\n"
+        "try:\n"
+        "    trial_run._ask('send?')\n"
+        "except KeyboardInterrupt:\n"
+        "    print(f'interrupted after {time.monotonic() - started:.1f} s')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("send? [y/N]: interrupted after"), done.stdout
