@@ -236,7 +236,6 @@ def small_campaigns(
 def reactions(cli: Cli, sim_url: str, cid: str, cap: float, lower: float, figures: Figures) -> None:
     """One round on the big campaign at the cap: pause, resume, rate down to ``lower``, back to ``cap``."""
     run = cli("pause", cid)
-    figures.wall("pause", run)
     time.sleep(PAUSED_FOR)
     calls = calls_of(sim_url, cid)
     figures.add("pause → last", stopped_after(calls, run.returned))
@@ -244,13 +243,11 @@ def reactions(cli: Cli, sim_url: str, cid: str, cap: float, lower: float, figure
     figures.add("rate before pause", numbers_per_second(calls, run.started - 2.0, run.started))
 
     run = cli("resume", cid)
-    figures.wall("resume", run)
     time.sleep(RESUMED_FOR)
     figures.add("resume → first", started_after(calls_of(sim_url, cid), run.returned))
 
     for rate, what in ((lower, "rate down"), (cap, "rate up")):
         run = cli("rate", "--smart", f"{rate:g}")
-        figures.wall("rate", run)
         time.sleep(OBSERVE)
         smart = calls_of(sim_url, cid, ("smart",))
         held = holds_from(smart, run.returned, rate, time.time())
@@ -265,9 +262,8 @@ def cold_starts(cli: Cli, cid: str, runs: int, cap: float, figures: Figures) -> 
         for args in (("pause", cid), ("resume", cid), ("rate", "--smart", f"{cap:g}")):
             bare, run = cli.timed([sys.executable, "-c", "pass"]), cli(*args)
             figures.wall(BARE, bare)
-            figures.added.setdefault(BARE, []).append(0.0)
-            figures.wall(f"cold {args[0]}", run)  # the reaction rounds' runs are not paired: apart
-            figures.added.setdefault(f"cold {args[0]}", []).append(run.wall - bare.wall)
+            figures.wall(args[0], run)
+            figures.added.setdefault(args[0], []).append(run.wall - bare.wall)
 
 
 TERMINAL_STATES: Final = frozenset(state.value for state in TERMINAL)
@@ -334,17 +330,12 @@ def table(args: argparse.Namespace, figures: Figures, checks: list[Exactness], s
         ),
     ]
     bare = median_of(w[BARE])
-    added = figures.added | {"submit": [wall - bare for wall in w["submit"]]}
-    runs = {
-        BARE: BARE,
-        "pause": "cold pause",
-        "resume": "cold resume",
-        "rate": "cold rate",
-        "submit": "submit",
-    }
+    added = figures.added | {BARE: [0.0], "submit": [wall - bare for wall in w["submit"]]}
     rows += [
-        cold_row(what, w[key], figures.cpus[key], added[key], None if what in (BARE, "submit") else COLD_GOAL)
-        for what, key in runs.items()
+        cold_row(
+            what, w[what], figures.cpus[what], added[what], None if what in (BARE, "submit") else COLD_GOAL
+        )
+        for what in (BARE, "pause", "resume", "rate", "submit")
     ]
     spread = ", ".join(f"{v:.2f}" for v in r["pause → last"])
     notes = [

@@ -15,7 +15,6 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 import redis.asyncio as aioredis
 
 from engine.store import keys
@@ -49,11 +48,11 @@ class Records:
         self._waiting: list[npt.NDArray[np.uint64]] = []
         self._held = 0
 
-    def add(self, numbers: npt.NDArray[np.uint64] | pl.Series) -> None:
+    def add(self, numbers: npt.NDArray[np.uint64]) -> None:
         """Take ``numbers`` (uint64 mobiles); sorted into buckets once SLICE of them wait."""
         if self.window_days <= 0 or not len(numbers):
             return
-        self._waiting.append(np.asarray(numbers, dtype=np.uint64))
+        self._waiting.append(numbers)
         self._held += len(numbers)
         if self._held >= SLICE:
             self._sort()
@@ -84,15 +83,6 @@ class Records:
             if count % PIPELINE == 0:
                 await pipe.execute()
         await pipe.execute()
-
-
-async def remember(
-    redis: aioredis.Redis, numbers: npt.NDArray[np.uint64] | pl.Series, window_days: float, now: float
-) -> None:
-    """Add ``numbers`` (uint64 mobiles) to today's index at once (see :class:`Records`)."""
-    records = Records(window_days)
-    records.add(numbers)
-    await records.write(redis, now)
 
 
 class Reach:

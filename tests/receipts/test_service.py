@@ -338,7 +338,9 @@ def test_service_refuses_to_start_without_a_token() -> None:
 async def test_opt_out_reply_makes_the_next_campaign_drop_the_number(
     service: str, redis_client: aioredis.Redis, redis_url: str, tmp_path: Path
 ) -> None:
-    await reached.remember(redis_client, np.array([int(NUMBER)], dtype=np.uint64), 30, time.time())
+    index = reached.Records(30)
+    index.add(np.array([int(NUMBER)], dtype=np.uint64))
+    await index.write(redis_client, time.time())
     for text, sender in ((" td ", NUMBER), ("hello", "13512345600")):
         mo = urlencode({"smsMsgId": "x", "from": "+86" + sender, "to": "1069", "body": text}).encode()
         assert (

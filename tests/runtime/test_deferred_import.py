@@ -45,9 +45,6 @@ def test_a_redis_command_does_not_load_token_auth_or_pydantic(redis_url: str) ->
     assert "unknown campaign" in result.stderr, result.stderr[-2000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert "redis.asyncio.client" in imported  # the command did reach Redis' client
-    heavy = {
-        "jwt.api_jwt",
-        "cryptography.x509",
-        "pydantic",
-    }  # redis.utils' bare `import cryptography` is 0.3 ms
+    # redis.utils' bare `import cryptography` (0.3 ms) is allowed: only what token auth pulls in is not
+    heavy = {"jwt.api_jwt", "cryptography.x509", "pydantic"}
     assert not heavy & imported, heavy & imported
